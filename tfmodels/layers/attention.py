@@ -1,0 +1,109 @@
+"""Multi-head scaled dot-product attention (Vaswani et al. 2017, section 3.2).
+
+One layer serves self-attention, cross-attention, padding masks and causal masks.
+The number of heads and the head width are independent of the model width, so a
+layer can keep fewer heads after head pruning (Michel et al. 2019).
+"""
+import math
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tfmodels.layers.initializer import weight_initializer
+
+
+def attention_bias(attention_mask, query_length, causal, dtype=tf.float32):
+    """Additive bias [B or 1, 1, Q, K]: 0 where a query may attend, -1e9 where not.
+
+    ``attention_mask`` is [B, K] (1 = real token, 0 = padding) or [B, Q, K], or None.
+    """
+    allowed = None
+    if attention_mask is not None:
+        mask = tf.cast(attention_mask, tf.bool)
+        if mask.shape.rank == 2:
+            mask = mask[:, tf.newaxis, :]
+        allowed = mask[:, tf.newaxis, :, :]
+    if causal:
+        key_length = query_length if allowed is None else tf.shape(allowed)[-1]
+        lower = tf.linalg.band_part(tf.ones([query_length, key_length], tf.bool), -1, 0)
+        lower = lower[tf.newaxis, tf.newaxis]
+        allowed = lower if allowed is None else tf.logical_and(allowed, lower)
+    if allowed is None:
+        return None
+    return (1.0 - tf.cast(allowed, dtype)) * -1e9
+
+
+class MultiHeadAttention(keras.layers.Layer):
+    """Query/key/value projections, per-head softmax attention, output projection.
+
+    Call: ``layer(query, key_value=None, attention_mask=None, training=None,
+    return_attention_scores=False)``; ``key_value`` defaults to ``query``
+    (self-attention). Returns the attended values [B, Q, H], and with
+    ``return_attention_scores`` also the probabilities [B, heads, Q, K].
+    """
+
+    def __init__(self, num_heads, head_size=None, output_size=None, dropout_rate=0.0,
+                 causal=False, use_bias=True, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.head_size = head_size
+        self.output_size = output_size
+        self.dropout_rate = dropout_rate
+        self.causal = causal
+        self.use_bias = use_bias
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape):
+        width = int(input_shape[-1])  # Keras passes the shape of ``query``.
+        if self.head_size is None:
+            self.head_size = width // self.num_heads
+        if self.output_size is None:
+            self.output_size = width
+        inner = self.num_heads * self.head_size
+
+        def dense(name, units):
+            return keras.layers.Dense(units, use_bias=self.use_bias,
+                                      kernel_initializer=weight_initializer(self.initializer_range), name=name)
+
+        self.query = dense("query", inner)
+        self.key = dense("key", inner)
+        self.value = dense("value", inner)
+        self.output_dense = dense("output", self.output_size)
+        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        super().build(input_shape)
+
+    def _split_heads(self, x):
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        x = tf.reshape(x, [batch, length, self.num_heads, self.head_size])
+        return tf.transpose(x, [0, 2, 1, 3])
+
+    def call(self, query, key_value=None, attention_mask=None, training=None,
+             return_attention_scores=False):
+        key_value = query if key_value is None else key_value
+        q = self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
+        k = self._split_heads(self.key(key_value))
+        v = self._split_heads(self.value(key_value))
+        scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
+        # Softmax in float32 so mixed precision keeps masked positions at exactly 0.
+        scores = tf.cast(scores, tf.float32)
+        bias = attention_bias(attention_mask, tf.shape(query)[1], self.causal)
+        if bias is not None:
+            scores += bias
+        probs = tf.nn.softmax(scores, axis=-1)
+        probs = tf.cast(probs, self.compute_dtype)
+        context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
+        context = tf.transpose(context, [0, 2, 1, 3])
+        batch, length = tf.shape(context)[0], tf.shape(context)[1]
+        context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])
+        output = self.output_dense(context)
+        if return_attention_scores:
+            return output, probs
+        return output
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_heads=self.num_heads, head_size=self.head_size,
+                      output_size=self.output_size, dropout_rate=self.dropout_rate,
+                      causal=self.causal, use_bias=self.use_bias,
+                      initializer_range=self.initializer_range)
+        return config

@@ -1,0 +1,78 @@
+"""Input embeddings: word + learned position + token type, LayerNorm, dropout.
+
+BERT (Devlin et al. 2019, section 3, "Input/Output Representations") sums the three
+tables. ALBERT's factorized embedding (Lan et al. 2020, section 3.1) keeps the
+tables at width E and projects E -> H after the LayerNorm; ELECTRA does the same
+for its small generator. RoBERTa numbers positions from ``padding_idx + 1``,
+which ``position_offset`` expresses.
+"""
+import tensorflow as tf
+import tf_keras as keras
+
+from tfmodels.layers.initializer import weight_initializer
+
+
+class TransformerEmbeddings(keras.layers.Layer):
+    """Call: ``layer(input_ids, segment_ids=None, training=None)`` -> [B, S, H]."""
+
+    def __init__(self, vocab_size, embedding_size, max_positions=512, type_vocab_size=2,
+                 hidden_size=None, layer_norm_eps=1e-12, dropout_rate=0.1,
+                 initializer_range=0.02, position_offset=0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.embedding_size = embedding_size
+        self.max_positions = max_positions
+        self.type_vocab_size = type_vocab_size
+        self.hidden_size = hidden_size or embedding_size
+        self.layer_norm_eps = layer_norm_eps
+        self.dropout_rate = dropout_rate
+        self.initializer_range = initializer_range
+        self.position_offset = position_offset
+
+    def build(self, input_shape):
+        self.word_embeddings = self.add_weight(
+            "word_embeddings", [self.vocab_size, self.embedding_size], initializer=weight_initializer(self.initializer_range))
+        self.position_embeddings = None
+        if self.max_positions:
+            self.position_embeddings = self.add_weight(
+                "position_embeddings", [self.max_positions, self.embedding_size],
+                initializer=weight_initializer(self.initializer_range))
+        self.token_type_embeddings = None
+        if self.type_vocab_size:
+            self.token_type_embeddings = self.add_weight(
+                "token_type_embeddings", [self.type_vocab_size, self.embedding_size],
+                initializer=weight_initializer(self.initializer_range))
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.projection = None
+        if self.hidden_size != self.embedding_size:
+            self.projection = keras.layers.Dense(
+                self.hidden_size, kernel_initializer=weight_initializer(self.initializer_range), name="projection")
+        super().build(input_shape)
+
+    def call(self, input_ids, segment_ids=None, training=None):
+        x = tf.gather(self.word_embeddings, input_ids)
+        if self.position_embeddings is not None:
+            length = tf.shape(input_ids)[1]
+            positions = tf.range(length) + self.position_offset
+            x += tf.gather(self.position_embeddings, positions)[tf.newaxis]
+        if self.token_type_embeddings is not None:
+            if segment_ids is None:
+                segment_ids = tf.zeros_like(input_ids)
+            x += tf.gather(self.token_type_embeddings, segment_ids)
+        x = self.layer_norm(x)
+        x = tf.cast(self.dropout(x, training=training), self.compute_dtype)
+        if self.projection is not None:
+            x = self.projection(x)
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, embedding_size=self.embedding_size,
+                      max_positions=self.max_positions,
+                      type_vocab_size=self.type_vocab_size, hidden_size=self.hidden_size,
+                      layer_norm_eps=self.layer_norm_eps, dropout_rate=self.dropout_rate,
+                      initializer_range=self.initializer_range,
+                      position_offset=self.position_offset)
+        return config

@@ -1,0 +1,174 @@
+"""BERT (Devlin et al. 2019): a stack of post-LN Transformer encoder blocks.
+
+Section 3 of the paper in code: token + position + segment embeddings, L encoder
+blocks, a tanh pooler on [CLS]; pre-training heads for masked LM and next-sentence
+prediction (section 3.1); a classifier on the pooled vector (section 4.1).
+RoBERTa, DistilBERT, TinyBERT, MiniLM and SpanBERT share this network and differ
+in configuration and training objective.
+"""
+import dataclasses
+from typing import Optional
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tfmodels.layers.initializer import weight_initializer
+
+from tfmodels.layers import (ClassificationHead, MaskedLMHead, Pooler,
+                             TransformerEmbeddings, TransformerEncoderBlock)
+from tfmodels.models.config import ModelConfig
+
+
+@dataclasses.dataclass
+class Config(ModelConfig):
+    family = "bert"
+    HF_NAMES = {"num_hidden_layers": "num_layers", "num_attention_heads": "num_heads",
+                "hidden_dropout_prob": "hidden_dropout",
+                "attention_probs_dropout_prob": "attention_dropout"}
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    hidden_dropout: float = 0.1
+    attention_dropout: float = 0.1
+    initializer_range: float = 0.02
+    embedding_size: Optional[int] = None  # None: same as hidden_size (no factorization)
+
+
+FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def feature_inputs(names=FEATURES):
+    """Symbolic int32 [B, S] inputs, one per feature name."""
+    return {name: keras.Input(shape=(None,), dtype=tf.int32, name=name) for name in names}
+
+
+class BertEncoder(keras.Model):
+    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
+
+    architecture = "BertModel"
+
+    def __init__(self, config, output_attention_scores=False, **kwargs):
+        config = config if isinstance(config, Config) else Config.from_dict(config)
+        inputs = feature_inputs()
+        embeddings = TransformerEmbeddings(
+            config.vocab_size, config.embedding_size or config.hidden_size,
+            max_positions=config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size, hidden_size=config.hidden_size,
+            layer_norm_eps=config.layer_norm_eps, dropout_rate=config.hidden_dropout,
+            initializer_range=config.initializer_range, name="embeddings")
+        blocks = [TransformerEncoderBlock(
+            config.num_heads, config.intermediate_size, activation=config.hidden_act,
+            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
+            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
+            name=f"layer_{i}") for i in range(config.num_layers)]
+        pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
+                        name="pooler")
+
+        x = embeddings(inputs["input_ids"], inputs["segment_ids"])
+        encoder_outputs, attention_scores = [], []
+        for block in blocks:
+            x, scores = block(x, attention_mask=inputs["input_mask"],
+                              return_attention_scores=True)
+            encoder_outputs.append(x)
+            attention_scores.append(scores)
+        outputs = {"sequence_output": x, "pooled_output": pooler(x),
+                   "encoder_outputs": encoder_outputs}
+        if output_attention_scores:
+            outputs["attention_scores"] = attention_scores
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.config = config
+        self.output_attention_scores = output_attention_scores
+        self.embedding_layer = embeddings
+        self.transformer_layers = blocks
+        self.pooler_layer = pooler
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name,
+                "output_attention_scores": self.output_attention_scores}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+
+def masked_lm_head(encoder):
+    """The MLM head tied to ``encoder``'s word embeddings."""
+    cfg = encoder.config
+    return MaskedLMHead(encoder.embedding_layer, activation=cfg.hidden_act,
+                        layer_norm_eps=cfg.layer_norm_eps,
+                        initializer_range=cfg.initializer_range, name="mlm")
+
+
+class _TaskModel(keras.Model):
+    """A backbone with heads; ``_heads`` returns (outputs, {attribute: head layer})."""
+
+    architecture = None
+
+    def __init__(self, config, name=None, **head_args):
+        encoder = BertEncoder(config, name="encoder")
+        inputs = feature_inputs()
+        backbone = encoder(inputs)
+        outputs, heads = self._heads(encoder, backbone, **head_args)
+        super().__init__(inputs=inputs, outputs=outputs, name=name)
+        for attribute, layer in heads.items():
+            setattr(self, attribute, layer)
+        self.config = encoder.config
+        self.encoder = encoder
+        self.head_args = head_args
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, **self.head_args}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+
+class BertPretrainer(_TaskModel):
+    """Masked-LM logits [B, S, V] and next-sentence logits [B, 2] (section 3.1)."""
+
+    architecture = "BertForPreTraining"
+
+    def _heads(self, encoder, backbone):
+        mlm = masked_lm_head(encoder)
+        sentence = keras.layers.Dense(
+            2, kernel_initializer=weight_initializer(encoder.config.initializer_range), name="next_sentence")
+        return ({"sequence_output": backbone["sequence_output"],
+                 "pooled_output": backbone["pooled_output"],
+                 "mlm_logits": mlm(backbone["sequence_output"]),
+                 "sentence_logits": sentence(backbone["pooled_output"])},
+                {"mlm_head": mlm, "sentence_head": sentence})
+
+
+class BertMaskedLM(_TaskModel):
+    """Masked-LM logits only (no next-sentence head), as RoBERTa-style training uses."""
+
+    architecture = "BertForMaskedLM"
+
+    def _heads(self, encoder, backbone):
+        mlm = masked_lm_head(encoder)
+        return ({"sequence_output": backbone["sequence_output"],
+                 "mlm_logits": mlm(backbone["sequence_output"])}, {"mlm_head": mlm})
+
+
+class BertClassifier(_TaskModel):
+    """Logits [B, num_labels] from the pooled [CLS] vector; ``num_labels=1`` regresses."""
+
+    architecture = "BertForSequenceClassification"
+
+    def _heads(self, encoder, backbone, num_labels=2):
+        head = ClassificationHead(num_labels, dropout_rate=encoder.config.hidden_dropout,
+                                  initializer_range=encoder.config.initializer_range,
+                                  name="classifier")
+        return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
+
+
+TASK_MODELS = {cls.architecture: cls for cls in
+               (BertEncoder, BertPretrainer, BertMaskedLM, BertClassifier)}

@@ -1,0 +1,35 @@
+"""Which module builds and converts each family, and which class each architecture is.
+
+``model_type`` (HF config.json) and ``family`` (our YAML) are the same names.
+Adding a family means one line in each table below.
+"""
+import importlib
+
+from tfmodels.errors import ConfigError
+
+FAMILIES = {"bert": "tfmodels.models.bert"}
+CONVERTERS = {"bert": "tfmodels.convert.bert"}
+
+
+def family_module(family, source="model_type"):
+    if family not in FAMILIES:
+        raise ConfigError(f"{source}: unknown model family {family!r}; "
+                          f"known: {', '.join(sorted(FAMILIES))}")
+    return importlib.import_module(FAMILIES[family])
+
+
+def converter_module(family):
+    return importlib.import_module(CONVERTERS[family])
+
+
+def model_class(family, architecture, source="architectures"):
+    """The task model class for an architecture name such as ``BertForPreTraining``."""
+    classes = family_module(family).TASK_MODELS
+    if architecture not in classes:
+        raise ConfigError(f"{source}: unknown architecture {architecture!r} for {family}; "
+                          f"known: {', '.join(sorted(classes))}")
+    return classes[architecture]
+
+
+def backbone_architecture(family):
+    return next(iter(family_module(family).TASK_MODELS))
