@@ -35,7 +35,8 @@ def backbone_weights(encoder):
         add_dense(weights, p + "intermediate.dense", block.intermediate)
         add_dense(weights, p + "output.dense", block.output_dense)
         add_layer_norm(weights, p + "output.LayerNorm", block.output_layer_norm)
-    add_dense(weights, "pooler.dense", encoder.pooler_layer.dense)
+    if encoder.pooler_layer is not None:
+        add_dense(weights, "pooler.dense", encoder.pooler_layer.dense)
     return weights
 
 

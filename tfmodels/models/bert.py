@@ -54,7 +54,7 @@ class BertEncoder(keras.Model):
 
     architecture = "BertModel"
 
-    def __init__(self, config, output_attention_scores=False, **kwargs):
+    def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
         config = config if isinstance(config, Config) else Config.from_dict(config)
         inputs = feature_inputs()
         embeddings = TransformerEmbeddings(
@@ -69,7 +69,7 @@ class BertEncoder(keras.Model):
             layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
             name=f"layer_{i}") for i in range(config.num_layers)]
         pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
-                        name="pooler")
+                        name="pooler") if with_pooler else None
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         encoder_outputs, attention_scores = [], []
@@ -78,20 +78,23 @@ class BertEncoder(keras.Model):
                               return_attention_scores=True)
             encoder_outputs.append(x)
             attention_scores.append(scores)
-        outputs = {"sequence_output": x, "pooled_output": pooler(x),
-                   "encoder_outputs": encoder_outputs}
+        outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
+        if pooler is not None:
+            outputs["pooled_output"] = pooler(x)
         if output_attention_scores:
             outputs["attention_scores"] = attention_scores
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
         self.output_attention_scores = output_attention_scores
+        self.with_pooler = with_pooler
         self.embedding_layer = embeddings
         self.transformer_layers = blocks
         self.pooler_layer = pooler
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name,
-                "output_attention_scores": self.output_attention_scores}
+                "output_attention_scores": self.output_attention_scores,
+                "with_pooler": self.with_pooler}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -110,9 +113,10 @@ class _TaskModel(keras.Model):
     """A backbone with heads; ``_heads`` returns (outputs, {attribute: head layer})."""
 
     architecture = None
+    with_pooler = True
 
     def __init__(self, config, name=None, **head_args):
-        encoder = BertEncoder(config, name="encoder")
+        encoder = BertEncoder(config, with_pooler=self.with_pooler, name="encoder")
         inputs = feature_inputs()
         backbone = encoder(inputs)
         outputs, heads = self._heads(encoder, backbone, **head_args)
@@ -151,6 +155,7 @@ class BertMaskedLM(_TaskModel):
     """Masked-LM logits only (no next-sentence head), as RoBERTa-style training uses."""
 
     architecture = "BertForMaskedLM"
+    with_pooler = False  # as in the reference BertForMaskedLM
 
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
