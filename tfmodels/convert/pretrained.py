@@ -110,7 +110,18 @@ def from_pretrained(path, architecture=None, num_labels=None):
             log.info("newly initialized: %s", ", ".join(sorted(fresh)))
     check_and_assign(weights, tensors, source, optional=optional if architecture else ())
     model.source_path = path
+    id2label = _read_id2label(path)
+    if id2label and len(id2label) == getattr(model, "head_args", {}).get("num_labels"):
+        model.label_names = id2label
     return model
+
+
+def _read_id2label(path):
+    config_path = os.path.join(path, "config.json")
+    if not os.path.isfile(config_path):
+        return None
+    id2label = read_json(config_path).get("id2label") or {}
+    return [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
 
 
 def _load_hf(path, architecture, num_labels):
@@ -182,9 +193,10 @@ def save_pretrained(model, path):
                  **config.to_hf()}
     num_labels = getattr(model, "head_args", {}).get("num_labels")
     if num_labels is not None:
+        names = getattr(model, "label_names", None) or [f"LABEL_{i}" for i in range(num_labels)]
         hf_config["num_labels"] = num_labels
-        hf_config["id2label"] = {str(i): f"LABEL_{i}" for i in range(num_labels)}
-        hf_config["label2id"] = {f"LABEL_{i}": i for i in range(num_labels)}
+        hf_config["id2label"] = {str(i): name for i, name in enumerate(names)}
+        hf_config["label2id"] = {name: i for i, name in enumerate(names)}
     os.makedirs(path, exist_ok=True)
     _write_atomically(os.path.join(path, "model.safetensors"),
                       lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))

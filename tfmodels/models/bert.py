@@ -175,5 +175,6 @@ class BertClassifier(_TaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-TASK_MODELS = {cls.architecture: cls for cls in
-               (BertEncoder, BertPretrainer, BertMaskedLM, BertClassifier)}
+TASKS = {"backbone": BertEncoder, "pretraining": BertPretrainer, "masked_lm": BertMaskedLM,
+         "classification": BertClassifier}
+TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}

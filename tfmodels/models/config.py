@@ -8,22 +8,7 @@ naming the key.
 import dataclasses
 import typing
 
-from tfmodels.errors import ConfigError
-
-
-def _check_type(name, value, annotation):
-    if typing.get_origin(annotation) is typing.Union:  # Optional[int]
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if value is None:
-            return value
-        annotation = options[0]
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if annotation in (int, float, str, bool) and not isinstance(value, annotation) or \
-            (annotation is int and isinstance(value, bool)):
-        raise ConfigError(f"config key {name!r} must be {annotation.__name__}, "
-                          f"got {value!r}")
-    return value
+from tfmodels import strict_config
 
 
 @dataclasses.dataclass
@@ -36,15 +21,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values, source="config"):
         """Strict: every key must be a field, every value of the field's type."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        hints = typing.get_type_hints(cls)
-        kwargs = {}
-        for key, value in values.items():
-            if key not in fields:
-                raise ConfigError(f"{source}: unknown key {key!r} for a {cls.family} model; "
-                                  f"known keys: {', '.join(sorted(fields))}")
-            kwargs[key] = _check_type(f"{source}: {key}", value, hints[key])
-        return cls(**kwargs)
+        return strict_config.from_dict(cls, values, source)
 
     @classmethod
     def from_hf(cls, hf_config, source="config.json"):

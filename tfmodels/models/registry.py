@@ -23,8 +23,12 @@ def converter_module(family):
 
 
 def model_class(family, architecture, source="architectures"):
-    """The task model class for an architecture name such as ``BertForPreTraining``."""
-    classes = family_module(family).TASK_MODELS
+    """The task model class for an architecture name such as ``BertForPreTraining``,
+    or a task name (``backbone``, ``classification``, ``pretraining``, ``masked_lm``)."""
+    module = family_module(family)
+    if architecture in module.TASKS:
+        return module.TASKS[architecture]
+    classes = module.TASK_MODELS
     if architecture not in classes:
         raise ConfigError(f"{source}: unknown architecture {architecture!r} for {family}; "
                           f"known: {', '.join(sorted(classes))}")

@@ -1,0 +1,30 @@
+"""Pre-trains a Transformer (masked LM + next sentence) from TFRecords.
+
+    python create_pretraining_data.py --input_file=corpus.txt --vocab_dir=VOCAB_DIR \
+        --output_dir=data/pretrain
+    python run_pretraining.py --config=configs/experiments/pretrain_bert_tiny.yaml \
+        --set task.input_files='data/pretrain/*.tfrecord' --model_dir=runs/pretrain
+"""
+from absl import app, flags
+
+import tfmodels  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from tfmodels.pretraining import pretrain_experiment
+from tfmodels.training import flags as common
+from tfmodels.training.experiment import load_experiment
+
+common.define_common_flags()
+flags.DEFINE_string("init_checkpoint", None,
+                    "Initial weights: a HF/Google checkpoint dir or a tfmodels TF checkpoint.")
+FLAGS = flags.FLAGS
+
+
+def main(_):
+    def run():
+        cfg = load_experiment(FLAGS.config, FLAGS.set)
+        pretrain_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
+                                FLAGS.mixed_precision, FLAGS.jit_compile, FLAGS.init_checkpoint)
+    common.run_main(run)
+
+
+if __name__ == "__main__":
+    app.run(main)

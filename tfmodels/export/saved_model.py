@@ -1,0 +1,74 @@
+"""SavedModel for TF Serving: raw text in (tokenizer inside, vocab as an asset), scores out.
+
+Two signatures: ``serving_default`` takes strings (``text``, or ``text_a``/``text_b``
+for pair tasks) and ``serve_ids`` takes ``input_ids``/``input_mask``/``segment_ids``.
+A classifier returns ``logits``, ``probabilities`` and ``label`` (the label name
+when names are known); a backbone returns ``sequence_output``/``pooled_output``.
+"""
+import os
+import shutil
+
+import tensorflow as tf
+
+from tfmodels.errors import ConfigError
+
+_IDS = ("input_ids", "input_mask", "segment_ids")
+
+
+class _ServingModule(tf.Module):
+    def __init__(self, model, preprocessor, label_names):
+        super().__init__()
+        self.model = model
+        self.preprocessor = preprocessor
+        self.label_names = tf.constant(label_names) if label_names else None
+
+    def outputs(self, features):
+        out = self.model(features, training=False)
+        if "logits" in out:
+            logits = tf.cast(out["logits"], tf.float32)
+            result = {"logits": logits}
+            if logits.shape[-1] > 1:
+                result["probabilities"] = tf.nn.softmax(logits, -1)
+                label = tf.argmax(logits, -1, output_type=tf.int32)
+                result["label"] = label if self.label_names is None else \
+                    tf.gather(self.label_names, label)
+            return result
+        return {k: tf.cast(out[k], tf.float32) for k in ("sequence_output", "pooled_output")
+                if k in out}
+
+
+def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=False):
+    """Writes the SavedModel to ``export_dir`` (a temporary folder first, then renamed)."""
+    if not hasattr(model, "inputs") or not isinstance(model.inputs, (list, dict)):
+        raise ConfigError("export.saved_model takes a tfmodels model")
+    label_names = label_names or getattr(model, "label_names", None)
+    module = _ServingModule(model, preprocessor, list(label_names) if label_names else None)
+    id_spec = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _IDS}
+    serve_ids = tf.function(lambda input_ids, input_mask, segment_ids: module.outputs(
+        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
+        input_signature=[id_spec[n] for n in _IDS])
+    signatures = {"serve_ids": serve_ids}
+    if preprocessor is not None:
+        if pair:
+            text = tf.function(lambda text_a, text_b: module.outputs(
+                preprocessor((text_a, text_b))), input_signature=[
+                tf.TensorSpec([None], tf.string, name="text_a"),
+                tf.TensorSpec([None], tf.string, name="text_b")])
+        else:
+            text = tf.function(lambda text: module.outputs(preprocessor(text)),
+                               input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        signatures["serving_default"] = text
+    else:
+        signatures["serving_default"] = serve_ids
+    module.serve_text = signatures["serving_default"]
+    module.serve_ids = serve_ids
+    tmp = f"{export_dir.rstrip('/')}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        if os.path.isdir(export_dir):
+            shutil.rmtree(export_dir)
+        os.replace(tmp, export_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return export_dir

@@ -1,0 +1,82 @@
+"""Sentence(-pair) classification and regression: input pipeline, loss, evaluation.
+
+Examples go through the in-graph preprocessor inside ``tf.data`` (batched, so the
+tokenizer runs vectorized); logits come from any model whose outputs have
+``logits`` [B, C]. ``C = 1`` is regression (mean squared error), else softmax
+cross-entropy.
+"""
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from tfmodels.tasks.metrics import classification_metrics
+
+
+def make_dataset(examples, preprocessor, batch_size, training=False, seed=0,
+                 shuffle_buffer=10000, with_labels=True):
+    """``(features, labels)`` batches; training data is shuffled and repeated."""
+    texts = (examples.text_a,) if examples.text_b is None else (examples.text_a, examples.text_b)
+    items = (texts, examples.labels) if with_labels else (texts,)
+    ds = tf.data.Dataset.from_tensor_slices(items)
+    if training:
+        ds = ds.shuffle(min(shuffle_buffer, len(examples)), seed=seed,
+                        reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=training)
+
+    def preprocess(texts, *labels):
+        features = preprocessor(texts if len(texts) > 1 else texts[0])
+        return (features, *labels) if labels else features
+
+    return ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def loss_fn(model, batch, training):
+    """Cross-entropy (or MSE for one output) and accuracy for one replica's batch."""
+    features, labels = batch
+    logits = tf.cast(model(features, training=training)["logits"], tf.float32)
+    if logits.shape[-1] == 1:
+        loss = tf.reduce_mean(tf.square(logits[:, 0] - tf.cast(labels, tf.float32)))
+        return loss, {}
+    loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
+        labels, logits, from_logits=True))
+    correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
+    return loss, {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}
+
+
+_PREDICT_STEPS = weakref.WeakKeyDictionary()
+
+
+def _predict_step(model):
+    """One traced inference function per model, reused across evaluations."""
+    if model not in _PREDICT_STEPS:
+        _PREDICT_STEPS[model] = tf.function(
+            lambda features: tf.cast(model(features, training=False)["logits"], tf.float32),
+            reduce_retracing=True)
+    return _PREDICT_STEPS[model]
+
+
+def predict_logits(model, dataset):
+    """Logits for every example of a (features-only or (features, labels)) dataset."""
+    step = _predict_step(model)
+    outputs = []
+    for batch in dataset:
+        features = batch[0] if isinstance(batch, tuple) else batch
+        outputs.append(step(features).numpy())
+    return np.concatenate(outputs)
+
+
+def predictions_from_logits(logits):
+    return logits[:, 0] if logits.shape[-1] == 1 else np.argmax(logits, -1)
+
+
+def evaluate(task, model, preprocessor, data_dir, batch_size):
+    """Metrics on each of the task's dev splits (``{split}/{metric}``)."""
+    results = {}
+    for split, file_name in task.dev_files:
+        examples = task.read(data_dir, file_name)
+        logits = predict_logits(model, make_dataset(examples, preprocessor, batch_size))
+        metrics = classification_metrics(examples.labels, predictions_from_logits(logits),
+                                         task.metric)
+        results.update({f"{split}/{k}": v for k, v in metrics.items()})
+    return results

@@ -1,0 +1,49 @@
+"""The absl flags every run_* script shares, and the error handling of their ``main``.
+
+A :class:`TfmodelsError` (bad path, bad data, bad config) ends the script with its
+one-line message on stderr and exit code 2, never a stack trace.
+"""
+import sys
+
+import tensorflow as tf
+from absl import flags, logging
+
+from tfmodels.errors import TfmodelsError
+from tfmodels.training.distribution import PRECISIONS, STRATEGIES
+
+FLAGS = flags.FLAGS
+
+
+def define_common_flags():
+    flags.DEFINE_string("config", None, "Experiment YAML (configs/experiments/...).")
+    flags.DEFINE_multi_string("set", [], "Override a config key: --set trainer.train_steps=100.")
+    flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries and results go.")
+    flags.DEFINE_enum("distribution_strategy", "default", STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
+    flags.DEFINE_enum("mixed_precision", "float32", PRECISIONS, "Keras precision policy.")
+    flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
+
+
+def flag_overrides(mapping):
+    """``--set`` strings for the dedicated flags the user gave (they win over the YAML)."""
+    overrides = []
+    for flag_name, key in mapping.items():
+        value = getattr(FLAGS, flag_name)
+        if value is not None and FLAGS[flag_name].present:
+            overrides.append(f"{key}={value}")
+    return overrides
+
+
+def run_main(fn):
+    """Calls ``fn()``; user errors print one line and exit 2."""
+    logging.set_verbosity(logging.WARNING)  # our progress lines, not TensorFlow's INFO logs
+    tf.get_logger().setLevel("ERROR")
+    try:
+        fn()
+    except TfmodelsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept and the run resumes from it",
+              file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,210 @@
+"""The training loop shared by every run_* script.
+
+Distributed steps under any tf.distribute strategy, optional gradient
+accumulation, float16 loss scaling, XLA, checkpoints through
+``tf.train.CheckpointManager`` (model, optimizer and, where tf.data allows, the
+input iterator's position), resumption from the last checkpoint, TensorBoard
+scalars, a progress line, periodic evaluation keeping the best checkpoint, and
+``metrics.json`` at the end. Files are written under temporary names and renamed.
+"""
+import json
+import os
+import time
+
+import tensorflow as tf
+import tf_keras as keras
+
+
+def write_json(path, value):
+    """Writes JSON atomically (temporary name, then rename)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, sort_keys=True, default=float)
+    os.replace(tmp, path)
+
+
+def is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _format_seconds(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Trainer:
+    """Runs ``loss_fn`` steps on ``model`` with ``optimizer``.
+
+    ``loss_fn(model, batch, training)`` returns ``(loss, {name: scalar})`` for one
+    replica's batch. ``evaluate()`` (optional) returns a metrics dict whose
+    ``main_metric`` decides which checkpoint is kept as the best one.
+    """
+
+    def __init__(self, strategy, model_dir, model, optimizer, loss_fn, total_steps,
+                 accumulation_steps=1, checkpoint_every=500, max_checkpoints=3, log_every=10,
+                 jit_compile=False, loss_scale=False, evaluate=None, eval_every=None,
+                 main_metric=None, global_batch_size=None, log=print):
+        self.strategy = strategy
+        self.model_dir = model_dir
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.total_steps = total_steps
+        self.accumulation_steps = accumulation_steps
+        self.checkpoint_every = checkpoint_every
+        self.log_every = log_every
+        self.jit_compile = jit_compile
+        self.loss_scale = loss_scale
+        self.evaluate = evaluate
+        self.eval_every = eval_every or checkpoint_every
+        self.main_metric = main_metric
+        self.global_batch_size = global_batch_size
+        self.log = log
+        self.chief = is_chief(strategy)
+        self.history = []
+        os.makedirs(model_dir, exist_ok=True)
+        with strategy.scope():
+            if loss_scale:
+                self.optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+            self.optimizer.build(model.trainable_variables)
+        self._ckpt_dir = os.path.join(model_dir, "checkpoints")
+        if not self.chief:  # other workers write their copy where nobody reads it
+            self._ckpt_dir = os.path.join(model_dir, "worker_tmp",
+                                          str(strategy.cluster_resolver.task_id))
+        self.max_checkpoints = max_checkpoints
+
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    def _replica_step(self, batches):
+        model, optimizer = self.model, self.optimizer
+        replicas = self.strategy.num_replicas_in_sync
+        grads_sum, losses, metrics = None, [], []
+        for batch in batches:
+            with tf.GradientTape() as tape:
+                loss, step_metrics = self.loss_fn(model, batch, training=True)
+                scaled = loss / (replicas * len(batches))
+                if self.loss_scale:
+                    scaled = optimizer.get_scaled_loss(scaled)
+            grads = tape.gradient(scaled, model.trainable_variables)
+            if self.loss_scale:
+                grads = optimizer.get_unscaled_gradients(grads)
+            grads_sum = grads if grads_sum is None else [a + b for a, b in zip(grads_sum, grads)]
+            losses.append(loss)
+            metrics.append(step_metrics)
+        optimizer.apply_gradients(zip(grads_sum, model.trainable_variables))
+        mean = {k: tf.add_n([m[k] for m in metrics]) / len(metrics) for k in metrics[0]}
+        return {"loss": tf.add_n(losses) / len(losses), **mean}
+
+    def _make_step(self, iterator):
+        def step():
+            batches = [next(iterator) for _ in range(self.accumulation_steps)]
+            out = self.strategy.run(self._replica_step, args=(batches,))
+            return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                    for k, v in out.items()}
+        return tf.function(step, jit_compile=self.jit_compile or None)
+
+    def train(self, dataset):
+        """Trains until ``total_steps``, resuming from the last checkpoint in ``model_dir``."""
+        dist = self.strategy.experimental_distribute_dataset(dataset)
+        iterator = iter(dist)
+        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        try:  # the input position too, where the iterator is checkpointable
+            tf.train.Checkpoint(iterator=iterator)
+            checkpoint.iterator = iterator
+        except (ValueError, TypeError):
+            pass
+        manager = tf.train.CheckpointManager(checkpoint, self._ckpt_dir, self.max_checkpoints,
+                                             step_counter=self.optimizer.iterations)
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).expect_partial()
+            self.log(f"resumed from {manager.latest_checkpoint} at step {self.step}")
+        self._load_history()
+        writer = tf.summary.create_file_writer(
+            os.path.join(self.model_dir, "train")) if self.chief else tf.summary.create_noop_writer()
+        step_fn = self._make_step(iterator)
+        start_step, started = self.step, time.time()
+        window_start, window_step, running = time.time(), self.step, {}
+        while self.step < self.total_steps:
+            out = step_fn()
+            step = self.step
+            for k, v in out.items():
+                running.setdefault(k, []).append(float(v))
+            if step % self.log_every == 0 or step == self.total_steps:
+                elapsed = time.time() - window_start
+                rate = (step - window_step) / max(elapsed, 1e-9)
+                means = {k: sum(v) / len(v) for k, v in running.items()}
+                lr = float(self.optimizer.learning_rate(step)) if callable(
+                    self.optimizer.learning_rate) else float(self.optimizer.learning_rate)
+                examples = rate * (self.global_batch_size or 0) * self.accumulation_steps
+                with writer.as_default(step=step):
+                    for k, v in means.items():
+                        tf.summary.scalar(k, v)
+                    tf.summary.scalar("learning_rate", lr)
+                    tf.summary.scalar("examples_per_second", examples)
+                eta = (self.total_steps - step) / max(rate, 1e-9)
+                shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
+                self.log(f"step {step}/{self.total_steps} {shown} lr {lr:.2e} "
+                         f"{rate:.2f} steps/s ETA {_format_seconds(eta)}")
+                self.history.append({"step": step, "lr": lr, **means})
+                window_start, window_step, running = time.time(), step, {}
+            if step % self.checkpoint_every == 0 or step == self.total_steps:
+                manager.save(checkpoint_number=step)
+                if self.chief:
+                    self._save_history()
+            if self.evaluate and (step % self.eval_every == 0 or step == self.total_steps):
+                self._evaluate(step, writer)
+        writer.flush()
+        seconds = time.time() - started
+        steps_done = self.step - start_step
+        summary = {"steps": self.step, "steps_this_run": steps_done, "seconds": seconds,
+                   "steps_per_second": steps_done / max(seconds, 1e-9),
+                   "train": self.history[-1] if self.history else {}}
+        if self.chief:
+            self._save_history()
+        return summary
+
+    def _evaluate(self, step, writer):
+        metrics = self.evaluate()
+        self.log(f"eval at step {step}: " +
+                 ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+        with writer.as_default(step=step):
+            for k, v in metrics.items():
+                if isinstance(v, float):
+                    tf.summary.scalar(f"eval/{k}", v)
+        self.history.append({"step": step, **{f"eval_{k}": v for k, v in metrics.items()
+                                              if isinstance(v, float)}})
+        if not self.chief:
+            return
+        best_dir = os.path.join(self.model_dir, "best")
+        best_file = os.path.join(best_dir, "best.json")
+        best = None
+        if os.path.isfile(best_file):
+            with open(best_file) as f:
+                best = json.load(f)
+        value = metrics.get(self.main_metric)
+        if value is not None and (best is None or value > best["value"]):
+            manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model),
+                                                 best_dir, max_to_keep=1)
+            manager.save(checkpoint_number=step)
+            write_json(best_file, {"metric": self.main_metric, "value": value, "step": step,
+                                   "metrics": metrics})
+            self.log(f"new best {self.main_metric} {value:.4f} at step {step}")
+
+    def _history_path(self):
+        return os.path.join(self.model_dir, "history.json")
+
+    def _load_history(self):
+        if os.path.isfile(self._history_path()):
+            with open(self._history_path()) as f:
+                self.history = [h for h in json.load(f) if h["step"] <= self.step]
+
+    def _save_history(self):
+        write_json(self._history_path(), self.history)
