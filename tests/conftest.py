@@ -28,3 +28,33 @@ def minilm_path():
 
 def max_abs_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, minilm_path):
+    """A tiny random BERT in the HF layout with the real uncased WordPiece vocabulary."""
+    import shutil
+
+    from tfmodels.models import bert
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    config = bert.Config(vocab_size=30522, hidden_size=16, num_layers=1, num_heads=2,
+                         intermediate_size=32, max_position_embeddings=64)
+    tfmodels.save_pretrained(bert.BertEncoder(config), str(path))
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        shutil.copy(os.path.join(minilm_path, name), path / name)
+    return str(path)
+
+
+def run_script(script, *args, timeout=600):
+    """Runs one of the repository's scripts; returns the CompletedProcess (text output)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    env.pop("TF_CONFIG", None)
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -4,11 +4,14 @@ Used for model configurations and experiment configurations alike; the message
 names the source file and the dotted key (``trainer.train_steps``).
 """
 import dataclasses
+import re
 import typing
 
 import yaml
 
 from tfmodels.errors import ConfigError
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _coerce(key, value, annotation, source):
@@ -29,6 +32,8 @@ def _coerce(key, value, annotation, source):
         return [_coerce(f"{key}[{i}]", v, item, source) for i, v in enumerate(value)]
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads "2e-5" (no dot) as a string
     if annotation in (int, float, str, bool):
         if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
             raise ConfigError(f"{source}: {key!r} must be {annotation.__name__}, got {value!r}")

@@ -65,11 +65,11 @@ def dynamic_masking(input_ids, input_mask, vocab_size, mask_id, special_ids,
     chooser = tf_text.MaskValuesChooser(vocab_size, mask_id, mask_token_rate=0.8,
                                         random_token_rate=0.1)
     masked, positions, originals = tf_text.mask_language_model(ragged, selector, chooser)
-    seq_length = tf.shape(input_ids)[1]
     shape = [None, max_predictions]
     weights = tf.ones_like(positions, tf.float32).to_tensor(shape=shape)
     return {
-        "input_ids": tf.cast(masked.to_tensor(shape=[None, seq_length]), tf.int32),
+        "input_ids": tf.cast(masked.to_tensor(shape=tf.shape(input_ids, out_type=tf.int64)),
+                             tf.int32),
         "input_mask": tf.cast(input_mask, tf.int32),
         "masked_lm_positions": tf.cast(positions.to_tensor(shape=shape), tf.int32),
         "masked_lm_ids": tf.cast(originals.to_tensor(shape=shape), tf.int32),

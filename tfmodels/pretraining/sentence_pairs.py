@@ -4,7 +4,9 @@ Input files use BERT's layout: one sentence per line, a blank line between
 documents. Following the original ``create_pretraining_data.py`` (Devlin et al.
 2019, appendix A.2): segments of consecutive sentences fill ``seq_length``
 (shorter with probability ``short_seq_prob``); B is the true continuation half of
-the time and a random span of another document otherwise; an over-long pair is
+the time and a random span of another document otherwise (a one-sentence chunk
+waits for a second sentence rather than being forced to "random", so the split
+stays 50/50); an over-long pair is
 trimmed one token at a time from a random end of the longer segment.
 """
 import os
@@ -60,28 +62,33 @@ def instances_from_document(documents, index, seq_length, rng, short_seq_prob=0.
     while i < len(document):
         chunk.append(document[i])
         length += len(document[i])
-        if i == len(document) - 1 or length >= target:
-            if chunk:
-                split = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
-                a = [t for sentence in chunk[:split] for t in sentence]
-                random_next = len(chunk) == 1 or (len(documents) > 1 and
-                                                  rng.random() < random_next_prob)
-                if random_next and len(documents) > 1:
-                    b = []
-                    other = index
-                    while other == index:
-                        other = int(rng.integers(len(documents)))
-                    start = int(rng.integers(len(documents[other])))
-                    for sentence in documents[other][start:]:
-                        b.extend(sentence)
-                        if len(b) >= target - len(a):
-                            break
-                    i -= len(chunk) - split  # the unused sentences go into the next chunk
-                else:
-                    random_next = False
-                    b = [t for sentence in chunk[split:] for t in sentence]
-                if a and b:
-                    _truncate_pair(a, b, max_tokens, rng)
-                    yield a, b, random_next
+        last = i == len(document) - 1
+        if last or length >= target:
+            random_next = len(documents) > 1 and rng.random() < random_next_prob
+            if len(chunk) == 1 and not random_next:
+                # A true continuation needs two sentences: keep filling the chunk
+                # (the original forced "random" here, skewing the 50/50 balance).
+                if not last:
+                    i += 1
+                    continue
+                break
+            split = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
+            a = [t for sentence in chunk[:split] for t in sentence]
+            if random_next:
+                b = []
+                other = index
+                while other == index:
+                    other = int(rng.integers(len(documents)))
+                start = int(rng.integers(len(documents[other])))
+                for sentence in documents[other][start:]:
+                    b.extend(sentence)
+                    if len(b) >= target - len(a):
+                        break
+                i -= len(chunk) - split  # the unused sentences go into the next chunk
+            else:
+                b = [t for sentence in chunk[split:] for t in sentence]
+            if a and b:
+                _truncate_pair(a, b, max_tokens, rng)
+                yield a, b, random_next
             chunk, length = [], 0
         i += 1

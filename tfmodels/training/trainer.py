@@ -7,6 +7,7 @@ input iterator's position), resumption from the last checkpoint, TensorBoard
 scalars, a progress line, periodic evaluation keeping the best checkpoint, and
 ``metrics.json`` at the end. Files are written under temporary names and renamed.
 """
+import functools
 import json
 import os
 import time
@@ -49,7 +50,7 @@ class Trainer:
     def __init__(self, strategy, model_dir, model, optimizer, loss_fn, total_steps,
                  accumulation_steps=1, checkpoint_every=500, max_checkpoints=3, log_every=10,
                  jit_compile=False, loss_scale=False, evaluate=None, eval_every=None,
-                 main_metric=None, global_batch_size=None, log=print):
+                 main_metric=None, global_batch_size=None, log=None):
         self.strategy = strategy
         self.model_dir = model_dir
         self.model = model
@@ -65,7 +66,7 @@ class Trainer:
         self.eval_every = eval_every or checkpoint_every
         self.main_metric = main_metric
         self.global_batch_size = global_batch_size
-        self.log = log
+        self.log = log or functools.partial(print, flush=True)
         self.chief = is_chief(strategy)
         self.history = []
         os.makedirs(model_dir, exist_ok=True)
@@ -141,8 +142,8 @@ class Trainer:
                 elapsed = time.time() - window_start
                 rate = (step - window_step) / max(elapsed, 1e-9)
                 means = {k: sum(v) / len(v) for k, v in running.items()}
-                lr = float(self.optimizer.learning_rate(step)) if callable(
-                    self.optimizer.learning_rate) else float(self.optimizer.learning_rate)
+                lr = self.optimizer.learning_rate
+                lr = float(tf.convert_to_tensor(lr(step) if callable(lr) else lr))
                 examples = rate * (self.global_batch_size or 0) * self.accumulation_steps
                 with writer.as_default(step=step):
                     for k, v in means.items():
@@ -156,7 +157,7 @@ class Trainer:
                 self.history.append({"step": step, "lr": lr, **means})
                 window_start, window_step, running = time.time(), step, {}
             if step % self.checkpoint_every == 0 or step == self.total_steps:
-                manager.save(checkpoint_number=step)
+                manager = self._save(manager, checkpoint, step)
                 if self.chief:
                     self._save_history()
             if self.evaluate and (step % self.eval_every == 0 or step == self.total_steps):
@@ -170,6 +171,24 @@ class Trainer:
         if self.chief:
             self._save_history()
         return summary
+
+    def _save(self, manager, checkpoint, step):
+        """Saves; if the input pipeline cannot be serialized (stateful ops such as
+        random masking), saves without it from then on: a resumed run then restarts
+        the input stream instead of continuing it."""
+        try:
+            manager.save(checkpoint_number=step)
+            return manager
+        except tf.errors.FailedPreconditionError:
+            if not hasattr(checkpoint, "iterator"):
+                raise
+            self.log("the input pipeline has stateful ops (e.g. random masking), so its "
+                     "position is not checkpointed; checkpoints keep model and optimizer")
+            checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+            manager = tf.train.CheckpointManager(checkpoint, self._ckpt_dir, self.max_checkpoints,
+                                                 step_counter=self.optimizer.iterations)
+            manager.save(checkpoint_number=step)
+            return manager
 
     def _evaluate(self, step, writer):
         metrics = self.evaluate()

@@ -1,0 +1,75 @@
+"""Training under MirroredStrategy (2 logical CPUs) and MultiWorkerMirrored (2 processes)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfmodels.errors import ConfigError
+from tfmodels.training.distribution import get_strategy, set_precision
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", **extra)
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    out = tmp_path / "weights.npz"
+    subprocess.run([sys.executable, WORKER, "mirrored", "2", str(tmp_path / "run"), str(out)],
+                   check=True, env=_env(), timeout=300, capture_output=True)
+    result = np.load(out)
+    assert int(result["replicas"]) == 2
+    assert bool(result["changed"])
+    assert os.path.isdir(tmp_path / "run" / "checkpoints")
+
+
+def test_multi_worker_mirrored_workers_agree_on_the_weights(tmp_path):
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(
+            [sys.executable, WORKER, "multi_worker_mirrored", "1", str(tmp_path / "run"),
+             str(tmp_path / f"w{index}.npz")], env=_env(TF_CONFIG=tf_config),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    for p in procs:
+        output, _ = p.communicate(timeout=300)
+        assert p.returncode == 0, output.decode()[-3000:]
+    a, b = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
+    assert int(a["replicas"]) == 2 and bool(a["changed"])
+    for key in a.files:
+        if key.startswith("w"):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-6)
+    # Only the chief writes the real checkpoints.
+    assert os.path.isdir(tmp_path / "run" / "checkpoints")
+    assert os.path.isdir(tmp_path / "run" / "worker_tmp" / "1")
+
+
+def test_tpu_without_a_tpu_is_a_clear_error():
+    with pytest.raises(ConfigError, match="no TPU"):
+        get_strategy("tpu")
+    with pytest.raises(ConfigError, match="--tpu=grpc://127.0.0.1:.*no TPU reachable"):
+        get_strategy("tpu", f"grpc://127.0.0.1:{_free_port()}")
+
+
+def test_unknown_strategy_and_precision():
+    with pytest.raises(ConfigError, match="unknown strategy 'horovod'"):
+        get_strategy("horovod")
+    with pytest.raises(ConfigError, match="unknown policy 'int4'"):
+        set_precision("int4")
