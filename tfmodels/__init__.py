@@ -10,6 +10,7 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfmodels import export  # noqa: E402
 from tfmodels.errors import TfmodelsError  # noqa: E402
 from tfmodels.api import (  # noqa: E402
     build,
@@ -21,6 +22,7 @@ from tfmodels.api import (  # noqa: E402
 __version__ = "0.1.0"
 __all__ = [
     "TfmodelsError",
+    "export",
     "build",
     "from_pretrained",
     "preprocessor_from_pretrained",

@@ -36,7 +36,7 @@ def build(name, architecture=None, **head_args):
     """A randomly initialized model of a named configuration; the backbone by default."""
     config = load_model_config(name)
     architecture = architecture or registry.backbone_architecture(config.family)
-    return _pretrained._build(config.family, architecture, config, head_args, name)
+    return _pretrained.build_model(config.family, architecture, config, head_args, name)
 
 
 def from_pretrained(path, architecture=None, num_labels=None):

@@ -69,7 +69,8 @@ def _model_weights(model, family):
     return converter, backbone, converter.head_weights(model)
 
 
-def _build(family, architecture, config, head_args, source):
+def build_model(family, architecture, config, head_args, source):
+    """A fresh model of ``family``; ``head_args`` not taken by its heads are ignored."""
     cls = registry.model_class(family, architecture, source)
     accepted = inspect.signature(cls._heads).parameters if hasattr(cls, "_heads") else {}
     return cls(config, **{k: v for k, v in head_args.items() if k in accepted})
@@ -132,7 +133,7 @@ def _load_hf(path, architecture, num_labels):
                             [registry.backbone_architecture(family)])[0]
     source = f"{path}/config.json"
     config = registry.family_module(family).Config.from_hf(hf_config, source)
-    model = _build(family, arch, config, _head_args(hf_config, num_labels), source)
+    model = build_model(family, arch, config, _head_args(hf_config, num_labels), source)
     converter, backbone, heads = _model_weights(model, family)
     prefix = converter.PREFIX + "."
     tensors = {}
@@ -165,7 +166,7 @@ def _load_google(path, architecture, num_labels):
             n.startswith("cls/") for n in tensors) else "BertModel"
     else:
         architecture_found = architecture
-    model = _build("bert", architecture_found, config, {"num_labels": num_labels or 2},
+    model = build_model("bert", architecture_found, config, {"num_labels": num_labels or 2},
                    config_path)
     _, backbone, heads = _model_weights(model, "bert")
     weights = converter.google_weights(backbone, heads)

@@ -43,24 +43,20 @@ def _ensure_data(cfg):
 def build_model_and_preprocessor(cfg, num_labels, label_names=None):
     """The classifier and its preprocessor, from ``model.init_from`` or ``model.name``."""
     m = cfg.model
-    if m.init_from:
-        path = resolve_checkpoint(m.init_from)
-        if os.path.isfile(os.path.join(path, "checkpoint")) and m.name:
-            model = tfmodels.build(m.name, architecture="classification", num_labels=num_labels)
-            tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(path)) \
-                .expect_partial()
-            vocab_dir = os.path.dirname(m.vocab_file) if m.vocab_file else path
-        else:
-            model = tfmodels.from_pretrained(path, architecture="classification",
-                                             num_labels=num_labels)
-            vocab_dir = os.path.dirname(m.vocab_file) if m.vocab_file else path
+    path = resolve_checkpoint(m.init_from) if m.init_from else None
+    if path and not (os.path.isfile(os.path.join(path, "checkpoint")) and m.name):
+        model = tfmodels.from_pretrained(path, architecture="classification",
+                                         num_labels=num_labels)
     elif m.name:
         model = tfmodels.build(m.name, architecture="classification", num_labels=num_labels)
-        if not m.vocab_file:
-            raise ConfigError("model.name without model.init_from needs model.vocab_file")
-        vocab_dir = os.path.dirname(m.vocab_file)
+        if path:  # a tfmodels TF checkpoint of this configuration
+            tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(path)) \
+                .expect_partial()
     else:
         raise ConfigError("set model.init_from (a checkpoint) or model.name (a configuration)")
+    vocab_dir = os.path.dirname(m.vocab_file) if m.vocab_file else path
+    if not vocab_dir:
+        raise ConfigError("model.name without model.init_from needs model.vocab_file")
     preprocessor = tfmodels.preprocessor_from_pretrained(vocab_dir, seq_length=m.seq_length)
     if m.seq_length > model.config.max_position_embeddings:
         raise ConfigError(f"model.seq_length {m.seq_length} exceeds the model's "

@@ -1,0 +1,46 @@
+"""The SavedModel answers raw text in a fresh process that has only TensorFlow + tf-text."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+import tfmodels
+
+LOAD = """
+import sys, json
+import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+loaded = tf.saved_model.load(sys.argv[1])
+print(sorted(loaded.signatures))
+out = loaded.signatures["serving_default"](text=tf.constant(["a test sentence", "another"]))
+print(json.dumps({k: v.numpy().tolist() for k, v in out.items() if k != "label"}))
+print(json.dumps([x.decode() for x in out["label"].numpy()]))
+"""
+
+
+def test_text_and_id_signatures_in_a_fresh_process(tmp_path, tiny_checkpoint):
+    model = tfmodels.from_pretrained(tiny_checkpoint, architecture="classification", num_labels=3)
+    pre = tfmodels.preprocessor_from_pretrained(tiny_checkpoint, seq_length=16)
+    export_dir = str(tmp_path / "exported")
+    tfmodels.export.saved_model(model, export_dir, preprocessor=pre,
+                                label_names=["neg", "neutral", "pos"])
+    assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]
+    assert "vocab.txt" in os.listdir(os.path.join(export_dir, "assets"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    code = "import sys; sys.modules['tfmodels'] = None\n" + LOAD  # tfmodels must not be needed
+    result = subprocess.run([sys.executable, "-c", code, export_dir], capture_output=True,
+                            text=True, timeout=300, env=env, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "['serve_ids', 'serving_default']"
+    import json
+    outputs, labels = json.loads(lines[1]), json.loads(lines[2])
+    expected = model(pre(tf.constant(["a test sentence", "another"])))["logits"].numpy()
+    np.testing.assert_allclose(outputs["logits"], expected, atol=1e-5)
+    np.testing.assert_allclose(np.sum(outputs["probabilities"], -1), 1.0, atol=1e-5)
+    assert labels == [["neg", "neutral", "pos"][i] for i in expected.argmax(-1)]
+    ids = tf.saved_model.load(export_dir).signatures["serve_ids"](
+        **pre(tf.constant(["a test sentence"])))
+    np.testing.assert_allclose(ids["logits"], expected[:1], atol=1e-5)
