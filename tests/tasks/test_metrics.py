@@ -40,3 +40,18 @@ def test_task_metric_sets_and_glue_average():
     stsb = metrics.classification_metrics([0.0, 2.5, 5.0], [0.1, 2.0, 4.0], "correlation")
     assert stsb["spearman"] == pytest.approx(1.0)
     assert metrics.glue_average({"cola": 0.5, "sst2": 0.9}) == pytest.approx(0.7)
+
+
+def test_glue_report_averages_task_scores(tmp_path):
+    import json
+
+    from tfmodels.tasks.glue_report import glue_report
+    runs = {"mnli": {"dev_matched/score": 0.8, "dev_mismatched/score": 0.6},
+            "mrpc": {"dev/score": 0.85, "dev/f1": 0.9, "dev/accuracy": 0.8}}
+    for task, results in runs.items():
+        (tmp_path / task).mkdir()
+        (tmp_path / task / "eval_results.json").write_text(json.dumps(results))
+        (tmp_path / task / "metrics.json").write_text(json.dumps({"task": task}))
+    report = glue_report([str(tmp_path / t) for t in runs])
+    assert report["mnli"] == pytest.approx(0.7)
+    assert report["average"] == pytest.approx((0.7 + 0.85) / 2)

@@ -84,33 +84,46 @@ class Trainer:
     def step(self):
         return int(self.optimizer.iterations.numpy())
 
-    def _replica_step(self, batches):
+    def _gradients(self, batch):
+        """Loss, metrics and (unscaled) gradients of one batch on one replica."""
         model, optimizer = self.model, self.optimizer
-        replicas = self.strategy.num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            loss, metrics = self.loss_fn(model, batch, training=True)
+            scaled = loss / (self.strategy.num_replicas_in_sync * self.accumulation_steps)
+            if self.loss_scale:
+                scaled = optimizer.get_scaled_loss(scaled)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        if self.loss_scale:
+            grads = optimizer.get_unscaled_gradients(grads)
+        return grads, loss, metrics
+
+    def _replica_step(self, batches):
+        gradients = self._gradients
+        if self.jit_compile:  # XLA compiles the model's math; input and update stay outside
+            gradients = self._jit_gradients
         grads_sum, losses, metrics = None, [], []
         for batch in batches:
-            with tf.GradientTape() as tape:
-                loss, step_metrics = self.loss_fn(model, batch, training=True)
-                scaled = loss / (replicas * len(batches))
-                if self.loss_scale:
-                    scaled = optimizer.get_scaled_loss(scaled)
-            grads = tape.gradient(scaled, model.trainable_variables)
-            if self.loss_scale:
-                grads = optimizer.get_unscaled_gradients(grads)
+            grads, loss, step_metrics = gradients(batch)
+            if len(batches) > 1:  # sparse embedding gradients become dense to be summed
+                grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                         for g in grads]
             grads_sum = grads if grads_sum is None else [a + b for a, b in zip(grads_sum, grads)]
             losses.append(loss)
             metrics.append(step_metrics)
-        optimizer.apply_gradients(zip(grads_sum, model.trainable_variables))
+        self.optimizer.apply_gradients(zip(grads_sum, self.model.trainable_variables))
         mean = {k: tf.add_n([m[k] for m in metrics]) / len(metrics) for k in metrics[0]}
         return {"loss": tf.add_n(losses) / len(losses), **mean}
 
     def _make_step(self, iterator):
+        if self.jit_compile:
+            self._jit_gradients = tf.function(self._gradients, jit_compile=True)
+
         def step():
             batches = [next(iterator) for _ in range(self.accumulation_steps)]
             out = self.strategy.run(self._replica_step, args=(batches,))
             return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                     for k, v in out.items()}
-        return tf.function(step, jit_compile=self.jit_compile or None)
+        return tf.function(step)
 
     def train(self, dataset):
         """Trains until ``total_steps``, resuming from the last checkpoint in ``model_dir``."""

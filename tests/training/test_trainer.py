@@ -1,0 +1,78 @@
+"""The training loop: gradient accumulation, mixed precision, XLA, best-checkpoint keeping."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from tfmodels.models import bert
+from tfmodels.tasks.classification import loss_fn
+from tfmodels.training.experiment import load_experiment
+from tfmodels.training.optimization import create_optimizer
+from tfmodels.training.trainer import Trainer
+
+CONFIG = bert.Config(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2,
+                     intermediate_size=32, max_position_embeddings=16, hidden_dropout=0.0,
+                     attention_dropout=0.0)
+
+
+def data(n=8):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 50, size=(n, 6)).astype(np.int32)
+    features = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    return features, (ids[:, 0] % 2).astype(np.int32)
+
+
+def train(tmp_path, batch, accumulation, steps=1, seed=3, **kwargs):
+    tf.keras.utils.set_random_seed(seed)
+    model = bert.BertClassifier(CONFIG)
+    cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
+    optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100)
+    features, labels = data()
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch).repeat()
+    trainer = Trainer(tf.distribute.get_strategy(), str(tmp_path), model, optimizer, loss_fn,
+                      total_steps=steps, accumulation_steps=accumulation, checkpoint_every=1,
+                      log_every=1, log=lambda *_: None, **kwargs)
+    trainer.train(dataset)
+    return model, trainer
+
+
+def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
+    full, _ = train(tmp_path / "full", batch=8, accumulation=1)
+    halves, _ = train(tmp_path / "halves", batch=4, accumulation=2)
+    for a, b in zip(full.weights, halves.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    other, _ = train(tmp_path / "other", batch=4, accumulation=1)  # one half only: differs
+    assert any(not np.allclose(a.numpy(), b.numpy(), atol=1e-6)
+               for a, b in zip(full.weights, other.weights))
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_training_steps(tmp_path, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model, trainer = train(tmp_path, batch=4, accumulation=1, steps=3,
+                               loss_scale=policy == "mixed_float16")
+        assert model.encoder.transformer_layers[0].compute_dtype == policy.split("_")[1]
+        assert model.weights[0].dtype == tf.float32  # variables stay float32
+        assert np.isfinite(trainer.history[-1]["loss"])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_xla_compiled_step_matches_the_plain_one(tmp_path):
+    plain, _ = train(tmp_path / "plain", batch=8, accumulation=1, steps=2)
+    xla, _ = train(tmp_path / "xla", batch=8, accumulation=1, steps=2, jit_compile=True)
+    for a, b in zip(plain.weights, xla.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4)
+
+
+def test_best_checkpoint_follows_the_main_metric(tmp_path):
+    scores = iter([0.5, 0.9, 0.7])
+    _, trainer = train(tmp_path, batch=8, accumulation=1, steps=3, eval_every=1,
+                       main_metric="dev/score", evaluate=lambda: {"dev/score": next(scores)})
+    with open(tmp_path / "best" / "best.json") as f:
+        best = json.load(f)
+    assert best["step"] == 2 and best["value"] == 0.9
+    assert tf.train.latest_checkpoint(str(tmp_path / "best")).endswith("-2")
