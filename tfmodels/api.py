@@ -1,4 +1,4 @@
-"""The public entry points: build, from_pretrained, preprocessor_from_pretrained, save_pretrained."""
+"""Public entry points: build, from_pretrained, preprocessor_from_pretrained, save_pretrained."""
 import os
 
 import yaml

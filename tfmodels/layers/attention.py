@@ -62,8 +62,9 @@ class MultiHeadAttention(keras.layers.Layer):
         inner = self.num_heads * self.head_size
 
         def dense(name, units):
-            return keras.layers.Dense(units, use_bias=self.use_bias,
-                                      kernel_initializer=weight_initializer(self.initializer_range), name=name)
+            return keras.layers.Dense(
+                units, use_bias=self.use_bias, name=name,
+                kernel_initializer=weight_initializer(self.initializer_range))
 
         self.query = dense("query", inner)
         self.key = dense("key", inner)

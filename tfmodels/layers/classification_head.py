@@ -25,9 +25,11 @@ class ClassificationHead(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout_rate)
         self.inner = None
         if inner_dim:
-            self.inner = keras.layers.Dense(inner_dim, activation=get_activation(activation),
-                                            kernel_initializer=weight_initializer(self.initializer_range), name="inner")
-        self.out = keras.layers.Dense(num_classes, kernel_initializer=weight_initializer(self.initializer_range), name="logits")
+            self.inner = keras.layers.Dense(
+                inner_dim, activation=get_activation(activation), name="inner",
+                kernel_initializer=weight_initializer(initializer_range))
+        self.out = keras.layers.Dense(
+            num_classes, kernel_initializer=weight_initializer(initializer_range), name="logits")
 
     def call(self, x, training=None):
         x = self.dropout(x, training=training)

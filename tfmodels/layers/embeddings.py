@@ -31,7 +31,8 @@ class TransformerEmbeddings(keras.layers.Layer):
 
     def build(self, input_shape):
         self.word_embeddings = self.add_weight(
-            "word_embeddings", [self.vocab_size, self.embedding_size], initializer=weight_initializer(self.initializer_range))
+            "word_embeddings", [self.vocab_size, self.embedding_size],
+            initializer=weight_initializer(self.initializer_range))
         self.position_embeddings = None
         if self.max_positions:
             self.position_embeddings = self.add_weight(
@@ -48,7 +49,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.projection = None
         if self.hidden_size != self.embedding_size:
             self.projection = keras.layers.Dense(
-                self.hidden_size, kernel_initializer=weight_initializer(self.initializer_range), name="projection")
+                self.hidden_size, kernel_initializer=weight_initializer(self.initializer_range),
+                name="projection")
         super().build(input_shape)
 
     def call(self, input_ids, segment_ids=None, training=None):

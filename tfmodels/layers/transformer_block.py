@@ -42,7 +42,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.intermediate = keras.layers.Dense(
             self.intermediate_size, activation=get_activation(self.activation),
             kernel_initializer=weight_initializer(self.initializer_range), name="intermediate")
-        self.output_dense = keras.layers.Dense(width, kernel_initializer=weight_initializer(self.initializer_range), name="output")
+        self.output_dense = keras.layers.Dense(
+            width, kernel_initializer=weight_initializer(self.initializer_range), name="output")
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, name="output_layer_norm", dtype=tf.float32)
         self.dropout = keras.layers.Dropout(self.dropout_rate)

@@ -143,7 +143,8 @@ class BertPretrainer(_TaskModel):
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
         sentence = keras.layers.Dense(
-            2, kernel_initializer=weight_initializer(encoder.config.initializer_range), name="next_sentence")
+            2, kernel_initializer=weight_initializer(encoder.config.initializer_range),
+            name="next_sentence")
         return ({"sequence_output": backbone["sequence_output"],
                  "pooled_output": backbone["pooled_output"],
                  "mlm_logits": mlm(backbone["sequence_output"]),

@@ -141,8 +141,9 @@ class Trainer:
             checkpoint.restore(manager.latest_checkpoint).expect_partial()
             self.log(f"resumed from {manager.latest_checkpoint} at step {self.step}")
         self._load_history()
-        writer = tf.summary.create_file_writer(
-            os.path.join(self.model_dir, "train")) if self.chief else tf.summary.create_noop_writer()
+        writer = tf.summary.create_noop_writer()
+        if self.chief:
+            writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
         step_fn = self._make_step(iterator)
         start_step, started = self.step, time.time()
         window_start, window_step, running = time.time(), self.step, {}

@@ -1,0 +1,78 @@
+"""TFLite export with fixed-length signatures and builtin ops only (no Flex delegate).
+
+``quantize``: None (float32), ``"dynamic"`` (int8 weights, float activations),
+``"float16"`` (float16 weights), ``"int8"`` (int8 weights and activations calibrated
+on ``representative_data``; ops without an int8 kernel stay float) and ``"qat"``
+(a model trained with fake-quant nodes). The signature's inputs are the int32
+feature names, its outputs the model's output names.
+"""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfmodels.errors import ConfigError
+
+QUANTIZE = (None, "dynamic", "float16", "int8", "qat")
+_FEATURES = ("input_ids", "input_mask", "segment_ids")
+_SKIPPED_OUTPUTS = ("encoder_outputs", "attention_scores")
+
+
+def _signature(model, seq_length, batch_size):
+    names = [n for n in _FEATURES if n in model.input]
+    specs = [tf.TensorSpec([batch_size, seq_length], tf.int32, name=n) for n in names]
+
+    def serve(*tensors):
+        out = model(dict(zip(names, tensors)), training=False)
+        return {k: tf.cast(v, tf.float32) for k, v in out.items() if k not in _SKIPPED_OUTPUTS}
+    return tf.function(serve, input_signature=specs).get_concrete_function()
+
+
+def representative_dataset(features, limit=100):
+    """Calibration samples from a feature dict of [N, S] arrays, one example at a time."""
+    n = min(limit, len(next(iter(features.values()))))
+
+    def generate():
+        for i in range(n):
+            yield {k: np.asarray(v[i:i + 1], np.int32) for k, v in features.items()}
+    return generate
+
+
+def tflite(model, path, seq_length=128, quantize=None, representative_data=None, batch_size=1):
+    """Converts ``model`` and writes the flatbuffer to ``path`` (temporary name, then rename)."""
+    if quantize not in QUANTIZE:
+        raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
+    max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if max_positions and seq_length > max_positions:
+        raise ConfigError(f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}")
+    function = _signature(model, seq_length, batch_size)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        if representative_data is None:
+            raise ConfigError("quantize='int8' needs representative_data (calibration features)")
+        if isinstance(representative_data, dict):
+            representative_data = representative_dataset(representative_data)
+        converter.representative_dataset = representative_data
+    try:
+        flatbuffer = converter.convert()
+    except Exception as e:  # the converter raises ConverterError and plain Exceptions
+        raise ConfigError(f"TFLite conversion failed: {str(e).splitlines()[0]}") from None
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(flatbuffer)
+    os.replace(tmp, path)
+    return path
+
+
+def op_names(path):
+    """The operator names a TFLite file uses (to check for builtin-only graphs)."""
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=path)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
