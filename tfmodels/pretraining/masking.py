@@ -8,7 +8,6 @@ masking" release); dynamic masking (:func:`dynamic_masking`, tf-text's
 ``mask_language_model``) draws a new mask each time a batch is read (RoBERTa,
 Liu et al. 2019, section 4.1).
 """
-import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 

@@ -11,8 +11,6 @@ trimmed one token at a time from a random end of the longer segment.
 """
 import os
 
-import numpy as np
-
 from tfmodels.errors import DataError
 
 
