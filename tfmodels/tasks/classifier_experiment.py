@@ -158,20 +158,23 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
     restored = _restore_trained(model, model_dir)
     results = classification.evaluate(task, model, preprocessor, t.data_dir, batch)
     results["checkpoint"] = restored
-    write_json(os.path.join(model_dir, "eval_results.json"), results)
     report = {"task": task.name, "train_examples": len(train), "eval": results, **summary}
+    if not trainer.chief:  # other workers of a multi-worker run leave the outputs to the chief
+        return report
+    write_json(os.path.join(model_dir, "eval_results.json"), results)
     if cfg.report.baselines and not task.is_regression:
         report["baselines"] = _baselines(task, t.data_dir, train)
-    if trainer.chief:
-        tfmodels.save_pretrained(model, os.path.join(model_dir, "hf_model"))
-        _copy_vocab(preprocessor, os.path.join(model_dir, "hf_model"))
-        if cfg.report.saved_model:
-            export_dir = saved_model(model, os.path.join(model_dir, "saved_model"), preprocessor,
-                                     label_names=task.labels, pair=task.columns.text_b is not None)
-            report["saved_model"] = export_dir
-            report["sample_predictions"] = _sample_predictions(export_dir, cfg.report.sample_texts)
-        plot_history(trainer.history, os.path.join(model_dir, "training_curves.png"),
-                     title=f"{task.name} ({task.folder})")
+    tfmodels.save_pretrained(model, os.path.join(model_dir, "hf_model"))
+    _copy_vocab(preprocessor, os.path.join(model_dir, "hf_model"))
+    if cfg.report.saved_model:
+        export_dir = saved_model(model, os.path.join(model_dir, "saved_model"), preprocessor,
+                                 label_names=task.labels, pair=task.columns.text_b is not None)
+        report["saved_model"] = export_dir
+        if task.columns.text_b is None:  # sample_texts are single texts
+            report["sample_predictions"] = _sample_predictions(export_dir,
+                                                               cfg.report.sample_texts)
+    plot_history(trainer.history, os.path.join(model_dir, "training_curves.png"),
+                 title=f"{task.name} ({task.folder})")
     report["wall_seconds"] = time.time() - started
     write_json(os.path.join(model_dir, "metrics.json"), report)
     _print_report(report, main_metric)
