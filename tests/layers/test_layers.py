@@ -143,3 +143,13 @@ def test_layers_serialize_inside_a_functional_model():
     clone = keras.Model.from_config(
         model.get_config(), custom_objects={"TransformerEncoderBlock": TransformerEncoderBlock})
     assert clone.count_params() == model.count_params()
+
+
+def test_masked_softmax_equals_additive_mask_and_has_no_large_constants():
+    from tfmodels.layers import masked_softmax
+    scores = tf.constant([[[[1.0, 50.0, -3.0, 2.0]]]])  # a padded key scoring highest
+    allowed = tf.constant([[[[True, False, True, True]]]])
+    expected = tf.nn.softmax(scores + (1.0 - tf.cast(allowed, tf.float32)) * -1e9, -1)
+    got = masked_softmax(scores, allowed)
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+    assert float(got[0, 0, 0, 1]) == 0.0

@@ -12,8 +12,8 @@ import tf_keras as keras
 from tfmodels.layers.initializer import weight_initializer
 
 
-def attention_bias(attention_mask, query_length, causal, dtype=tf.float32):
-    """Additive bias [B or 1, 1, Q, K]: 0 where a query may attend, -1e9 where not.
+def attention_allowed(attention_mask, query_length, causal):
+    """Which keys each query may attend to: bool [B or 1, 1, Q, K], or None for all.
 
     ``attention_mask`` is [B, K] (1 = real token, 0 = padding) or [B, Q, K], or None.
     """
@@ -28,9 +28,26 @@ def attention_bias(attention_mask, query_length, causal, dtype=tf.float32):
         lower = tf.linalg.band_part(tf.ones([query_length, key_length], tf.bool), -1, 0)
         lower = lower[tf.newaxis, tf.newaxis]
         allowed = lower if allowed is None else tf.logical_and(allowed, lower)
+    return allowed
+
+
+def masked_softmax(scores, allowed):
+    """Softmax over the allowed keys; disallowed keys get exactly 0.
+
+    The mask multiplies the exponentials instead of adding a large negative number
+    to the scores, so no tensor carries a -1e9 value: int8 quantization then keeps
+    a useful range for the scores (with the additive mask, full-int8 TFLite models
+    lost all accuracy). A row with no allowed key gives zeros.
+    """
     if allowed is None:
-        return None
-    return (1.0 - tf.cast(allowed, dtype)) * -1e9
+        return tf.nn.softmax(scores, axis=-1)
+    # Shift by the largest *allowed* score, so the allowed exponentials sum to >= 1.
+    floor = tf.reduce_min(scores, axis=-1, keepdims=True)
+    top = tf.reduce_max(tf.where(allowed, scores, floor), axis=-1, keepdims=True)
+    # Disallowed keys may score higher: clamp so every exponential stays in [0, 1].
+    shifted = tf.minimum(scores - tf.stop_gradient(top), 0.0)
+    weights = tf.exp(shifted) * tf.cast(allowed, scores.dtype)
+    return weights / (tf.reduce_sum(weights, axis=-1, keepdims=True) + 1e-20)
 
 
 class MultiHeadAttention(keras.layers.Layer):
@@ -85,12 +102,9 @@ class MultiHeadAttention(keras.layers.Layer):
         k = self._split_heads(self.key(key_value))
         v = self._split_heads(self.value(key_value))
         scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
-        # Softmax in float32 so mixed precision keeps masked positions at exactly 0.
-        scores = tf.cast(scores, tf.float32)
-        bias = attention_bias(attention_mask, tf.shape(query)[1], self.causal)
-        if bias is not None:
-            scores += bias
-        probs = tf.nn.softmax(scores, axis=-1)
+        # Softmax in float32 under mixed precision.
+        allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
+        probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = tf.cast(probs, self.compute_dtype)
         context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
         context = tf.transpose(context, [0, 2, 1, 3])
