@@ -187,17 +187,21 @@ def _copy_vocab(preprocessor, hf_dir):
         tf.io.gfile.copy(vocab, os.path.join(hf_dir, "vocab.txt"), overwrite=True)
 
 
+def _joined_text(examples):
+    """One string per example: the text, or both texts of a pair."""
+    if examples.text_b is None:
+        return examples.text_a
+    return [a + " " + b for a, b in zip(examples.text_a, examples.text_b)]
+
+
 def _baselines(task, data_dir, train):
     out = {}
+    train_text = _joined_text(train)
     for split, file_name in task.dev_files:
         examples = task.read(data_dir, file_name)
-        text = train.text_a if train.text_b is None else \
-            [a + " " + b for a, b in zip(train.text_a, train.text_b)]
-        eval_text = examples.text_a if examples.text_b is None else \
-            [a + " " + b for a, b in zip(examples.text_a, examples.text_b)]
         out[f"{split}/majority_accuracy"] = majority_baseline(train.labels, examples.labels)
         out[f"{split}/bow_logreg_accuracy"] = logistic_regression_baseline(
-            text, train.labels, eval_text, examples.labels)
+            train_text, train.labels, _joined_text(examples), examples.labels)
     return out
 
 
