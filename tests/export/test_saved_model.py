@@ -44,3 +44,19 @@ def test_text_and_id_signatures_in_a_fresh_process(tmp_path, tiny_checkpoint):
     ids = tf.saved_model.load(export_dir).signatures["serve_ids"](
         **pre(tf.constant(["a test sentence"])))
     np.testing.assert_allclose(ids["logits"], expected[:1], atol=1e-5)
+
+
+def test_saved_model_cli_lists_both_signatures(tmp_path, tiny_checkpoint):
+    """What a TF Serving user checks first: ``saved_model_cli show --all``."""
+    model = tfmodels.from_pretrained(tiny_checkpoint, architecture="classification", num_labels=2)
+    pre = tfmodels.preprocessor_from_pretrained(tiny_checkpoint, seq_length=8)
+    export_dir = tfmodels.export.saved_model(model, str(tmp_path / "exported"), preprocessor=pre)
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([cli, "show", "--dir", export_dir, "--all"], capture_output=True,
+                            text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for expected in ("signature_def['serving_default']", "signature_def['serve_ids']",
+                     "inputs['text']", "inputs['input_ids']", "outputs['probabilities']",
+                     "outputs['label']"):
+        assert expected in result.stdout
