@@ -1,0 +1,138 @@
+"""The compression study of the seeds, redone on a fine-tuned classifier: what run_benchmark.py runs.
+
+Every method starts from the same fine-tuned teacher, gets the same short recovery
+fine-tune (where it trains at all) and is measured the same way: parameters
+(and non-zero ones), the TFLite file it ships as (plain and gzip size), batch-1
+latency of the Keras model and of the TFLite file at the latency sequence length,
+and test accuracy of the TFLite file. Each finished row is saved under
+``rows/`` so an interrupted study resumes where it stopped.
+"""
+import dataclasses
+import gzip
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import tfmodels
+from tfmodels.compression import measure
+from tfmodels.errors import ConfigError
+from tfmodels.tasks.glue import get_task
+from tfmodels.training.trainer import write_json
+
+
+@dataclasses.dataclass
+class Study:
+    """What every row needs: the teacher, data, and the measurement settings."""
+
+    teacher_path: str
+    data_dir: str
+    output_dir: str
+    seq_length: int = 128           # scoring and latency
+    train_seq_length: int = 64      # recovery fine-tunes
+    steps: int = 150                # recovery fine-tune steps per method
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    latency_repeats: int = 20
+
+    def __post_init__(self):
+        self.teacher = tfmodels.from_pretrained(self.teacher_path)
+        if not hasattr(self.teacher, "classifier_head"):
+            raise ConfigError(f"--teacher={self.teacher_path}: not a sequence classifier "
+                              f"({self.teacher.architecture})")
+        self.label_names = self.teacher.label_names
+        self.task = get_task("tsv", self.data_dir, "text", None, "label", self.label_names)
+        self.train = self.task.read(self.data_dir, "train.tsv")
+        self.test = self.task.read(self.data_dir, "test.tsv")
+        self.preprocessor = tfmodels.preprocessor_from_pretrained(self.teacher_path,
+                                                                  self.seq_length)
+        self.train_preprocessor = tfmodels.preprocessor_from_pretrained(
+            self.teacher_path, self.train_seq_length)
+        self.test_features = self.features(self.test.text_a)
+        self.calibration = self.features(self.train.text_a[:100])
+        self.latency_features = {k: v[:1] for k, v in self.test_features.items()}
+        os.makedirs(os.path.join(self.output_dir, "rows"), exist_ok=True)
+
+    def features(self, texts):
+        return {k: v.numpy() for k, v in self.preprocessor(tf.constant(list(texts))).items()}
+
+    def fresh_teacher(self):
+        """A copy of the teacher to compress (methods change weights in place)."""
+        return tfmodels.from_pretrained(self.teacher_path)
+
+    def path(self, name):
+        return os.path.join(self.output_dir, name)
+
+    def measure(self, method, tflite_path, model=None, note=""):
+        """One table row for a TFLite file (and the Keras model it came from, if any)."""
+        logits = measure.tflite_logits(tflite_path, self.test_features)
+        with open(tflite_path, "rb") as f:
+            data = f.read()
+        row = {"method": method, "file": os.path.basename(tflite_path),
+               "file_mb": len(data) / 1e6, "gzip_mb": len(gzip.compress(data)) / 1e6,
+               "tflite_ms": measure.tflite_latency_ms(tflite_path, self.latency_features,
+                                                      self.latency_repeats),
+               "score": float(np.mean(logits.argmax(-1) == self.test.labels)), "note": note}
+        if model is not None:
+            row["params"], row["nonzero_params"] = measure.count_nonzero_params(model)
+            row["tf_ms"] = measure.keras_latency_ms(model, self.latency_features,
+                                                    self.latency_repeats)
+        return row
+
+    def tflite(self, model, name, quantize=None):
+        return tfmodels.export.tflite(model, self.path(f"{name}.tflite"),
+                                      seq_length=self.seq_length, quantize=quantize,
+                                      representative_data=self.calibration)
+
+
+def teacher(study):
+    model = study.teacher
+    return study.measure("teacher", study.tflite(model, "teacher"), model,
+                         "fine-tuned teacher, float32")
+
+
+def _ptq(quantize, note):
+    def row(study):
+        path = study.tflite(study.teacher, f"ptq_{quantize}", quantize)
+        return study.measure(f"ptq_{quantize}", path, note=note)
+    row.__doc__ = note
+    return row
+
+
+ROWS = {
+    "teacher": teacher,
+    "ptq_dynamic": _ptq("dynamic", "dynamic-range PTQ: int8 weights, float activations"),
+    "ptq_float16": _ptq("float16", "float16 weights"),
+    "ptq_int8": _ptq("int8", "full-integer PTQ, calibrated on 100 training texts"),
+}
+
+
+def run_study(study, rows, log=print):
+    """Measures each row (reusing saved ones) and writes the report; returns the rows."""
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise ConfigError(f"--rows: unknown {', '.join(unknown)}; known: {', '.join(ROWS)}")
+    if "teacher" not in rows:
+        rows = ["teacher", *rows]
+    results = []
+    for name in rows:
+        saved = study.path(os.path.join("rows", f"{name}.json"))
+        if os.path.isfile(saved):
+            with open(saved, encoding="utf-8") as f:
+                results.append(json.load(f))
+            log(f"[{name}] reusing {saved}")
+            continue
+        log(f"[{name}] {ROWS[name].__doc__.splitlines()[0] if ROWS[name].__doc__ else ''}")
+        started = time.time()
+        row = ROWS[name](study)
+        row["minutes"] = (time.time() - started) / 60
+        write_json(saved, row)
+        results.append(row)
+        log(f"[{name}] test acc {row['score']:.4f}, gzip {row['gzip_mb']:.1f} MB, "
+            f"TFLite {row['tflite_ms']:.1f} ms ({row['minutes']:.1f} min)")
+    from tfmodels.compression.report import write_report
+    paths = write_report(results, study.output_dir,
+                         title=f"Compression of {study.teacher_path} (seq {study.seq_length})")
+    return results, paths
