@@ -58,11 +58,14 @@ def preprocessor_from_pretrained(path, seq_length=128):
 
     ``seq_length`` may not exceed the model's ``max_position_embeddings``.
     """
-    from tfmodels.tokenizers import Preprocessor, WordPieceTokenizer
+    from tfmodels.tokenizers import Preprocessor, WordPieceTokenizer, byte_bpe_preprocessor
 
     path = os.fspath(path)
+    if all(os.path.isfile(os.path.join(path, f)) for f in ("vocab.json", "merges.txt")):
+        return byte_bpe_preprocessor(path, seq_length)  # byte-level BPE (RoBERTa)
     vocab = os.path.join(path, "vocab.txt")
-    if not os.path.isfile(vocab):
+    spiece = os.path.join(path, "spiece.model")  # SentencePiece (ALBERT) instead of WordPiece
+    if not os.path.isfile(vocab) and not os.path.isfile(spiece):
         raise DataError(f"no vocab.txt in {path}")
     lower_case = True
     tok_config_path = os.path.join(path, "tokenizer_config.json")
@@ -75,4 +78,7 @@ def preprocessor_from_pretrained(path, seq_length=128):
             if max_positions and seq_length > max_positions:
                 raise ConfigError(f"seq_length {seq_length} exceeds the model's "
                                   f"max_position_embeddings {max_positions} ({config_path})")
+    if os.path.isfile(spiece):
+        from tfmodels.tokenizers.sentencepiece import sentencepiece_preprocessor
+        return sentencepiece_preprocessor(path, seq_length)
     return Preprocessor(WordPieceTokenizer(vocab, lower_case=lower_case), seq_length=seq_length)

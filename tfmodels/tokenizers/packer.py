@@ -1,6 +1,8 @@
 """Packs one or two token segments into fixed-length model inputs.
 
-``[CLS] a [SEP]`` or ``[CLS] a [SEP] b [SEP]``, padded to ``seq_length``. When a pair
+``[CLS] a [SEP]`` or ``[CLS] a [SEP] b [SEP]``, padded to ``seq_length``;
+``style="roberta"`` gives ``<s> a </s>`` or ``<s> a </s></s> b </s>`` with segment
+ids all 0 (RoBERTa has one token type; Liu et al. 2019, section 4.2). When a pair
 is too long, tokens are removed from the end of the longer segment one at a time,
 from ``b`` on ties: the reference tokenizer's ``longest_first`` truncation. That
 loop has a closed form, computed here per row with tensor ops.
@@ -8,6 +10,10 @@ loop has a closed form, computed here per row with tensor ops.
 import tensorflow as tf
 import tensorflow_text as tf_text
 import tf_keras as keras
+
+from tfmodels.errors import ConfigError
+
+STYLES = ("bert", "roberta")
 
 
 def longest_first_lengths(len_a, len_b, budget):
@@ -29,17 +35,21 @@ def _truncate(segment, lengths):
 class SegmentPacker(keras.layers.Layer):
     """Ragged segments -> ``{input_ids, input_mask, segment_ids}``, int32 [B, seq_length]."""
 
-    def __init__(self, seq_length, start_id, end_id, pad_id=0, **kwargs):
+    def __init__(self, seq_length, start_id, end_id, pad_id=0, style="bert", **kwargs):
         super().__init__(**kwargs)
+        if style not in STYLES:
+            raise ConfigError(f"SegmentPacker style {style!r}; known: {', '.join(STYLES)}")
         self.seq_length = seq_length
         self.start_id = start_id
         self.end_id = end_id
         self.pad_id = pad_id
+        self.style = style
 
     def call(self, segments):
         segments = list(segments) if isinstance(segments, (list, tuple)) else [segments]
         segments = [tf.cast(s, tf.int64) for s in segments]
-        budget = tf.constant(self.seq_length - 1 - len(segments), tf.int64)
+        extra_ends = len(segments) - 1 if self.style == "roberta" else 0  # the </s></s> pair
+        budget = tf.constant(self.seq_length - 1 - len(segments) - extra_ends, tf.int64)
         if len(segments) == 1:
             segments = [_truncate(segments[0], tf.minimum(segments[0].row_lengths(), budget))]
         elif len(segments) == 2:
@@ -48,11 +58,16 @@ class SegmentPacker(keras.layers.Layer):
             segments = [_truncate(segments[0], len_a), _truncate(segments[1], len_b)]
         else:
             raise ValueError(f"SegmentPacker takes one or two segments, got {len(segments)}")
+        if extra_ends:
+            ends = tf.fill([segments[1].nrows(), 1], tf.constant(self.end_id, tf.int64))
+            segments[1] = tf.concat([tf.RaggedTensor.from_tensor(ends), segments[1]], axis=1)
         ids, type_ids = tf_text.combine_segments(
             segments, start_of_sequence_id=self.start_id, end_of_segment_id=self.end_id)
         input_ids, input_mask = tf_text.pad_model_inputs(
             ids, self.seq_length, pad_value=self.pad_id)
         segment_ids, _ = tf_text.pad_model_inputs(type_ids, self.seq_length)
+        if self.style == "roberta":
+            segment_ids = tf.zeros_like(segment_ids)
         return {
             "input_ids": tf.cast(input_ids, tf.int32),
             "input_mask": tf.cast(input_mask, tf.int32),
@@ -62,5 +77,5 @@ class SegmentPacker(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(seq_length=self.seq_length, start_id=self.start_id,
-                      end_id=self.end_id, pad_id=self.pad_id)
+                      end_id=self.end_id, pad_id=self.pad_id, style=self.style)
         return config

@@ -1,0 +1,198 @@
+"""ALBERT (Lan et al. 2020): BERT with fewer parameters, by two changes (section 3.1).
+
+Factorized embedding parameterization: the token tables are E wide (E << H) and
+one Dense projects E -> H, so the vocabulary costs V*E + E*H instead of V*H.
+Cross-layer parameter sharing: the L layers reuse the blocks of
+``num_hidden_groups`` groups (one group by default: every layer is the same
+block); a group may hold ``inner_group_num`` different blocks applied in turn.
+The third change is the sentence-order prediction objective (section 3.1,
+"Inter-sentence coherence loss"), whose head is BERT's binary sentence head; only
+the data differ (:mod:`tfmodels.pretraining.sentence_order`).
+"""
+import dataclasses
+
+import tf_keras as keras
+
+from tfmodels.errors import ConfigError
+from tfmodels.layers import ClassificationHead, Pooler, TransformerEmbeddings, \
+    TransformerEncoderBlock
+from tfmodels.layers.initializer import weight_initializer
+from tfmodels.models import bert
+from tfmodels.models.config import ModelConfig
+
+
+@dataclasses.dataclass
+class Config(ModelConfig):
+    """Defaults are ALBERT-base v2 (HF ``albert-base-v2``: no dropout, tanh-GELU)."""
+
+    family = "albert"
+    HF_NAMES = {"num_hidden_layers": "num_layers", "num_attention_heads": "num_heads",
+                "hidden_dropout_prob": "hidden_dropout",
+                "attention_probs_dropout_prob": "attention_dropout",
+                "classifier_dropout_prob": "classifier_dropout"}
+
+    vocab_size: int = 30000
+    embedding_size: int = 128
+    hidden_size: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    intermediate_size: int = 3072
+    num_hidden_groups: int = 1
+    inner_group_num: int = 1
+    hidden_act: str = "gelu_new"
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    hidden_dropout: float = 0.0
+    attention_dropout: float = 0.0
+    classifier_dropout: float = 0.1
+    initializer_range: float = 0.02
+
+    def __post_init__(self):
+        if not 1 <= self.num_hidden_groups <= self.num_layers:
+            raise ConfigError(f"num_hidden_groups must be in 1..num_layers ({self.num_layers}), "
+                              f"got {self.num_hidden_groups}")
+        if self.inner_group_num < 1:
+            raise ConfigError(f"inner_group_num must be at least 1, got {self.inner_group_num}")
+
+    def group_of_layer(self, layer):
+        """The group whose blocks compute ``layer`` (HF ``AlbertTransformer``'s rule)."""
+        return int(layer / (self.num_layers / self.num_hidden_groups))
+
+
+class AlbertEncoder(keras.Model):
+    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
+
+    ``layer_groups[g]`` holds group g's distinct blocks and ``transformer_layers``
+    all distinct blocks (``num_hidden_groups * inner_group_num``, not L);
+    ``encoder_outputs`` has one entry per block application (L * inner_group_num).
+    """
+
+    architecture = "AlbertModel"
+
+    def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
+        config = config if isinstance(config, Config) else Config.from_dict(config)
+        inputs = bert.feature_inputs()
+        init = weight_initializer(config.initializer_range)
+        embeddings = TransformerEmbeddings(
+            config.vocab_size, config.embedding_size,
+            max_positions=config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size, hidden_size=config.hidden_size,
+            layer_norm_eps=config.layer_norm_eps, dropout_rate=config.hidden_dropout,
+            initializer_range=config.initializer_range, name="embeddings")
+        # ALBERT keeps its E -> H mapping even when E == H, where the embeddings have none.
+        projection = None
+        if config.embedding_size == config.hidden_size:
+            projection = keras.layers.Dense(config.hidden_size, kernel_initializer=init,
+                                            name="embedding_projection")
+        groups = [[TransformerEncoderBlock(
+            config.num_heads, config.intermediate_size, activation=config.hidden_act,
+            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
+            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
+            name=f"group_{g}_block_{j}") for j in range(config.inner_group_num)]
+            for g in range(config.num_hidden_groups)]
+        pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
+                        name="pooler") if with_pooler else None
+
+        x = embeddings(inputs["input_ids"], inputs["segment_ids"])
+        if projection is not None:
+            x = projection(x)
+        encoder_outputs, attention_scores = [], []
+        for layer in range(config.num_layers):
+            for block in groups[config.group_of_layer(layer)]:  # the same weights each time
+                x, scores = block(x, attention_mask=inputs["input_mask"],
+                                  return_attention_scores=True)
+                encoder_outputs.append(x)
+                attention_scores.append(scores)
+        outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
+        if pooler is not None:
+            outputs["pooled_output"] = pooler(x)
+        if output_attention_scores:
+            outputs["attention_scores"] = attention_scores
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.config = config
+        self.output_attention_scores = output_attention_scores
+        self.with_pooler = with_pooler
+        self.embedding_layer = embeddings
+        self.embedding_projection = projection
+        self.layer_groups = groups
+        self.transformer_layers = [block for group in groups for block in group]
+        self.pooler_layer = pooler
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name,
+                "output_attention_scores": self.output_attention_scores,
+                "with_pooler": self.with_pooler}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+
+class _AlbertTaskModel(keras.Model):
+    """BERT's task-model pattern (``bert._TaskModel``) over :class:`AlbertEncoder`.
+
+    Only the encoder class differs; with an ``encoder_class`` attribute on
+    ``bert._TaskModel`` this class would shrink to that one line.
+    """
+
+    with_pooler = True
+
+    def __init__(self, config, name=None, **head_args):
+        encoder = AlbertEncoder(config, with_pooler=self.with_pooler, name="encoder")
+        inputs = bert.feature_inputs()
+        outputs, heads = self._heads(encoder, encoder(inputs), **head_args)
+        super().__init__(inputs=inputs, outputs=outputs, name=name)
+        for attribute, layer in heads.items():
+            setattr(self, attribute, layer)
+        self.config = encoder.config
+        self.encoder = encoder
+        self.head_args = head_args
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, **self.head_args}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+
+class AlbertPretrainer(_AlbertTaskModel):
+    """Masked-LM logits [B, S, V] (table tied, H -> E -> V) and sentence-order logits [B, 2]."""
+
+    architecture = "AlbertForPreTraining"
+    _heads = bert.BertPretrainer._heads  # the SOP head is BERT's NSP head; only the data differ
+
+
+class AlbertMaskedLM(_AlbertTaskModel):
+    """Masked-LM logits only."""
+
+    architecture = "AlbertForMaskedLM"
+    with_pooler = False  # as in the reference AlbertForMaskedLM
+    _heads = bert.BertMaskedLM._heads
+
+
+class AlbertClassifier(_AlbertTaskModel):
+    """Logits [B, num_labels] from the pooled [CLS] vector, after ``classifier_dropout``.
+
+    ALBERT v2 trains without hidden dropout but fine-tunes with dropout on the
+    pooled vector (``classifier_dropout_prob``), so that rate is its own field.
+    """
+
+    architecture = "AlbertForSequenceClassification"
+
+    def _heads(self, encoder, backbone, num_labels=2):
+        head = ClassificationHead(num_labels, dropout_rate=encoder.config.classifier_dropout,
+                                  initializer_range=encoder.config.initializer_range,
+                                  name="classifier")
+        return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
+
+
+TASKS = {"backbone": AlbertEncoder, "pretraining": AlbertPretrainer,
+         "masked_lm": AlbertMaskedLM, "classification": AlbertClassifier}
+TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+
+
+def from_config(config):
+    """The backbone of a :class:`Config` (or its dict)."""
+    return AlbertEncoder(config)
