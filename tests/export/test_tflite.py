@@ -71,6 +71,8 @@ def test_bad_requests(model_and_features, tmp_path):
         tfmodels.export.tflite(model, str(tmp_path / "m.tflite"), seq_length=64)
     with pytest.raises(ConfigError, match="quantize='int4'"):
         tfmodels.export.tflite(model, str(tmp_path / "m.tflite"), quantize="int4")
+    with pytest.raises(ConfigError, match="quantize='qat' needs a model from .*quantize_model"):
+        tfmodels.export.tflite(model, str(tmp_path / "m.tflite"), seq_length=16, quantize="qat")
 
 
 def test_run_export_script(tmp_path, tiny_checkpoint):

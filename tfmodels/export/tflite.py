@@ -3,7 +3,8 @@
 ``quantize``: None (float32), ``"dynamic"`` (int8 weights, float activations),
 ``"float16"`` (float16 weights), ``"int8"`` (int8 weights and activations calibrated
 on ``representative_data``; ops without an int8 kernel stay float) and ``"qat"``
-(a model trained with fake-quant nodes). The signature's inputs are the int32
+(a model from ``tfmodels.compression.qat.quantize_model``: int8 with the ranges of
+its fake-quant nodes, no calibration data). The signature's inputs are the int32
 feature names, its outputs the model's output names.
 """
 import os
@@ -42,6 +43,13 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
     """Converts ``model`` and writes the flatbuffer to ``path`` (temporary name, then rename)."""
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
+    if quantize == "qat":
+        from tfmodels.compression.qat import is_quantized
+        if not is_quantized(model):
+            # Without fake-quant ranges Optimize.DEFAULT silently gives dynamic-range.
+            raise ConfigError("quantize='qat' needs a model from "
+                              "tfmodels.compression.qat.quantize_model (fine-tuned with "
+                              "fake quantization); for a float model use quantize='int8'")
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if max_positions and seq_length > max_positions:
         raise ConfigError(f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}")
