@@ -12,3 +12,15 @@ __all__ = [
     "TransformerEmbeddings", "TransformerEncoderBlock", "attention_allowed", "get_activation",
     "masked_softmax",
 ]
+
+# MobileBERT (Sun et al. 2020): bottleneck blocks, NoNorm, trigram embeddings, widened MLM head.
+from tfmodels.layers.bottleneck import (BottleneckEncoderBlock, FeedForward,  # noqa: E402
+                                        SplitValueAttention)
+from tfmodels.layers.extended_lm_head import ExtendedMaskedLMHead  # noqa: E402
+from tfmodels.layers.no_norm import NoNorm, normalization  # noqa: E402
+from tfmodels.layers.trigram_embeddings import TrigramEmbeddings  # noqa: E402
+
+__all__ += [
+    "BottleneckEncoderBlock", "ExtendedMaskedLMHead", "FeedForward", "NoNorm",
+    "SplitValueAttention", "TrigramEmbeddings", "normalization",
+]

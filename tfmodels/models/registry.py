@@ -7,8 +7,18 @@ import importlib
 
 from tfmodels.errors import ConfigError
 
-FAMILIES = {"bert": "tfmodels.models.bert"}
-CONVERTERS = {"bert": "tfmodels.convert.bert"}
+FAMILIES = {"bert": "tfmodels.models.bert",
+            "albert": "tfmodels.models.albert",
+            "mobilebert": "tfmodels.models.mobilebert",
+            "roberta": "tfmodels.models.roberta",
+            "electra": "tfmodels.models.electra",
+            "distilbert": "tfmodels.models.distilbert"}
+CONVERTERS = {"bert": "tfmodels.convert.bert",
+              "albert": "tfmodels.convert.albert",
+              "mobilebert": "tfmodels.convert.mobilebert",
+              "roberta": "tfmodels.convert.roberta",
+              "electra": "tfmodels.convert.electra",
+              "distilbert": "tfmodels.convert.distilbert"}
 
 
 def family_module(family, source="model_type"):
