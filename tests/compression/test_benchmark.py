@@ -69,3 +69,20 @@ def test_script_names_a_missing_teacher(tmp_path):
                         f"--output_dir={tmp_path}/out")
     assert result.returncode == 2
     assert "--teacher" in result.stderr and "make demo" in result.stderr
+
+
+def test_training_rows_on_a_tiny_teacher(tiny_study_inputs):
+    teacher, data, root = tiny_study_inputs
+    study = benchmark.Study(teacher, data, str(root / "out_training"), seq_length=16,
+                            train_seq_length=16, steps=4, batch_size=4, latency_repeats=2)
+    methods = ["qat_int8", "pruned_50"]  # clustering and head pruning: tests of their own
+    rows, _ = benchmark.run_study(study, methods, log=lambda *_: None)
+    by_method = {r["method"]: r for r in rows}
+    assert list(by_method) == ["teacher", *methods]
+    for row in rows:
+        assert 0.0 <= row["score"] <= 1.0 and row["tflite_ms"] > 0
+    teacher_row, pruned = by_method["teacher"], by_method["pruned_50"]
+    assert pruned["params"] == teacher_row["params"]
+    assert pruned["nonzero_params"] < teacher_row["nonzero_params"]
+    assert pruned["kernel_sparsity"] == pytest.approx(0.5, abs=0.02)
+    assert by_method["qat_int8"]["file_mb"] < 0.6 * teacher_row["file_mb"]

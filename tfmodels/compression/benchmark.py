@@ -18,7 +18,13 @@ import tensorflow as tf
 
 import tfmodels
 from tfmodels.compression import measure
+from tfmodels.compression.clustering import cluster_model, strip_clustering
+from tfmodels.compression.fine_tune import classification_dataset, fine_tune
+from tfmodels.compression.head_pruning import iterative_head_pruning
+from tfmodels.compression.pruning import prune_model, strip_pruning, weight_sparsity
+from tfmodels.compression.qat import quantize_model
 from tfmodels.errors import ConfigError
+from tfmodels.tasks import classification
 from tfmodels.tasks.glue import get_task
 from tfmodels.training.trainer import write_json
 
@@ -81,6 +87,12 @@ class Study:
                                                     self.latency_repeats)
         return row
 
+    def recover(self, model, callbacks=()):
+        """The recovery fine-tune every training method gets: ``steps`` batches of train.tsv."""
+        dataset = classification_dataset(self.train, self.train_preprocessor, self.batch_size)
+        return fine_tune(model, dataset, self.steps, self.learning_rate, callbacks=callbacks,
+                         verbose=0)
+
     def tflite(self, model, name, quantize=None):
         return tfmodels.export.tflite(model, self.path(f"{name}.tflite"),
                                       seq_length=self.seq_length, quantize=quantize,
@@ -101,11 +113,69 @@ def _ptq(quantize, note):
     return row
 
 
+def qat_int8(study):
+    """8-bit quantization-aware training, then an int8 TFLite file."""
+    model = quantize_model(study.fresh_teacher())
+    study.recover(model)
+    # The Keras QAT model runs fake-quant ops: its latency says nothing; the TFLite one does.
+    path = study.tflite(model, "qat_int8", "qat")
+    return study.measure("qat_int8", path, note="QAT fine-tune, int8 TFLite")
+
+
+def _pruned(sparsity):
+    def row(study):
+        # The sparsity rises over the first 70% of the steps; the rest recovers at target.
+        end = max(1, int(0.7 * study.steps))
+        pruned = prune_model(study.fresh_teacher(), sparsity, begin_step=0, end_step=end,
+                             frequency=max(1, end // 10))
+        study.recover(pruned)
+        model = strip_pruning(pruned)
+        name = f"pruned_{round(100 * sparsity)}"
+        reached = weight_sparsity(model)
+        row = study.measure(name, study.tflite(model, name), model,
+                            f"magnitude pruning of every Dense kernel to {sparsity:.0%}, "
+                            "float TFLite (zeros compress; no sparse kernels run)")
+        row["kernel_sparsity"] = sum(reached.values()) / len(reached)
+        return row
+    row.__doc__ = f"magnitude pruning to {sparsity:.0%} sparsity, fine-tuned"
+    return row
+
+
+def _clustered(clusters):
+    def row(study):
+        clustered = cluster_model(study.fresh_teacher(), clusters)
+        study.recover(clustered)
+        model = strip_clustering(clustered)
+        name = f"clustered_{clusters}"
+        return study.measure(name, study.tflite(model, name), model,
+                             f"k-means weight clustering, {clusters} centroids per kernel, "
+                             "float TFLite")
+    row.__doc__ = f"weight clustering with {clusters} clusters, fine-tuned"
+    return row
+
+
+def heads_pruned_60(study):
+    """Michel et al. head pruning: 60% of the heads removed in steps of 20%, fine-tuned."""
+    dev = study.task.read(study.data_dir, "dev.tsv")
+    dataset = classification.make_dataset(dev, study.train_preprocessor, study.batch_size)
+    model, log = iterative_head_pruning(study.fresh_teacher(), dataset, classification.loss_fn,
+                                        0.6, step=0.2)
+    study.recover(model)
+    left = log[-1]["heads_left"] if log else None
+    return study.measure("heads_pruned_60", study.tflite(model, "heads_pruned_60"), model,
+                         f"{left} heads left, physically smaller attention, float TFLite")
+
+
 ROWS = {
     "teacher": teacher,
     "ptq_dynamic": _ptq("dynamic", "dynamic-range PTQ: int8 weights, float activations"),
     "ptq_float16": _ptq("float16", "float16 weights"),
     "ptq_int8": _ptq("int8", "full-integer PTQ, calibrated on 100 training texts"),
+    "qat_int8": qat_int8,
+    "pruned_50": _pruned(0.5),
+    "pruned_80": _pruned(0.8),
+    "clustered_32": _clustered(32),
+    "heads_pruned_60": heads_pruned_60,
 }
 
 

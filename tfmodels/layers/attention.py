@@ -54,9 +54,12 @@ class MultiHeadAttention(keras.layers.Layer):
     """Query/key/value projections, per-head softmax attention, output projection.
 
     Call: ``layer(query, key_value=None, attention_mask=None, training=None,
-    return_attention_scores=False)``; ``key_value`` defaults to ``query``
+    return_attention_scores=False, head_gate=None)``; ``key_value`` defaults to ``query``
     (self-attention). Returns the attended values [B, Q, H], and with
     ``return_attention_scores`` also the probabilities [B, heads, Q, K].
+    ``head_gate`` [B, heads] multiplies each head's context: the mask variable ``xi_h``
+    of Michel et al. 2019 (section 2.3), whose gradient measures head importance
+    (section 4.1); None (the default) adds nothing to the graph.
     """
 
     def __init__(self, num_heads, head_size=None, output_size=None, dropout_rate=0.0,
@@ -96,7 +99,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return tf.transpose(x, [0, 2, 1, 3])
 
     def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False):
+             return_attention_scores=False, head_gate=None):
         key_value = query if key_value is None else key_value
         q = self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
         k = self._split_heads(self.key(key_value))
@@ -107,6 +110,8 @@ class MultiHeadAttention(keras.layers.Layer):
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = tf.cast(probs, self.compute_dtype)
         context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
+        if head_gate is not None:
+            context *= tf.cast(head_gate, self.compute_dtype)[:, :, tf.newaxis, tf.newaxis]
         context = tf.transpose(context, [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])

@@ -15,7 +15,9 @@ from tfmodels.layers.attention import MultiHeadAttention
 
 
 class TransformerEncoderBlock(keras.layers.Layer):
-    """Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False)``."""
+    """Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
+    head_gate=None)``; ``head_gate`` [B, heads] goes to the attention (see MultiHeadAttention).
+    """
 
     def __init__(self, num_heads, intermediate_size, activation="gelu", dropout_rate=0.1,
                  attention_dropout_rate=0.1, layer_norm_eps=1e-12, norm_first=False,
@@ -57,12 +59,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
         y = sublayer(x)
         return tf.cast(layer_norm(x + self.dropout(y, training=training)), self.compute_dtype)
 
-    def call(self, x, attention_mask=None, training=None, return_attention_scores=False):
+    def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
+             head_gate=None):
         scores = []
 
         def attend(h):
             out, probs = self.attention(h, attention_mask=attention_mask, training=training,
-                                        return_attention_scores=True)
+                                        return_attention_scores=True, head_gate=head_gate)
             scores.append(probs)
             return out
 

@@ -7,13 +7,14 @@ RoBERTa, DistilBERT, TinyBERT, MiniLM and SpanBERT share this network and differ
 in configuration and training objective.
 """
 import dataclasses
-from typing import Optional
+from typing import Dict, List, Optional
 
 import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.layers.initializer import weight_initializer
 
+from tfmodels.errors import ConfigError
 from tfmodels.layers import (ClassificationHead, MaskedLMHead, Pooler,
                              TransformerEmbeddings, TransformerEncoderBlock)
 from tfmodels.models.config import ModelConfig
@@ -39,6 +40,59 @@ class Config(ModelConfig):
     attention_dropout: float = 0.1
     initializer_range: float = 0.02
     embedding_size: Optional[int] = None  # None: same as hidden_size (no factorization)
+    # Attention heads removed by head pruning (Michel et al. 2019), {layer: [head indexes]}
+    # in the original numbering, as HF's ``BertConfig.pruned_heads``: those layers are
+    # built with fewer heads of the same size.
+    pruned_heads: Dict[int, List[int]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.pruned_heads = normalize_pruned_heads(self.pruned_heads, self.num_layers,
+                                                   self.num_heads)
+
+    def kept_heads(self, layer):
+        """Original indexes of the heads that ``layer`` still has."""
+        removed = set(self.pruned_heads.get(layer, ()))
+        return [h for h in range(self.num_heads) if h not in removed]
+
+    def to_hf(self):
+        hf = super().to_hf()
+        hf.pop("pruned_heads")  # HF writes JSON keys as strings; left out when empty
+        if self.pruned_heads:
+            hf["pruned_heads"] = {str(k): v for k, v in self.pruned_heads.items()}
+        return hf
+
+
+def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_heads"):
+    """``{int layer: sorted unique head indexes}`` from a dict whose keys may be
+    strings (JSON); a layer or head that does not exist, or a layer left without
+    heads, is a ConfigError."""
+    if not isinstance(pruned_heads, dict):
+        raise ConfigError(f"{source} must be a mapping {{layer: [head indexes]}}, "
+                          f"got {pruned_heads!r}")
+    result = {}
+    for key, heads in pruned_heads.items():
+        try:
+            layer = int(key)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: layer {key!r} is not an integer") from None
+        if not 0 <= layer < num_layers:
+            raise ConfigError(f"{source}: layer {layer} does not exist "
+                              f"(num_layers={num_layers})")
+        if not isinstance(heads, (list, tuple, set)) or not all(
+                isinstance(h, int) and not isinstance(h, bool) for h in heads):
+            raise ConfigError(f"{source}: layer {layer} needs a list of head indexes, "
+                              f"got {heads!r}")
+        bad = sorted(h for h in heads if not 0 <= h < num_heads)
+        if bad:
+            raise ConfigError(f"{source}: layer {layer} has no head {bad[0]} "
+                              f"(num_heads={num_heads})")
+        heads = sorted(set(heads))
+        if len(heads) == num_heads:
+            raise ConfigError(f"{source}: removing all {num_heads} heads of layer {layer} "
+                              "is not supported; keep at least one")
+        if heads:
+            result[layer] = heads
+    return dict(sorted(result.items()))
 
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
@@ -49,14 +103,29 @@ def feature_inputs(names=FEATURES):
     return {name: keras.Input(shape=(None,), dtype=tf.int32, name=name) for name in names}
 
 
+def model_inputs(config, head_gates=False):
+    """The features, plus with ``head_gates`` a float [B, layers, heads] gate input in
+    the original head numbering (1 keeps a head; the gradient measures importance)."""
+    inputs = feature_inputs()
+    if head_gates:
+        inputs["head_gates"] = keras.Input(shape=(config.num_layers, config.num_heads),
+                                           dtype=tf.float32, name="head_gates")
+    return inputs
+
+
 class BertEncoder(keras.Model):
-    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
+    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
+
+    ``head_gates=True`` adds the ``head_gates`` input used to measure head importance
+    (tfmodels.compression.head_pruning); without it the graph has no gate.
+    """
 
     architecture = "BertModel"
 
-    def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
+    def __init__(self, config, output_attention_scores=False, with_pooler=True,
+                 head_gates=False, **kwargs):
         config = config if isinstance(config, Config) else Config.from_dict(config)
-        inputs = feature_inputs()
+        inputs = model_inputs(config, head_gates)
         embeddings = TransformerEmbeddings(
             config.vocab_size, config.embedding_size or config.hidden_size,
             max_positions=config.max_position_embeddings,
@@ -64,18 +133,22 @@ class BertEncoder(keras.Model):
             layer_norm_eps=config.layer_norm_eps, dropout_rate=config.hidden_dropout,
             initializer_range=config.initializer_range, name="embeddings")
         blocks = [TransformerEncoderBlock(
-            config.num_heads, config.intermediate_size, activation=config.hidden_act,
+            len(config.kept_heads(i)), config.intermediate_size, activation=config.hidden_act,
             dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
             layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
+            head_size=config.hidden_size // config.num_heads if config.pruned_heads else None,
             name=f"layer_{i}") for i in range(config.num_layers)]
         pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
                         name="pooler") if with_pooler else None
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         encoder_outputs, attention_scores = [], []
-        for block in blocks:
+        for i, block in enumerate(blocks):
+            gate = None
+            if head_gates:
+                gate = tf.gather(inputs["head_gates"][:, i], config.kept_heads(i), axis=-1)
             x, scores = block(x, attention_mask=inputs["input_mask"],
-                              return_attention_scores=True)
+                              return_attention_scores=True, head_gate=gate)
             encoder_outputs.append(x)
             attention_scores.append(scores)
         outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
@@ -87,14 +160,18 @@ class BertEncoder(keras.Model):
         self.config = config
         self.output_attention_scores = output_attention_scores
         self.with_pooler = with_pooler
+        self.head_gates = head_gates
         self.embedding_layer = embeddings
         self.transformer_layers = blocks
         self.pooler_layer = pooler
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "output_attention_scores": self.output_attention_scores,
-                "with_pooler": self.with_pooler}
+        config = {"config": self.config.to_dict(), "name": self.name,
+                  "output_attention_scores": self.output_attention_scores,
+                  "with_pooler": self.with_pooler}
+        if self.head_gates:
+            config["head_gates"] = True
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -115,9 +192,10 @@ class _TaskModel(keras.Model):
     architecture = None
     with_pooler = True
 
-    def __init__(self, config, name=None, **head_args):
-        encoder = BertEncoder(config, with_pooler=self.with_pooler, name="encoder")
-        inputs = feature_inputs()
+    def __init__(self, config, name=None, head_gates=False, **head_args):
+        encoder = BertEncoder(config, with_pooler=self.with_pooler, head_gates=head_gates,
+                              name="encoder")
+        inputs = model_inputs(encoder.config, head_gates)
         backbone = encoder(inputs)
         outputs, heads = self._heads(encoder, backbone, **head_args)
         super().__init__(inputs=inputs, outputs=outputs, name=name)
@@ -125,10 +203,14 @@ class _TaskModel(keras.Model):
             setattr(self, attribute, layer)
         self.config = encoder.config
         self.encoder = encoder
+        self.head_gates = head_gates
         self.head_args = head_args
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, **self.head_args}
+        config = {"config": self.config.to_dict(), "name": self.name, **self.head_args}
+        if self.head_gates:
+            config["head_gates"] = True
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
