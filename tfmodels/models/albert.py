@@ -129,32 +129,10 @@ class AlbertEncoder(keras.Model):
         return cls(**config)
 
 
-class _AlbertTaskModel(keras.Model):
-    """BERT's task-model pattern (``bert._TaskModel``) over :class:`AlbertEncoder`.
+class _AlbertTaskModel(bert._TaskModel):
+    """BERT's task-model pattern over :class:`AlbertEncoder`."""
 
-    Only the encoder class differs; with an ``encoder_class`` attribute on
-    ``bert._TaskModel`` this class would shrink to that one line.
-    """
-
-    with_pooler = True
-
-    def __init__(self, config, name=None, **head_args):
-        encoder = AlbertEncoder(config, with_pooler=self.with_pooler, name="encoder")
-        inputs = bert.feature_inputs()
-        outputs, heads = self._heads(encoder, encoder(inputs), **head_args)
-        super().__init__(inputs=inputs, outputs=outputs, name=name)
-        for attribute, layer in heads.items():
-            setattr(self, attribute, layer)
-        self.config = encoder.config
-        self.encoder = encoder
-        self.head_args = head_args
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, **self.head_args}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
+    encoder_class = AlbertEncoder
 
 
 class AlbertPretrainer(_AlbertTaskModel):

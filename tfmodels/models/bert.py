@@ -187,14 +187,19 @@ def masked_lm_head(encoder):
 
 
 class _TaskModel(keras.Model):
-    """A backbone with heads; ``_heads`` returns (outputs, {attribute: head layer})."""
+    """A backbone with heads; ``_heads`` returns (outputs, {attribute: head layer}).
+
+    Other families reuse it by setting ``encoder_class`` to their own network.
+    """
 
     architecture = None
+    encoder_class = BertEncoder
     with_pooler = True
 
     def __init__(self, config, name=None, head_gates=False, **head_args):
-        encoder = BertEncoder(config, with_pooler=self.with_pooler, head_gates=head_gates,
-                              name="encoder")
+        gates = {"head_gates": True} if head_gates else {}  # BERT's head-importance input
+        encoder = self.encoder_class(config, with_pooler=self.with_pooler, name="encoder",
+                                     **gates)
         inputs = model_inputs(encoder.config, head_gates)
         backbone = encoder(inputs)
         outputs, heads = self._heads(encoder, backbone, **head_args)

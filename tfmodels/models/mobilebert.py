@@ -19,6 +19,7 @@ from tfmodels.layers import (BottleneckEncoderBlock, ClassificationHead, Extende
                              Pooler, TrigramEmbeddings)
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import NORMALIZATIONS
+from tfmodels.models import bert
 from tfmodels.models.bert import feature_inputs
 from tfmodels.models.config import ModelConfig
 
@@ -136,30 +137,10 @@ def masked_lm_head(encoder):
                                 initializer_range=cfg.initializer_range, name="mlm")
 
 
-class _TaskModel(keras.Model):
-    """A backbone with heads; ``_heads`` returns (outputs, {attribute: head layer})."""
+class _TaskModel(bert._TaskModel):
+    """BERT's task-model pattern over :class:`MobileBertEncoder`."""
 
-    architecture = None
-    with_pooler = True
-
-    def __init__(self, config, name=None, **head_args):
-        encoder = MobileBertEncoder(config, with_pooler=self.with_pooler, name="encoder")
-        inputs = feature_inputs()
-        backbone = encoder(inputs)
-        outputs, heads = self._heads(encoder, backbone, **head_args)
-        super().__init__(inputs=inputs, outputs=outputs, name=name)
-        for attribute, layer in heads.items():
-            setattr(self, attribute, layer)
-        self.config = encoder.config
-        self.encoder = encoder
-        self.head_args = head_args
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, **self.head_args}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
+    encoder_class = MobileBertEncoder
 
 
 class MobileBertPretrainer(_TaskModel):
