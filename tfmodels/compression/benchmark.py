@@ -8,7 +8,6 @@ and test accuracy of the TFLite file. Each finished row is saved under
 ``rows/`` so an interrupted study resumes where it stopped.
 """
 import dataclasses
-import gzip
 import json
 import os
 import time
@@ -23,6 +22,7 @@ from tfmodels.compression.fine_tune import classification_dataset, fine_tune
 from tfmodels.compression.head_pruning import iterative_head_pruning
 from tfmodels.compression.pruning import prune_model, strip_pruning, weight_sparsity
 from tfmodels.compression.qat import quantize_model
+from tfmodels.compression.sizes import sizes
 from tfmodels.errors import ConfigError
 from tfmodels.tasks import classification
 from tfmodels.tasks.glue import get_task
@@ -74,10 +74,9 @@ class Study:
     def measure(self, method, tflite_path, model=None, note=""):
         """One table row for a TFLite file (and the Keras model it came from, if any)."""
         logits = measure.tflite_logits(tflite_path, self.test_features)
-        with open(tflite_path, "rb") as f:
-            data = f.read()
+        size = sizes(tflite_path)
         row = {"method": method, "file": os.path.basename(tflite_path),
-               "file_mb": len(data) / 1e6, "gzip_mb": len(gzip.compress(data)) / 1e6,
+               "file_mb": size["bytes"] / 1e6, "gzip_mb": size["gzip_bytes"] / 1e6,
                "tflite_ms": measure.tflite_latency_ms(tflite_path, self.latency_features,
                                                       self.latency_repeats),
                "score": float(np.mean(logits.argmax(-1) == self.test.labels)), "note": note}
