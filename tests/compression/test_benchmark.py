@@ -11,6 +11,7 @@ from tests.conftest import run_script
 from tfmodels.compression import benchmark
 from tfmodels.compression.report import with_relative_columns
 from tfmodels.errors import ConfigError
+from tfmodels.models import bert
 
 LABELS = ["sports", "food"]
 
@@ -19,15 +20,17 @@ LABELS = ["sports", "food"]
 def tiny_study_inputs(tmp_path_factory, tiny_checkpoint):
     root = tmp_path_factory.mktemp("study")
     teacher = str(root / "teacher")
-    model = tfmodels.from_pretrained(tiny_checkpoint, architecture="classification",
-                                     num_labels=2)
+    # Two layers, so that layer sharing and a half-depth student have something to remove.
+    config = bert.Config(vocab_size=30522, hidden_size=16, num_layers=2, num_heads=2,
+                         intermediate_size=32, max_position_embeddings=64)
+    model = bert.BertClassifier(config, num_labels=2)
     model.label_names = LABELS
     tfmodels.save_pretrained(model, teacher)
     for name in ("vocab.txt", "tokenizer_config.json"):
         shutil.copy(os.path.join(tiny_checkpoint, name), os.path.join(teacher, name))
     data = root / "data"
     data.mkdir()
-    for split in ("train", "test"):
+    for split in ("train", "dev", "test"):
         with open(data / f"{split}.tsv", "w", encoding="utf-8") as f:
             f.write("text\tlabel\n")
             for i in range(12):
@@ -36,11 +39,15 @@ def tiny_study_inputs(tmp_path_factory, tiny_checkpoint):
     return teacher, str(data), root
 
 
-def test_study_writes_table_and_reuses_rows(tiny_study_inputs):
+@pytest.fixture(scope="module")
+def study(tiny_study_inputs):
+    """One study for the module: the teacher row is measured once and reused."""
     teacher, data, root = tiny_study_inputs
-    out = str(root / "out")
-    study = benchmark.Study(teacher, data, out, seq_length=16, train_seq_length=16,
-                            steps=2, batch_size=4, latency_repeats=2)
+    return benchmark.Study(teacher, data, str(root / "out"), seq_length=16, train_seq_length=16,
+                           steps=2, batch_size=4, latency_repeats=1)
+
+
+def test_study_writes_table_and_reuses_rows(study):
     rows, paths = benchmark.run_study(study, ["ptq_dynamic"], log=lambda *_: None)
     assert [r["method"] for r in rows] == ["teacher", "ptq_dynamic"]
     teacher_row, dynamic = with_relative_columns(rows)
@@ -52,7 +59,7 @@ def test_study_writes_table_and_reuses_rows(tiny_study_inputs):
         assert [r["method"] for r in csv.DictReader(f)] == ["teacher", "ptq_dynamic"]
     assert open(paths[2], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     # A second run reuses the saved rows instead of measuring again.
-    saved = os.path.join(out, "rows", "ptq_dynamic.json")
+    saved = study.path(os.path.join("rows", "ptq_dynamic.json"))
     with open(saved, encoding="utf-8") as f:
         row = json.load(f)
     row["note"] = "reused"
@@ -71,18 +78,25 @@ def test_script_names_a_missing_teacher(tmp_path):
     assert "--teacher" in result.stderr and "make demo" in result.stderr
 
 
-def test_training_rows_on_a_tiny_teacher(tiny_study_inputs):
-    teacher, data, root = tiny_study_inputs
-    study = benchmark.Study(teacher, data, str(root / "out_training"), seq_length=16,
-                            train_seq_length=16, steps=4, batch_size=4, latency_repeats=2)
-    methods = ["qat_int8", "pruned_50"]  # clustering and head pruning: tests of their own
+def test_training_rows_and_one_latency_pass(study):
+    # QAT, clustering and head pruning: tests of their own (a row adds only conversion time).
+    methods = ["pruned_50", "albert_shared", "distilbert_student"]
     rows, _ = benchmark.run_study(study, methods, log=lambda *_: None)
     by_method = {r["method"]: r for r in rows}
     assert list(by_method) == ["teacher", *methods]
-    for row in rows:
-        assert 0.0 <= row["score"] <= 1.0 and row["tflite_ms"] > 0
     teacher_row, pruned = by_method["teacher"], by_method["pruned_50"]
     assert pruned["params"] == teacher_row["params"]
     assert pruned["nonzero_params"] < teacher_row["nonzero_params"]
     assert pruned["kernel_sparsity"] == pytest.approx(0.5, abs=0.02)
-    assert by_method["qat_int8"]["file_mb"] < 0.6 * teacher_row["file_mb"]
+    layers = study.teacher.config.num_layers
+    block = sum(w.numpy().size for w in study.teacher.encoder.transformer_layers[0].weights)
+    # One block instead of L, plus ALBERT's E -> H projection (H*H + H).
+    hidden = study.teacher.config.hidden_size
+    assert by_method["albert_shared"]["params"] == (
+        teacher_row["params"] - (layers - 1) * block + hidden * hidden + hidden)
+    student = tfmodels.from_pretrained(study.path(os.path.join("models", "distilbert_student")))
+    assert student.config.num_layers == layers // 2 == 1
+    assert by_method["distilbert_student"]["params"] < teacher_row["params"]
+    # The table's latencies come from the one interleaved pass over every file and model.
+    for row in rows:
+        assert 0.0 <= row["score"] <= 1.0 and row["tflite_ms"] > 0 and row["tf_ms"] > 0

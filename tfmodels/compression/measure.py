@@ -40,12 +40,16 @@ def _median_ms(call, repeats, warmup=3):
     return 1000 * statistics.median(times)
 
 
-def keras_latency_ms(model, features, repeats=20):
-    """Median latency of ``model`` on ``features`` in a traced ``tf.function``."""
+def keras_call(model, features):
+    """A no-argument call of ``model`` on ``features`` in a traced ``tf.function``."""
     features = {k: tf.constant(v) for k, v in features.items() if k in model.input}
     call = tf.function(lambda f: model(f, training=False))
-    return _median_ms(lambda: tf.nest.map_structure(lambda t: t.numpy(), call(features)),
-                      repeats)
+    return lambda: tf.nest.map_structure(lambda t: t.numpy(), call(features))
+
+
+def keras_latency_ms(model, features, repeats=20):
+    """Median latency of ``model`` on ``features`` in a traced ``tf.function``."""
+    return _median_ms(keras_call(model, features), repeats)
 
 
 def _runner(path, num_threads):
@@ -53,9 +57,14 @@ def _runner(path, num_threads):
     return Interpreter(model_path=path, num_threads=num_threads).get_signature_runner()
 
 
-def tflite_latency_ms(path, features, repeats=20, num_threads=2):
+def tflite_call(path, features, num_threads=2):
+    """A no-argument call of the TFLite file at ``path`` on ``features``."""
     runner = _runner(path, num_threads)
-    return _median_ms(lambda: runner(**features), repeats)
+    return lambda: runner(**features)
+
+
+def tflite_latency_ms(path, features, repeats=20, num_threads=2):
+    return _median_ms(tflite_call(path, features, num_threads), repeats)
 
 
 def tflite_logits(path, features, num_threads=2):
