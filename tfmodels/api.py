@@ -65,12 +65,13 @@ def preprocessor_from_pretrained(path, seq_length=128):
         return byte_bpe_preprocessor(path, seq_length)  # byte-level BPE (RoBERTa)
     vocab = os.path.join(path, "vocab.txt")
     spiece = os.path.join(path, "spiece.model")  # SentencePiece (ALBERT) instead of WordPiece
-    if not os.path.isfile(vocab) and not os.path.isfile(spiece):
+    spm = os.path.join(path, "spm.model")  # SentencePiece (DeBERTa-v2/v3), cased by default
+    if not any(os.path.isfile(f) for f in (vocab, spiece, spm)):
         raise DataError(f"no vocab.txt in {path}")
-    lower_case = True
+    lower_case = not os.path.isfile(spm)
     tok_config_path = os.path.join(path, "tokenizer_config.json")
     if os.path.isfile(tok_config_path):
-        lower_case = bool(_pretrained.read_json(tok_config_path).get("do_lower_case", True))
+        lower_case = bool(_pretrained.read_json(tok_config_path).get("do_lower_case", lower_case))
     for config_name in ("config.json", "bert_config.json"):
         config_path = os.path.join(path, config_name)
         if os.path.isfile(config_path):
@@ -78,6 +79,10 @@ def preprocessor_from_pretrained(path, seq_length=128):
             if max_positions and seq_length > max_positions:
                 raise ConfigError(f"seq_length {seq_length} exceeds the model's "
                                   f"max_position_embeddings {max_positions} ({config_path})")
+    if os.path.isfile(spm):
+        from tfmodels.tokenizers.sentencepiece import SentencePieceTokenizer
+        return Preprocessor(SentencePieceTokenizer(spm, lower_case=lower_case, keep_accents=True),
+                            seq_length=seq_length, pad_token="[PAD]")  # [CLS]=1 [SEP]=2 [PAD]=0
     if os.path.isfile(spiece):
         from tfmodels.tokenizers.sentencepiece import sentencepiece_preprocessor
         return sentencepiece_preprocessor(path, seq_length)

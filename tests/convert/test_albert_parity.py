@@ -5,7 +5,6 @@ padded rows and two segments; ``albert_tiny_grouped`` has 3 layers over 2 groups
 2 blocks; ``albert_tiny_masked_lm`` has E == H; ``albert_tiny_classifier`` takes real
 text through the reference tokenizer and ships its spiece.model.
 """
-import functools
 import json
 
 import numpy as np
@@ -16,48 +15,21 @@ from safetensors.numpy import load_file
 import tfmodels
 from tfmodels.convert import albert as converter
 from tests.conftest import fixture_path, max_abs_diff
+from tests.convert.parity import (IDS, assert_outputs_match_reference,
+                                  assert_parameter_count_equals_the_checkpoint,
+                                  assert_reloads_with_the_reference_outputs,
+                                  assert_save_pretrained_is_lossless, error_at_real_tokens,
+                                  loaded, reference)
 
 FIXTURES = {"albert_tiny_model": "AlbertModel", "albert_tiny_grouped": "AlbertModel",
             "albert_tiny_pretraining": "AlbertForPreTraining",
             "albert_tiny_masked_lm": "AlbertForMaskedLM",
             "albert_tiny_classifier": "AlbertForSequenceClassification"}
-IDS = ("input_ids", "input_mask", "segment_ids")
-
-
-def reference(name):
-    return dict(np.load(fixture_path(name, "reference.npz")))
-
-
-@functools.lru_cache(maxsize=None)
-def loaded(name):
-    return tfmodels.from_pretrained(fixture_path(name))
-
-
-def at_real_tokens(value, mask):
-    """Sequence outputs [.., B, S, D] at the positions where ``mask`` is 1."""
-    value = np.asarray(value)
-    if value.ndim >= 3 and value.shape[-3:-1] == mask.shape:
-        return value[..., mask.astype(bool), :]
-    return value
 
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_outputs_match_reference_at_real_tokens(name):
-    ref = reference(name)
-    model = loaded(name)
-    assert model.architecture == FIXTURES[name]
-    out = model({k: ref[k] for k in IDS})
-    compared = []
-    for key, expected in ref.items():
-        if key in IDS:
-            continue
-        got = np.stack(out[key]) if key == "encoder_outputs" else out[key]
-        assert np.shape(got) == expected.shape, key
-        error = max_abs_diff(at_real_tokens(got, ref["input_mask"]),
-                             at_real_tokens(expected, ref["input_mask"]))
-        assert error <= 1e-4, (key, error)
-        compared.append(key)
-    assert compared
+    assert_outputs_match_reference(name, FIXTURES[name])
 
 
 def test_grouped_checkpoint_shares_blocks_as_the_reference():
@@ -72,25 +44,12 @@ def test_grouped_checkpoint_shares_blocks_as_the_reference():
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_parameter_count_equals_the_checkpoint(name):
-    tensors = load_file(fixture_path(name, "model.safetensors"))
-    count = sum(v.size for k, v in tensors.items()
-                if k.removeprefix(converter.PREFIX + ".") not in converter.IGNORED)
-    assert loaded(name).count_params() == count
+    assert_parameter_count_equals_the_checkpoint(name, converter)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_save_pretrained_is_lossless(name, tmp_path):
-    model = loaded(name)
-    tfmodels.save_pretrained(model, str(tmp_path))
-    original = load_file(fixture_path(name, "model.safetensors"))
-    saved = load_file(str(tmp_path / "model.safetensors"))
-    assert set(saved) == set(original)
-    for key, value in original.items():
-        np.testing.assert_array_equal(saved[key], value)
-    with open(tmp_path / "config.json") as f:
-        written = json.load(f)
-    with open(fixture_path(name, "config.json")) as f:
-        source = json.load(f)
+    written, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
     assert written["architectures"] == [FIXTURES[name]] and written["model_type"] == "albert"
     for key in ("embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
                 "inner_group_num", "hidden_act", "classifier_dropout_prob", "vocab_size"):
@@ -100,11 +59,7 @@ def test_save_pretrained_is_lossless(name, tmp_path):
 def test_saved_checkpoint_loads_back_with_the_same_outputs(tmp_path):
     name = "albert_tiny_pretraining"
     tfmodels.save_pretrained(loaded(name), str(tmp_path))
-    ref = reference(name)
-    out = tfmodels.from_pretrained(str(tmp_path))({k: ref[k] for k in IDS})
-    for key in ("mlm_logits", "sentence_logits"):
-        assert max_abs_diff(at_real_tokens(out[key], ref["input_mask"]),
-                            at_real_tokens(ref[key], ref["input_mask"])) <= 1e-4
+    assert_reloads_with_the_reference_outputs(tmp_path, name, ("mlm_logits", "sentence_logits"))
 
 
 def test_text_to_logits_matches_the_reference_end_to_end():
@@ -132,5 +87,4 @@ def test_backbone_checkpoint_fine_tunes_with_a_new_head():
     features = {k: ref[k] for k in IDS}
     assert model(features)["logits"].shape == (3, 4)
     got = model.encoder(features)["sequence_output"]
-    assert max_abs_diff(at_real_tokens(got, ref["input_mask"]),
-                        at_real_tokens(ref["sequence_output"], ref["input_mask"])) <= 1e-4
+    assert error_at_real_tokens(got, ref["sequence_output"], ref["input_mask"]) <= 1e-4

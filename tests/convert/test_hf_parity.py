@@ -1,6 +1,5 @@
 """HF checkpoints load and match the reference outputs; errors are clear; saving is lossless."""
 import json
-import os
 import shutil
 
 import numpy as np
@@ -10,31 +9,18 @@ from safetensors.numpy import load_file, save_file
 import tfmodels
 from tfmodels.errors import CheckpointError, ConfigError
 from tests.conftest import fixture_path, max_abs_diff
+from tests.convert.parity import (assert_outputs_match_reference,
+                                  assert_reloads_with_the_reference_outputs,
+                                  assert_save_pretrained_is_lossless, loaded, reference, run)
 
-FIXTURES = ["bert_tiny_model", "bert_tiny_pretraining", "bert_tiny_masked_lm",
-            "bert_tiny_classifier"]
-
-
-def reference(name):
-    return dict(np.load(fixture_path(name, "reference.npz")))
-
-
-def run(model, ref):
-    return model({k: ref[k] for k in ("input_ids", "input_mask", "segment_ids")})
+FIXTURES = {"bert_tiny_model": "BertModel", "bert_tiny_pretraining": "BertForPreTraining",
+            "bert_tiny_masked_lm": "BertForMaskedLM",
+            "bert_tiny_classifier": "BertForSequenceClassification"}
 
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_outputs_match_reference(name):
-    ref = reference(name)
-    out = run(tfmodels.from_pretrained(fixture_path(name)), ref)
-    compared = 0
-    for key, expected in ref.items():
-        if key in ("input_ids", "input_mask", "segment_ids"):
-            continue
-        got = np.stack(out[key]) if key == "encoder_outputs" else out[key]
-        assert max_abs_diff(got, expected) <= 1e-4, key
-        compared += 1
-    assert compared >= 1
+    assert_outputs_match_reference(name, FIXTURES[name], everywhere=True)
 
 
 def test_google_checkpoint_matches_reference():
@@ -54,20 +40,9 @@ def test_google_checkpoint_as_backbone():
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_save_pretrained_is_lossless(name, tmp_path):
-    model = tfmodels.from_pretrained(fixture_path(name))
-    tfmodels.save_pretrained(model, str(tmp_path))
-    original = load_file(fixture_path(name, "model.safetensors"))
-    saved = load_file(str(tmp_path / "model.safetensors"))
-    assert set(saved) == set(original)
-    for key, value in original.items():
-        np.testing.assert_array_equal(saved[key], value)
-    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
-    with open(tmp_path / "config.json") as f:
-        assert json.load(f)["architectures"] == [model.architecture]
-    ref = reference(name)
-    again = run(tfmodels.from_pretrained(str(tmp_path)), ref)
-    key = "logits" if "logits" in ref else "sequence_output"
-    assert max_abs_diff(again[key], ref[key]) <= 1e-4
+    assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
+    key = "logits" if "logits" in reference(name) else "sequence_output"
+    assert_reloads_with_the_reference_outputs(tmp_path, name, (key,), everywhere=True)
 
 
 def test_backbone_checkpoint_fine_tunes_with_a_new_head():

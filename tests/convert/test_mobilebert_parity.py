@@ -4,7 +4,6 @@ Fixtures: tools/make_fixtures_mobilebert.py (one tiny random checkpoint per HF
 class, plus the IB-BERT block with LayerNorm). Padded positions are compared
 too: the reference's outputs there match ours (both attend to the real keys).
 """
-import json
 import os
 import shutil
 
@@ -15,7 +14,10 @@ from safetensors.numpy import load_file, save_file
 import tfmodels
 from tfmodels.errors import CheckpointError
 from tfmodels.layers import NoNorm
-from tests.conftest import fixture_path, max_abs_diff
+from tests.conftest import fixture_path
+from tests.convert.parity import (assert_outputs_match_reference,
+                                  assert_reloads_with_the_reference_outputs,
+                                  assert_save_pretrained_is_lossless, loaded, reference)
 
 FIXTURES = {
     "mobilebert_tiny_model": "MobileBertModel",
@@ -24,40 +26,12 @@ FIXTURES = {
     "mobilebert_tiny_classifier": "MobileBertForSequenceClassification",
     "mobilebert_tiny_ibbert": "MobileBertModel",
 }
-INPUTS = ("input_ids", "input_mask", "segment_ids")
-_LOADED = {}
-
-
-def reference(name):
-    return dict(np.load(fixture_path(name, "reference.npz")))
-
-
-def loaded(name):
-    if name not in _LOADED:
-        _LOADED[name] = tfmodels.from_pretrained(fixture_path(name))
-    return _LOADED[name]
-
-
-def run(model, ref):
-    return model({k: ref[k] for k in INPUTS})
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_outputs_match_reference(name):
-    ref = reference(name)
-    model = loaded(name)
-    assert model.architecture == FIXTURES[name]
-    out = run(model, ref)
-    compared = []
-    for key, expected in ref.items():
-        if key in INPUTS:
-            continue
-        got = np.stack(out[key]) if key == "encoder_outputs" else out[key]
-        assert got.shape == expected.shape, key
-        assert max_abs_diff(got, expected) <= 1e-4, key
-        compared.append(key)
-    assert compared
-    assert ref["input_mask"].min() == 0  # padded rows are part of the comparison
+    assert_outputs_match_reference(name, FIXTURES[name], everywhere=True)
+    assert reference(name)["input_mask"].min() == 0  # padded rows are part of the comparison
 
 
 def test_fixtures_exercise_the_variants():
@@ -74,26 +48,15 @@ def test_fixtures_exercise_the_variants():
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_save_pretrained_is_lossless(name, tmp_path):
     model = loaded(name)
-    tfmodels.save_pretrained(model, str(tmp_path))
-    original = load_file(fixture_path(name, "model.safetensors"))
-    saved = load_file(str(tmp_path / "model.safetensors"))
-    assert set(saved) == set(original)
-    for key, value in original.items():
-        np.testing.assert_array_equal(saved[key], value)
-    with open(tmp_path / "config.json") as f:
-        config = json.load(f)
-    assert config["architectures"] == [model.architecture]
+    config, hf_config = assert_save_pretrained_is_lossless(model, name, tmp_path)
     assert config["model_type"] == "mobilebert"
     assert config["num_feedforward_networks"] == model.config.num_feedforward_networks
-    with open(fixture_path(name, "config.json")) as f:
-        hf_config = json.load(f)
     # Only keys HF's MobileBertConfig has, and they read back as the same model.
     assert set(config) - {"num_labels", "id2label", "label2id"} <= set(hf_config)
     assert type(model.config).from_hf(config) == type(model.config).from_hf(hf_config)
     if name == "mobilebert_tiny_pretraining":  # one full reload: weights land where they came from
-        ref = reference(name)
-        again = run(tfmodels.from_pretrained(str(tmp_path)), ref)
-        assert max_abs_diff(again["mlm_logits"], ref["mlm_logits"]) <= 1e-4
+        assert_reloads_with_the_reference_outputs(tmp_path, name, ("mlm_logits",),
+                                                  everywhere=True)
 
 
 def test_missing_and_unexpected_weights_are_listed(tmp_path):

@@ -35,8 +35,10 @@ def test_every_shipped_experiment_config_loads():
     files = glob.glob("configs/experiments/*.yaml")
     assert files
     from tfmodels.compression.distill_experiment import load_distill_experiment
+    from tfmodels.tasks.multitask_experiment import load_multitask_experiment
     for path in files:  # distillation experiments add a `distill:` section
-        loader = load_distill_experiment if "/distill_" in path else load_experiment
+        loader = (load_distill_experiment if "/distill_" in path else
+                  load_multitask_experiment if "/mtdnn_" in path else load_experiment)
         loader(path)
 
 

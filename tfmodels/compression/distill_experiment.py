@@ -17,10 +17,8 @@ from typing import List, Optional
 
 import numpy as np
 import tensorflow as tf
-import yaml
 
 import tfmodels
-from tfmodels import strict_config
 from tfmodels.api import load_model_config
 from tfmodels.compression import distill
 from tfmodels.compression.distill_augment import (MLM_ARCHITECTURES, MaskedLMAugmenter,
@@ -33,7 +31,7 @@ from tfmodels.tasks.classifier_experiment import _ensure_data
 from tfmodels.tasks.glue import Examples, get_task
 from tfmodels.tokenizers import read_vocabulary
 from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.experiment import ExperimentConfig
+from tfmodels.training.experiment import ExperimentConfig, load_experiment
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.trainer import Trainer, write_json
 
@@ -73,18 +71,7 @@ class DistillExperimentConfig(ExperimentConfig):
 
 def load_distill_experiment(path=None, overrides=()):
     """The YAML at ``path`` (or the defaults) with ``--set`` overrides applied."""
-    values, source = {}, "defaults"
-    if path:
-        if not os.path.isfile(path):
-            raise ConfigError(f"--config: file not found: {path}")
-        with open(path, encoding="utf-8") as f:
-            try:
-                values = yaml.safe_load(f) or {}
-            except yaml.YAMLError as e:
-                raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        source = path
-    values = strict_config.apply_overrides(values, overrides)
-    return strict_config.from_dict(DistillExperimentConfig, values, source)
+    return load_experiment(path, overrides, config_class=DistillExperimentConfig)
 
 
 @dataclasses.dataclass

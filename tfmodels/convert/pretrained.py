@@ -23,7 +23,8 @@ from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.models import registry
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "tokenizer.json", "vocab.json", "merges.txt", "spiece.model")
+                   "tokenizer.json", "vocab.json", "merges.txt", "spiece.model",
+                   "spm.model")
 _OPTIMIZER_STATE = re.compile(r"(adam_[mv]|global_step|bad_steps|good_steps|loss_scale)$")
 log = logging.getLogger(__name__)
 

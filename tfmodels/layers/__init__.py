@@ -24,3 +24,21 @@ __all__ += [
     "BottleneckEncoderBlock", "ExtendedMaskedLMHead", "FeedForward", "NoNorm",
     "SplitValueAttention", "TrigramEmbeddings", "normalization",
 ]
+
+# SpanBERT (Joshi et al. 2020): span boundary objective head.
+from tfmodels.layers.span_boundary_head import (SpanBoundaryHead,  # noqa: E402
+                                                span_relative_positions)
+
+__all__ += ["SpanBoundaryHead", "span_relative_positions"]
+
+# DeBERTa (He et al. 2021): disentangled attention, relative positions, enhanced mask decoder.
+from tfmodels.layers.disentangled_attention import (DisentangledAttention,  # noqa: E402
+                                                    DisentangledEncoderBlock)
+from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder  # noqa: E402
+from tfmodels.layers.relative_positions import (RelativeEmbeddings,  # noqa: E402
+                                                log_bucket_position, relative_positions)
+
+__all__ += [
+    "DisentangledAttention", "DisentangledEncoderBlock", "EnhancedMaskDecoder",
+    "RelativeEmbeddings", "log_bucket_position", "relative_positions",
+]

@@ -60,12 +60,14 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return tf.cast(layer_norm(x + self.dropout(y, training=training)), self.compute_dtype)
 
     def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
-             head_gate=None):
+             **attention_args):
+        """``attention_args`` go to the attention layer: ``head_gate`` for
+        MultiHeadAttention, relative embeddings for a subclass's own attention."""
         scores = []
 
         def attend(h):
             out, probs = self.attention(h, attention_mask=attention_mask, training=training,
-                                        return_attention_scores=True, head_gate=head_gate)
+                                        return_attention_scores=True, **attention_args)
             scores.append(probs)
             return out
 

@@ -12,13 +12,15 @@ FAMILIES = {"bert": "tfmodels.models.bert",
             "mobilebert": "tfmodels.models.mobilebert",
             "roberta": "tfmodels.models.roberta",
             "electra": "tfmodels.models.electra",
-            "distilbert": "tfmodels.models.distilbert"}
+            "distilbert": "tfmodels.models.distilbert",
+            "deberta-v2": "tfmodels.models.deberta"}
 CONVERTERS = {"bert": "tfmodels.convert.bert",
               "albert": "tfmodels.convert.albert",
               "mobilebert": "tfmodels.convert.mobilebert",
               "roberta": "tfmodels.convert.roberta",
               "electra": "tfmodels.convert.electra",
-              "distilbert": "tfmodels.convert.distilbert"}
+              "distilbert": "tfmodels.convert.distilbert",
+              "deberta-v2": "tfmodels.convert.deberta"}
 
 
 def family_module(family, source="model_type"):

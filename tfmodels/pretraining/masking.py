@@ -4,21 +4,32 @@
 80% become [MASK], 10% a random token and 10% stay. Static masking
 (:func:`mask_tokens`, numpy) is done once when TFRecords are written, optionally
 over whole words (all WordPieces of a word together, BERT's 2019 "whole word
-masking" release); dynamic masking (:func:`dynamic_masking`, tf-text's
-``mask_language_model``) draws a new mask each time a batch is read (RoBERTa,
+masking" release; byte-level BPE and SentencePiece mark word *starts* instead,
+``Ġ``/``▁``, as fairseq's ``mask_whole_words`` reads them); dynamic masking
+(:func:`dynamic_masking`, tf-text's ``mask_language_model``) draws a new mask each time a batch is read (RoBERTa,
 Liu et al. 2019, section 4.1).
 """
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 
-def word_groups(tokens, special_tokens, whole_word):
-    """Candidate positions, grouped per word when ``whole_word`` (``##`` pieces join)."""
+def continues_word(token, word_start=None):
+    """Whether a piece continues the previous word: WordPiece (``word_start=None``) marks
+    continuations with ``##``; byte-level BPE (``"Ġ"``) and SentencePiece (``"▁"``) mark
+    the first piece of a word, so any other piece continues one."""
+    if word_start is None:
+        return token.startswith("##")
+    return not token.startswith(word_start)
+
+
+def word_groups(tokens, special_tokens, whole_word, word_start=None):
+    """Candidate positions, grouped per word when ``whole_word`` (see :func:`continues_word`)."""
     groups = []
     for i, token in enumerate(tokens):
         if token in special_tokens:
             continue
-        if whole_word and groups and token.startswith("##") and groups[-1][-1] == i - 1:
+        if whole_word and groups and continues_word(token, word_start) and \
+                groups[-1][-1] == i - 1:
             groups[-1].append(i)
         else:
             groups.append([i])
@@ -26,9 +37,9 @@ def word_groups(tokens, special_tokens, whole_word):
 
 
 def mask_tokens(tokens, vocab, rng, mask_rate=0.15, max_predictions=20, whole_word=False,
-                special_tokens=("[CLS]", "[SEP]", "[PAD]"), mask_token="[MASK]"):
+                special_tokens=("[CLS]", "[SEP]", "[PAD]"), mask_token="[MASK]", word_start=None):
     """Returns (masked tokens, sorted positions, original tokens at those positions)."""
-    groups = word_groups(tokens, set(special_tokens), whole_word)
+    groups = word_groups(tokens, set(special_tokens), whole_word, word_start)
     rng.shuffle(groups)
     budget = min(max_predictions, max(1, int(round(len(tokens) * mask_rate))))
     output = list(tokens)

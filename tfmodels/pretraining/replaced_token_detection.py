@@ -29,6 +29,15 @@ RTD_WEIGHT = 50.0  # lambda, the discriminator loss weight the paper trains with
 SHARED_FIELDS = ("vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size")
 
 
+def check_shared_fields(generator, discriminator, fields):
+    """ConfigError unless generator and discriminator agree on the embedding ``fields``."""
+    for field in fields:
+        if getattr(generator, field) != getattr(discriminator, field):
+            raise ConfigError(f"{field}: the generator ({getattr(generator, field)}) and the "
+                              f"discriminator ({getattr(discriminator, field)}) share their "
+                              "embeddings, so it must be the same")
+
+
 def _electra_config(config):
     return config if isinstance(config, electra.Config) else electra.Config.from_dict(config)
 
@@ -48,11 +57,7 @@ class ElectraPretrainer(keras.Model):
                  **kwargs):
         super().__init__(name=name, **kwargs)
         gen, disc = _electra_config(generator_config), _electra_config(discriminator_config)
-        for field in SHARED_FIELDS:
-            if getattr(gen, field) != getattr(disc, field):
-                raise ConfigError(f"{field}: the generator ({getattr(gen, field)}) and the "
-                                  f"discriminator ({getattr(disc, field)}) share their "
-                                  "embeddings, so it must be the same")
+        check_shared_fields(gen, disc, SHARED_FIELDS)
         self.generator_config, self.discriminator_config = gen, disc
         self.discriminator = electra.ElectraDiscriminator(disc, name="discriminator")
         self.generator = electra.ElectraMaskedLM(gen, name="generator")

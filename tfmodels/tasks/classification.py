@@ -22,11 +22,14 @@ def make_dataset(examples, preprocessor, batch_size, training=False, seed=0,
     if training:
         ds = ds.shuffle(min(shuffle_buffer, len(examples)), seed=seed,
                         reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=training)
+    return tokenize_batches(ds.batch(batch_size, drop_remainder=training), preprocessor)
 
-    def preprocess(texts, *labels):
+
+def tokenize_batches(ds, preprocessor):
+    """Batches ``(texts, *rest)`` -> ``(features, *rest)``; ``texts`` is a 1- or 2-tuple."""
+    def preprocess(texts, *rest):
         features = preprocessor(texts if len(texts) > 1 else texts[0])
-        return (features, *labels) if labels else features
+        return (features, *rest) if rest else features
 
     return ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -34,7 +37,12 @@ def make_dataset(examples, preprocessor, batch_size, training=False, seed=0,
 def loss_fn(model, batch, training):
     """Cross-entropy (or MSE for one output) and accuracy for one replica's batch."""
     features, labels = batch
-    logits = tf.cast(model(features, training=training)["logits"], tf.float32)
+    return logits_loss(model(features, training=training)["logits"], labels)
+
+
+def logits_loss(logits, labels):
+    """The loss of :func:`loss_fn` from logits [B, C]: MSE when C = 1, else cross-entropy."""
+    logits = tf.cast(logits, tf.float32)
     if logits.shape[-1] == 1:
         loss = tf.reduce_mean(tf.square(logits[:, 0] - tf.cast(labels, tf.float32)))
         return loss, {}

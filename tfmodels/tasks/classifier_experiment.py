@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import tfmodels
 from tfmodels.convert.packaged import resolve_checkpoint
+from tfmodels.convert.pretrained import TOKENIZER_FILES
 from tfmodels.datasets.fortunes import build_fortunes_dataset
 from tfmodels.errors import ConfigError
 from tfmodels.export import saved_model
@@ -181,10 +182,32 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
     return report
 
 
+def _tokenizer_dir(preprocessor):
+    """The folder of the files ``preprocessor``'s tokenizer was built from (None: in memory)."""
+    tokenizer = preprocessor.tokenizer
+    for attribute in ("vocabulary", "model_file"):  # WordPiece/byte-BPE; SentencePiece
+        path = getattr(tokenizer, attribute, None)
+        if isinstance(path, str) and os.path.isfile(path):
+            return os.path.dirname(os.path.abspath(path))
+    return None
+
+
 def _copy_vocab(preprocessor, hf_dir):
-    vocab = preprocessor.tokenizer.vocabulary
-    if isinstance(vocab, str) and not os.path.isfile(os.path.join(hf_dir, "vocab.txt")):
-        tf.io.gfile.copy(vocab, os.path.join(hf_dir, "vocab.txt"), overwrite=True)
+    """Puts the preprocessor's tokenizer files (vocab.txt; vocab.json + merges.txt;
+    spiece.model; tokenizer_config.json, ...) into ``hf_dir``, replacing another
+    tokenizer's files there, so ``preprocessor_from_pretrained(hf_dir)`` rebuilds it."""
+    source = _tokenizer_dir(preprocessor)
+    if source is None or os.path.abspath(source) == os.path.abspath(hf_dir):
+        return
+    present = [n for n in TOKENIZER_FILES if os.path.isfile(os.path.join(source, n))]
+    for name in TOKENIZER_FILES:
+        target = os.path.join(hf_dir, name)
+        if name in present:
+            tmp = f"{target}.tmp-{os.getpid()}"
+            tf.io.gfile.copy(os.path.join(source, name), tmp, overwrite=True)
+            os.replace(tmp, target)
+        elif os.path.isfile(target):
+            os.remove(target)  # the checkpoint's own tokenizer, not the one trained with
 
 
 def _joined_text(examples):

@@ -1,7 +1,8 @@
 """Experiment configuration: the YAML under configs/experiments/ as dataclasses.
 
 Sections: ``task`` (what data), ``model`` (which network, from where), ``data``
-(batching), ``optimizer``, ``schedule`` and ``trainer``. Any key can be overridden
+(batching), ``optimizer``, ``schedule``, ``trainer``, ``report`` and, for
+pre-training, ``objective``. Any key can be overridden
 on the command line with ``--set section.key=value``.
 """
 import dataclasses
@@ -81,6 +82,13 @@ class ReportSection:
 
 
 @dataclasses.dataclass
+class ObjectiveSection:
+    """Pre-training only (tfmodels/pretraining/registry.py names the objectives)."""
+    name: Optional[str] = None       # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
+    generator: Optional[str] = None  # rtd: the generator, a configs/models/ name, YAML or HF dir
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     task: TaskSection = dataclasses.field(default_factory=TaskSection)
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
@@ -89,13 +97,18 @@ class ExperimentConfig:
     schedule: ScheduleSection = dataclasses.field(default_factory=ScheduleSection)
     trainer: TrainerSection = dataclasses.field(default_factory=TrainerSection)
     report: ReportSection = dataclasses.field(default_factory=ReportSection)
+    objective: ObjectiveSection = dataclasses.field(default_factory=ObjectiveSection)
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
 
-def load_experiment(path=None, overrides=()):
-    """Reads the YAML at ``path`` (or the defaults) and applies ``--set`` overrides."""
+def load_experiment(path=None, overrides=(), config_class=None):
+    """Reads the YAML at ``path`` (or the defaults) and applies ``--set`` overrides.
+
+    ``config_class``: an :class:`ExperimentConfig` subclass with more sections
+    (distillation, multi-task); default :class:`ExperimentConfig`.
+    """
     values, source = {}, "defaults"
     if path:
         if not os.path.isfile(path):
@@ -107,4 +120,4 @@ def load_experiment(path=None, overrides=()):
                 raise ConfigError(f"{path}: not valid YAML: {e}") from None
         source = path
     values = strict_config.apply_overrides(values, overrides)
-    return strict_config.from_dict(ExperimentConfig, values, source)
+    return strict_config.from_dict(config_class or ExperimentConfig, values, source)
