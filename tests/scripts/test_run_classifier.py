@@ -140,7 +140,9 @@ def test_generic_tsv_task_with_column_flags(tmp_path, tiny_checkpoint):
         (data / f"{split}.tsv").write_text("body\ttopic\tid\n" + "\n".join(rows) + "\n")
     result = run_script("run_classifier.py", "--task=tsv", f"--data_dir={data}",
                         "--text_a_column=body", "--label_column=topic",
-                        f"--init_from={tiny_checkpoint}", f"--model_dir={tmp_path / 'run'}", *FAST)
+                        f"--init_from={tiny_checkpoint}", f"--model_dir={tmp_path / 'run'}", *FAST,
+                        "--set", "adversarial.method=sift")  # DeBERTa's SiFT, by config
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "sift_loss" in result.stdout
     with open(tmp_path / "run" / "hf_model" / "config.json") as f:
         assert json.load(f)["id2label"] == {"0": "x", "1": "y"}

@@ -4,7 +4,9 @@ BERT (Devlin et al. 2019, section 3, "Input/Output Representations") sums the th
 tables. ALBERT's factorized embedding (Lan et al. 2020, section 3.1) keeps the
 tables at width E and projects E -> H after the LayerNorm; ELECTRA does the same
 for its small generator. RoBERTa numbers positions from ``padding_idx + 1``,
-which ``position_offset`` expresses.
+which ``position_offset`` expresses. ``perturbation`` (None unless adversarial
+fine-tuning sets it, :mod:`tfmodels.training.sift`) rewrites the sum before the
+LayerNorm.
 """
 import tensorflow as tf
 import tf_keras as keras
@@ -28,6 +30,7 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
         self.position_offset = position_offset
+        self.perturbation = None  # a callable on the summed embeddings, set by SiFT
 
     def build(self, input_shape):
         self.word_embeddings = self.add_weight(
@@ -63,6 +66,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             if segment_ids is None:
                 segment_ids = tf.zeros_like(input_ids)
             x += tf.gather(self.token_type_embeddings, segment_ids)
+        if self.perturbation is not None:
+            x = self.perturbation(x)
         x = self.layer_norm(x)
         x = tf.cast(self.dropout(x, training=training), self.compute_dtype)
         if self.projection is not None:

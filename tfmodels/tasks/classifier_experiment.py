@@ -23,6 +23,7 @@ from tfmodels.tasks.glue import get_task
 from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
+from tfmodels.training.sift import with_sift
 from tfmodels.training.trainer import Trainer, write_json
 
 MODES = ("train_and_eval", "eval", "predict")
@@ -146,8 +147,12 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
     print(f"fine-tuning on {len(train)} {task.name} examples ({task.folder}) for {steps} steps, "
           f"batch {cfg.data.train_batch_size}, seq_length {cfg.model.seq_length}, "
           f"{strategy.num_replicas_in_sync} replica(s), {precision}")
+    # The task loss, plus SiFT's adversarial term when adversarial.method is sift.
+    loss_fn = with_sift(lambda outputs, batch: classification.logits_loss(outputs["logits"],
+                                                                         batch[1]),
+                        cfg.adversarial)
     trainer = Trainer(
-        strategy, model_dir, model, optimizer, classification.loss_fn, steps,
+        strategy, model_dir, model, optimizer, loss_fn, steps,
         accumulation_steps=cfg.trainer.accumulation_steps,
         checkpoint_every=cfg.trainer.checkpoint_every, max_checkpoints=cfg.trainer.max_checkpoints,
         log_every=cfg.trainer.log_every, jit_compile=jit_compile, loss_scale=loss_scale,

@@ -89,6 +89,15 @@ class ObjectiveSection:
 
 
 @dataclasses.dataclass
+class AdversarialSection:
+    """Fine-tuning only: DeBERTa's scale-invariant adversarial training (training/sift.py)."""
+    method: Optional[str] = None     # null or sift
+    weight: float = 1.0              # of the symmetric-KL loss added to the task loss
+    init_perturbation: float = 1e-2  # sigma of the initial noise on normalized embeddings
+    step_size: float = 1e-4          # of the one gradient-ascent step on the noise
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     task: TaskSection = dataclasses.field(default_factory=TaskSection)
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
@@ -98,6 +107,7 @@ class ExperimentConfig:
     trainer: TrainerSection = dataclasses.field(default_factory=TrainerSection)
     report: ReportSection = dataclasses.field(default_factory=ReportSection)
     objective: ObjectiveSection = dataclasses.field(default_factory=ObjectiveSection)
+    adversarial: AdversarialSection = dataclasses.field(default_factory=AdversarialSection)
 
     def to_dict(self):
         return dataclasses.asdict(self)
