@@ -13,7 +13,7 @@ from tests.conftest import fixture_path
 from tests.export.test_tflite import BUILTIN, run
 from tfmodels.export.tflite import op_names
 
-FAMILIES = ["bert", "roberta", "albert", "electra", "distilbert", "mobilebert"]
+FAMILIES = ["bert", "roberta", "albert", "electra", "distilbert", "mobilebert", "deberta"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
