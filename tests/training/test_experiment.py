@@ -1,4 +1,6 @@
 """Experiment YAML, --set overrides and their errors; the optimizer and schedule."""
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -32,14 +34,22 @@ def test_unknown_key_and_wrong_type_name_the_key(tmp_path):
 
 def test_every_shipped_experiment_config_loads():
     import glob
+
+    from tfmodels.compression.distill_experiment import DistillExperimentConfig
+    from tfmodels.tasks.multitask_experiment import MultitaskExperimentConfig
+    from tfmodels.tasks.squad_experiment import SquadExperimentConfig
+    from tfmodels.tasks.tagging_experiment import TaggingExperimentConfig
+
+    # Experiments of scripts with sections of their own, by file name prefix.
+    classes = {"distill_": DistillExperimentConfig, "mtdnn_": MultitaskExperimentConfig,
+               "squad_": SquadExperimentConfig, "conll": TaggingExperimentConfig}
     files = glob.glob("configs/experiments/*.yaml")
     assert files
-    from tfmodels.compression.distill_experiment import load_distill_experiment
-    from tfmodels.tasks.multitask_experiment import load_multitask_experiment
-    for path in files:  # distillation experiments add a `distill:` section
-        loader = (load_distill_experiment if "/distill_" in path else
-                  load_multitask_experiment if "/mtdnn_" in path else load_experiment)
-        loader(path)
+    for path in files:
+        name = os.path.basename(path)
+        config_class = next((c for prefix, c in classes.items() if name.startswith(prefix)),
+                            None)
+        load_experiment(path, config_class=config_class)
 
 
 def test_warmup_then_linear_decay():

@@ -52,6 +52,10 @@ def head_weights(model):
         add_dense(weights, "cls.seq_relationship", model.sentence_head)
     if hasattr(model, "classifier_head"):
         add_dense(weights, "classifier", model.classifier_head.out)
+    if hasattr(model, "token_head"):  # ...ForTokenClassification
+        add_dense(weights, "classifier", model.token_head.out)
+    if hasattr(model, "qa_head"):
+        add_dense(weights, "qa_outputs", model.qa_head.dense)
     return weights
 
 

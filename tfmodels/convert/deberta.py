@@ -69,4 +69,8 @@ def head_weights(model):
     if hasattr(model, "classifier_head"):
         add_dense(weights, "pooler.dense", model.classifier_head.inner)
         add_dense(weights, "classifier", model.classifier_head.out)
+    if hasattr(model, "token_head"):  # ...ForTokenClassification
+        add_dense(weights, "classifier", model.token_head.out)
+    if hasattr(model, "qa_head"):
+        add_dense(weights, "qa_outputs", model.qa_head.dense)
     return weights

@@ -37,6 +37,8 @@ def backbone_weights(encoder):
 
 def head_weights(model):
     """HF names of the task heads that ``model`` has (empty for the backbone)."""
+    if hasattr(model, "token_head"):  # a plain ``classifier`` Dense, not the sequence head's
+        return bert.head_weights(model)
     weights = {_renamed(name): value for name, value in bert.head_weights(model).items()}
     if hasattr(model, "classifier_head"):
         add_dense(weights, "classifier.dense", model.classifier_head.inner)

@@ -166,8 +166,28 @@ class AlbertClassifier(_AlbertTaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
+class AlbertTokenClassifier(_AlbertTaskModel):
+    """Logits [B, S, num_labels]: BERT's token head, after ``classifier_dropout``."""
+
+    architecture = "AlbertForTokenClassification"
+    with_pooler = False
+    _heads = bert.BertTokenClassifier._heads
+    dropout_field = "classifier_dropout"
+
+
+
+class AlbertForQuestionAnswering(_AlbertTaskModel):
+    """Span start/end logits [B, S]; no pooler, as in the reference."""
+
+    architecture = "AlbertForQuestionAnswering"
+    with_pooler = False
+    _heads = bert.BertForQuestionAnswering._heads
+
+
 TASKS = {"backbone": AlbertEncoder, "pretraining": AlbertPretrainer,
-         "masked_lm": AlbertMaskedLM, "classification": AlbertClassifier}
+         "masked_lm": AlbertMaskedLM, "classification": AlbertClassifier,
+         "token_classification": AlbertTokenClassifier,
+         "question_answering": AlbertForQuestionAnswering}
 TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
 
 

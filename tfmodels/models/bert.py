@@ -13,6 +13,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.layers.initializer import weight_initializer
+from tfmodels.layers.span_head import SpanHead
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers import (ClassificationHead, MaskedLMHead, Pooler,
@@ -263,6 +264,46 @@ class BertClassifier(_TaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
+class BertTokenClassifier(_TaskModel):
+    """Logits [B, S, num_labels] for every token: dropout + Dense on the final hidden
+    states (section 4.3, NER). Every family's ``...ForTokenClassification`` reuses
+    ``_heads``; ``dropout_field`` names the Config field of its dropout rate (None or
+    missing: ``hidden_dropout``)."""
+
+    architecture = "BertForTokenClassification"
+    with_pooler = False  # as in the reference: no pooler weights in its checkpoints
+    dropout_field = "classifier_dropout"
+
+    def _heads(self, encoder, backbone, num_labels=2):
+        cfg = encoder.config
+        dropout = getattr(cfg, self.dropout_field, None)
+        head = ClassificationHead(num_labels,
+                                  dropout_rate=cfg.hidden_dropout if dropout is None else dropout,
+                                  initializer_range=cfg.initializer_range, name="classifier")
+        return {"logits": head(backbone["sequence_output"])}, {"token_head": head}
+
+
+def span_outputs(encoder, backbone, dropout_rate=0.0):
+    """``start_logits``/``end_logits`` [B, S] of a :class:`SpanHead` on the sequence output,
+    for every family's ``...ForQuestionAnswering``."""
+    head = SpanHead(dropout_rate, initializer_range=encoder.config.initializer_range,
+                    name="qa")
+    start, end = head(backbone["sequence_output"])
+    return {"start_logits": start, "end_logits": end}, {"qa_head": head}
+
+
+class BertForQuestionAnswering(_TaskModel):
+    """Span start/end logits [B, S] (section 4.2, SQuAD); no pooler, as in the reference."""
+
+    architecture = "BertForQuestionAnswering"
+    with_pooler = False
+
+    def _heads(self, encoder, backbone):
+        return span_outputs(encoder, backbone)
+
+
 TASKS = {"backbone": BertEncoder, "pretraining": BertPretrainer, "masked_lm": BertMaskedLM,
-         "classification": BertClassifier}
+         "classification": BertClassifier,
+         "question_answering": BertForQuestionAnswering,
+         "token_classification": BertTokenClassifier}
 TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}

@@ -259,8 +259,26 @@ class DebertaClassifier(_DebertaTaskModel):
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
+class DebertaTokenClassifier(_DebertaTaskModel):
+    """Logits [B, S, num_labels]: BERT's token head with ``hidden_dropout``, as the reference."""
+
+    architecture = "DebertaV2ForTokenClassification"
+    _heads = bert.BertTokenClassifier._heads
+    dropout_field = "hidden_dropout"
+
+
+
+class DebertaForQuestionAnswering(_DebertaTaskModel):
+    """Span start/end logits [B, S]: BERT's span head on the sequence output."""
+
+    architecture = "DebertaV2ForQuestionAnswering"
+    _heads = bert.BertForQuestionAnswering._heads
+
+
 TASKS = {"backbone": DebertaEncoder, "pretraining": DebertaPretrainer,
-         "masked_lm": DebertaMaskedLM, "classification": DebertaClassifier}
+         "masked_lm": DebertaMaskedLM, "classification": DebertaClassifier,
+         "token_classification": DebertaTokenClassifier,
+         "question_answering": DebertaForQuestionAnswering}
 TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
 
 

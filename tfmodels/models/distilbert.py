@@ -99,10 +99,38 @@ class DistilBertClassifier(bert.BertClassifier):
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
+class DistilBertTokenClassifier(bert.BertTokenClassifier):
+    """Logits [B, S, num_labels]: BERT's token head; the reference drops out with
+    ``dropout`` (hidden), not ``seq_classif_dropout``."""
+
+    architecture = "DistilBertForTokenClassification"
+    dropout_field = "hidden_dropout"
+
+    def __init__(self, config, name=None, **kwargs):
+        super().__init__(_config(config), name=name, **kwargs)
+
+
+
+class DistilBertForQuestionAnswering(bert.BertForQuestionAnswering):
+    """Span start/end logits [B, S] after dropout on the sequence output (the reference's
+    ``qa_dropout``, taken here as ``hidden_dropout``: both default to 0.1)."""
+
+    architecture = "DistilBertForQuestionAnswering"
+
+    def __init__(self, config, name=None, **kwargs):
+        super().__init__(_config(config), name=name, **kwargs)
+
+    def _heads(self, encoder, backbone):
+        return bert.span_outputs(encoder, backbone, encoder.config.hidden_dropout)
+
+
 TASKS = {"backbone": DistilBertEncoder, "pretraining": DistilBertMaskedLM,
-         "masked_lm": DistilBertMaskedLM, "classification": DistilBertClassifier}
+         "masked_lm": DistilBertMaskedLM, "classification": DistilBertClassifier,
+         "token_classification": DistilBertTokenClassifier,
+         "question_answering": DistilBertForQuestionAnswering}
 TASK_MODELS = {cls.architecture: cls for cls in (DistilBertEncoder, DistilBertMaskedLM,
-                                                  DistilBertClassifier)}
+                                                  DistilBertClassifier, DistilBertTokenClassifier,
+                                                  DistilBertForQuestionAnswering)}
 
 
 def from_config(config):

@@ -108,8 +108,26 @@ class ElectraClassifier(_ElectraTaskModel):
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
+class ElectraTokenClassifier(_ElectraTaskModel):
+    """Logits [B, S, num_labels]: BERT's token head (dropout + Dense), as the reference's."""
+
+    architecture = "ElectraForTokenClassification"
+    _heads = bert.BertTokenClassifier._heads
+    dropout_field = "classifier_dropout"
+
+
+
+class ElectraForQuestionAnswering(_ElectraTaskModel):
+    """Span start/end logits [B, S]: BERT's span head on the sequence output."""
+
+    architecture = "ElectraForQuestionAnswering"
+    _heads = bert.BertForQuestionAnswering._heads
+
+
 TASKS = {"backbone": ElectraEncoder, "pretraining": ElectraDiscriminator,
-         "masked_lm": ElectraMaskedLM, "classification": ElectraClassifier}
+         "masked_lm": ElectraMaskedLM, "classification": ElectraClassifier,
+         "token_classification": ElectraTokenClassifier,
+         "question_answering": ElectraForQuestionAnswering}
 TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
 _SHARED_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
 

@@ -185,6 +185,26 @@ class MobileBertClassifier(_TaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
+class MobileBertTokenClassifier(_TaskModel):
+    """Logits [B, S, num_labels]: BERT's token head; no pooler, as the reference."""
+
+    architecture = "MobileBertForTokenClassification"
+    with_pooler = False
+    _heads = bert.BertTokenClassifier._heads
+    dropout_field = "classifier_dropout"
+
+
+
+class MobileBertForQuestionAnswering(_TaskModel):
+    """Span start/end logits [B, S]; no pooler, as in the reference."""
+
+    architecture = "MobileBertForQuestionAnswering"
+    with_pooler = False
+    _heads = bert.BertForQuestionAnswering._heads
+
+
 TASKS = {"backbone": MobileBertEncoder, "pretraining": MobileBertPretrainer,
-         "masked_lm": MobileBertMaskedLM, "classification": MobileBertClassifier}
+         "masked_lm": MobileBertMaskedLM, "classification": MobileBertClassifier,
+         "token_classification": MobileBertTokenClassifier,
+         "question_answering": MobileBertForQuestionAnswering}
 TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}

@@ -101,10 +101,33 @@ class RobertaClassifier(bert.BertClassifier):
                 {"classifier_head": head})
 
 
+class RobertaTokenClassifier(bert.BertTokenClassifier):
+    """Logits [B, S, num_labels]: BERT's token head (dropout + Dense), as the reference's."""
+
+    architecture = "RobertaForTokenClassification"
+
+    def __init__(self, config, name=None, **head_args):
+        super().__init__(_config(config), name=name, **head_args)
+        _number_positions_after_padding(self.encoder)
+
+
+class RobertaForQuestionAnswering(bert.BertForQuestionAnswering):
+    """Span start/end logits [B, S]: BERT's span head on the sequence output."""
+
+    architecture = "RobertaForQuestionAnswering"
+
+    def __init__(self, config, name=None, **head_args):
+        super().__init__(_config(config), name=name, **head_args)
+        _number_positions_after_padding(self.encoder)
+
+
 TASKS = {"backbone": RobertaEncoder, "pretraining": RobertaMaskedLM,
-         "masked_lm": RobertaMaskedLM, "classification": RobertaClassifier}
+         "masked_lm": RobertaMaskedLM, "classification": RobertaClassifier,
+         "token_classification": RobertaTokenClassifier,
+         "question_answering": RobertaForQuestionAnswering}
 TASK_MODELS = {cls.architecture: cls for cls in (RobertaEncoder, RobertaMaskedLM,
-                                                  RobertaClassifier)}
+                                                  RobertaClassifier, RobertaTokenClassifier,
+                                                  RobertaForQuestionAnswering)}
 
 
 def from_config(config):

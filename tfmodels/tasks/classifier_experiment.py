@@ -42,15 +42,17 @@ def _ensure_data(cfg):
         raise ConfigError(f"task.build_data: unknown dataset {task.build_data!r} (known: fortunes)")
 
 
-def build_model_and_preprocessor(cfg, num_labels, label_names=None):
-    """The classifier and its preprocessor, from ``model.init_from`` or ``model.name``."""
+def build_model_and_preprocessor(cfg, num_labels=None, label_names=None,
+                                 architecture="classification"):
+    """The task model (a family task name: ``classification``, ``token_classification``,
+    ``question_answering``) and its preprocessor, from ``model.init_from`` or ``model.name``."""
     m = cfg.model
     path = resolve_checkpoint(m.init_from) if m.init_from else None
+    head_args = {"num_labels": num_labels} if num_labels else {}
     if path and not (os.path.isfile(os.path.join(path, "checkpoint")) and m.name):
-        model = tfmodels.from_pretrained(path, architecture="classification",
-                                         num_labels=num_labels)
+        model = tfmodels.from_pretrained(path, architecture=architecture, **head_args)
     elif m.name:
-        model = tfmodels.build(m.name, architecture="classification", num_labels=num_labels)
+        model = tfmodels.build(m.name, architecture=architecture, **head_args)
         if path:  # a tfmodels TF checkpoint of this configuration
             tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(path)) \
                 .expect_partial()

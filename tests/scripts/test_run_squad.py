@@ -1,0 +1,53 @@
+"""run_squad.py end to end on the tiny BERT: official-format outputs; bad input exits 2."""
+import json
+import os
+
+import tfmodels
+from tests.conftest import run_script
+from tests.tasks.test_squad import CONTEXT, qa, write_squad
+
+QUESTIONS = [qa("early", "Who opened it?", "Anna Smith"),
+             qa("late", "When did it close?", "2011"),
+             qa("none", "Who sold it?", impossible=True, plausible="Anna Smith")]
+ARGS = ["--set", "model.seq_length=32", "--set", "trainer.train_steps=3",
+        "--set", "trainer.checkpoint_every=3", "--set", "trainer.log_every=1",
+        "--set", "data.train_batch_size=4", "--set", "data.eval_batch_size=8",
+        "--set", "squad.doc_stride=8", "--set", "squad.max_query_length=8"]
+
+
+def test_trains_and_writes_official_format_predictions(tiny_checkpoint, tmp_path):
+    data = write_squad(tmp_path / "train.json", QUESTIONS, version="v2.0")
+    out = tmp_path / "run"
+    result = run_script("run_squad.py", f"--init_from={tiny_checkpoint}", f"--train_file={data}",
+                        f"--predict_file={data}", f"--model_dir={out}", *ARGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = json.loads((out / "predictions.json").read_text())
+    null_odds = json.loads((out / "null_odds.json").read_text())
+    assert set(predictions) == set(null_odds) == {"early", "late", "none"}
+    assert all(isinstance(v, str) for v in predictions.values())
+    assert all(isinstance(v, float) for v in null_odds.values())
+    for qid, text in predictions.items():  # an answer is a piece of the passage, or nothing
+        assert text in CONTEXT
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 3 and metrics["task"] == "squad2.0"
+    results = metrics["eval"]
+    for key in ("exact", "f1", "HasAns_exact", "NoAns_exact", "best_f1", "best_f1_thresh"):
+        assert key in results
+    assert results["f1"] == results["best_f1"]  # predictions use dev's best threshold
+    assert not [f for f in os.listdir(out) if ".tmp" in f]
+    model = tfmodels.from_pretrained(str(out / "hf_model"))
+    assert model.architecture == "BertForQuestionAnswering"
+
+
+def test_bad_answer_start_exits_2_with_one_line_and_writes_nothing(tiny_checkpoint, tmp_path):
+    bad = qa("q9", "Who?", "Anna Smith")
+    bad["answers"][0]["answer_start"] = 0
+    data = write_squad(tmp_path / "bad.json", [bad])
+    out = tmp_path / "run"
+    result = run_script("run_squad.py", f"--init_from={tiny_checkpoint}", f"--train_file={data}",
+                        f"--predict_file={data}", f"--model_dir={out}", *ARGS)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "bad.json: question q9" in lines[-1]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
