@@ -23,7 +23,20 @@ def classifier(tmp_path, task, data_dir, init_from, *extra):
                       *extra)
 
 
-@pytest.mark.parametrize("name", sorted(GLUE_TASKS))
+# End to end through the script for one task of each kind (every split of every task is
+# read in tests/tasks/test_glue.py, every metric checked in tests/tasks/test_metrics.py):
+# single sentence + MCC, regression, two dev splits + three labels, pairs + F1.
+SCRIPT_TASKS = ["cola", "stsb", "mnli", "qqp"]
+
+
+def test_script_tasks_cover_every_kind_of_task():
+    kinds = {(GLUE_TASKS[n].is_regression, len(GLUE_TASKS[n].dev_files) > 1,
+              GLUE_TASKS[n].columns.text_b is None) for n in SCRIPT_TASKS}
+    assert (True, False, False) in kinds and (False, True, False) in kinds
+    assert (False, False, True) in kinds and set(SCRIPT_TASKS) <= set(GLUE_TASKS)
+
+
+@pytest.mark.parametrize("name", SCRIPT_TASKS)
 def test_glue_task_trains_evaluates_and_predicts(name, tmp_path, tiny_checkpoint):
     task = GLUE_TASKS[name]
     data_dir = write_glue_task(str(tmp_path), task.folder)

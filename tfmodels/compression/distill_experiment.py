@@ -354,15 +354,11 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
             f"batch {batch}, seq_length {cfg.model.seq_length}, "
             f"{strategy.num_replicas_in_sync} replica(s), {precision}")
         with distill.frozen(phase.frozen):
-            trainer = Trainer(
-                strategy, phase_dir, phase.distiller, optimizer, phase.loss_fn, phase.steps,
-                accumulation_steps=cfg.trainer.accumulation_steps,
-                checkpoint_every=cfg.trainer.checkpoint_every,
-                max_checkpoints=cfg.trainer.max_checkpoints, log_every=cfg.trainer.log_every,
-                jit_compile=jit_compile, loss_scale=loss_scale, global_batch_size=batch,
+            trainer = Trainer.from_experiment(
+                cfg, strategy, phase_dir, phase.distiller, optimizer, phase.loss_fn,
+                phase.steps, jit_compile=jit_compile, loss_scale=loss_scale, log=log,
                 evaluate=(lambda: evaluate(student)) if phase.evaluate else None,
-                eval_every=cfg.trainer.eval_every,
-                main_metric=f"{task.dev_files[0][0]}/score" if task else None, log=log)
+                main_metric=f"{task.dev_files[0][0]}/score" if task else None)
             report["phases"][phase.name] = trainer.train(dataset)
     if not trainer.chief:  # other workers of a multi-worker run leave the outputs to the chief
         return report

@@ -175,7 +175,6 @@ class AlbertTokenClassifier(_AlbertTaskModel):
     dropout_field = "classifier_dropout"
 
 
-
 class AlbertForQuestionAnswering(_AlbertTaskModel):
     """Span start/end logits [B, S]; no pooler, as in the reference."""
 

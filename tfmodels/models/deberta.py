@@ -267,7 +267,6 @@ class DebertaTokenClassifier(_DebertaTaskModel):
     dropout_field = "hidden_dropout"
 
 
-
 class DebertaForQuestionAnswering(_DebertaTaskModel):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 

@@ -110,7 +110,6 @@ class DistilBertTokenClassifier(bert.BertTokenClassifier):
         super().__init__(_config(config), name=name, **kwargs)
 
 
-
 class DistilBertForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S] after dropout on the sequence output (the reference's
     ``qa_dropout``, taken here as ``hidden_dropout``: both default to 0.1)."""

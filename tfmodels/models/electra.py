@@ -116,7 +116,6 @@ class ElectraTokenClassifier(_ElectraTaskModel):
     dropout_field = "classifier_dropout"
 
 
-
 class ElectraForQuestionAnswering(_ElectraTaskModel):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 

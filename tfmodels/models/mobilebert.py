@@ -194,7 +194,6 @@ class MobileBertTokenClassifier(_TaskModel):
     dropout_field = "classifier_dropout"
 
 
-
 class MobileBertForQuestionAnswering(_TaskModel):
     """Span start/end logits [B, S]; no pooler, as in the reference."""
 

@@ -189,12 +189,9 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
           f"({objective.paper}) for {steps} steps, batch {batch}, seq_length "
           f"{cfg.model.seq_length}, {'dynamic' if dynamic else 'static'} masking, "
           f"{strategy.num_replicas_in_sync} replica(s), {precision}")
-    trainer = Trainer(strategy, model_dir, model, optimizer, objective.hook("loss"), steps,
-                      accumulation_steps=cfg.trainer.accumulation_steps,
-                      checkpoint_every=cfg.trainer.checkpoint_every,
-                      max_checkpoints=cfg.trainer.max_checkpoints,
-                      log_every=cfg.trainer.log_every, jit_compile=jit_compile,
-                      loss_scale=loss_scale, global_batch_size=batch)
+    trainer = Trainer.from_experiment(cfg, strategy, model_dir, model, optimizer,
+                                      objective.hook("loss"), steps, jit_compile=jit_compile,
+                                      loss_scale=loss_scale)
     summary = trainer.train(dataset)
     if trainer.chief:
         for folder, attribute in objective.saves:

@@ -36,8 +36,12 @@ def tokenize_batches(ds, preprocessor):
 
 def loss_fn(model, batch, training):
     """Cross-entropy (or MSE for one output) and accuracy for one replica's batch."""
-    features, labels = batch
-    return logits_loss(model(features, training=training)["logits"], labels)
+    return outputs_loss(model(batch[0], training=training), batch)
+
+
+def outputs_loss(outputs, batch):
+    """:func:`loss_fn` from the model's outputs on ``batch = (features, labels)``."""
+    return logits_loss(outputs["logits"], batch[1])
 
 
 def logits_loss(logits, labels):

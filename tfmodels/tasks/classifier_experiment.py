@@ -150,17 +150,11 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
           f"batch {cfg.data.train_batch_size}, seq_length {cfg.model.seq_length}, "
           f"{strategy.num_replicas_in_sync} replica(s), {precision}")
     # The task loss, plus SiFT's adversarial term when adversarial.method is sift.
-    loss_fn = with_sift(lambda outputs, batch: classification.logits_loss(outputs["logits"],
-                                                                         batch[1]),
-                        cfg.adversarial)
-    trainer = Trainer(
-        strategy, model_dir, model, optimizer, loss_fn, steps,
-        accumulation_steps=cfg.trainer.accumulation_steps,
-        checkpoint_every=cfg.trainer.checkpoint_every, max_checkpoints=cfg.trainer.max_checkpoints,
-        log_every=cfg.trainer.log_every, jit_compile=jit_compile, loss_scale=loss_scale,
-        evaluate=lambda: classification.evaluate(task, model, preprocessor, t.data_dir, batch),
-        eval_every=cfg.trainer.eval_every, main_metric=main_metric,
-        global_batch_size=cfg.data.train_batch_size)
+    loss_fn = with_sift(classification.outputs_loss, cfg.adversarial)
+    trainer = Trainer.from_experiment(
+        cfg, strategy, model_dir, model, optimizer, loss_fn, steps, jit_compile=jit_compile,
+        loss_scale=loss_scale, main_metric=main_metric,
+        evaluate=lambda: classification.evaluate(task, model, preprocessor, t.data_dir, batch))
     started = time.time()
     summary = trainer.train(dataset)
     restored = _restore_trained(model, model_dir)

@@ -297,8 +297,12 @@ def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10
 
 def loss_fn(model, batch, training):
     """Cross-entropy over first sub-tokens (weight 1), and their accuracy."""
-    features, labels, weights = batch
-    return token_loss(model(features, training=training)["logits"], labels, weights)
+    return outputs_loss(model(batch[0], training=training), batch)
+
+
+def outputs_loss(outputs, batch):
+    """:func:`loss_fn` from the model's outputs on ``batch = (features, labels, weights)``."""
+    return token_loss(outputs["logits"], batch[1], batch[2])
 
 
 def token_loss(logits, labels, weights):

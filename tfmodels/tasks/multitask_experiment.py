@@ -200,13 +200,9 @@ def _trainer(cfg, strategy, model_dir, model, loss_fn, steps, optimizer_section,
              jit_compile, loss_scale):
     with strategy.scope():
         optimizer = create_optimizer(optimizer_section, cfg.schedule, steps)
-    return Trainer(
-        strategy, model_dir, model, optimizer, loss_fn, steps,
-        accumulation_steps=cfg.trainer.accumulation_steps,
-        checkpoint_every=cfg.trainer.checkpoint_every, max_checkpoints=cfg.trainer.max_checkpoints,
-        log_every=cfg.trainer.log_every, jit_compile=jit_compile, loss_scale=loss_scale,
-        evaluate=evaluate, eval_every=cfg.trainer.eval_every, main_metric="average_score",
-        global_batch_size=cfg.data.train_batch_size)
+    return Trainer.from_experiment(cfg, strategy, model_dir, model, optimizer, loss_fn, steps,
+                                   jit_compile=jit_compile, loss_scale=loss_scale,
+                                   evaluate=evaluate, main_metric="average_score")
 
 
 def _restore_and_evaluate(model, model_dir, evaluate):

@@ -337,8 +337,12 @@ def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10
 
 def loss_fn(model, batch, training):
     """Mean of the start and end cross-entropies (section 4.2)."""
-    inputs, (starts, ends) = batch
-    out = model(inputs, training=training)
+    return outputs_loss(model(batch[0], training=training), batch)
+
+
+def outputs_loss(out, batch):
+    """:func:`loss_fn` from the model's outputs on ``batch = (features, (starts, ends))``."""
+    starts, ends = batch[1]
     losses = [tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
         positions, tf.cast(out[key], tf.float32), from_logits=True))
         for key, positions in (("start_logits", starts), ("end_logits", ends))]

@@ -25,6 +25,7 @@ from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.experiment import ExperimentConfig
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
+from tfmodels.training.sift import with_sift
 from tfmodels.training.trainer import Trainer, write_json
 
 MODES = ("train_and_eval", "eval", "predict")
@@ -159,14 +160,11 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
           f"{s.train_file} for {steps} steps, batch {cfg.data.train_batch_size}, seq_length "
           f"{cfg.model.seq_length}, SQuAD {'2.0' if version_2 else '1.1'}, "
           f"{strategy.num_replicas_in_sync} replica(s), {precision}")
-    trainer = Trainer(
-        strategy, model_dir, model, optimizer, squad.loss_fn, steps,
-        accumulation_steps=cfg.trainer.accumulation_steps,
-        checkpoint_every=cfg.trainer.checkpoint_every, max_checkpoints=cfg.trainer.max_checkpoints,
-        log_every=cfg.trainer.log_every, jit_compile=jit_compile, loss_scale=loss_scale,
-        evaluate=lambda: evaluate(dev, model, cfg, version_2)[0],
-        eval_every=cfg.trainer.eval_every, main_metric="f1",
-        global_batch_size=cfg.data.train_batch_size)
+    loss_fn = with_sift(squad.outputs_loss, cfg.adversarial, keys=("start_logits", "end_logits"))
+    trainer = Trainer.from_experiment(
+        cfg, strategy, model_dir, model, optimizer, loss_fn, steps, jit_compile=jit_compile,
+        loss_scale=loss_scale, main_metric="f1",
+        evaluate=lambda: evaluate(dev, model, cfg, version_2)[0])
     started = time.time()
     summary = trainer.train(dataset)
     restored = _restore_trained(model, model_dir)

@@ -25,6 +25,7 @@ from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.experiment import ExperimentConfig, load_experiment
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
+from tfmodels.training.sift import with_sift
 from tfmodels.training.trainer import Trainer, write_json
 
 MODES = ("train_and_eval", "eval", "predict")
@@ -195,14 +196,10 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
           f"{len(labels)} {scheme} labels, batch {cfg.data.train_batch_size}, "
           f"seq_length {cfg.model.seq_length}, {strategy.num_replicas_in_sync} replica(s), "
           f"{precision}")
-    trainer = Trainer(
-        strategy, model_dir, model, optimizer, conll.loss_fn, steps,
-        accumulation_steps=cfg.trainer.accumulation_steps,
-        checkpoint_every=cfg.trainer.checkpoint_every, max_checkpoints=cfg.trainer.max_checkpoints,
-        log_every=cfg.trainer.log_every, jit_compile=jit_compile, loss_scale=loss_scale,
-        evaluate=(lambda: evaluate(model, dev, labels, batch)) if dev else None,
-        eval_every=cfg.trainer.eval_every, main_metric=main_metric,
-        global_batch_size=cfg.data.train_batch_size)
+    trainer = Trainer.from_experiment(
+        cfg, strategy, model_dir, model, optimizer, with_sift(conll.outputs_loss, cfg.adversarial),
+        steps, jit_compile=jit_compile, loss_scale=loss_scale, main_metric=main_metric,
+        evaluate=(lambda: evaluate(model, dev, labels, batch)) if dev else None)
     started = time.time()
     summary = trainer.train(dataset)
     restored = _restore_trained(model, model_dir)

@@ -47,6 +47,18 @@ class Trainer:
     ``main_metric`` decides which checkpoint is kept as the best one.
     """
 
+    @classmethod
+    def from_experiment(cls, cfg, strategy, model_dir, model, optimizer, loss_fn, steps,
+                        **settings):
+        """A Trainer with an experiment's ``trainer`` section and train batch size;
+        ``settings`` (jit_compile, loss_scale, evaluate, main_metric, ...) add or override."""
+        t = cfg.trainer
+        args = dict(accumulation_steps=t.accumulation_steps, checkpoint_every=t.checkpoint_every,
+                    max_checkpoints=t.max_checkpoints, log_every=t.log_every,
+                    eval_every=t.eval_every, global_batch_size=cfg.data.train_batch_size)
+        args.update(settings)
+        return cls(strategy, model_dir, model, optimizer, loss_fn, steps, **args)
+
     def __init__(self, strategy, model_dir, model, optimizer, loss_fn, total_steps,
                  accumulation_steps=1, checkpoint_every=500, max_checkpoints=3, log_every=10,
                  jit_compile=False, loss_scale=False, evaluate=None, eval_every=None,
