@@ -79,15 +79,13 @@ def test_script_names_a_missing_teacher(tmp_path):
 
 
 def test_training_rows_and_one_latency_pass(study):
-    # QAT, clustering and head pruning: tests of their own (a row adds only conversion time).
-    methods = ["pruned_50", "albert_shared", "distilbert_student"]
+    # QAT, pruning, clustering and head pruning have tests of their own; a row of theirs
+    # adds only a recovery fine-tune and a conversion.
+    methods = ["albert_shared", "distilbert_student"]
     rows, _ = benchmark.run_study(study, methods, log=lambda *_: None)
     by_method = {r["method"]: r for r in rows}
     assert list(by_method) == ["teacher", *methods]
-    teacher_row, pruned = by_method["teacher"], by_method["pruned_50"]
-    assert pruned["params"] == teacher_row["params"]
-    assert pruned["nonzero_params"] < teacher_row["nonzero_params"]
-    assert pruned["kernel_sparsity"] == pytest.approx(0.5, abs=0.02)
+    teacher_row = by_method["teacher"]
     layers = study.teacher.config.num_layers
     block = sum(w.numpy().size for w in study.teacher.encoder.transformer_layers[0].weights)
     # One block instead of L, plus ALBERT's E -> H projection (H*H + H).
