@@ -306,8 +306,6 @@ def shuffled_instances(documents, seq_length, dupe_factor, rng, short_seq_prob=0
     return [instances[i] for i in order]
 
 
-
-
 def create_records(input_paths, vocab_dir, output_dir, objective=None, options=None,
                    num_shards=2, seed=12345):
     """Text files (a sentence a line, a blank line between documents) -> TFRecord shards
