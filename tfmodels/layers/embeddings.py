@@ -4,9 +4,10 @@ BERT (Devlin et al. 2019, section 3, "Input/Output Representations") sums the th
 tables. ALBERT's factorized embedding (Lan et al. 2020, section 3.1) keeps the
 tables at width E and projects E -> H after the LayerNorm; ELECTRA does the same
 for its small generator. RoBERTa numbers positions from ``padding_idx + 1``,
-which ``position_offset`` expresses. ``perturbation`` (None unless adversarial
-fine-tuning sets it, :mod:`tfmodels.training.sift`) rewrites the sum before the
-LayerNorm.
+which ``position_offset`` expresses. GPT-2 (Radford et al. 2019, section 2.3) has no
+LayerNorm here (``layer_norm=False``): its pre-LN blocks normalize their inputs.
+``perturbation`` (None unless adversarial fine-tuning sets it,
+:mod:`tfmodels.training.sift`) rewrites the sum before the LayerNorm.
 """
 import tensorflow as tf
 import tf_keras as keras
@@ -19,7 +20,7 @@ class TransformerEmbeddings(keras.layers.Layer):
 
     def __init__(self, vocab_size, embedding_size, max_positions=512, type_vocab_size=2,
                  hidden_size=None, layer_norm_eps=1e-12, dropout_rate=0.1,
-                 initializer_range=0.02, position_offset=0, **kwargs):
+                 initializer_range=0.02, position_offset=0, layer_norm=True, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_size = embedding_size
@@ -30,6 +31,7 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
         self.position_offset = position_offset
+        self.use_layer_norm = layer_norm
         self.perturbation = None  # a callable on the summed embeddings, set by SiFT
 
     def build(self, input_shape):
@@ -46,8 +48,10 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.token_type_embeddings = self.add_weight(
                 "token_type_embeddings", [self.type_vocab_size, self.embedding_size],
                 initializer=weight_initializer(self.initializer_range))
-        self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+        self.layer_norm = None
+        if self.use_layer_norm:
+            self.layer_norm = keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         self.projection = None
         if self.hidden_size != self.embedding_size:
@@ -68,7 +72,8 @@ class TransformerEmbeddings(keras.layers.Layer):
             x += tf.gather(self.token_type_embeddings, segment_ids)
         if self.perturbation is not None:
             x = self.perturbation(x)
-        x = self.layer_norm(x)
+        if self.layer_norm is not None:
+            x = self.layer_norm(x)
         x = tf.cast(self.dropout(x, training=training), self.compute_dtype)
         if self.projection is not None:
             x = self.projection(x)
@@ -82,4 +87,6 @@ class TransformerEmbeddings(keras.layers.Layer):
                       layer_norm_eps=self.layer_norm_eps, dropout_rate=self.dropout_rate,
                       initializer_range=self.initializer_range,
                       position_offset=self.position_offset)
+        if not self.use_layer_norm:  # only when set: older saved configs stay as they were
+            config["layer_norm"] = False
         return config

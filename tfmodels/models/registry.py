@@ -13,14 +13,16 @@ FAMILIES = {"bert": "tfmodels.models.bert",
             "roberta": "tfmodels.models.roberta",
             "electra": "tfmodels.models.electra",
             "distilbert": "tfmodels.models.distilbert",
-            "deberta-v2": "tfmodels.models.deberta"}
+            "deberta-v2": "tfmodels.models.deberta",
+            "gpt2": "tfmodels.models.gpt2"}
 CONVERTERS = {"bert": "tfmodels.convert.bert",
               "albert": "tfmodels.convert.albert",
               "mobilebert": "tfmodels.convert.mobilebert",
               "roberta": "tfmodels.convert.roberta",
               "electra": "tfmodels.convert.electra",
               "distilbert": "tfmodels.convert.distilbert",
-              "deberta-v2": "tfmodels.convert.deberta"}
+              "deberta-v2": "tfmodels.convert.deberta",
+              "gpt2": "tfmodels.convert.gpt2"}
 
 
 def family_module(family, source="model_type"):
