@@ -7,7 +7,7 @@ already [in, out], LayerNorm ``gamma``/``beta``).
 """
 import re
 
-from tfmodels.convert.weight_map import add_dense, add_layer_norm
+from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "bert"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
@@ -52,10 +52,7 @@ def head_weights(model):
         add_dense(weights, "cls.seq_relationship", model.sentence_head)
     if hasattr(model, "classifier_head"):
         add_dense(weights, "classifier", model.classifier_head.out)
-    if hasattr(model, "token_head"):  # ...ForTokenClassification
-        add_dense(weights, "classifier", model.token_head.out)
-    if hasattr(model, "qa_head"):
-        add_dense(weights, "qa_outputs", model.qa_head.dense)
+    add_per_token_heads(weights, model)
     return weights
 
 

@@ -11,7 +11,7 @@ original layout: ``lm_predictions.lm_head.*`` and the decoder's absolute positio
 as ``embeddings.position_embeddings`` (which HF's DebertaV2 models ignore).
 """
 from tfmodels.convert import bert
-from tfmodels.convert.weight_map import add_dense, add_layer_norm
+from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "deberta"
 # Buffers, tied copies and the v3 discriminator's RTD head (ignored by HF as well).
@@ -69,8 +69,5 @@ def head_weights(model):
     if hasattr(model, "classifier_head"):
         add_dense(weights, "pooler.dense", model.classifier_head.inner)
         add_dense(weights, "classifier", model.classifier_head.out)
-    if hasattr(model, "token_head"):  # ...ForTokenClassification
-        add_dense(weights, "classifier", model.token_head.out)
-    if hasattr(model, "qa_head"):
-        add_dense(weights, "qa_outputs", model.qa_head.dense)
+    add_per_token_heads(weights, model)
     return weights

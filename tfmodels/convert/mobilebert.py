@@ -9,7 +9,7 @@ Task models add the ``mobilebert.`` prefix and their heads; the MLM head's
 ``cls.predictions.dense.weight`` is the extra output table, stored [H - E, V].
 NoNorm weights are named ``LayerNorm.weight``/``bias`` as LayerNorm's are.
 """
-from tfmodels.convert.weight_map import add_dense, add_layer_norm
+from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "mobilebert"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
@@ -75,8 +75,5 @@ def head_weights(model):
         add_dense(weights, "cls.seq_relationship", model.sentence_head)
     if hasattr(model, "classifier_head"):
         add_dense(weights, "classifier", model.classifier_head.out)
-    if hasattr(model, "token_head"):  # ...ForTokenClassification
-        add_dense(weights, "classifier", model.token_head.out)
-    if hasattr(model, "qa_head"):
-        add_dense(weights, "qa_outputs", model.qa_head.dense)
+    add_per_token_heads(weights, model)
     return weights

@@ -6,7 +6,7 @@ so :func:`tfmodels.convert.bert.backbone_weights` maps it; task models add the
 tied to the word embeddings) and ``classifier.{dense, out_proj}``.
 """
 from tfmodels.convert.bert import backbone_weights  # noqa: F401  (same names as BERT)
-from tfmodels.convert.weight_map import add_dense, add_layer_norm
+from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "roberta"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
@@ -25,8 +25,5 @@ def head_weights(model):
     if hasattr(model, "classifier_head"):
         add_dense(weights, "classifier.dense", model.classifier_head.inner)
         add_dense(weights, "classifier.out_proj", model.classifier_head.out)
-    if hasattr(model, "token_head"):  # ...ForTokenClassification
-        add_dense(weights, "classifier", model.token_head.out)
-    if hasattr(model, "qa_head"):
-        add_dense(weights, "qa_outputs", model.qa_head.dense)
+    add_per_token_heads(weights, model)
     return weights

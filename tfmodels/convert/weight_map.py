@@ -22,6 +22,15 @@ def add_layer_norm(weights, name, layer):
     weights[f"{name}.bias"] = (layer.beta, False)
 
 
+def add_per_token_heads(weights, model):
+    """The heads every family names alike in HF: ``classifier`` of ``...ForTokenClassification``
+    and ``qa_outputs`` of ``...ForQuestionAnswering``."""
+    if hasattr(model, "token_head"):
+        add_dense(weights, "classifier", model.token_head.out)
+    if hasattr(model, "qa_head"):
+        add_dense(weights, "qa_outputs", model.qa_head.dense)
+
+
 def _listed(names):
     names = sorted(names)
     more = f" ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
