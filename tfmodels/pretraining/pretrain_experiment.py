@@ -80,7 +80,7 @@ def build_pretrainer(cfg, init_checkpoint=None, objective=None):
     return model, None
 
 
-def _electra_config(name_or_dir, field):
+def _config_and_weights(name_or_dir, field):
     """(Config, loaded model or None) of a configs/models/ name, YAML path or HF directory."""
     from tfmodels.api import load_model_config
 
@@ -110,8 +110,8 @@ def build_generator_discriminator(cfg, init_checkpoint, pretrainer_class, family
         raise ConfigError(f"objective.generator: objective {objective} needs the generator's "
                           "configuration (a configs/models/ name such as "
                           "electra_small_generator, a YAML path or a HF directory)")
-    disc_config, disc_loaded = _electra_config(discriminator, "model")
-    gen_config, gen_loaded = _electra_config(cfg.objective.generator, "objective.generator")
+    disc_config, disc_loaded = _config_and_weights(discriminator, "model")
+    gen_config, gen_loaded = _config_and_weights(cfg.objective.generator, "objective.generator")
     for field, config in (("model", disc_config), ("objective.generator", gen_config)):
         if config.family != family:
             raise ConfigError(f"{field}: objective {objective} trains a {family} generator "
