@@ -42,3 +42,9 @@ __all__ += [
     "DisentangledAttention", "DisentangledEncoderBlock", "EnhancedMaskDecoder",
     "RelativeEmbeddings", "log_bucket_position", "relative_positions",
 ]
+
+# Encoder-decoders (Transformer, T5, BART): decoder block, RMS norm.
+from tfmodels.layers.decoder_block import TransformerDecoderBlock  # noqa: E402
+from tfmodels.layers.rms_norm import RMSNormalization  # noqa: E402
+
+__all__ += ["RMSNormalization", "TransformerDecoderBlock"]

@@ -31,6 +31,24 @@ def attention_allowed(attention_mask, query_length, causal):
     return allowed
 
 
+def cached_allowed(attention_mask, cache_index, query_length, key_length, causal):
+    """The mask for queries at positions ``cache_index + [0, query_length)`` over a
+    key/value cache of ``key_length`` slots: keys not yet written are never allowed,
+    later keys not under ``causal``; ``attention_mask`` [B, key_length] marks padding."""
+    query_positions = cache_index + tf.range(query_length)
+    key_positions = tf.range(key_length)
+    if causal:
+        allowed = key_positions[tf.newaxis, :] <= query_positions[:, tf.newaxis]
+    else:
+        allowed = tf.broadcast_to(key_positions < cache_index + query_length,
+                                  [query_length, key_length])
+    allowed = allowed[tf.newaxis, tf.newaxis]
+    if attention_mask is not None:
+        allowed = tf.logical_and(
+            allowed, tf.cast(attention_mask, tf.bool)[:, tf.newaxis, tf.newaxis, :])
+    return allowed
+
+
 def masked_softmax(scores, allowed):
     """Softmax over the allowed keys; disallowed keys get exactly 0.
 
@@ -54,16 +72,28 @@ class MultiHeadAttention(keras.layers.Layer):
     """Query/key/value projections, per-head softmax attention, output projection.
 
     Call: ``layer(query, key_value=None, attention_mask=None, training=None,
-    return_attention_scores=False, head_gate=None)``; ``key_value`` defaults to ``query``
-    (self-attention). Returns the attended values [B, Q, H], and with
-    ``return_attention_scores`` also the probabilities [B, heads, Q, K].
-    ``head_gate`` [B, heads] multiplies each head's context: the mask variable ``xi_h``
-    of Michel et al. 2019 (section 2.3), whose gradient measures head importance
-    (section 4.1); None (the default) adds nothing to the graph.
+    return_attention_scores=False, head_gate=None, attention_bias=None, cache=None,
+    cache_index=None)``; ``key_value`` defaults to ``query`` (self-attention). Returns
+    the attended values [B, Q, H], and with ``return_attention_scores`` also the
+    probabilities [B, heads, Q, K].
+
+    - ``head_gate`` [B, heads] multiplies each head's context: the mask variable
+      ``xi_h`` of Michel et al. 2019 (section 2.3), whose gradient measures head
+      importance (section 4.1); None (the default) adds nothing to the graph.
+    - ``attention_bias`` [B or 1, heads, Q, K] is added to the scores: T5's relative
+      position buckets (Raffel et al. 2020, section 2.1).
+    - ``cache`` ``{"key", "value"}`` [B, heads, L, head_size] serves incremental
+      decoding. With ``cache_index`` (a scalar), the new keys/values are written at
+      ``cache_index`` and the queries attend to the cache's written slots
+      (``attention_mask`` is then [B, L]); without it the cache is fixed (the
+      encoder's projected keys/values in cross-attention, see
+      :meth:`project_key_value`). The call then returns ``(output, cache)``.
+    - ``scale`` multiplies the queries; None is ``1/sqrt(head_size)``. T5 folds the
+      scale into its initialization and uses 1.
     """
 
     def __init__(self, num_heads, head_size=None, output_size=None, dropout_rate=0.0,
-                 causal=False, use_bias=True, initializer_range=0.02, **kwargs):
+                 causal=False, use_bias=True, initializer_range=0.02, scale=None, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.head_size = head_size
@@ -72,6 +102,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.causal = causal
         self.use_bias = use_bias
         self.initializer_range = initializer_range
+        self.scale = scale
 
     def build(self, input_shape):
         width = int(input_shape[-1])  # Keras passes the shape of ``query``.
@@ -98,15 +129,39 @@ class MultiHeadAttention(keras.layers.Layer):
         x = tf.reshape(x, [batch, length, self.num_heads, self.head_size])
         return tf.transpose(x, [0, 2, 1, 3])
 
+    @property
+    def query_scale(self):
+        return 1.0 / math.sqrt(self.head_size) if self.scale is None else self.scale
+
+    def project_key_value(self, key_value):
+        """The keys and values of ``key_value`` [B, K, H], split into heads: a fixed
+        cache for cross-attention, computed once per generated sequence."""
+        return {"key": self._split_heads(self.key(key_value)),
+                "value": self._split_heads(self.value(key_value))}
+
     def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False, head_gate=None):
+             return_attention_scores=False, head_gate=None, attention_bias=None,
+             cache=None, cache_index=None):
         key_value = query if key_value is None else key_value
-        q = self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
-        k = self._split_heads(self.key(key_value))
-        v = self._split_heads(self.value(key_value))
+        q = self._split_heads(self.query(query)) * self.query_scale
+        if cache is not None and cache_index is None:
+            k, v = cache["key"], cache["value"]
+        else:
+            k = self._split_heads(self.key(key_value))
+            v = self._split_heads(self.value(key_value))
+        if cache_index is not None:
+            k = tf.cast(_write(cache["key"], k, cache_index), self.compute_dtype)
+            v = tf.cast(_write(cache["value"], v, cache_index), self.compute_dtype)
+            cache = {"key": k, "value": v}
         scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
+        if attention_bias is not None:
+            scores += tf.cast(attention_bias, scores.dtype)
         # Softmax in float32 under mixed precision.
-        allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
+        if cache_index is not None:
+            allowed = cached_allowed(attention_mask, cache_index, tf.shape(query)[1],
+                                     tf.shape(k)[2], self.causal)
+        else:
+            allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = tf.cast(probs, self.compute_dtype)
         context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
@@ -116,6 +171,8 @@ class MultiHeadAttention(keras.layers.Layer):
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])
         output = self.output_dense(context)
+        if cache is not None:
+            return output, cache
         if return_attention_scores:
             return output, probs
         return output
@@ -126,4 +183,18 @@ class MultiHeadAttention(keras.layers.Layer):
                       output_size=self.output_size, dropout_rate=self.dropout_rate,
                       causal=self.causal, use_bias=self.use_bias,
                       initializer_range=self.initializer_range)
+        if self.scale is not None:  # only when set: older saved configs stay as they were
+            config["scale"] = self.scale
         return config
+
+
+def _write(cache, update, index):
+    """``cache`` [B, heads, L, d] with ``update`` [B, heads, T, d] written at slot
+    ``index``: a dynamic-update-slice, so shapes stay fixed inside a decoding loop."""
+    length, steps = tf.shape(cache)[2], tf.shape(update)[2]
+    slots = tf.range(length)
+    inside = tf.logical_and(slots >= index, slots < index + steps)
+    # Slot j takes update[j - index] where it is inside the window, else keeps cache[j].
+    gathered = tf.gather(update, tf.clip_by_value(slots - index, 0, steps - 1), axis=2)
+    return tf.where(inside[tf.newaxis, tf.newaxis, :, tf.newaxis],
+                    tf.cast(gathered, cache.dtype), cache)

@@ -16,7 +16,9 @@ from tfmodels.layers.initializer import weight_initializer
 
 
 class TransformerEmbeddings(keras.layers.Layer):
-    """Call: ``layer(input_ids, segment_ids=None, training=None)`` -> [B, S, H]."""
+    """Call: ``layer(input_ids, segment_ids=None, training=None, positions=None)`` ->
+    [B, S, H]. ``positions`` [B, S] replace ``0..S-1`` (before ``position_offset``):
+    incremental decoding embeds one token at its place in the sequence."""
 
     def __init__(self, vocab_size, embedding_size, max_positions=512, type_vocab_size=2,
                  hidden_size=None, layer_norm_eps=1e-12, dropout_rate=0.1,
@@ -60,12 +62,12 @@ class TransformerEmbeddings(keras.layers.Layer):
                 name="projection")
         super().build(input_shape)
 
-    def call(self, input_ids, segment_ids=None, training=None):
+    def call(self, input_ids, segment_ids=None, training=None, positions=None):
         x = tf.gather(self.word_embeddings, input_ids)
         if self.position_embeddings is not None:
-            length = tf.shape(input_ids)[1]
-            positions = tf.range(length) + self.position_offset
-            x += tf.gather(self.position_embeddings, positions)[tf.newaxis]
+            if positions is None:
+                positions = tf.range(tf.shape(input_ids)[1])[tf.newaxis]
+            x += tf.gather(self.position_embeddings, positions + self.position_offset)
         if self.token_type_embeddings is not None:
             if segment_ids is None:
                 segment_ids = tf.zeros_like(input_ids)

@@ -4,6 +4,8 @@ Post-LN (``norm_first=False``) is the original Transformer/BERT layout,
 ``LN(x + Sublayer(x))`` (Vaswani et al. 2017, section 3.1); pre-LN
 (``norm_first=True``) is ``x + Sublayer(LN(x))`` as in GPT-2 (Radford et al. 2019,
 section 2.3) and Xiong et al. 2020. LayerNorm runs in float32 under mixed precision.
+T5 (Raffel et al. 2020, section 2.1) is pre-LN with ``norm="rms"`` (RMS LayerNorm),
+``use_bias=False`` and unscaled attention (``attention_scale=1.0``).
 """
 import tensorflow as tf
 import tf_keras as keras
@@ -12,16 +14,27 @@ from tfmodels.layers.initializer import weight_initializer
 
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.attention import MultiHeadAttention
+from tfmodels.layers.rms_norm import RMSNormalization
+
+
+def layer_norm(kind, epsilon, name):
+    """``"layer"``: LayerNorm (float32 under mixed precision); ``"rms"``: T5's RMS norm."""
+    if kind == "rms":
+        return RMSNormalization(epsilon=epsilon, name=name)
+    return keras.layers.LayerNormalization(epsilon=epsilon, name=name, dtype=tf.float32)
 
 
 class TransformerEncoderBlock(keras.layers.Layer):
     """Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
-    head_gate=None)``; ``head_gate`` [B, heads] goes to the attention (see MultiHeadAttention).
+    cache=None, cache_index=None, **attention_args)``; ``attention_args`` (``head_gate``,
+    ``attention_bias``) go to the attention (see MultiHeadAttention). With a ``cache``
+    (incremental decoding) the block returns ``(x, cache)``.
     """
 
     def __init__(self, num_heads, intermediate_size, activation="gelu", dropout_rate=0.1,
                  attention_dropout_rate=0.1, layer_norm_eps=1e-12, norm_first=False,
-                 head_size=None, causal=False, initializer_range=0.02, **kwargs):
+                 head_size=None, causal=False, initializer_range=0.02, norm="layer",
+                 use_bias=True, attention_scale=None, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
@@ -33,21 +46,31 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.head_size = head_size
         self.causal = causal
         self.initializer_range = initializer_range
+        self.norm = norm
+        self.use_bias = use_bias
+        self.attention_scale = attention_scale
+
+    def _attention(self, name, causal):
+        return MultiHeadAttention(
+            self.num_heads, head_size=self.head_size, dropout_rate=self.attention_dropout_rate,
+            causal=causal, use_bias=self.use_bias, initializer_range=self.initializer_range,
+            scale=self.attention_scale, name=name)
+
+    def _layer_norm(self, name):
+        return layer_norm(self.norm, self.layer_norm_eps, name)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
-        self.attention = MultiHeadAttention(
-            self.num_heads, head_size=self.head_size, dropout_rate=self.attention_dropout_rate,
-            causal=self.causal, initializer_range=self.initializer_range, name="attention")
-        self.attention_layer_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_eps, name="attention_layer_norm", dtype=tf.float32)
+        self.attention = self._attention("attention", self.causal)
+        self.attention_layer_norm = self._layer_norm("attention_layer_norm")
         self.intermediate = keras.layers.Dense(
             self.intermediate_size, activation=get_activation(self.activation),
+            use_bias=self.use_bias,
             kernel_initializer=weight_initializer(self.initializer_range), name="intermediate")
         self.output_dense = keras.layers.Dense(
-            width, kernel_initializer=weight_initializer(self.initializer_range), name="output")
-        self.output_layer_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_eps, name="output_layer_norm", dtype=tf.float32)
+            width, use_bias=self.use_bias,
+            kernel_initializer=weight_initializer(self.initializer_range), name="output")
+        self.output_layer_norm = self._layer_norm("output_layer_norm")
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         super().build(input_shape)
 
@@ -59,23 +82,36 @@ class TransformerEncoderBlock(keras.layers.Layer):
         y = sublayer(x)
         return tf.cast(layer_norm(x + self.dropout(y, training=training)), self.compute_dtype)
 
-    def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
-             **attention_args):
-        """``attention_args`` go to the attention layer: ``head_gate`` for
-        MultiHeadAttention, relative embeddings for a subclass's own attention."""
-        scores = []
+    def _self_attention(self, x, attention_mask, training, cache, cache_index,
+                        attention_args):
+        """The self-attention sublayer; returns ``(x, probs or new cache)``."""
+        extra = {}
 
         def attend(h):
-            out, probs = self.attention(h, attention_mask=attention_mask, training=training,
-                                        return_attention_scores=True, **attention_args)
-            scores.append(probs)
+            if cache is not None:
+                attention_args.update(cache=cache, cache_index=cache_index)
+            out, extra["second"] = self.attention(
+                h, attention_mask=attention_mask, training=training,
+                return_attention_scores=True, **attention_args)
             return out
 
         x = self._residual(x, attend, self.attention_layer_norm, training)
-        x = self._residual(x, lambda h: self.output_dense(self.intermediate(h)),
-                           self.output_layer_norm, training)
-        if return_attention_scores:
-            return x, scores[0]
+        return x, extra["second"]
+
+    def _feed_forward(self, x, training):
+        return self._residual(x, lambda h: self.output_dense(self.intermediate(h)),
+                              self.output_layer_norm, training)
+
+    def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
+             cache=None, cache_index=None, **attention_args):
+        """``attention_args`` go to the attention layer: ``head_gate`` or
+        ``attention_bias`` for MultiHeadAttention, relative embeddings for a
+        subclass's own attention."""
+        x, second = self._self_attention(x, attention_mask, training, cache, cache_index,
+                                         attention_args)
+        x = self._feed_forward(x, training)
+        if cache is not None or return_attention_scores:
+            return x, second
         return x
 
     def get_config(self):
@@ -86,4 +122,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
                       layer_norm_eps=self.layer_norm_eps, norm_first=self.norm_first,
                       head_size=self.head_size, causal=self.causal,
                       initializer_range=self.initializer_range)
+        # Only when set: older saved configs stay as they were.
+        for name, default in (("norm", "layer"), ("use_bias", True), ("attention_scale", None)):
+            if getattr(self, name) != default:
+                config[name] = getattr(self, name)
         return config

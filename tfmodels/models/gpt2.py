@@ -16,6 +16,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
+from tfmodels.generation import IncrementalDecoding
 from tfmodels.layers import TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.models import bert
 from tfmodels.models.config import ModelConfig
@@ -156,10 +157,23 @@ class _GPT2TaskModel(_OptionalSegments, bert._TaskModel):
     with_pooler = False
 
 
-class GPT2LMHeadModel(_GPT2TaskModel):
-    """Next-token logits [B, S, V] (logits at position t predict token t + 1)."""
+class GPT2LMHeadModel(IncrementalDecoding, _GPT2TaskModel):
+    """Next-token logits [B, S, V] (logits at position t predict token t + 1).
+
+    Generates with :func:`tfmodels.generation.generate` (key/value cache).
+    """
 
     architecture = "GPT2LMHeadModel"
+
+    @property
+    def decoder_blocks(self):
+        return self.encoder.transformer_layers
+
+    def decoder_inputs(self, ids, positions):
+        return self.encoder.embedding_layer(ids, positions=positions)
+
+    def decoder_outputs(self, x):
+        return self.lm_head(self.encoder.final_layer_norm(x))
 
     def _heads(self, encoder, backbone):
         head = TiedLMHead(encoder.embedding_layer, name="lm_head")
