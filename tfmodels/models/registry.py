@@ -14,7 +14,9 @@ FAMILIES = {"bert": "tfmodels.models.bert",
             "electra": "tfmodels.models.electra",
             "distilbert": "tfmodels.models.distilbert",
             "deberta-v2": "tfmodels.models.deberta",
-            "gpt2": "tfmodels.models.gpt2"}
+            "gpt2": "tfmodels.models.gpt2",
+            "xlnet": "tfmodels.models.xlnet",
+            "transformer": "tfmodels.models.transformer"}
 CONVERTERS = {"bert": "tfmodels.convert.bert",
               "albert": "tfmodels.convert.albert",
               "mobilebert": "tfmodels.convert.mobilebert",
@@ -22,7 +24,9 @@ CONVERTERS = {"bert": "tfmodels.convert.bert",
               "electra": "tfmodels.convert.electra",
               "distilbert": "tfmodels.convert.distilbert",
               "deberta-v2": "tfmodels.convert.deberta",
-              "gpt2": "tfmodels.convert.gpt2"}
+              "gpt2": "tfmodels.convert.gpt2",
+              "xlnet": "tfmodels.convert.xlnet",
+              "transformer": "tfmodels.convert.transformer"}
 
 
 def family_module(family, source="model_type"):

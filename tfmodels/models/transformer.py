@@ -35,9 +35,11 @@ class Config(ModelConfig):
     max_position_embeddings: int = 1024
     layer_norm_eps: float = 1e-6
     initializer_range: float = 0.02
+    # [PAD], [CLS] and [SEP] of a vocabulary from tfmodels.tokenizers.vocab_training
+    # (the tokenizer's own ids must match: run_seq2seq.py checks).
     pad_token_id: int = 0
-    bos_token_id: int = 1            # decoder start
-    eos_token_id: int = 2
+    bos_token_id: int = 2            # decoder start
+    eos_token_id: int = 3
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:

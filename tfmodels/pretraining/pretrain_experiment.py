@@ -165,10 +165,12 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
         model, source = build_pretrainer(cfg, init_checkpoint, objective)
     registry.check_model(objective, model, family)
     config = getattr(model, "config", None) or model.discriminator_config
-    if cfg.model.seq_length > config.max_position_embeddings:
+    max_positions = getattr(config, "max_position_embeddings", None)  # None: relative only
+    if max_positions and cfg.model.seq_length > max_positions:
         raise ConfigError(f"model.seq_length {cfg.model.seq_length} exceeds the model's "
-                          f"max_position_embeddings {config.max_position_embeddings}")
-    dynamic = _masking(cfg, source, config)
+                          f"max_position_embeddings {max_positions}")
+    masked_lm = objective.masking != "none"
+    dynamic = _masking(cfg, source, config) if masked_lm else None
     check_manifests(cfg.task.input_files, objective.name, dynamic is not None,
                     cfg.model.seq_length)
     extra = objective.extra_features and objective.hook("extra_features")(
@@ -178,7 +180,7 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
                                   cfg.data.max_predictions_per_seq, dynamic,
                                   seed=cfg.trainer.seed, shuffle_buffer=cfg.data.shuffle_buffer,
                                   sentence_labels=objective.sentence_labels,
-                                  extra_features=extra)
+                                  extra_features=extra, masked_lm=masked_lm)
     steps = cfg.trainer.train_steps
     if not steps:
         raise ConfigError("trainer.train_steps is required for pre-training")
@@ -187,7 +189,8 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
     architecture = getattr(model, "architecture", None) or type(model).__name__
     print(f"pre-training {family} ({architecture}) with objective {objective.name} "
           f"({objective.paper}) for {steps} steps, batch {batch}, seq_length "
-          f"{cfg.model.seq_length}, {'dynamic' if dynamic else 'static'} masking, "
+          f"{cfg.model.seq_length}, "
+          f"{'dynamic' if dynamic else 'static' if masked_lm else 'no'} masking, "
           f"{strategy.num_replicas_in_sync} replica(s), {precision}")
     trainer = Trainer.from_experiment(cfg, strategy, model_dir, model, optimizer,
                                       objective.hook("loss"), steps, jit_compile=jit_compile,

@@ -52,21 +52,21 @@ class Vocabulary:
     """
 
     tokens: List[str]
-    cls_token: str = "[CLS]"
+    cls_token: Optional[str] = "[CLS]"   # None where the tokenizer has none (GPT-2, T5)
     sep_token: str = "[SEP]"
     pad_token: str = "[PAD]"
-    mask_token: str = "[MASK]"
+    mask_token: Optional[str] = "[MASK]"  # None for objectives that mask nothing
     word_start: Optional[str] = None
 
     def __post_init__(self):
         self.ids = {t: i for i, t in enumerate(self.tokens)}
         for token in (self.cls_token, self.sep_token, self.pad_token, self.mask_token):
-            if token not in self.ids:
+            if token is not None and token not in self.ids:
                 raise ConfigError(f"special token {token!r} is not in the vocabulary")
 
     @property
     def special_tokens(self):
-        return (self.cls_token, self.sep_token, self.pad_token)
+        return tuple(t for t in (self.cls_token, self.sep_token, self.pad_token) if t)
 
     def dynamic_masking(self, mask_rate):
         """The ``dynamic`` argument of :func:`pretraining_dataset`."""
@@ -75,12 +75,13 @@ class Vocabulary:
                 "mask_rate": mask_rate}
 
 
-def vocabulary_of(preprocessor, vocab_dir=None):
+def vocabulary_of(preprocessor, vocab_dir=None, needs_mask=True):
     """The :class:`Vocabulary` of a preprocessor (``tfmodels.preprocessor_from_pretrained``).
 
     [CLS]/[SEP]/[PAD] are the packer's; the mask token is ``mask_token`` of the
     directory's ``tokenizer_config.json``/``special_tokens_map.json``, else the first
-    of ``[MASK]``/``<mask>`` the vocabulary has.
+    of ``[MASK]``/``<mask>`` the vocabulary has; ConfigError when there is none and
+    ``needs_mask`` (the objective masks tokens).
     """
     from tfmodels.tokenizers.byte_bpe import ByteBPETokenizer, bytes_to_unicode
     from tfmodels.tokenizers.sentencepiece import SPIECE_UNDERLINE, SentencePieceTokenizer
@@ -96,12 +97,12 @@ def vocabulary_of(preprocessor, vocab_dir=None):
             mask = mask or (value.get("content") if isinstance(value, dict) else value)
     present = set(vocab)
     mask = mask or next((t for t in MASK_TOKENS if t in present), None)
-    if mask is None:
+    if mask is None and needs_mask:
         raise ConfigError(f"the vocabulary in {vocab_dir} has no mask token "
                           f"({' or '.join(MASK_TOKENS)}) for masked-LM pre-training")
     word_start = (bytes_to_unicode()[ord(" ")] if isinstance(tokenizer, ByteBPETokenizer) else
                   SPIECE_UNDERLINE if isinstance(tokenizer, SentencePieceTokenizer) else None)
-    return Vocabulary(vocab, preprocessor.cls_token, preprocessor.sep_token,
+    return Vocabulary(vocab, getattr(preprocessor, "cls_token", None), preprocessor.sep_token,
                       preprocessor.pad_token, mask, word_start)
 
 
@@ -245,12 +246,12 @@ def check_manifests(file_pattern, objective, dynamic, seq_length):
                               f"{facts['seq_length']} long")
 
 
-def _feature_spec(seq_length, max_predictions, static, sentence_labels=True):
+def _feature_spec(seq_length, max_predictions, static, sentence_labels=True, masked_lm=True):
     spec = {name: tf.io.FixedLenFeature([seq_length], tf.int64)
             for name in ("input_ids", "input_mask", "segment_ids")}
     if sentence_labels:
         spec["next_sentence_labels"] = tf.io.FixedLenFeature([1], tf.int64)
-    if static:
+    if static and masked_lm:
         spec["masked_lm_positions"] = tf.io.FixedLenFeature([max_predictions], tf.int64)
         spec["masked_lm_ids"] = tf.io.FixedLenFeature([max_predictions], tf.int64)
         spec["masked_lm_weights"] = tf.io.FixedLenFeature([max_predictions], tf.float32)
@@ -259,19 +260,22 @@ def _feature_spec(seq_length, max_predictions, static, sentence_labels=True):
 
 def pretraining_dataset(file_pattern, batch_size, seq_length, max_predictions=20,
                         dynamic=None, seed=0, shuffle_buffer=10000, training=True,
-                        sentence_labels=True, extra_features=None):
+                        sentence_labels=True, extra_features=None, masked_lm=True):
     """Batches of pre-training features from TFRecords.
 
     ``dynamic`` = ``{"vocab_size", "mask_id", "special_ids", "mask_rate"}`` (see
     :meth:`Vocabulary.dynamic_masking`) re-masks every batch; records must then hold
-    unmasked ids. Without it, the records' static masks are used.
+    unmasked ids. Without it, the records' static masks are used, unless
+    ``masked_lm=False`` (objectives without masked-LM positions: causal LM, span
+    corruption, denoising, permutation LM).
     ``sentence_labels``: parse ``next_sentence_labels`` (NSP/SOP objectives);
     ``extra_features``: more ``tf.io`` specs an objective's records carry.
     """
     files = sorted(f for pattern in file_pattern.split(",") for f in glob.glob(pattern.strip()))
     if not files:
         raise DataError(f"no TFRecord files match {file_pattern!r}")
-    spec = _feature_spec(seq_length, max_predictions, dynamic is None, sentence_labels)
+    spec = _feature_spec(seq_length, max_predictions, dynamic is None, sentence_labels,
+                         masked_lm)
     spec.update(extra_features or {})
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -334,7 +338,7 @@ def create_records(input_paths, vocab_dir, output_dir, objective=None, options=N
     spec = registry.get_objective(objective, source="--objective")
     if options.static_masking is None:
         options = dataclasses.replace(options, static_masking=spec.masking == "static")
-    vocab = vocabulary_of(pre, vocab_dir)
+    vocab = vocabulary_of(pre, vocab_dir, needs_mask=spec.masking != "none")
 
     def tokenize(lines):
         out = []
@@ -349,7 +353,8 @@ def create_records(input_paths, vocab_dir, output_dir, objective=None, options=N
     os.makedirs(output_dir, exist_ok=True)
     paths, count = write_shards(examples, os.path.join(output_dir, "pretrain"), num_shards)
     facts = {"objective": objective, "examples": count, "documents": len(documents),
-             "masking": "static" if options.static_masking else "dynamic",
+             "masking": ("none" if spec.masking == "none" else
+                         "static" if options.static_masking else "dynamic"),
              "tokenizer": os.path.abspath(vocab_dir), "vocab_size": len(vocab.tokens),
              **{k: v for k, v in dataclasses.asdict(options).items() if k != "static_masking"}}
     write_manifest(output_dir, **facts)

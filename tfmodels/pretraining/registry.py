@@ -34,7 +34,8 @@ class Objective:
     build: Optional[str] = None
     needs: Tuple[str, ...] = ("mlm_head",)   # model attributes the loss uses
     sentence_labels: bool = False            # records carry next_sentence_labels
-    masking: str = "static"                  # create_pretraining_data's default
+    masking: str = "static"                  # create_pretraining_data's default; "none":
+    #                                          the objective reads no masked-LM positions
     saves: Tuple[Tuple[str, Optional[str]], ...] = (("hf_model", None),)  # (folder, attribute)
     extra_features: Optional[str] = None
 
@@ -56,6 +57,7 @@ class Objective:
 
 _RECORDS = "tfmodels.pretraining.records"
 _LOSSES = "tfmodels.pretraining.objectives"
+_SEQ2SEQ = "tfmodels.pretraining.seq2seq"
 OBJECTIVES = {o.name: o for o in (
     Objective("mlm_nsp", "BERT, Devlin et al. 2019, 3.1", f"{_RECORDS}:next_sentence_examples",
               f"{_LOSSES}:pretraining_loss", needs=("mlm_head", "sentence_head"),
@@ -82,11 +84,26 @@ OBJECTIVES = {o.name: o for o in (
               build="tfmodels.pretraining.gdes:build_pretrainer",
               needs=("generator", "discriminator"), masking="dynamic",
               saves=(("hf_model", "discriminator_backbone"), ("hf_generator", "generator"))),
+    Objective("causal_lm", "GPT-2, Radford et al. 2019, 2",
+              "tfmodels.pretraining.causal_lm:causal_lm_examples",
+              "tfmodels.pretraining.causal_lm:causal_lm_loss", architecture="causal_lm",
+              needs=("lm_head",), masking="none",
+              extra_features="tfmodels.pretraining.causal_lm:causal_lm_features"),
+    Objective("span_corruption", "T5, Raffel et al. 2020, 3.1.4",
+              "tfmodels.pretraining.span_corruption:span_corruption_examples",
+              f"{_SEQ2SEQ}:seq2seq_lm_loss", architecture="seq2seq_lm", needs=("lm_head",),
+              masking="none",
+              extra_features="tfmodels.pretraining.span_corruption:span_corruption_features"),
+    Objective("denoising", "BART, Lewis et al. 2020, 2.2",
+              "tfmodels.pretraining.denoising:denoising_examples",
+              f"{_SEQ2SEQ}:seq2seq_lm_loss", architecture="seq2seq_lm", needs=("lm_head",),
+              masking="none", extra_features="tfmodels.pretraining.denoising:denoising_features"),
 )}
 
 FAMILY_DEFAULTS = {"bert": "mlm_nsp", "mobilebert": "mlm_nsp", "roberta": "mlm",
                    "distilbert": "mlm", "albert": "mlm_sop", "electra": "rtd",
-                   "deberta-v2": "rtd_gdes"}
+                   "deberta-v2": "rtd_gdes", "gpt2": "causal_lm", "t5": "span_corruption",
+                   "bart": "denoising"}
 
 
 def get_objective(name, source="objective.name"):

@@ -62,9 +62,10 @@ def build_model_and_preprocessor(cfg, num_labels=None, label_names=None,
     if not vocab_dir:
         raise ConfigError("model.name without model.init_from needs model.vocab_file")
     preprocessor = tfmodels.preprocessor_from_pretrained(vocab_dir, seq_length=m.seq_length)
-    if m.seq_length > model.config.max_position_embeddings:
+    max_positions = getattr(model.config, "max_position_embeddings", None)  # None: relative
+    if max_positions and m.seq_length > max_positions:
         raise ConfigError(f"model.seq_length {m.seq_length} exceeds the model's "
-                          f"max_position_embeddings {model.config.max_position_embeddings}")
+                          f"max_position_embeddings {max_positions}")
     if preprocessor.vocab_size > model.config.vocab_size:
         raise ConfigError(f"the vocabulary in {vocab_dir} has {preprocessor.vocab_size} tokens "
                           f"but the model's vocab_size is {model.config.vocab_size}: "

@@ -253,17 +253,24 @@ class ByteBPETokenizer(keras.layers.Layer):
 @keras.utils.register_keras_serializable("tfmodels")
 class ByteBPEPreprocessor(Preprocessor):
     """RoBERTa inputs: ``<s> a </s>`` or ``<s> a </s></s> b </s>``, padded with ``<pad>``,
-    segment ids all 0 (one token type)."""
+    segment ids all 0 (one token type). ``style="gpt2"``: the text's ids alone, padded
+    with ``pad_token`` (``<|endoftext|>``); see :class:`SegmentPacker`."""
 
     def __init__(self, tokenizer, seq_length=128, cls_token="<s>", sep_token="</s>",
-                 pad_token="<pad>", **kwargs):
+                 pad_token="<pad>", style="roberta", **kwargs):
         if isinstance(tokenizer, dict):
             tokenizer = keras.layers.deserialize(
                 tokenizer, custom_objects={"ByteBPETokenizer": ByteBPETokenizer})
         super().__init__(tokenizer, seq_length, cls_token, sep_token, pad_token, **kwargs)
         packer = self.packer
+        self.style = style
         self.packer = SegmentPacker(seq_length, packer.start_id, packer.end_id, packer.pad_id,
-                                    style="roberta")
+                                    style=style)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(style=self.style)
+        return config
 
 
 def byte_bpe_preprocessor(path, seq_length=128):
@@ -271,7 +278,9 @@ def byte_bpe_preprocessor(path, seq_length=128):
 
     Special tokens and ``add_prefix_space`` come from ``tokenizer_config.json`` when it
     has them. RoBERTa numbers positions from ``pad_token_id + 1``, so its texts are
-    that much shorter than ``max_position_embeddings``.
+    that much shorter than ``max_position_embeddings``. A GPT-2 folder (config.json
+    ``model_type`` "gpt2") gets GPT-2's packing: no special tokens, ``<|endoftext|>``
+    (its eos) as padding and unknown token, at most ``n_positions`` tokens.
     """
     def read(name):
         file = os.path.join(path, name)
@@ -289,16 +298,21 @@ def byte_bpe_preprocessor(path, seq_length=128):
 
     tok = {**read("special_tokens_map.json"), **read("tokenizer_config.json")}
     config = read("config.json")
-    limit = config.get("max_position_embeddings")
+    gpt2 = config.get("model_type") == "gpt2"
+    limit = config.get("n_positions" if gpt2 else "max_position_embeddings")
     if limit and config.get("model_type") == "roberta":
         limit -= config.get("pad_token_id", 1) + 1
     if limit and seq_length > limit:
         raise ConfigError(f"seq_length {seq_length} exceeds the {limit} positions the model "
                           f"has ({os.path.join(path, 'config.json')})")
+    eos = token(tok.get("eos_token"), "<|endoftext|>") if gpt2 else None
     tokenizer = ByteBPETokenizer(os.path.join(path, "vocab.json"),
                                  os.path.join(path, "merges.txt"),
-                                 unknown_token=token(tok.get("unk_token"), "<unk>"),
+                                 unknown_token=token(tok.get("unk_token"), eos or "<unk>"),
                                  add_prefix_space=bool(tok.get("add_prefix_space", False)))
+    if gpt2:  # HF's GPT-2 tokenizer has no pad token; eos pads (masked out anyway)
+        return ByteBPEPreprocessor(tokenizer, seq_length, cls_token=eos, sep_token=eos,
+                                   pad_token=token(tok.get("pad_token"), eos), style="gpt2")
     return ByteBPEPreprocessor(tokenizer, seq_length, cls_token=token(tok.get("cls_token"), "<s>"),
                                sep_token=token(tok.get("sep_token"), "</s>"),
                                pad_token=token(tok.get("pad_token"), "<pad>"))

@@ -2,7 +2,10 @@
 
 ``[CLS] a [SEP]`` or ``[CLS] a [SEP] b [SEP]``, padded to ``seq_length``;
 ``style="roberta"`` gives ``<s> a </s>`` or ``<s> a </s></s> b </s>`` with segment
-ids all 0 (RoBERTa has one token type; Liu et al. 2019, section 4.2). When a pair
+ids all 0 (RoBERTa has one token type; Liu et al. 2019, section 4.2);
+``style="gpt2"`` adds no special tokens at all (GPT-2 reads plain text, Radford et al.
+2019, section 2.2): the segments' ids back to back, padded with ``pad_id`` (GPT-2's
+``<|endoftext|>``), segment ids all 0. When a pair
 is too long, tokens are removed from the end of the longer segment one at a time,
 from ``b`` on ties: the reference tokenizer's ``longest_first`` truncation. That
 loop has a closed form, computed here per row with tensor ops.
@@ -13,7 +16,7 @@ import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 
-STYLES = ("bert", "roberta")
+STYLES = ("bert", "roberta", "gpt2")
 
 
 def longest_first_lengths(len_a, len_b, budget):
@@ -49,7 +52,8 @@ class SegmentPacker(keras.layers.Layer):
         segments = list(segments) if isinstance(segments, (list, tuple)) else [segments]
         segments = [tf.cast(s, tf.int64) for s in segments]
         extra_ends = len(segments) - 1 if self.style == "roberta" else 0  # the </s></s> pair
-        budget = tf.constant(self.seq_length - 1 - len(segments) - extra_ends, tf.int64)
+        specials = 0 if self.style == "gpt2" else 1 + len(segments) + extra_ends
+        budget = tf.constant(self.seq_length - specials, tf.int64)
         if len(segments) == 1:
             segments = [_truncate(segments[0], tf.minimum(segments[0].row_lengths(), budget))]
         elif len(segments) == 2:
@@ -61,12 +65,16 @@ class SegmentPacker(keras.layers.Layer):
         if extra_ends:
             ends = tf.fill([segments[1].nrows(), 1], tf.constant(self.end_id, tf.int64))
             segments[1] = tf.concat([tf.RaggedTensor.from_tensor(ends), segments[1]], axis=1)
-        ids, type_ids = tf_text.combine_segments(
-            segments, start_of_sequence_id=self.start_id, end_of_segment_id=self.end_id)
+        if self.style == "gpt2":
+            ids = tf.concat(segments, axis=1)
+            type_ids = tf.zeros_like(ids)
+        else:
+            ids, type_ids = tf_text.combine_segments(
+                segments, start_of_sequence_id=self.start_id, end_of_segment_id=self.end_id)
         input_ids, input_mask = tf_text.pad_model_inputs(
             ids, self.seq_length, pad_value=self.pad_id)
         segment_ids, _ = tf_text.pad_model_inputs(type_ids, self.seq_length)
-        if self.style == "roberta":
+        if self.style != "bert":
             segment_ids = tf.zeros_like(segment_ids)
         return {
             "input_ids": tf.cast(input_ids, tf.int32),

@@ -92,6 +92,11 @@ class WordPieceTokenizer(keras.layers.Layer):
         """Token ids -> list of token strings (for inspection and tests)."""
         return [self.vocab[i] for i in ids]
 
+    def decode(self, ids):
+        """Token ids -> text: pieces joined by spaces, ``##`` continuations glued back
+        (lower-cased and without accents where the tokenizer normalized them)."""
+        return " ".join(self.detokenize(ids)).replace(" ##", "")
+
     def get_config(self):
         config = super().get_config()
         config.update(vocabulary=self.vocabulary, lower_case=self.lower_case,

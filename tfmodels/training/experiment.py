@@ -57,6 +57,7 @@ class OptimizerSection:
 
 @dataclasses.dataclass
 class ScheduleSection:
+    name: str = "linear"               # linear (BERT) or inverse_sqrt (Transformer, 5.3)
     warmup_fraction: float = 0.1       # of train steps, unless warmup_steps is set
     warmup_steps: Optional[int] = None
     end_lr_fraction: float = 0.0       # linear decay to lr * end_lr_fraction

@@ -1,10 +1,13 @@
-"""AdamW with linear warm-up and linear decay (Devlin et al. 2019, appendix A.2).
+"""AdamW with linear warm-up and linear decay (Devlin et al. 2019, appendix A.2),
+or the Transformer's inverse-square-root decay (Vaswani et al. 2017, section 5.3).
 
 Weight decay is decoupled (Loshchilov & Hutter 2019) and not applied to
 LayerNorm parameters and biases, as in BERT's original optimizer.
 """
 import tensorflow as tf
 import tf_keras as keras
+
+from tfmodels.errors import ConfigError
 
 
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -26,6 +29,24 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "warmup_steps": self.warmup_steps, "end": self.end}
 
 
+class WarmupInverseSqrt(keras.optimizers.schedules.LearningRateSchedule):
+    """Vaswani et al. 2017, section 5.3: ``d^-0.5 * min(step^-0.5, step * warmup^-1.5)``,
+    written with its peak: linear warm-up to ``peak`` at ``warmup_steps``, then
+    ``peak * sqrt(warmup_steps / step)`` (the paper's peak is (d * warmup)^-0.5)."""
+
+    def __init__(self, peak, warmup_steps):
+        self.peak, self.warmup_steps = peak, max(warmup_steps, 1)
+
+    def __call__(self, step):
+        step = tf.maximum(tf.cast(step, tf.float32), 1.0)
+        return self.peak * tf.minimum(step / self.warmup_steps,
+                                      tf.sqrt(self.warmup_steps / step))
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps}
+
+
+SCHEDULES = ("linear", "inverse_sqrt")
 NO_DECAY = ["layer_norm", "LayerNorm", "bias"]
 
 
@@ -34,7 +55,13 @@ def create_optimizer(opt, schedule, total_steps):
     warmup = schedule.warmup_steps
     if warmup is None:
         warmup = int(schedule.warmup_fraction * total_steps)
-    lr = WarmupLinearDecay(opt.lr, total_steps, warmup, opt.lr * schedule.end_lr_fraction)
+    if schedule.name not in SCHEDULES:
+        raise ConfigError(f"schedule.name: unknown schedule {schedule.name!r}; known: "
+                          f"{', '.join(SCHEDULES)}")
+    if schedule.name == "inverse_sqrt":
+        lr = WarmupInverseSqrt(opt.lr, warmup)
+    else:
+        lr = WarmupLinearDecay(opt.lr, total_steps, warmup, opt.lr * schedule.end_lr_fraction)
     optimizer = keras.optimizers.AdamW(
         learning_rate=lr, weight_decay=opt.weight_decay, beta_1=opt.beta_1, beta_2=opt.beta_2,
         epsilon=opt.epsilon, global_clipnorm=opt.clipnorm)
