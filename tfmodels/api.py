@@ -62,7 +62,7 @@ def preprocessor_from_pretrained(path, seq_length=128):
 
     path = os.fspath(path)
     if all(os.path.isfile(os.path.join(path, f)) for f in ("vocab.json", "merges.txt")):
-        return byte_bpe_preprocessor(path, seq_length)  # byte-level BPE (RoBERTa)
+        return byte_bpe_preprocessor(path, seq_length)  # byte-level BPE (RoBERTa, GPT-2)
     vocab = os.path.join(path, "vocab.txt")
     spiece = os.path.join(path, "spiece.model")  # SentencePiece (ALBERT) instead of WordPiece
     spm = os.path.join(path, "spm.model")  # SentencePiece (DeBERTa-v2/v3), cased by default
@@ -83,6 +83,11 @@ def preprocessor_from_pretrained(path, seq_length=128):
         from tfmodels.tokenizers.sentencepiece import SentencePieceTokenizer
         return Preprocessor(SentencePieceTokenizer(spm, lower_case=lower_case, keep_accents=True),
                             seq_length=seq_length, pad_token="[PAD]")  # [CLS]=1 [SEP]=2 [PAD]=0
+    config_path = os.path.join(path, "config.json")
+    if os.path.isfile(spiece) and os.path.isfile(config_path) and \
+            _pretrained.read_json(config_path).get("model_type") == "t5":
+        from tfmodels.tokenizers.sentencepiece import t5_preprocessor
+        return t5_preprocessor(path, seq_length)  # cased, "text </s>", no [CLS]
     if os.path.isfile(spiece):
         from tfmodels.tokenizers.sentencepiece import sentencepiece_preprocessor
         return sentencepiece_preprocessor(path, seq_length)

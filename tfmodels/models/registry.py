@@ -16,7 +16,9 @@ FAMILIES = {"bert": "tfmodels.models.bert",
             "deberta-v2": "tfmodels.models.deberta",
             "gpt2": "tfmodels.models.gpt2",
             "xlnet": "tfmodels.models.xlnet",
-            "transformer": "tfmodels.models.transformer"}
+            "transformer": "tfmodels.models.transformer",
+            "bart": "tfmodels.models.bart",
+            "t5": "tfmodels.models.t5"}
 CONVERTERS = {"bert": "tfmodels.convert.bert",
               "albert": "tfmodels.convert.albert",
               "mobilebert": "tfmodels.convert.mobilebert",
@@ -26,6 +28,8 @@ CONVERTERS = {"bert": "tfmodels.convert.bert",
               "deberta-v2": "tfmodels.convert.deberta",
               "gpt2": "tfmodels.convert.gpt2",
               "xlnet": "tfmodels.convert.xlnet",
+              "bart": "tfmodels.convert.bart",
+              "t5": "tfmodels.convert.t5",
               "transformer": "tfmodels.convert.transformer"}
 
 

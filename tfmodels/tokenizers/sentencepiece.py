@@ -26,6 +26,7 @@ import tensorflow_text as tf_text
 import tf_keras as keras
 
 from tfmodels.errors import DataError
+from tfmodels.tokenizers.preprocessor import Preprocessor
 
 SPIECE_UNDERLINE = "\u2581"
 
@@ -168,3 +169,31 @@ def sentencepiece_preprocessor(path, seq_length):
                                        keep_accents=bool(options.get("keep_accents", False)))
     return Preprocessor(tokenizer, seq_length=seq_length, cls_token="[CLS]", sep_token="[SEP]",
                         pad_token="<pad>")
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class T5Preprocessor(Preprocessor):
+    """T5 (Raffel et al. 2020, section 2.2): cased SentencePiece pieces then ``</s>``,
+    right-padded with ``<pad>`` (id 0); a pair is ``a </s> b </s>``. That is BERT's
+    ``[CLS] a [SEP]`` packed one slot longer with the first slot dropped, so a cut text
+    keeps its ``</s>`` as HF's T5 tokenizer does. T5 has no token types: segment_ids are 0.
+    """
+
+    def __init__(self, tokenizer, seq_length=128, **kwargs):
+        for name in ("cls_token", "sep_token", "pad_token"):
+            kwargs.pop(name, None)
+        super().__init__(tokenizer, seq_length + 1, cls_token="</s>", sep_token="</s>",
+                         pad_token="<pad>", **kwargs)
+        self.seq_length = seq_length
+
+    def call(self, inputs):
+        features = {name: value[:, 1:] for name, value in super().call(inputs).items()}
+        features["segment_ids"] = tf.zeros_like(features["segment_ids"])
+        return features
+
+
+def t5_preprocessor(path, seq_length):
+    """:class:`T5Preprocessor` for a directory with T5's ``spiece.model``."""
+    tokenizer = SentencePieceTokenizer(os.path.join(path, "spiece.model"), lower_case=False,
+                                       keep_accents=True)
+    return T5Preprocessor(tokenizer, seq_length=seq_length)
