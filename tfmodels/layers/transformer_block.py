@@ -34,7 +34,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
     def __init__(self, num_heads, intermediate_size, activation="gelu", dropout_rate=0.1,
                  attention_dropout_rate=0.1, layer_norm_eps=1e-12, norm_first=False,
                  head_size=None, causal=False, initializer_range=0.02, norm="layer",
-                 use_bias=True, attention_scale=None, **kwargs):
+                 use_bias=True, attention_scale=None, activation_dropout_rate=0.0, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
@@ -49,6 +49,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.norm = norm
         self.use_bias = use_bias
         self.attention_scale = attention_scale
+        self.activation_dropout_rate = activation_dropout_rate
 
     def _attention(self, name, causal):
         return MultiHeadAttention(
@@ -72,6 +73,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
             kernel_initializer=weight_initializer(self.initializer_range), name="output")
         self.output_layer_norm = self._layer_norm("output_layer_norm")
         self.dropout = keras.layers.Dropout(self.dropout_rate)
+        # Between the two feed-forward layers (BART's activation_dropout, T5's dropout in
+        # DenseReluDense); None when off, so older graphs stay as they were.
+        self.activation_dropout = (keras.layers.Dropout(self.activation_dropout_rate)
+                                   if self.activation_dropout_rate else None)
         super().build(input_shape)
 
     def _residual(self, x, sublayer, layer_norm, training):
@@ -99,8 +104,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return x, extra["second"]
 
     def _feed_forward(self, x, training):
-        return self._residual(x, lambda h: self.output_dense(self.intermediate(h)),
-                              self.output_layer_norm, training)
+        def feed_forward(h):
+            h = self.intermediate(h)
+            if self.activation_dropout is not None:
+                h = self.activation_dropout(h, training=training)
+            return self.output_dense(h)
+
+        return self._residual(x, feed_forward, self.output_layer_norm, training)
 
     def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
              cache=None, cache_index=None, **attention_args):
@@ -123,7 +133,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
                       head_size=self.head_size, causal=self.causal,
                       initializer_range=self.initializer_range)
         # Only when set: older saved configs stay as they were.
-        for name, default in (("norm", "layer"), ("use_bias", True), ("attention_scale", None)):
+        for name, default in (("norm", "layer"), ("use_bias", True), ("attention_scale", None),
+                              ("activation_dropout_rate", 0.0)):
             if getattr(self, name) != default:
                 config[name] = getattr(self, name)
         return config

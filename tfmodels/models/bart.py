@@ -10,9 +10,8 @@ has ``max_position_embeddings + 2`` rows. Encoder and decoder may differ in
 depth, heads and feed-forward width. Ids: ``<s>`` 0, ``<pad>`` 1, ``</s>`` 2,
 and the decoder starts from ``</s>`` (``decoder_start_token_id`` 2).
 
-``activation_dropout`` (dropout after the feed-forward activation) is kept in the
-config for round trips but not applied: the shared block has no such dropout,
-so training differs slightly from the reference; inference is exact.
+``activation_dropout`` is the dropout after the feed-forward activation
+(the block's ``activation_dropout_rate``).
 """
 import dataclasses
 import typing
@@ -99,7 +98,8 @@ def bart_parts(config):
             num_heads, intermediate_size, activation=config.hidden_act,
             dropout_rate=config.dropout, attention_dropout_rate=config.attention_dropout,
             layer_norm_eps=config.LAYER_NORM_EPS, initializer_range=config.initializer_range,
-            name=f"{name}_layer_{i}") for i in range(num_layers)]
+            activation_dropout_rate=config.activation_dropout, name=f"{name}_layer_{i}")
+            for i in range(num_layers)]
         return TransformerStack(inputs, blocks, name=name)
 
     return Seq2SeqParts(

@@ -88,7 +88,8 @@ def t5_parts(config):
             dropout_rate=config.dropout, attention_dropout_rate=config.dropout,
             layer_norm_eps=config.layer_norm_eps, norm_first=True, head_size=config.head_size,
             initializer_range=init, norm="rms", use_bias=False, attention_scale=1.0,
-            name=f"{name}_layer_{i}") for i in range(num_layers)]
+            activation_dropout_rate=config.dropout, name=f"{name}_layer_{i}")
+            for i in range(num_layers)]
         bias = RelativePositionBias(config.num_heads, config.num_buckets, config.max_distance,
                                     bidirectional=bidirectional, initializer_range=init,
                                     name=f"{name}_relative_attention_bias")

@@ -12,13 +12,19 @@ a target never sees its own token, its content stream does (:class:`XLNetModel`)
 :func:`permutation_example` makes one sequence's masks, :func:`permutation_batch` a
 batch of them, and :func:`permutation_lm_loss` is the Trainer ``loss_fn`` for
 :class:`tfmodels.models.xlnet.XLNetPermutationLM` (task ``pretraining``).
+:func:`permutation_examples` writes the ``permutation_lm`` objective's records: the
+text cut into blocks as for the causal LM, each with one drawn order per
+``dupe_factor`` pass (XLNet samples a new order every time it sees a sequence).
 """
 import math
 
 import numpy as np
+import tensorflow as tf
 
 from tfmodels.errors import ConfigError
+from tfmodels.pretraining.causal_lm import blocks, token_stream
 from tfmodels.pretraining.objectives import masked_lm_loss
+from tfmodels.pretraining.records import _float_feature, _int_feature, _pad
 
 PARTIAL_PREDICTION = 6  # K of section 2.3
 FEATURES = ("input_ids", "input_mask", "segment_ids", "perm_mask", "target_mapping")
@@ -85,3 +91,35 @@ def permutation_lm_loss(model, batch, training):
     out = model({k: batch[k] for k in FEATURES}, training=training)
     loss, accuracy = masked_lm_loss(out["logits"], batch["target_ids"], batch["target_weights"])
     return loss, {"plm_loss": loss, "plm_accuracy": accuracy}
+
+
+def permutation_examples(documents, vocab, options, rng):
+    """The ``permutation_lm`` records (tfmodels.pretraining.registry): ``input_ids``,
+    ``input_mask``, ``segment_ids`` [S], ``perm_mask`` [S * S], ``target_mapping``
+    [P * S], ``target_ids`` and ``target_weights`` [P], P = ceil(S / 6)."""
+    length = options.seq_length
+    pad = vocab.ids[vocab.pad_token]
+    pieces = blocks([vocab.ids[t] for t in token_stream(documents, vocab.sep_token)], length)
+    for _ in range(options.dupe_factor):
+        for i in rng.permutation(len(pieces)):
+            ids = _pad(pieces[i], length, pad)
+            mask = _pad([1] * len(pieces[i]), length)
+            example = permutation_example(np.asarray(ids), rng, np.asarray(mask))
+            features = {"input_ids": _int_feature(ids), "input_mask": _int_feature(mask),
+                        "segment_ids": _int_feature([0] * length),
+                        "perm_mask": _float_feature(example["perm_mask"].ravel()),
+                        "target_mapping": _float_feature(example["target_mapping"].ravel()),
+                        "target_ids": _int_feature(example["target_ids"]),
+                        "target_weights": _float_feature(example["target_weights"])}
+            yield tf.train.Example(features=tf.train.Features(feature=features))
+
+
+def permutation_features(seq_length, max_predictions=20):
+    """The registry's ``extra_features`` hook: the masks and targets, reshaped by the
+    parser to [S, S] and [P, S]."""
+    del max_predictions
+    predictions = num_predictions(seq_length)
+    return {"perm_mask": tf.io.FixedLenFeature([seq_length, seq_length], tf.float32),
+            "target_mapping": tf.io.FixedLenFeature([predictions, seq_length], tf.float32),
+            "target_ids": tf.io.FixedLenFeature([predictions], tf.int64),
+            "target_weights": tf.io.FixedLenFeature([predictions], tf.float32)}

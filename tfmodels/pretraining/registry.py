@@ -98,12 +98,17 @@ OBJECTIVES = {o.name: o for o in (
               "tfmodels.pretraining.denoising:denoising_examples",
               f"{_SEQ2SEQ}:seq2seq_lm_loss", architecture="seq2seq_lm", needs=("lm_head",),
               masking="none", extra_features="tfmodels.pretraining.denoising:denoising_features"),
+    Objective("permutation_lm", "XLNet, Yang et al. 2019, 2.2-2.3",
+              "tfmodels.pretraining.permutation:permutation_examples",
+              "tfmodels.pretraining.permutation:permutation_lm_loss", needs=("lm_head",),
+              masking="none",
+              extra_features="tfmodels.pretraining.permutation:permutation_features"),
 )}
 
 FAMILY_DEFAULTS = {"bert": "mlm_nsp", "mobilebert": "mlm_nsp", "roberta": "mlm",
                    "distilbert": "mlm", "albert": "mlm_sop", "electra": "rtd",
                    "deberta-v2": "rtd_gdes", "gpt2": "causal_lm", "t5": "span_corruption",
-                   "bart": "denoising"}
+                   "bart": "denoising", "xlnet": "permutation_lm"}
 
 
 def get_objective(name, source="objective.name"):
@@ -138,7 +143,23 @@ def check_model(objective, model, family):
     missing = [a for a in objective.needs if getattr(model, a, None) is None]
     if missing:
         name = getattr(model, "architecture", None) or type(model).__name__
-        raise ConfigError(f"objective {objective.name!r} ({objective.paper}) needs the "
-                          f"model's {' and '.join(missing)}, but the {family} model {name} "
-                          f"has none; pick an objective the {family} family can run "
-                          f"(default: {FAMILY_DEFAULTS.get(family, 'none')})")
+        _misfit(objective, family, f"the model's {' and '.join(missing)}, but the {family} "
+                                   f"model {name} has none")
+
+
+def check_family(objective, family):
+    """ConfigError, before anything is built, when ``family`` has no task model of the
+    objective's ``architecture`` (e.g. mlm on GPT-2, which has no masked-LM model)."""
+    if objective.build or ":" in objective.architecture:
+        return
+    from tfmodels.models.registry import family_module
+
+    if objective.architecture not in family_module(family).TASKS:
+        _misfit(objective, family, f"a {objective.architecture} model, but the {family} "
+                                   "family has none")
+
+
+def _misfit(objective, family, what):
+    raise ConfigError(f"objective {objective.name!r} ({objective.paper}) needs {what}; "
+                      f"pick an objective the {family} family can run "
+                      f"(default: {FAMILY_DEFAULTS.get(family, 'none')})")
