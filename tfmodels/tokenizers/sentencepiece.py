@@ -144,6 +144,15 @@ class SentencePieceTokenizer(keras.layers.Layer):
         """Piece ids -> list of piece strings (for inspection and tests)."""
         return [self.vocab[i] for i in ids]
 
+    def decode(self, ids):
+        """Piece ids -> text, by SentencePiece itself (pieces joined, ``▁`` a space).
+        Ids past the model's pieces (T5's ``<extra_id_N>`` sentinels) are left out."""
+        ids = [i for i in ids if 0 <= i < len(self.vocab)]
+        if not ids:
+            return ""
+        return self._sp.detokenize(tf.constant([ids], tf.int32)).numpy()[0].decode(
+            "utf-8", errors="replace")
+
     def get_config(self):
         config = super().get_config()
         config.update(model_file=self.model_file, lower_case=self.lower_case,
