@@ -52,10 +52,12 @@ def test_gpt2_greedy_and_beam_equal_the_reference(gpt2):
 
 
 def test_cached_decoding_equals_full_recomputation(gpt2, transformer):
+    """(Random post-LN Transformers tend to repeat one token; the GPT-2 fixture's weights
+    are scaled so its greedy tokens vary, and T5/BART test varied HF generations.)"""
     for model, features in ((gpt2[0], gpt2[1]), transformer):
         cached = generate(model, features, 8)
         np.testing.assert_array_equal(cached, generate(model, features, 8, use_cache=False))
-        assert len(np.unique(cached)) > 2  # a varied sequence, not one repeated token
+    assert len(np.unique(generate(gpt2[0], gpt2[1], 8))) > 2
 
 
 def test_transformer_greedy_equals_teacher_forced_argmax(transformer):
@@ -67,12 +69,14 @@ def test_transformer_greedy_equals_teacher_forced_argmax(transformer):
     np.testing.assert_array_equal(tf.argmax(logits["logits"], -1, output_type=tf.int32), tokens)
 
 
-def test_generation_compiles_under_tf_function(transformer):
+def test_generation_compiles_under_tf_function_with_xla(transformer):
+    """The loops trace once and XLA compiles them (fixed-shape loop variables)."""
     model, features = transformer
     eager = generate(model, features, 6)
-    np.testing.assert_array_equal(tf.function(lambda f: generate(model, f, 6))(features), eager)
-    beams = tf.function(lambda f: beam_search(model, f, 6, num_beams=2)[0])(features)
-    np.testing.assert_array_equal(beams, beam_search(model, features, 6, num_beams=2)[0])
+    compiled = tf.function(lambda f: generate(model, f, 6), jit_compile=True)
+    np.testing.assert_array_equal(compiled(features), eager)
+    beams = tf.function(lambda f: beam_search(model, f, 6, num_beams=2)[0], jit_compile=True)
+    np.testing.assert_array_equal(beams(features), beam_search(model, features, 6, num_beams=2)[0])
 
 
 def test_rows_stop_at_eos_and_then_pad(transformer):

@@ -37,12 +37,14 @@ def test_every_shipped_experiment_config_loads():
 
     from tfmodels.compression.distill_experiment import DistillExperimentConfig
     from tfmodels.tasks.multitask_experiment import MultitaskExperimentConfig
+    from tfmodels.tasks.seq2seq_experiment import Seq2SeqExperimentConfig
     from tfmodels.tasks.squad_experiment import SquadExperimentConfig
     from tfmodels.tasks.tagging_experiment import TaggingExperimentConfig
 
     # Experiments of scripts with sections of their own, by file name prefix.
     classes = {"distill_": DistillExperimentConfig, "mtdnn_": MultitaskExperimentConfig,
-               "squad_": SquadExperimentConfig, "conll": TaggingExperimentConfig}
+               "squad_": SquadExperimentConfig, "conll": TaggingExperimentConfig,
+               "seq2seq_": Seq2SeqExperimentConfig}
     files = glob.glob("configs/experiments/*.yaml")
     assert files
     for path in files:

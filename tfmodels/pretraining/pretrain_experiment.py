@@ -159,6 +159,7 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
         cfg.model.init_from, init_checkpoint = init_checkpoint, None
     family = model_family(cfg)
     objective = registry.objective_for(cfg.objective.name, family)
+    registry.check_family(objective, family)
     loss_scale = set_precision(precision)
     strategy = get_strategy(strategy_name, tpu)
     with strategy.scope():

@@ -84,17 +84,24 @@ def vocabulary_of(preprocessor, vocab_dir=None, needs_mask=True):
     ``needs_mask`` (the objective masks tokens).
     """
     from tfmodels.tokenizers.byte_bpe import ByteBPETokenizer, bytes_to_unicode
-    from tfmodels.tokenizers.sentencepiece import SPIECE_UNDERLINE, SentencePieceTokenizer
+    from tfmodels.tokenizers.sentencepiece import (SPIECE_UNDERLINE, SentencePieceTokenizer,
+                                                   T5Preprocessor)
 
     tokenizer = preprocessor.tokenizer
     vocab = list(tokenizer.vocab)
-    mask = None
+    mask, extra_ids = None, 100  # HF T5Tokenizer's default extra_ids
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
         path = os.path.join(vocab_dir or "", name)
         if vocab_dir and os.path.isfile(path):
             with open(path, encoding="utf-8") as f:
-                value = json.load(f).get("mask_token")
+                settings = json.load(f)
+            value = settings.get("mask_token")
             mask = mask or (value.get("content") if isinstance(value, dict) else value)
+            extra_ids = settings.get("extra_ids", extra_ids)
+    if isinstance(preprocessor, T5Preprocessor) and "<extra_id_0>" not in vocab:
+        # T5's sentinels are not in spiece.model: they follow its pieces, <extra_id_0>
+        # last (id vocab_size - 1 - i, as t5.data's sentinel_id and HF's T5Tokenizer).
+        vocab += [f"<extra_id_{i}>" for i in reversed(range(extra_ids))]
     present = set(vocab)
     mask = mask or next((t for t in MASK_TOKENS if t in present), None)
     if mask is None and needs_mask:
