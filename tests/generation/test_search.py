@@ -140,8 +140,7 @@ def test_length_penalty_prefers_longer_finished_hypotheses():
             first = tf.equal(index, 0)
             # step 0: P(eos) = 0.6, P(other) = 0.4; afterwards P(eos) = 0.9
             probs = tf.where(first, [[1e-9, 0.6, 0.4]], [[1e-9, 0.9, 0.1]])
-            logits = tf.math.log(tf.tile(probs, [tf.shape(ids)[0], 1]))
-            return logits[:, tf.newaxis], cache
+            return tf.math.log(tf.tile(probs, [tf.shape(ids)[0], 1])), cache
 
     features = {"input_ids": tf.constant([[0]])}
     short = beam_search(TwoChoices(), features, 4, num_beams=2, length_penalty=0.0, eos_id=eos)

@@ -74,9 +74,11 @@ class IncrementalDecoding:
         cache["layers"] = self._empty_cache(batch, tf.shape(cache["mask"])[1])
         return ids, cache
 
-    def decode_step(self, ids, cache, index, training=False):
-        """Logits [N, T, V] for ``ids`` [N, T] written at cache slots ``index..index+T-1``,
-        and the updated cache."""
+    def decode_step(self, ids, cache, index, training=False, at=None):
+        """Runs ``ids`` [N, T] written at cache slots ``index..index+T-1``; returns the
+        next-token logits [N, V] of position ``at`` of ``ids`` (default the last) and the
+        updated cache. Only that position goes through the LM head: with GPT-2's 50,257
+        tokens the head costs as much as several blocks."""
         steps = tf.shape(ids)[1]
         mask = cache["mask"]
         # Position of each slot among the real tokens (left padding is not counted).
@@ -91,7 +93,9 @@ class IncrementalDecoding:
             x, layer_cache = block(x, attention_mask=mask, cache=layer_cache,
                                    cache_index=index, training=training, **args)
             layers.append(layer_cache)
-        return self.decoder_outputs(x), {**cache, "layers": layers}
+        at = steps - 1 if at is None else at
+        x = tf.gather(x, tf.reshape(at, [1]), axis=1)
+        return self.decoder_outputs(x)[:, 0], {**cache, "layers": layers}
 
     def decoder_self_bias(self, query_positions, key_length):
         return None

@@ -48,8 +48,7 @@ def generate(model, features, max_new_tokens=20, method="greedy", temperature=1.
     if not use_cache:
         return _generate_uncached(model, features, max_new_tokens, choose, eos_id, pad_id)
     ids, cache = model.start_generation(features, max_new_tokens)
-    logits, cache = model.decode_step(ids, cache, 0)
-    logits = logits[:, -1]  # loop variables keep one shape (XLA needs it)
+    logits, cache = model.decode_step(ids, cache, 0)  # the prompt (or start token) at once
     start = tf.shape(ids)[1]
     batch = tf.shape(ids)[0]
     tokens = tf.fill([batch, max_new_tokens], tf.cast(pad_id, tf.int32))
@@ -61,7 +60,7 @@ def generate(model, features, max_new_tokens=20, method="greedy", temperature=1.
         if eos_id is not None:
             done = tf.logical_or(done, tf.equal(token, eos_id))
         logits, cache = model.decode_step(token[:, tf.newaxis], cache, start + step)
-        return step + 1, logits[:, -1], cache, tokens, done
+        return step + 1, logits, cache, tokens, done
 
     def more(step, logits, cache, tokens, done):
         return tf.logical_and(step < max_new_tokens, tf.logical_not(tf.reduce_all(done)))
@@ -83,7 +82,7 @@ def _generate_uncached(model, features, max_new_tokens, choose, eos_id, pad_id):
     for step in range(max_new_tokens):
         _, cache = model.start_generation(features, max_new_tokens)
         logits, _ = model.decode_step(ids, cache, 0)
-        token = tf.where(done, pad_id, choose(logits[:, -1], step))
+        token = tf.where(done, pad_id, choose(logits, step))
         tokens.append(token)
         if eos_id is not None:
             done = tf.logical_or(done, tf.equal(token, eos_id))
@@ -115,7 +114,6 @@ def beam_search(model, features, max_new_tokens=20, num_beams=4, length_penalty=
     k = num_beams
     ids, cache = model.start_generation(_repeat_rows(features, k), max_new_tokens)
     logits, cache = model.decode_step(ids, cache, 0)
-    logits = logits[:, -1]
     start = tf.shape(ids)[1]
     batch = tf.shape(ids)[0] // k
     neg_inf = tf.constant(-1e9)  # finite: keeps the top_k ties away from NaNs
@@ -152,7 +150,7 @@ def beam_search(model, features, max_new_tokens=20, num_beams=4, length_penalty=
         cache = tf.nest.map_structure(lambda t: tf.gather(t, rows), cache)
         last = tf.reshape(tf.gather(token, keep, batch_dims=1), [-1, 1])
         logits, cache = model.decode_step(last, cache, start + step)
-        return step + 1, logits[:, -1], cache, alive_tokens, alive_logp, done_tokens, done_score
+        return step + 1, logits, cache, alive_tokens, alive_logp, done_tokens, done_score
 
     def more(step, logits, cache, alive_tokens, alive_logp, done_tokens, done_score):
         hope = penalized(alive_logp[:, 0], max_new_tokens) if length_penalty > 0 \

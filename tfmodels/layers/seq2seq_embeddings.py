@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.embeddings import lookup
 from tfmodels.layers.initializer import weight_initializer
 
 
@@ -33,7 +34,7 @@ class TokenEmbeddings(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, ids):
-        return tf.gather(self.embeddings, ids)
+        return lookup(self.embeddings, ids)
 
     def logits(self, x):
         table = tf.cast(self.embeddings, x.dtype)

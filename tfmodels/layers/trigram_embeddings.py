@@ -10,6 +10,7 @@ width E, project after the norm) cannot express it.
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.embeddings import lookup
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import normalization
 
@@ -60,7 +61,7 @@ class TrigramEmbeddings(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, input_ids, segment_ids=None, training=None):
-        x = tf.cast(tf.gather(self.word_embeddings, input_ids), self.compute_dtype)
+        x = tf.cast(lookup(self.word_embeddings, input_ids), self.compute_dtype)
         if self.trigram:
             # [next token, this token, previous token], zero beyond the ends.
             x = tf.concat([tf.pad(x[:, 1:], [[0, 0], [0, 1], [0, 0]]), x,

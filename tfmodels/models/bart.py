@@ -75,10 +75,7 @@ class Config(ModelConfig):
                        "normalize_before": self.normalize_before,
                        "normalize_embedding": not self.normalize_embedding,
                        "tie_word_embeddings": not self.tie_word_embeddings}
-        for name, bad in unsupported.items():
-            if bad:
-                raise ConfigError(f"{name}={getattr(self, name)} is not supported by "
-                                  "tfmodels' BART (post-LN, tied embeddings only; mBART differs)")
+        self.refuse(unsupported, "tfmodels' BART (post-LN, tied embeddings only; mBART differs)")
 
 
 def bart_parts(config):

@@ -9,6 +9,7 @@ import dataclasses
 import typing
 
 from tfmodels import strict_config
+from tfmodels.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -36,6 +37,14 @@ class ModelConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def refuse(self, unsupported, network):
+        """ConfigError for the first field whose ``unsupported`` flag is set: a checkpoint
+        variant ``network`` does not compute is refused, not silently run as another."""
+        for name, bad in unsupported.items():
+            if bad:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not supported by "
+                                  f"{network}")
 
     def to_hf(self):
         """Back to HuggingFace config.json spellings."""

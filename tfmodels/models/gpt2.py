@@ -60,10 +60,7 @@ class Config(ModelConfig):
                        "scale_attn_by_inverse_layer_idx": self.scale_attn_by_inverse_layer_idx,
                        "add_cross_attention": self.add_cross_attention,
                        "tie_word_embeddings": not self.tie_word_embeddings}
-        for name, bad in unsupported.items():
-            if bad:
-                raise ConfigError(f"{name}={getattr(self, name)} is not supported by "
-                                  "tfmodels' GPT-2")
+        self.refuse(unsupported, "tfmodels' GPT-2")
 
     @property
     def inner_size(self):

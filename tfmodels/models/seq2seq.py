@@ -144,11 +144,3 @@ class EncoderDecoderModel(IncrementalDecoding, keras.Model):
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
 
-
-def shift_right(labels, start_id, pad_id=0):
-    """Decoder inputs for teacher forcing: ``start_id`` then ``labels[:-1]`` (ignored
-    label positions, -100, become ``pad_id``)."""
-    labels = tf.convert_to_tensor(labels)
-    start = tf.fill([tf.shape(labels)[0], 1], tf.cast(start_id, labels.dtype))
-    shifted = tf.concat([start, labels[:, :-1]], axis=1)
-    return tf.where(shifted < 0, tf.cast(pad_id, labels.dtype), shifted)

@@ -67,10 +67,7 @@ class Config(ModelConfig):
                               f"({self.hidden_size // self.num_heads})")
         unsupported = {"attn_type": self.attn_type != "bi", "bi_data": self.bi_data,
                        "tie_word_embeddings": not self.tie_word_embeddings}
-        for name, bad in unsupported.items():
-            if bad:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is not supported by "
-                                  "tfmodels' XLNet")
+        self.refuse(unsupported, "tfmodels' XLNet")
 
 
 def model_inputs(config, two_stream=False, with_mems=False):

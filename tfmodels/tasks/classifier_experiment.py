@@ -21,6 +21,7 @@ from tfmodels.tasks import classification
 from tfmodels.tasks.baselines import logistic_regression_baseline, majority_baseline
 from tfmodels.tasks.glue import get_task
 from tfmodels.training.distribution import get_strategy, set_precision
+from tfmodels.training.experiment import train_steps
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
 from tfmodels.training.sift import with_sift
@@ -138,9 +139,7 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
         return results
 
     train = task.read(t.data_dir, task.train_file)
-    steps = cfg.trainer.train_steps or max(1, int(
-        cfg.trainer.epochs * len(train) / (cfg.data.train_batch_size *
-                                          cfg.trainer.accumulation_steps)))
+    steps = train_steps(cfg, len(train))
     dataset = classification.make_dataset(train, preprocessor, cfg.data.train_batch_size,
                                           training=True, seed=cfg.trainer.seed,
                                           shuffle_buffer=cfg.data.shuffle_buffer)

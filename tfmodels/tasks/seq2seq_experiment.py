@@ -27,7 +27,7 @@ from tfmodels.tasks.classifier_experiment import (_copy_vocab, _restore_trained,
                                                   build_model_and_preprocessor)
 from tfmodels.tasks.metrics import classification_metrics
 from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.experiment import ExperimentConfig, load_experiment
+from tfmodels.training.experiment import ExperimentConfig, load_experiment, train_steps
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
 from tfmodels.training.trainer import Trainer, write_json
@@ -208,9 +208,7 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
         return results
 
     features = encoding.features(train)
-    steps = cfg.trainer.train_steps or max(1, int(
-        cfg.trainer.epochs * len(train) / (cfg.data.train_batch_size *
-                                           cfg.trainer.accumulation_steps)))
+    steps = train_steps(cfg, len(train))
     dataset = seq2seq.make_dataset(features, cfg.data.train_batch_size, training=True,
                                    seed=cfg.trainer.seed, shuffle_buffer=cfg.data.shuffle_buffer)
     with strategy.scope():

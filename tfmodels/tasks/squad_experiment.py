@@ -22,7 +22,7 @@ from tfmodels.tasks.classifier_experiment import (_restore_trained,
                                                   build_model_and_preprocessor as build_task_model)
 from tfmodels.tasks.squad_metrics import squad_evaluate
 from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.experiment import ExperimentConfig
+from tfmodels.training.experiment import ExperimentConfig, train_steps
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
 from tfmodels.training.sift import with_sift
@@ -149,9 +149,7 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
         return metrics
 
     features = train.features
-    steps = cfg.trainer.train_steps or max(1, int(
-        cfg.trainer.epochs * len(features) / (cfg.data.train_batch_size *
-                                             cfg.trainer.accumulation_steps)))
+    steps = train_steps(cfg, len(features))
     dataset = squad.make_dataset(features, cfg.data.train_batch_size, training=True,
                                  seed=cfg.trainer.seed, shuffle_buffer=cfg.data.shuffle_buffer)
     with strategy.scope():

@@ -22,7 +22,7 @@ from tfmodels.tasks.classification import predict_logits
 from tfmodels.tasks.classifier_experiment import (_copy_vocab, _restore_trained,
                                                   build_model_and_preprocessor as build_task_model)
 from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.experiment import ExperimentConfig, load_experiment
+from tfmodels.training.experiment import ExperimentConfig, load_experiment, train_steps
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
 from tfmodels.training.sift import with_sift
@@ -182,9 +182,7 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
 
     features = train.featurize(preprocessor, cfg.tagging.split_long).features
     windows = len(features.windows)
-    steps = cfg.trainer.train_steps or max(1, int(
-        cfg.trainer.epochs * windows / (cfg.data.train_batch_size *
-                                        cfg.trainer.accumulation_steps)))
+    steps = train_steps(cfg, windows)
     dataset = conll.make_dataset(features, cfg.data.train_batch_size, training=True,
                                  seed=cfg.trainer.seed, shuffle_buffer=cfg.data.shuffle_buffer)
     with strategy.scope():

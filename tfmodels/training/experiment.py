@@ -132,3 +132,11 @@ def load_experiment(path=None, overrides=(), config_class=None):
         source = path
     values = strict_config.apply_overrides(values, overrides)
     return strict_config.from_dict(config_class or ExperimentConfig, values, source)
+
+
+def train_steps(cfg, examples):
+    """``trainer.train_steps``, else ``trainer.epochs`` passes over ``examples`` training
+    examples at the configured batch size and accumulation."""
+    return cfg.trainer.train_steps or max(1, int(
+        cfg.trainer.epochs * examples / (cfg.data.train_batch_size *
+                                         cfg.trainer.accumulation_steps)))
