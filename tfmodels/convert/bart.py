@@ -12,7 +12,7 @@ as transformers itself saves them.
 """
 import re
 
-from tfmodels.convert.weight_map import add_dense, add_layer_norm
+from tfmodels.convert.weight_map import Reshaped, add_dense, add_layer_norm
 
 PREFIX = "model"
 
@@ -27,21 +27,6 @@ class _Ignored:
 
 
 IGNORED = _Ignored()
-
-
-class _Reshaped:
-    """A variable seen with another shape (``final_logits_bias`` is [1, V] in HF, [V] here);
-    enough of a variable for ``check_and_assign``/``read_weights``."""
-
-    def __init__(self, variable, shape):
-        self.variable = variable
-        self.shape = tuple(shape)
-
-    def assign(self, value):
-        self.variable.assign(value.reshape(self.variable.shape))
-
-    def numpy(self):
-        return self.variable.numpy().reshape(self.shape)
 
 
 def _add_attention(weights, name, attention):
@@ -80,4 +65,4 @@ def head_weights(model):
     if getattr(model, "lm_head", None) is None:
         return {}
     bias = model.lm_head.bias
-    return {"final_logits_bias": (_Reshaped(bias, [1, int(bias.shape[0])]), False)}
+    return {"final_logits_bias": (Reshaped(bias, [1, int(bias.shape[0])]), False)}

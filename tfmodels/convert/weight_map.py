@@ -12,6 +12,26 @@ from tfmodels.errors import CheckpointError
 _MAX_LISTED = 15
 
 
+class Reshaped:
+    """A variable seen in the checkpoint's ``shape`` (BART's ``final_logits_bias`` [1, V],
+    XLNet's per-head projections [H, heads, head_size]), transposed first with
+    ``transpose``; enough of a variable for :func:`check_and_assign`/:func:`read_weights`."""
+
+    def __init__(self, variable, shape, transpose=False):
+        self.variable = variable
+        self.shape = tuple(shape)
+        self.transpose = transpose
+
+    def assign(self, value):
+        own = tuple(self.variable.shape)
+        value = np.reshape(value, own[::-1] if self.transpose else own)
+        self.variable.assign(value.T if self.transpose else value)
+
+    def numpy(self):
+        value = self.variable.numpy()
+        return np.reshape(value.T if self.transpose else value, self.shape)
+
+
 def add_dense(weights, name, layer, transpose=True):
     weights[f"{name}.weight"] = (layer.kernel, transpose)
     weights[f"{name}.bias"] = (layer.bias, False)

@@ -9,30 +9,10 @@ HF names (``XLNetModel``): ``word_embedding.weight``, ``mask_emb`` [1, 1, H],
 itself (tied), ignored on load and not written on save. Our q/k/v/r/o are Dense
 kernels over all heads at once: [H, heads * head_size] (o: [heads * head_size, H]).
 """
-import numpy as np
-
-from tfmodels.convert.weight_map import add_dense, add_layer_norm
+from tfmodels.convert.weight_map import Reshaped, add_dense, add_layer_norm
 
 PREFIX = "transformer"
 IGNORED = frozenset({"lm_loss.weight"})
-
-
-class _Reshaped:
-    """A Keras variable seen in the checkpoint's shape: reshaped and, with ``transpose``,
-    transposed first; enough of a variable for ``check_and_assign``/``read_weights``."""
-
-    def __init__(self, variable, shape, transpose=False):
-        self.variable = variable
-        self.shape = tuple(shape)
-        self.transpose = transpose
-
-    def assign(self, value):
-        value = np.reshape(value, (self.shape[0], -1))
-        self.variable.assign(value.T if self.transpose else value)
-
-    def numpy(self):
-        value = self.variable.numpy()
-        return np.reshape(value.T if self.transpose else value, self.shape)
 
 
 def backbone_weights(encoder):
@@ -46,9 +26,9 @@ def backbone_weights(encoder):
         for name, dense in (("q", attention.query), ("k", attention.key),
                             ("v", attention.value), ("r", attention.position)):
             hf_shape = (dense.kernel.shape[0],) + heads
-            weights[p + "rel_attn." + name] = (_Reshaped(dense.kernel, hf_shape), False)
+            weights[p + "rel_attn." + name] = (Reshaped(dense.kernel, hf_shape), False)
         output = attention.output_dense.kernel
-        weights[p + "rel_attn.o"] = (_Reshaped(output, (output.shape[1],) + heads, True), False)
+        weights[p + "rel_attn.o"] = (Reshaped(output, (output.shape[1],) + heads, True), False)
         for name in ("r_w_bias", "r_r_bias", "r_s_bias", "seg_embed"):
             weights[p + "rel_attn." + name] = (getattr(attention, name), False)
         add_layer_norm(weights, p + "rel_attn.layer_norm", attention.layer_norm)
