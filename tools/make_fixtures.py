@@ -18,6 +18,17 @@ import numpy as np
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "tests", "fixtures")
+def save_fixture(model, name):
+    """Saves a HF model as ``tests/fixtures/<name>`` without its generation_config.json
+    (decoding settings, not part of the network); returns the folder."""
+    out_dir = os.path.join(FIXTURES, name)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    generation = os.path.join(out_dir, "generation_config.json")
+    if os.path.exists(generation):
+        os.remove(generation)
+    return out_dir
+
+
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
             intermediate_size=37, max_position_embeddings=64, type_vocab_size=2)
 

@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES  # noqa: E402
+from make_fixtures import save_fixture  # noqa: E402
 
 TINY = dict(vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=1,
             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=37,
@@ -50,15 +50,6 @@ def _model(architecture, scale_embedding, weight_scale=1.0, position_scale=1.0):
     return model
 
 
-def _save(model, name):
-    out_dir = os.path.join(FIXTURES, name)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    generation = os.path.join(out_dir, "generation_config.json")
-    if os.path.exists(generation):  # decoding settings: not part of the network
-        os.remove(generation)
-    return out_dir
-
-
 def _padded(rng, batch, length, padded_row, real):
     ids = rng.integers(3, TINY["vocab_size"], size=(batch, length))
     mask = np.ones_like(ids)
@@ -71,7 +62,7 @@ def make_reference(name, architecture, scale_embedding):
     import torch
 
     model = _model(architecture, scale_embedding)
-    out_dir = _save(model, name)
+    out_dir = save_fixture(model, name)
     rng = np.random.default_rng(0)
     ids, mask = _padded(rng, 3, 12, padded_row=1, real=7)
     dec_ids, dec_mask = _padded(rng, 3, 9, padded_row=2, real=5)
@@ -104,7 +95,7 @@ def make_generation():
 
     model = _model("BartForConditionalGeneration", scale_embedding=False, weight_scale=4.0,
                    position_scale=4.0)
-    out_dir = _save(model, "bart_tiny_generation")
+    out_dir = save_fixture(model, "bart_tiny_generation")
     width = max(map(len, PROMPTS))
     ids = np.full([len(PROMPTS), width], PAD, np.int64)
     mask = np.zeros_like(ids)

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES  # noqa: E402
+from make_fixtures import save_fixture  # noqa: E402
 
 PROMPTS = [[5, 17, 23, 42, 8, 61], [77, 3, 9], [12, 50, 33, 4]]
 
@@ -35,11 +35,7 @@ def main():
             param.mul_(8.0 if param.dim() > 1 else 1.0)
             if param.dim() == 1:
                 param.add_(0.1 * torch.randn_like(param))
-    out_dir = os.path.join(FIXTURES, "gpt2_tiny_generation")
-    model.save_pretrained(out_dir, safe_serialization=True)
-    generation = os.path.join(out_dir, "generation_config.json")
-    if os.path.exists(generation):
-        os.remove(generation)
+    out_dir = save_fixture(model, "gpt2_tiny_generation")
     width = max(map(len, PROMPTS))
     left = np.zeros([len(PROMPTS), width], np.int64)
     mask = np.zeros_like(left)

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import save_fixture, tiny_inputs  # noqa: E402
 
 TINY = dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64)
 
@@ -30,11 +30,7 @@ def make_gpt2(name, architecture):
         for param in model.parameters():
             if param.dim() == 1:
                 param.add_(0.1 * torch.randn_like(param))
-    out_dir = os.path.join(FIXTURES, name)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    generation = os.path.join(out_dir, "generation_config.json")
-    if os.path.exists(generation):  # decoding settings: not part of the network
-        os.remove(generation)
+    out_dir = save_fixture(model, name)
     ids, mask, types = tiny_inputs(np.random.default_rng(0))
     with torch.no_grad():
         out = model(input_ids=torch.tensor(ids, dtype=torch.long),

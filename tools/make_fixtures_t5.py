@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES  # noqa: E402
+from make_fixtures import FIXTURES, save_fixture  # noqa: E402
 
 TINY = dict(vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=2,
             num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=20,
@@ -52,15 +52,6 @@ def _random_model(architecture, tie=True, scale=1.0):
             elif "shared" not in name:  # the blocks outweigh the token in the residual
                 param.mul_(scale)
     return model
-
-
-def _save(model, name):
-    out_dir = os.path.join(FIXTURES, name)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    generation = os.path.join(out_dir, "generation_config.json")
-    if os.path.exists(generation):  # decoding settings: not part of the network
-        os.remove(generation)
-    return out_dir
 
 
 def _padded(rows, width):
@@ -92,7 +83,7 @@ def make_parity(name, architecture, tie=True):
     model = _random_model(architecture, tie)
     if not tie:  # transformers 5 always ties lm_head to shared (and only stops rescaling)
         model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.lm_head.weight))
-    out_dir = _save(model, name)
+    out_dir = save_fixture(model, name)
     if not tie:  # T5 v1.1's layout: its own lm_head.weight, config tie_word_embeddings false
         _write_untied(model, out_dir)
     rng = np.random.default_rng(0)
@@ -126,7 +117,7 @@ def make_generation():
     import torch
 
     model = _random_model("T5ForConditionalGeneration", scale=8.0)  # shared: not scaled
-    out_dir = _save(model, "t5_tiny_generation")
+    out_dir = save_fixture(model, "t5_tiny_generation")
     ids, mask = _padded(SOURCES, max(map(len, SOURCES)))
     with torch.no_grad():
         greedy = model.generate(torch.tensor(ids, dtype=torch.long),

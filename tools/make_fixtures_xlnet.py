@@ -27,7 +27,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import save_fixture, tiny_inputs  # noqa: E402
 
 TINY = dict(vocab_size=99, d_model=32, n_layer=2, n_head=4, d_inner=37, ff_activation="gelu",
             mem_len=None, pad_token_id=0, bos_token_id=1, eos_token_id=2)
@@ -64,11 +64,7 @@ def make_xlnet(name, architecture):
     with torch.no_grad():  # non-zero biases, seg_embed and LayerNorms: no mapping slip hides
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
-    out_dir = os.path.join(FIXTURES, name)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    generation = os.path.join(out_dir, "generation_config.json")
-    if os.path.exists(generation):  # decoding settings: not part of the network
-        os.remove(generation)
+    out_dir = save_fixture(model, name)
     rng = np.random.default_rng(0)
     ids, mask, types = tiny_inputs(rng)
     t = lambda x, dtype=torch.long: torch.tensor(x, dtype=dtype)  # noqa: E731
