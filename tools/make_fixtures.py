@@ -45,6 +45,39 @@ def tiny_inputs(rng, batch=3, length=12, vocab=99):
     return ids.astype(np.int32), mask.astype(np.int32), types.astype(np.int32)
 
 
+def torch_inputs(**arrays):
+    """The reference call's keyword arguments: the numpy ``arrays`` as int64 tensors."""
+    import torch
+
+    return {k: torch.tensor(v, dtype=torch.long) for k, v in arrays.items()}
+
+
+# The last layer of each task head: sequence classifier, token classifier, span head.
+HEADS = ("classifier", "classifier.out_proj", "qa_outputs")
+HEAD_LOGITS = 5.0
+
+
+def randomize(model, inputs):
+    """Noise on biases and LayerNorm parameters, so that no mapping slip hides behind zeros
+    and ones; and a task head (``HEADS``) scaled so that its logits on ``inputs`` (the
+    reference call's arguments) reach +-HEAD_LOGITS: against a fresh head's ~0.1, the
+    tests' 1e-4 would only be a 1e-3 relative check. Only the noise draws from the torch
+    RNG (the probe call runs in eval mode), so the backbone does not depend on the head."""
+    import torch
+
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() == 1:
+                param.add_(0.1 * torch.randn_like(param))
+        heads = [m for n, m in model.named_modules() if n in HEADS and hasattr(m, "weight")]
+        for head in heads:
+            features = []
+            hook = head.register_forward_pre_hook(lambda _, args: features.append(args[0]))
+            model(**inputs)
+            hook.remove()
+            head.weight.mul_(HEAD_LOGITS / (features[0] @ head.weight.T).abs().max())
+
+
 def make_bert(name, architecture, **overrides):
     import torch
     import transformers
@@ -52,20 +85,13 @@ def make_bert(name, architecture, **overrides):
     torch.manual_seed(0)
     config = transformers.BertConfig(**{**TINY, **overrides}, architectures=[architecture])
     model = getattr(transformers, architecture)(config).eval()
-    # Non-zero biases and LayerNorm parameters, so a mapping slip cannot hide.
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() == 1:
-                param.add_(0.1 * torch.randn_like(param))
+    ids, mask, types = tiny_inputs(np.random.default_rng(0))
+    kwargs = torch_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    randomize(model, kwargs)
     out_dir = os.path.join(FIXTURES, name)
     model.save_pretrained(out_dir, safe_serialization=True)
-    rng = np.random.default_rng(0)
-    ids, mask, types = tiny_inputs(rng)
     with torch.no_grad():
-        out = model(input_ids=torch.tensor(ids, dtype=torch.long),
-                    attention_mask=torch.tensor(mask, dtype=torch.long),
-                    token_type_ids=torch.tensor(types, dtype=torch.long),
-                    output_hidden_states=True)
+        out = model(**kwargs, output_hidden_states=True)
     ref = {"input_ids": ids, "input_mask": mask, "segment_ids": types}
     if architecture == "BertModel":
         ref["sequence_output"] = out.last_hidden_state.numpy()
@@ -79,6 +105,7 @@ def make_bert(name, architecture, **overrides):
         ref["sequence_output"] = out.hidden_states[-1].numpy()
         ref["mlm_logits"] = out.logits.numpy()
     else:
+        ref["sequence_output"] = out.hidden_states[-1].numpy()
         ref["logits"] = out.logits.numpy()
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **ref)
     print("wrote", out_dir)

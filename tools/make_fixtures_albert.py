@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import FIXTURES, randomize, tiny_inputs, torch_inputs  # noqa: E402
 
 FORTUNES = "/usr/share/games/fortunes"
 SPIECE_DIR = os.path.join(FIXTURES, "albert_spiece")
@@ -159,18 +159,13 @@ def make_albert(name, architecture, inputs=None, **overrides):
     torch.manual_seed(0)
     config = transformers.AlbertConfig(**{**TINY, **overrides}, architectures=[architecture])
     model = getattr(transformers, architecture)(config).eval()
-    with torch.no_grad():  # non-zero biases and LayerNorm parameters, so mapping slips show
-        for param in model.parameters():
-            if param.dim() == 1:
-                param.add_(0.1 * torch.randn_like(param))
+    ids, mask, types = inputs if inputs is not None else tiny_inputs(np.random.default_rng(0))
+    kwargs = torch_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    randomize(model, kwargs)
     out_dir = os.path.join(FIXTURES, name)
     model.save_pretrained(out_dir, safe_serialization=True)
-    ids, mask, types = inputs if inputs is not None else tiny_inputs(np.random.default_rng(0))
     with torch.no_grad():
-        out = model(input_ids=torch.tensor(ids, dtype=torch.long),
-                    attention_mask=torch.tensor(mask, dtype=torch.long),
-                    token_type_ids=torch.tensor(types, dtype=torch.long),
-                    output_hidden_states=True)
+        out = model(**kwargs, output_hidden_states=True)
     ref = {"input_ids": ids, "input_mask": mask, "segment_ids": types}
     hidden = getattr(out, "hidden_states", None)
     if architecture == "AlbertModel":
@@ -186,6 +181,7 @@ def make_albert(name, architecture, inputs=None, **overrides):
         ref["sequence_output"] = hidden[-1].numpy()
         ref["mlm_logits"] = out.logits.numpy()
     else:
+        ref["sequence_output"] = hidden[-1].numpy()
         ref["logits"] = out.logits.numpy()
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **ref)
     print("wrote", out_dir, {k: v.shape for k, v in ref.items()})

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import FIXTURES, randomize, tiny_inputs, torch_inputs  # noqa: E402
 
 LENGTH = 16
 # DeBERTaV3 layout (microsoft/deberta-v3-*): relative attention only, log buckets,
@@ -43,18 +43,13 @@ def make(name, architecture, **config):
     torch.manual_seed(0)
     cfg = transformers.DebertaV2Config(**config, architectures=[architecture])
     model = getattr(transformers, architecture)(cfg).eval()
-    with torch.no_grad():  # non-zero biases and LayerNorm parameters, so mapping slips show
-        for param in model.parameters():
-            if param.dim() == 1:
-                param.add_(0.1 * torch.randn_like(param))
+    ids, mask, types = tiny_inputs(np.random.default_rng(0), length=LENGTH)
+    kwargs = torch_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    randomize(model, kwargs)
     out_dir = os.path.join(FIXTURES, name)
     model.save_pretrained(out_dir, safe_serialization=True)
-    ids, mask, types = tiny_inputs(np.random.default_rng(0), length=LENGTH)
     with torch.no_grad():
-        out = model(input_ids=torch.tensor(ids, dtype=torch.long),
-                    attention_mask=torch.tensor(mask, dtype=torch.long),
-                    token_type_ids=torch.tensor(types, dtype=torch.long),
-                    output_hidden_states=True)
+        out = model(**kwargs, output_hidden_states=True)
     ref = {"input_ids": ids, "input_mask": mask, "segment_ids": types}
     hidden = out.hidden_states
     if architecture == "DebertaV2Model":
@@ -64,6 +59,7 @@ def make(name, architecture, **config):
         ref["sequence_output"] = hidden[-1].numpy()
         ref["mlm_logits"] = out.logits.numpy()
     else:
+        ref["sequence_output"] = hidden[-1].numpy()
         ref["logits"] = out.logits.numpy()
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **ref)
     print("wrote", out_dir, sorted(os.listdir(out_dir)))

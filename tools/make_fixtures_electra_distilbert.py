@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import FIXTURES, randomize, tiny_inputs, torch_inputs  # noqa: E402
 
 # E != H in the backbone and the discriminator, so the E -> H projection is exercised.
 ELECTRA = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2,
@@ -24,16 +24,6 @@ ELECTRA = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_laye
                type_vocab_size=2)
 DISTILBERT = dict(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
                   max_position_embeddings=64)
-
-
-def _randomize_biases(model):
-    """Non-zero biases and LayerNorm parameters, so that a mapping slip cannot hide."""
-    import torch
-
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() == 1:
-                param.add_(0.1 * torch.randn_like(param))
 
 
 def make(name, config_class, architecture, settings, outputs):
@@ -47,17 +37,15 @@ def make(name, config_class, architecture, settings, outputs):
     torch.manual_seed(0)
     config = getattr(transformers, config_class)(**settings, architectures=[architecture])
     model = getattr(transformers, architecture)(config).eval()
-    _randomize_biases(model)
+    ids, mask, types = tiny_inputs(np.random.default_rng(0))
+    kwargs = torch_inputs(input_ids=ids, attention_mask=mask,
+                          **({"token_type_ids": types} if config_class == "ElectraConfig"
+                             else {}))  # DistilBERT has no token types
+    randomize(model, kwargs)
     out_dir = os.path.join(FIXTURES, name)
     model.save_pretrained(out_dir, safe_serialization=True)
-    ids, mask, types = tiny_inputs(np.random.default_rng(0))
-    kwargs = {"input_ids": torch.tensor(ids, dtype=torch.long),
-              "attention_mask": torch.tensor(mask, dtype=torch.long),
-              "output_hidden_states": True}
-    if config_class == "ElectraConfig":  # DistilBERT has no token types
-        kwargs["token_type_ids"] = torch.tensor(types, dtype=torch.long)
     with torch.no_grad():
-        out = model(**kwargs)
+        out = model(**kwargs, output_hidden_states=True)
     hidden = out.hidden_states
     assert len(hidden) == config.num_hidden_layers + 1, len(hidden)  # embeddings + per layer
     ref = {"input_ids": ids, "input_mask": mask, "segment_ids": types,

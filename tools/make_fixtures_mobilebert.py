@@ -6,8 +6,9 @@ Needs PyTorch + transformers (never imported by the tests):
 Each directory holds a random HF checkpoint (config.json + model.safetensors)
 and reference.npz: the inputs (padded rows, two segments, from
 ``make_fixtures.tiny_inputs``) and the reference implementation's outputs.
-Biases and norm parameters get noise, so a mapping slip cannot hide behind
-zeros and ones. The variants cover the code paths of the architecture:
+Biases and norm parameters get noise, and the classifier's logits are spread
+(tools/make_fixtures.py ``randomize``), so that a mapping slip cannot hide.
+The variants cover the code paths of the architecture:
 
 - model:       MobileBERT as released (NoNorm, shared query-key bottleneck,
                stacked FFNs, trigram input, tanh pooler); ``encoder_outputs`` too
@@ -25,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import FIXTURES, randomize, tiny_inputs, torch_inputs  # noqa: E402
 
 TINY = dict(vocab_size=99, hidden_size=32, embedding_size=16, intra_bottleneck_size=16,
             num_hidden_layers=2, num_attention_heads=4, intermediate_size=24,
@@ -58,18 +59,13 @@ def make(name, architecture, overrides):
     config = transformers.MobileBertConfig(**{**TINY, **overrides},
                                            architectures=[architecture])
     model = getattr(transformers, architecture)(config).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() == 1:
-                param.add_(0.1 * torch.randn_like(param))
+    ids, mask, types = tiny_inputs(np.random.default_rng(0))
+    kwargs = torch_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    randomize(model, kwargs)
     out_dir = os.path.join(FIXTURES, name)
     model.save_pretrained(out_dir, safe_serialization=True)
-    ids, mask, types = tiny_inputs(np.random.default_rng(0))
     with torch.no_grad():
-        out = model(input_ids=torch.tensor(ids, dtype=torch.long),
-                    attention_mask=torch.tensor(mask, dtype=torch.long),
-                    token_type_ids=torch.tensor(types, dtype=torch.long),
-                    output_hidden_states=True)
+        out = model(**kwargs, output_hidden_states=True)
     assert len(out.hidden_states) == config.num_hidden_layers + 1  # embeddings first
     ref = {"input_ids": ids, "input_mask": mask, "segment_ids": types}
     if architecture == "MobileBertModel":
@@ -84,6 +80,7 @@ def make(name, architecture, overrides):
         ref["sequence_output"] = out.hidden_states[-1].numpy()
         ref["mlm_logits"] = out.logits.numpy()
     else:
+        ref["sequence_output"] = out.hidden_states[-1].numpy()
         ref["logits"] = out.logits.numpy()
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **ref)
     print("wrote", out_dir)

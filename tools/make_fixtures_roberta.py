@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import FIXTURES, tiny_inputs  # noqa: E402
+from make_fixtures import FIXTURES, randomize, tiny_inputs, torch_inputs  # noqa: E402
 
 BPE_DIR = os.path.join(FIXTURES, "roberta_bpe")
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4 (roberta-base: <mask> last)
@@ -170,32 +170,39 @@ def make_bpe():
     print(f"wrote {BPE_DIR}: {len(trainer.get_vocab())} tokens, {len(texts)} reference texts")
 
 
+# Without vocab_size: the fixtures take the BPE fixture's, so that they run on its ids.
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=66, type_vocab_size=1, layer_norm_eps=1e-5,
+            pad_token_id=1, bos_token_id=0, eos_token_id=2)
+
+
+def roberta_inputs(vocab_size):
+    """tools/make_fixtures.py ``tiny_inputs`` as RoBERTa ids: <s> first, <pad> (1) at
+    padding only, since the reference numbers positions by counting non-<pad> ids; one
+    token type."""
+    ids, mask, _ = tiny_inputs(np.random.default_rng(0), vocab=vocab_size)
+    ids[ids == 1] = 5
+    ids[:, 0] = 0  # <s>
+    ids[mask == 0] = 1  # <pad>
+    return ids, mask, np.zeros_like(ids)
+
+
 def make_roberta(name, architecture, vocab_size, num_labels=None):
     import torch
     import transformers
 
     torch.manual_seed(0)
     config = transformers.RobertaConfig(
-        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=66, type_vocab_size=1,
-        layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-        architectures=[architecture], **({"num_labels": num_labels} if num_labels else {}))
+        vocab_size=vocab_size, **TINY, architectures=[architecture],
+        **({"num_labels": num_labels} if num_labels else {}))
     model = getattr(transformers, architecture)(config).eval()
-    with torch.no_grad():  # non-zero biases and LayerNorm parameters
-        for param in model.parameters():
-            if param.dim() == 1:
-                param.add_(0.1 * torch.randn_like(param))
+    ids, mask, types = roberta_inputs(vocab_size)
+    kwargs = torch_inputs(input_ids=ids, attention_mask=mask)
+    randomize(model, kwargs)
     out_dir = os.path.join(FIXTURES, name)
     model.save_pretrained(out_dir, safe_serialization=True)
-    ids, mask, _ = tiny_inputs(np.random.default_rng(0), vocab=vocab_size)
-    ids[ids == 1] = 5  # the reference numbers positions by counting non-<pad> ids
-    ids[:, 0] = 0  # <s>
-    ids[mask == 0] = 1  # <pad>
-    types = np.zeros_like(ids)
     with torch.no_grad():
-        out = model(input_ids=torch.tensor(ids, dtype=torch.long),
-                    attention_mask=torch.tensor(mask, dtype=torch.long),
-                    output_hidden_states=True)
+        out = model(**kwargs, output_hidden_states=True)
     ref = {"input_ids": ids, "input_mask": mask, "segment_ids": types,
            "num_parameters": np.int64(model.num_parameters())}
     if architecture == "RobertaModel":
@@ -206,6 +213,7 @@ def make_roberta(name, architecture, vocab_size, num_labels=None):
         ref["sequence_output"] = out.hidden_states[-1].numpy()
         ref["mlm_logits"] = out.logits.numpy()
     else:
+        ref["sequence_output"] = out.hidden_states[-1].numpy()
         ref["logits"] = out.logits.numpy()
     np.savez_compressed(os.path.join(out_dir, "reference.npz"), **ref)
     print("wrote", out_dir, sorted(os.listdir(out_dir)))

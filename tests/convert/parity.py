@@ -12,9 +12,17 @@ import numpy as np
 from safetensors.numpy import load_file
 
 import tfmodels
+from tfmodels.models import registry
 from tests.conftest import fixture_path, max_abs_diff
 
 IDS = ("input_ids", "input_mask", "segment_ids")
+# Fine-tuning heads, whose fixtures spread their logits (tools/make_fixtures.py randomize).
+TASK_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")
+HEAD_LOGITS = ("logits", "start_logits", "end_logits")
+# Fixtures (by prefix) whose reference gives padding outputs of its own, compared at real
+# tokens only: RoBERTa numbers padding with ``pad_token_id``'s position, DeBERTa masks
+# the padding's attention rows.
+OWN_PADDING = ("roberta_", "deberta_")
 
 
 def reference(name):
@@ -32,10 +40,13 @@ def run(model, ref, ids=IDS):
 
 
 def at_real_tokens(value, mask):
-    """Sequence outputs [.., B, S, D] at the positions where ``mask`` is 1; others as they are."""
+    """Sequence outputs [.., B, S, D] and per-token scores [B, S] (span logits) at the
+    positions where ``mask`` is 1; others as they are."""
     value = np.asarray(value)
     if value.ndim >= 3 and value.shape[-3:-1] == mask.shape:
         return value[..., mask.astype(bool), :]
+    if value.shape == mask.shape:
+        return value[mask.astype(bool)]
     return value
 
 
@@ -49,11 +60,14 @@ def assert_outputs_match_reference(name, architecture, ids=IDS, tolerance=1e-4, 
     has the reference's shape and is within ``tolerance`` of it at real tokens (at every
     position with ``everywhere``). ``architecture``, unless None, is the loaded model's.
     With ``from_encoder``, outputs the model lacks (a task model's ``sequence_output``)
-    come from ``model.encoder``. Returns the compared keys (never empty)."""
+    come from ``model.encoder``. A fine-tuning head's reference logits must be spread
+    (``assert_logits_are_spread``). Returns the compared keys (never empty)."""
     ref = reference(name)
     model = loaded(name)
     if architecture is not None:
         assert model.architecture == architecture
+    if model.architecture.endswith(TASK_HEADS):
+        assert_logits_are_spread(name)
     features = {k: ref[k] for k in ids}
     out = model(features)
     compared = []
@@ -71,6 +85,31 @@ def assert_outputs_match_reference(name, architecture, ids=IDS, tolerance=1e-4, 
         compared.append(key)
     assert compared
     return compared
+
+
+def model_types(names):
+    """The ``model_type`` of each fixture in ``names`` (their config.json)."""
+    types = set()
+    for name in names:
+        with open(fixture_path(name, "config.json")) as f:
+            types.add(json.load(f)["model_type"])
+    return types
+
+
+def families_with(task):
+    """The families whose TASKS have ``task`` (``question_answering`` ...)."""
+    return {family for family in registry.FAMILIES if task in registry.family_module(family).TASKS}
+
+
+def assert_logits_are_spread(name, least=0.5):
+    """The fixture's reference head logits (``HEAD_LOGITS``) reach |x| >= ``least``, as its
+    writer made them (tools/make_fixtures.py ``randomize``): against a fresh head's logits
+    of ~0.1, the 1e-4 comparison would be a weak check of the head's weights."""
+    ref = reference(name)
+    keys = [key for key in HEAD_LOGITS if key in ref]
+    assert keys, name
+    for key in keys:
+        assert np.abs(ref[key]).max() >= least, (name, key, np.abs(ref[key]).max())
 
 
 def assert_parameter_count_equals_the_checkpoint(name, converter):

@@ -35,7 +35,7 @@ FIXTURES = {"deberta_tiny_model": "DebertaV2Model",
 @pytest.mark.parametrize("name", FIXTURES)
 def test_outputs_match_reference_at_real_tokens(name):
     # The architecture is chosen by config.json "architectures".
-    assert_outputs_match_reference(name, FIXTURES[name])
+    assert_outputs_match_reference(name, FIXTURES[name], from_encoder=True)
 
 
 def test_log_bucket_positions_match_the_reference():

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tfmodels
@@ -19,19 +20,27 @@ print(json.dumps([x.decode() for x in out["label"].numpy()]))
 """
 
 
-def test_text_and_id_signatures_in_a_fresh_process(tmp_path, tiny_checkpoint):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_checkpoint):
+    """(model, preprocessor, export_dir): one export that both tests read."""
     model = tfmodels.from_pretrained(tiny_checkpoint, architecture="classification", num_labels=3)
     pre = tfmodels.preprocessor_from_pretrained(tiny_checkpoint, seq_length=16)
-    export_dir = str(tmp_path / "exported")
+    export_dir = str(tmp_path_factory.mktemp("saved_model") / "exported")
     tfmodels.export.saved_model(model, export_dir, preprocessor=pre,
                                 label_names=["neg", "neutral", "pos"])
-    assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]
+    return model, pre, export_dir
+
+
+def test_text_and_id_signatures_in_a_fresh_process(exported):
+    model, pre, export_dir = exported
+    parent = os.path.dirname(export_dir)
+    assert not [p for p in os.listdir(parent) if ".tmp" in p]
     assert "vocab.txt" in os.listdir(os.path.join(export_dir, "assets"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     code = "import sys; sys.modules['tfmodels'] = None\n" + LOAD  # tfmodels must not be needed
     result = subprocess.run([sys.executable, "-c", code, export_dir], capture_output=True,
-                            text=True, timeout=300, env=env, cwd=str(tmp_path))
+                            text=True, timeout=300, env=env, cwd=parent)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "['serve_ids', 'serving_default']"
@@ -46,11 +55,9 @@ def test_text_and_id_signatures_in_a_fresh_process(tmp_path, tiny_checkpoint):
     np.testing.assert_allclose(ids["logits"], expected[:1], atol=1e-5)
 
 
-def test_saved_model_cli_lists_both_signatures(tmp_path, tiny_checkpoint):
+def test_saved_model_cli_lists_both_signatures(exported):
     """What a TF Serving user checks first: ``saved_model_cli show --all``."""
-    model = tfmodels.from_pretrained(tiny_checkpoint, architecture="classification", num_labels=2)
-    pre = tfmodels.preprocessor_from_pretrained(tiny_checkpoint, seq_length=8)
-    export_dir = tfmodels.export.saved_model(model, str(tmp_path / "exported"), preprocessor=pre)
+    export_dir = exported[2]
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([cli, "show", "--dir", export_dir, "--all"], capture_output=True,

@@ -1,4 +1,10 @@
-"""TFLite: builtin ops only, float parity with Keras, quantized variants run."""
+"""TFLite: builtin ops only, and each quantization within a measured bound of Keras.
+
+Errors are relative to the largest |logit|: the head is scaled so that logits reach
++-8 (a fresh head's ~0.05 would hide any error under an absolute tolerance). Each
+(model, quantization) is converted once per module and the file shared by the tests.
+"""
+import functools
 import os
 
 import numpy as np
@@ -13,21 +19,64 @@ from tfmodels.models import bert
 
 CONFIG = bert.Config(vocab_size=200, hidden_size=32, num_layers=2, num_heads=4,
                      intermediate_size=64, max_position_embeddings=32)
+SEQ_LENGTH = 16
 # TFLite's builtin operators, as its flatbuffer schema lists them; Flex ops and custom
 # ops (which need extra delegates on device) are not among them.
 BUILTIN = {name for name in dir(schema.BuiltinOperator) if name.isupper()} - {"CUSTOM", "DELEGATE"}
+# Bounds on max |TFLite - Keras| / max |Keras logit|. Measured on this model with 12
+# draws (seeds 0-5, two ways of drawing the 32 rows; int8 calibrated on the rows it
+# is evaluated on): the worst draw, then seed 0 (the one tested), in the comments.
+BOUNDS = {None: 1e-5,  # 3.0e-7, 2.4e-7: float32 rounding only
+          "float16": 1e-3,  # 4.3e-4, 2.7e-4
+          "dynamic": 0.015,  # 1.0e-2, 5.4e-3
+          "int8": 0.07}  # 4.9e-2, 2.5e-2
+
+
+def assert_close_to_keras(got, expected, bound):
+    """The relative error is within ``bound``, and the labels agree on every row whose
+    top-2 margin exceeds ``bound`` x the largest |logit| (at least one such row). A
+    margin of twice that would follow from the first check alone; at 1x, two logits of
+    one row erring in opposite directions by over half the bound flip the label."""
+    scale = np.abs(expected).max()
+    error = np.abs(got - expected).max() / scale
+    assert error <= bound, f"relative error {error:.2e} exceeds {bound:g}"
+    top2 = np.sort(expected, -1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > bound * scale
+    assert decided.any(), "no row has a top-2 margin above the bound"
+    np.testing.assert_array_equal(got.argmax(-1)[decided], expected.argmax(-1)[decided])
+
+
+def random_features(rng, rows, vocab_size, seq_length):
+    """Random ids with a random number of padded positions per row (at least 4 real)."""
+    lengths = rng.integers(4, seq_length + 1, size=rows)
+    mask = (np.arange(seq_length) < lengths[:, None]).astype(np.int32)
+    ids = rng.integers(1, vocab_size, size=(rows, seq_length)).astype(np.int32) * mask
+    return {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}
 
 
 @pytest.fixture(scope="module")
 def model_and_features():
     tf.keras.utils.set_random_seed(0)
     model = bert.BertClassifier(CONFIG, num_labels=3)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(1, 200, size=(6, 16)).astype(np.int32)
-    mask = np.ones_like(ids)
-    mask[2:, 10:] = 0
-    ids[mask == 0] = 0
-    return model, {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}
+    features = random_features(np.random.default_rng(0), 32, CONFIG.vocab_size, SEQ_LENGTH)
+    kernel = model.get_layer("classifier").out.kernel  # its bias is zero: logits scale with it
+    kernel.assign(kernel * (8.0 / np.abs(model(features)["logits"]).max()))
+    return model, features
+
+
+@pytest.fixture(scope="module")
+def converted(model_and_features, tmp_path_factory):
+    """``converted(quantize)``: the file, converted on first use (int8 calibrated on the
+    rows the tests evaluate, so its bound measures quantization, not calibration coverage)."""
+    model, features = model_and_features
+    folder = tmp_path_factory.mktemp("tflite")
+
+    @functools.lru_cache(maxsize=None)
+    def convert(quantize):
+        return tfmodels.export.tflite(model, str(folder / f"{quantize}.tflite"),
+                                      seq_length=SEQ_LENGTH, quantize=quantize,
+                                      representative_data=features)
+    return convert
 
 
 def run(path, features):
@@ -37,30 +86,22 @@ def run(path, features):
                            for i in range(rows)])
 
 
-@pytest.mark.parametrize("quantize", [None, "dynamic", "float16", "int8"])
+@pytest.mark.parametrize("quantize", list(BOUNDS))
 def test_conversion_uses_builtin_ops_and_agrees_with_keras(quantize, model_and_features,
-                                                           tmp_path):
+                                                           converted):
     model, features = model_and_features
-    path = tfmodels.export.tflite(model, str(tmp_path / "m.tflite"), seq_length=16,
-                                  quantize=quantize, representative_data=features)
+    path = converted(quantize)
     ops = set(tfmodels.export.op_names(path))
     assert ops <= BUILTIN, f"non-builtin ops: {ops - BUILTIN}"
-    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
-    expected = model(features)["logits"].numpy()
-    got = run(path, features)
-    if quantize is None:
-        assert np.max(np.abs(got - expected)) <= 1e-3
-    else:
-        assert np.mean(got.argmax(-1) == expected.argmax(-1)) >= 0.5
-        assert np.max(np.abs(got - expected)) <= 0.5
+    assert not [f for f in os.listdir(os.path.dirname(path)) if ".tmp" in f]
+    assert_close_to_keras(run(path, features), model(features)["logits"].numpy(),
+                          BOUNDS[quantize])
 
 
-def test_quantized_files_are_smaller(model_and_features, tmp_path):
-    model, features = model_and_features
-    sizes = {q: os.path.getsize(tfmodels.export.tflite(
-        model, str(tmp_path / f"{q}.tflite"), seq_length=16, quantize=q,
-        representative_data=features)) for q in (None, "dynamic")}
-    assert sizes["dynamic"] < 0.5 * sizes[None]
+def test_quantized_files_are_smaller(converted):
+    float_size = os.path.getsize(converted(None))
+    assert os.path.getsize(converted("dynamic")) < 0.5 * float_size
+    assert os.path.getsize(converted("int8")) < 0.6 * float_size
 
 
 def test_bad_requests(model_and_features, tmp_path):

@@ -1,4 +1,9 @@
-"""run_classifier.py end to end on tiny GLUE folders, and its errors on bad input."""
+"""run_classifier.py: GLUE folders and TSV end to end, learning, and its errors on bad input.
+
+The experiment (``classifier_experiment.run``, the script's body) runs in-process; the script
+itself runs twice as a subprocess: once with the precision/XLA/strategy flags, once for the
+"one ``error:`` line, exit 2, no traceback" contract.
+"""
 import csv
 import json
 import os
@@ -7,24 +12,27 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import run_script
+from tests.conftest import experiment, one_line_error, run_script
 from tests.glue_data import ROWS, write_glue_task
+from tfmodels.errors import TfmodelsError
+from tfmodels.tasks import classifier_experiment
 from tfmodels.tasks.glue import GLUE_TASKS
 
 EXPECTED_METRICS = {"cola": {"matthews_corr", "accuracy"}, "stsb": {"pearson", "spearman"},
                     "mrpc": {"f1", "accuracy"}, "qqp": {"f1", "accuracy"}}
-FAST = ["--set", "trainer.train_steps=2", "--set", "trainer.checkpoint_every=2",
-        "--set", "data.train_batch_size=4", "--set", "model.seq_length=32"]
+FAST = ["trainer.train_steps=2", "trainer.checkpoint_every=2", "data.train_batch_size=4",
+        "model.seq_length=32"]
 
 
-def classifier(tmp_path, task, data_dir, init_from, *extra):
-    return run_script("run_classifier.py", f"--task={task}", f"--data_dir={data_dir}",
-                      f"--init_from={init_from}", f"--model_dir={tmp_path / 'run'}", *FAST,
-                      *extra)
+def classifier(tmp_path, task, data_dir, init_from, *sets, mode="train_and_eval"):
+    """``run_classifier.py --task --data_dir --init_from --model_dir=tmp_path/run`` in-process."""
+    cfg = experiment(f"task.name={task}", f"task.data_dir={data_dir}",
+                     f"model.init_from={init_from}", *FAST, *sets)
+    return classifier_experiment.run(cfg, str(tmp_path / "run"), mode)
 
 
-# End to end through the script for one task of each kind (every split of every task is
-# read in tests/tasks/test_glue.py, every metric checked in tests/tasks/test_metrics.py):
+# End to end for one task of each kind (every split of every task is read in
+# tests/tasks/test_glue.py, every metric checked in tests/tasks/test_metrics.py):
 # single sentence + MCC, regression, two dev splits + three labels, pairs + F1.
 SCRIPT_TASKS = ["cola", "stsb", "mnli", "qqp"]
 
@@ -37,12 +45,11 @@ def test_script_tasks_cover_every_kind_of_task():
 
 
 @pytest.mark.parametrize("name", SCRIPT_TASKS)
-def test_glue_task_trains_evaluates_and_predicts(name, tmp_path, tiny_checkpoint):
+def test_glue_task_trains_evaluates_and_predicts(name, tmp_path, tiny_checkpoint, capsys):
     task = GLUE_TASKS[name]
     data_dir = write_glue_task(str(tmp_path), task.folder)
-    result = classifier(tmp_path, name, data_dir, tiny_checkpoint)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "step 2/2" in result.stdout
+    classifier(tmp_path, name, data_dir, tiny_checkpoint)
+    assert "step 2/2" in capsys.readouterr().out
     with open(tmp_path / "run" / "eval_results.json") as f:
         results = json.load(f)
     for split, _ in task.dev_files:
@@ -55,8 +62,7 @@ def test_glue_task_trains_evaluates_and_predicts(name, tmp_path, tiny_checkpoint
     assert os.path.isfile(tmp_path / "run" / "best" / "best.json")
     assert os.path.isfile(tmp_path / "run" / "training_curves.png")
 
-    predicted = classifier(tmp_path, name, data_dir, tiny_checkpoint, "--mode=predict")
-    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    classifier(tmp_path, name, data_dir, tiny_checkpoint, mode="predict")
     for stem, _ in task.test_files:
         with open(tmp_path / "run" / "predictions" / f"{stem}.tsv") as f:
             rows = list(csv.reader(f, delimiter="\t"))
@@ -72,48 +78,89 @@ def test_glue_task_trains_evaluates_and_predicts(name, tmp_path, tiny_checkpoint
 
 def test_eval_mode_reuses_the_trained_checkpoint(tmp_path, tiny_checkpoint):
     data_dir = write_glue_task(str(tmp_path), "SST-2")
-    assert classifier(tmp_path, "sst2", data_dir, tiny_checkpoint).returncode == 0
-    with open(tmp_path / "run" / "eval_results.json") as f:
-        trained = json.load(f)
-    result = classifier(tmp_path, "sst2", data_dir, tiny_checkpoint, "--mode=eval")
-    assert result.returncode == 0, result.stderr[-2000:]
-    with open(tmp_path / "run" / "eval_results.json") as f:
-        again = json.load(f)
+    trained = classifier(tmp_path, "sst2", data_dir, tiny_checkpoint)["eval"]
+    again = classifier(tmp_path, "sst2", data_dir, tiny_checkpoint, mode="eval")
     assert again["dev/accuracy"] == trained["dev/accuracy"]
     assert "best" in again["checkpoint"]
+    with open(tmp_path / "run" / "eval_results.json") as f:
+        assert json.load(f)["dev/accuracy"] == trained["dev/accuracy"]
 
 
-def _error(result):
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    return result.stderr.strip().splitlines()[-1]
+def write_topic_tsv(folder, rows=24, seed=0):
+    """A TSV task separable by one word (apple -> x, pear -> y), header names its columns."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for split in ("train", "dev"):
+        lines = [f"{w} and more {w}\t{'x' if w == 'apple' else 'y'}\t{i}"
+                 for i, w in enumerate(rng.choice(["apple", "pear"], rows))]
+        (folder / f"{split}.tsv").write_text("body\ttopic\tid\n" + "\n".join(lines) + "\n")
+    return folder
 
 
-def test_bad_inputs_give_one_clear_message(tmp_path, tiny_checkpoint):
+def test_a_tiny_model_learns_a_separable_task(tmp_path, tiny_checkpoint):
+    """Fine-tuning must learn, not only run: the tiny random BERT separates two topics by
+    one word (dev accuracy 1.0 and a falling loss, seeded; chance is about 0.5)."""
+    data = write_topic_tsv(tmp_path / "data")
+    report = classifier(tmp_path, "tsv", data, tiny_checkpoint, "task.text_a_column=body",
+                        "task.label_column=topic", "trainer.train_steps=100",
+                        "trainer.checkpoint_every=100", "trainer.log_every=20",
+                        "optimizer.lr=1e-2", "schedule.warmup_steps=0")
+    with open(tmp_path / "run" / "history.json") as f:
+        losses = [h["loss"] for h in json.load(f) if "loss" in h]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert report["eval"]["dev/accuracy"] == 1.0, report["eval"]
+
+
+def test_script_flags_precision_xla_strategy_and_columns(tmp_path, tiny_checkpoint):
+    """The script's own flags reach the run: --task=tsv's column flags, bf16, XLA, the
+    Mirrored strategy, and SiFT by --set (DeBERTa's adversarial fine-tuning)."""
+    data = write_topic_tsv(tmp_path / "data", rows=12)
+    result = run_script("run_classifier.py", "--task=tsv", f"--data_dir={data}",
+                        "--text_a_column=body", "--label_column=topic",
+                        f"--init_from={tiny_checkpoint}", f"--model_dir={tmp_path / 'run'}",
+                        "--mixed_precision=mixed_bfloat16", "--jit_compile",
+                        "--distribution_strategy=mirrored",
+                        *[f"--set={s}" for s in FAST], "--set", "adversarial.method=sift")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "sift_loss" in result.stdout and "mixed_bfloat16" in result.stdout
+    assert "1 replica(s)" in result.stdout
+    with open(tmp_path / "run" / "hf_model" / "config.json") as f:
+        assert json.load(f)["id2label"] == {"0": "x", "1": "y"}
+
+
+def test_the_script_reports_a_bad_row_in_one_line(tmp_path, tiny_checkpoint):
     data_dir = write_glue_task(str(tmp_path), "RTE")
     with open(os.path.join(data_dir, "train.tsv"), "a") as f:
         f.write("8\ttoo few columns\n")
-    assert "RTE/train.tsv:10: expected 4 columns" in _error(
-        classifier(tmp_path, "rte", data_dir, tiny_checkpoint))
+    result = run_script("run_classifier.py", "--task=rte", f"--data_dir={data_dir}",
+                        f"--init_from={tiny_checkpoint}", f"--model_dir={tmp_path / 'run'}",
+                        *[f"--set={s}" for s in FAST])
+    assert "RTE/train.tsv:10: expected 4 columns" in one_line_error(result)
 
+
+def _fails(match, *args, **kwargs):
+    with pytest.raises(TfmodelsError, match=match):
+        classifier(*args, **kwargs)
+
+
+def test_bad_inputs_give_one_clear_message(tmp_path, tiny_checkpoint):
     data_dir = write_glue_task(str(tmp_path / "b"), "QNLI")
     with open(os.path.join(data_dir, "train.tsv"), "a") as f:
         f.write("8\ta\tb\tcontradiction\n")
-    assert "label 'contradiction' is not one of entailment, not_entailment" in _error(
-        classifier(tmp_path, "qnli", data_dir, tiny_checkpoint))
+    _fails("label 'contradiction' is not one of entailment, not_entailment",
+           tmp_path, "qnli", data_dir, tiny_checkpoint)
 
     data_dir = write_glue_task(str(tmp_path / "c"), "QNLI")
-    assert "--data_dir: folder not found" in _error(
-        classifier(tmp_path, "sst2", str(tmp_path / "nowhere"), tiny_checkpoint))
-    assert "unknown task 'glue'" in _error(
-        classifier(tmp_path, "glue", data_dir, tiny_checkpoint))
-    assert "seq_length 128 exceeds the model's max_position_embeddings 64" in _error(
-        classifier(tmp_path, "qnli", data_dir, tiny_checkpoint, "--set", "model.seq_length=128"))
-    assert "unknown model 'bert_huge'" in _error(run_script(
-        "run_classifier.py", "--task=qnli", f"--data_dir={data_dir}",
-        f"--model_dir={tmp_path / 'run'}", "--set", "model.name=bert_huge"))
-    assert "no such checkpoint directory" in _error(
-        classifier(tmp_path, "qnli", data_dir, str(tmp_path / "missing_ckpt")))
+    _fails("--data_dir: folder not found", tmp_path, "sst2", str(tmp_path / "nowhere"),
+           tiny_checkpoint)
+    _fails("unknown task 'glue'", tmp_path, "glue", data_dir, tiny_checkpoint)
+    _fails("seq_length 128 exceeds the model's max_position_embeddings 64",
+           tmp_path, "qnli", data_dir, tiny_checkpoint, "model.seq_length=128")
+    with pytest.raises(TfmodelsError, match="unknown model 'bert_huge'"):
+        classifier_experiment.run(experiment("task.name=qnli", f"task.data_dir={data_dir}",
+                                             "model.name=bert_huge"), str(tmp_path / "run"))
+    _fails("no such checkpoint directory", tmp_path, "qnli", data_dir,
+           str(tmp_path / "missing_ckpt"))
 
 
 def test_vocabulary_and_checkpoint_mismatches(tmp_path, tiny_checkpoint):
@@ -123,12 +170,12 @@ def test_vocabulary_and_checkpoint_mismatches(tmp_path, tiny_checkpoint):
     config = json.loads((small / "config.json").read_text())
     config["vocab_size"] = 1000
     (small / "config.json").write_text(json.dumps(config))
-    message = _error(classifier(tmp_path, "wnli", data_dir, str(small)))
-    assert "embeddings.word_embeddings.weight" in message  # shapes disagree with config
+    _fails("embeddings.word_embeddings.weight",  # shapes disagree with config
+           tmp_path, "wnli", data_dir, str(small))
     corrupt = tmp_path / "corrupt"
     shutil.copytree(tiny_checkpoint, corrupt)
     (corrupt / "model.safetensors").write_bytes(b"\x00" * 64)
-    assert "cannot read" in _error(classifier(tmp_path, "wnli", data_dir, str(corrupt)))
+    _fails("cannot read", tmp_path, "wnli", data_dir, str(corrupt))
     # A checkpoint whose vocabulary is larger than its embedding table.
     mismatch = tmp_path / "mismatch"
     shutil.copytree(tiny_checkpoint, mismatch)
@@ -137,25 +184,7 @@ def test_vocabulary_and_checkpoint_mismatches(tmp_path, tiny_checkpoint):
     tfmodels.save_pretrained(bert.BertEncoder(bert.Config(
         vocab_size=1000, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
         max_position_embeddings=64)), str(mismatch))
-    assert "has 30522 tokens but the model's vocab_size is 1000" in _error(
-        classifier(tmp_path, "wnli", data_dir, str(mismatch)))
+    _fails("has 30522 tokens but the model's vocab_size is 1000",
+           tmp_path, "wnli", data_dir, str(mismatch))
     assert not os.path.isdir(tmp_path / "run" / "checkpoints") or not os.listdir(
         tmp_path / "run" / "checkpoints")
-
-
-def test_generic_tsv_task_with_column_flags(tmp_path, tiny_checkpoint):
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    for split in ("train", "dev"):
-        rows = [f"{w} and more {w}\t{'x' if w == 'apple' else 'y'}\t{i}"
-                for i, w in enumerate(rng.choice(["apple", "pear"], 12))]
-        (data / f"{split}.tsv").write_text("body\ttopic\tid\n" + "\n".join(rows) + "\n")
-    result = run_script("run_classifier.py", "--task=tsv", f"--data_dir={data}",
-                        "--text_a_column=body", "--label_column=topic",
-                        f"--init_from={tiny_checkpoint}", f"--model_dir={tmp_path / 'run'}", *FAST,
-                        "--set", "adversarial.method=sift")  # DeBERTa's SiFT, by config
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "sift_loss" in result.stdout
-    with open(tmp_path / "run" / "hf_model" / "config.json") as f:
-        assert json.load(f)["id2label"] == {"0": "x", "1": "y"}

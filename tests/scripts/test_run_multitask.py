@@ -3,10 +3,13 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 import tfmodels
-from tests.conftest import run_script
+from tests.conftest import one_line_error, run_script
 from tests.glue_data import write_glue_task
+from tfmodels.errors import TfmodelsError
+from tfmodels.tasks import multitask_experiment
 
 FAST = ["--set", "data.train_batch_size=4", "--set", "data.eval_batch_size=16",
         "--set", "model.seq_length=16", "--set", "trainer.checkpoint_every=10",
@@ -19,12 +22,6 @@ def write_config(tmp_path, init_from, tasks):
     path = tmp_path / "mtdnn.yaml"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
-
-
-def _error(result):
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    return result.stderr.strip().splitlines()[-1]
 
 
 def test_multitask_trains_finetunes_and_saves(tmp_path, tiny_checkpoint):
@@ -71,9 +68,10 @@ def test_multitask_trains_finetunes_and_saves(tmp_path, tiny_checkpoint):
 def test_bad_tasks_give_one_line_and_exit_2(tmp_path, tiny_checkpoint):
     sst2 = write_glue_task(str(tmp_path / "glue"), "SST-2")
     config = write_config(tmp_path, tiny_checkpoint, [("sst2", sst2), ("glue", sst2)])
-    assert "unknown task 'glue'" in _error(run_script(
+    assert "unknown task 'glue'" in one_line_error(run_script(
         "run_multitask.py", f"--config={config}", f"--model_dir={tmp_path / 'run'}"))
     config = write_config(tmp_path, tiny_checkpoint, [("sst2", str(tmp_path / "nowhere"))])
-    assert "multitask.tasks[0].data_dir: folder not found" in _error(run_script(
-        "run_multitask.py", f"--config={config}", f"--model_dir={tmp_path / 'run'}"))
+    with pytest.raises(TfmodelsError, match=r"multitask.tasks\[0\].data_dir: folder not found"):
+        multitask_experiment.run(multitask_experiment.load_multitask_experiment(config, []),
+                                 str(tmp_path / "run"))
     assert not os.path.isdir(tmp_path / "run")

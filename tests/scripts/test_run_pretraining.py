@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, experiment, one_line_error, run_script
 
 FAST = ["--set", "model.name=" + os.path.join(ROOT, "tests", "fixtures", "bert_test_tiny.yaml"),
         "--set", "model.seq_length=32", "--set", "data.train_batch_size=4",
@@ -28,20 +28,28 @@ def write_corpus(path):
 
 
 def make_records(tmp_path, vocab_dir, masking):
+    """create_pretraining_data.py's body in-process (the script runs in the next test)."""
+    from tfmodels.pretraining.records import RecordOptions, create_records
+
     corpus = tmp_path / "corpus.txt"
     write_corpus(corpus)
     out = tmp_path / f"records_{masking}"
-    result = run_script("create_pretraining_data.py", f"--input_file={corpus}",
-                        f"--vocab_dir={vocab_dir}", f"--output_dir={out}", "--seq_length=32",
-                        "--max_predictions_per_seq=5", f"--masking={masking}",
-                        "--dupe_factor=2", "--whole_word_masking")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "wrote" in result.stdout
+    options = RecordOptions(seq_length=32, static_masking=masking == "static",
+                            max_predictions=5, whole_word=True, dupe_factor=2)
+    create_records([str(corpus)], vocab_dir, str(out), options=options)
     return out
 
 
 def test_static_records_hold_consistent_masks(tmp_path, tiny_checkpoint):
-    out = make_records(tmp_path, tiny_checkpoint, "static")
+    corpus = tmp_path / "corpus.txt"
+    write_corpus(corpus)
+    out = tmp_path / "records_static"
+    result = run_script("create_pretraining_data.py", f"--input_file={corpus}",
+                        f"--vocab_dir={tiny_checkpoint}", f"--output_dir={out}",
+                        "--seq_length=32", "--max_predictions_per_seq=5", "--masking=static",
+                        "--dupe_factor=2", "--whole_word_masking")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "wrote" in result.stdout
     files = sorted(out.glob("*.tfrecord"))
     assert len(files) == 2 and not list(out.glob("*.tmp*"))
     example = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset(str(files[0])))).numpy())
@@ -94,20 +102,22 @@ def test_pretraining_runs_and_resumes_after_sigkill(tmp_path, tiny_checkpoint):
 
 
 def test_bad_pretraining_inputs(tmp_path, tiny_checkpoint):
+    from tfmodels.errors import TfmodelsError
+    from tfmodels.pretraining import pretrain_experiment
+
     result = run_script("create_pretraining_data.py", f"--input_file={tmp_path}/none.txt",
                         f"--vocab_dir={tiny_checkpoint}", f"--output_dir={tmp_path}/out",
                         "--seq_length=32")
-    assert result.returncode == 2 and "input file not found" in result.stderr
-    result = run_script("run_pretraining.py", f"--model_dir={tmp_path}/run",
-                        "--set", f"task.input_files={tmp_path}/nothing*.tfrecord",
-                        "--set", "trainer.train_steps=2", "--set", "data.dynamic_masking=false",
-                        *FAST)
-    assert result.returncode == 2 and "no TFRecord files match" in result.stderr
-    result = run_script("run_pretraining.py", f"--model_dir={tmp_path}/run",
-                        "--distribution_strategy=tpu", "--tpu=grpc://127.0.0.1:1",
-                        "--set", "task.input_files=x", *FAST)
-    assert result.returncode == 2 and "no TPU reachable" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "input file not found" in one_line_error(result)
+    sets = [s for s in FAST if s != "--set"]
+    cfg = experiment(f"task.input_files={tmp_path}/nothing*.tfrecord", "trainer.train_steps=2",
+                     "data.dynamic_masking=false", *sets)
+    with pytest.raises(TfmodelsError, match="no TFRecord files match"):
+        pretrain_experiment.run(cfg, str(tmp_path / "run"))
+    cfg = experiment("task.input_files=x", *sets)
+    with pytest.raises(TfmodelsError, match="no TPU reachable"):
+        pretrain_experiment.run(cfg, str(tmp_path / "run"), strategy_name="tpu",
+                                tpu="grpc://127.0.0.1:1")
 
 
 # ---- Each family's objective: records with its own tokenizer, a few steps, loss goes down.

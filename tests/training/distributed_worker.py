@@ -1,5 +1,9 @@
 """Trains a tiny classifier for a few steps under a strategy; writes its final weights.
 
+Plain SGD and no dropout, so that the result depends only on the global batch: replicas
+and workers must reach the weights of single-device training (Adam would hide a wrong
+loss scaling, since it divides by the gradient's own scale).
+
 Run as a subprocess by test_distribution.py:
     python distributed_worker.py STRATEGY NUM_CPU_DEVICES MODEL_DIR OUT.npz
 (with TF_CONFIG set for multi_worker_mirrored).
@@ -18,18 +22,16 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from tfmodels.models import bert  # noqa: E402
 from tfmodels.tasks.classification import loss_fn  # noqa: E402
 from tfmodels.training.distribution import get_strategy  # noqa: E402
-from tfmodels.training.experiment import load_experiment  # noqa: E402
-from tfmodels.training.optimization import create_optimizer  # noqa: E402
 from tfmodels.training.trainer import Trainer  # noqa: E402
 
 strategy = get_strategy(strategy_name)
 tf.keras.utils.set_random_seed(1)
-cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-3"])
 with strategy.scope():
     model = bert.BertClassifier(bert.Config(vocab_size=50, hidden_size=16, num_layers=1,
                                             num_heads=2, intermediate_size=32,
-                                            max_position_embeddings=16), num_labels=2)
-    optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=4)
+                                            max_position_embeddings=16, hidden_dropout=0.0,
+                                            attention_dropout=0.0), num_labels=2)
+    optimizer = tf.keras.optimizers.SGD(learning_rate=0.5)
 initial = [w.numpy() for w in model.weights]
 rng = np.random.default_rng(0)
 ids = rng.integers(1, 50, size=(64, 8)).astype(np.int32)

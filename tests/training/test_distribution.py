@@ -28,17 +28,38 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    out = tmp_path / "weights.npz"
-    subprocess.run([sys.executable, WORKER, "mirrored", "2", str(tmp_path / "run"), str(out)],
-                   check=True, env=_env(), timeout=300, capture_output=True)
-    result = np.load(out)
+def _train(tmp_path, strategy, devices):
+    out = tmp_path / f"{strategy}.npz"
+    subprocess.run([sys.executable, WORKER, strategy, str(devices), str(tmp_path / strategy),
+                    str(out)], check=True, env=_env(), timeout=300, capture_output=True)
+    return np.load(out)
+
+
+@pytest.fixture(scope="module")
+def single_device(tmp_path_factory):
+    """The weights of the same 4 steps on one device, with the same global batch of 8."""
+    result = _train(tmp_path_factory.mktemp("single"), "default", 1)
+    assert int(result["replicas"]) == 1 and bool(result["changed"])
+    return result
+
+
+def assert_same_weights(result, single_device):
+    """Equal to single-device training (a loss summed instead of averaged over replicas,
+    or a gradient not reduced, moves the SGD weights by far more than 1e-5)."""
+    keys = [k for k in single_device.files if k.startswith("w")]
+    assert keys and set(keys) <= set(result.files)
+    worst = max(float(np.max(np.abs(result[k] - single_device[k]))) for k in keys)
+    assert worst <= 1e-5, worst
+
+
+def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(tmp_path, single_device):
+    result = _train(tmp_path, "mirrored", 2)
     assert int(result["replicas"]) == 2
-    assert bool(result["changed"])
-    assert os.path.isdir(tmp_path / "run" / "checkpoints")
+    assert_same_weights(result, single_device)
+    assert os.path.isdir(tmp_path / "mirrored" / "checkpoints")
 
 
-def test_multi_worker_mirrored_workers_agree_on_the_weights(tmp_path):
+def test_multi_worker_mirrored_equals_one_device(tmp_path, single_device):
     ports = [_free_port(), _free_port()]
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
@@ -53,9 +74,8 @@ def test_multi_worker_mirrored_workers_agree_on_the_weights(tmp_path):
         assert p.returncode == 0, output.decode()[-3000:]
     a, b = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
     assert int(a["replicas"]) == 2 and bool(a["changed"])
-    for key in a.files:
-        if key.startswith("w"):
-            np.testing.assert_allclose(a[key], b[key], atol=1e-6)
+    assert_same_weights(a, single_device)
+    assert_same_weights(b, single_device)
     # Only the chief writes the real checkpoints.
     assert os.path.isdir(tmp_path / "run" / "checkpoints")
     assert os.path.isdir(tmp_path / "run" / "worker_tmp" / "1")

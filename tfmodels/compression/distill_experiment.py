@@ -333,9 +333,14 @@ def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
             _masking(cfg, vocab_dir, teacher_config.vocab_size), seed=cfg.trainer.seed,
             shuffle_buffer=cfg.data.shuffle_buffer)
 
+    dev_sets = None
+
     def evaluate(model):
-        return classification.evaluate(task, model, preprocessor, t.data_dir,
-                                       cfg.data.eval_batch_size)
+        nonlocal dev_sets
+        if dev_sets is None:  # tokenized once, at the first evaluation
+            dev_sets = classification.DevSets(task, preprocessor, t.data_dir,
+                                              cfg.data.eval_batch_size)
+        return dev_sets.evaluate(model)
 
     started = time.time()
     report = {"method": d.method, "stage": d.stage, "teacher": teacher_path,

@@ -50,6 +50,8 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
             raise ConfigError("quantize='qat' needs a model from "
                               "tfmodels.compression.qat.quantize_model (fine-tuned with "
                               "fake quantization); for a float model use quantize='int8'")
+    if quantize == "int8" and representative_data is None:
+        raise ConfigError("quantize='int8' needs representative_data (calibration features)")
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if max_positions and seq_length > max_positions:
         raise ConfigError(f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}")
@@ -61,8 +63,6 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
-        if representative_data is None:
-            raise ConfigError("quantize='int8' needs representative_data (calibration features)")
         if isinstance(representative_data, dict):
             representative_data = representative_dataset(representative_data)
         converter.representative_dataset = representative_data

@@ -27,6 +27,7 @@ def make_dataset(examples, preprocessor, batch_size, training=False, seed=0,
 
 def tokenize_batches(ds, preprocessor):
     """Batches ``(texts, *rest)`` -> ``(features, *rest)``; ``texts`` is a 1- or 2-tuple."""
+    @tf.autograph.experimental.do_not_convert  # plain TF ops; conversion cost seconds
     def preprocess(texts, *rest):
         features = preprocessor(texts if len(texts) > 1 else texts[0])
         return (features, *rest) if rest else features
@@ -64,7 +65,7 @@ def _predict_step(model):
     if model not in _PREDICT_STEPS:
         _PREDICT_STEPS[model] = tf.function(
             lambda features: tf.cast(model(features, training=False)["logits"], tf.float32),
-            reduce_retracing=True)
+            reduce_retracing=True, autograph=False)
     return _PREDICT_STEPS[model]
 
 
@@ -82,13 +83,30 @@ def predictions_from_logits(logits):
     return logits[:, 0] if logits.shape[-1] == 1 else np.argmax(logits, -1)
 
 
+class DevSets:
+    """A task's dev splits, read and tokenized once: a run evaluates at every checkpoint,
+    and tokenizing again each time cost more than the evaluation itself."""
+
+    def __init__(self, task, preprocessor, data_dir, batch_size):
+        self.task = task
+        self.splits = []
+        for split, file_name in task.dev_files:
+            examples = task.read(data_dir, file_name)
+            batches = list(make_dataset(examples, preprocessor, batch_size, with_labels=False))
+            self.splits.append((split, examples.labels, batches))
+
+    def evaluate(self, model):
+        """Metrics on each dev split (``{split}/{metric}``)."""
+        results = {}
+        step = _predict_step(model)
+        for split, labels, batches in self.splits:
+            logits = np.concatenate([step(features).numpy() for features in batches])
+            metrics = classification_metrics(labels, predictions_from_logits(logits),
+                                             self.task.metric)
+            results.update({f"{split}/{k}": v for k, v in metrics.items()})
+        return results
+
+
 def evaluate(task, model, preprocessor, data_dir, batch_size):
     """Metrics on each of the task's dev splits (``{split}/{metric}``)."""
-    results = {}
-    for split, file_name in task.dev_files:
-        examples = task.read(data_dir, file_name)
-        logits = predict_logits(model, make_dataset(examples, preprocessor, batch_size))
-        metrics = classification_metrics(examples.labels, predictions_from_logits(logits),
-                                         task.metric)
-        results.update({f"{split}/{k}": v for k, v in metrics.items()})
-    return results
+    return DevSets(task, preprocessor, data_dir, batch_size).evaluate(model)

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tfmodels
 from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.convert.pretrained import TOKENIZER_FILES
-from tfmodels.datasets.fortunes import build_fortunes_dataset
+from tfmodels.datasets.fortunes import FORTUNES_DIR, build_fortunes_dataset
 from tfmodels.errors import ConfigError
 from tfmodels.export import saved_model
 from tfmodels.tasks import classification
@@ -36,7 +36,8 @@ def _ensure_data(cfg):
             os.path.join(task.data_dir or "", "train.tsv")):
         if not task.data_dir:
             raise ConfigError("task.build_data=fortunes needs task.data_dir")
-        counts = build_fortunes_dataset(task.data_dir)
+        counts = build_fortunes_dataset(task.data_dir,
+                                        source_dir=task.fortunes_dir or FORTUNES_DIR)
         print(f"built the fortunes topic dataset in {task.data_dir}: " +
               ", ".join(f"{s} {sum(c.values())}" for s, c in counts.items()))
     elif task.build_data not in (None, "fortunes"):
@@ -149,16 +150,17 @@ def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None
     print(f"fine-tuning on {len(train)} {task.name} examples ({task.folder}) for {steps} steps, "
           f"batch {cfg.data.train_batch_size}, seq_length {cfg.model.seq_length}, "
           f"{strategy.num_replicas_in_sync} replica(s), {precision}")
+    dev_sets = classification.DevSets(task, preprocessor, t.data_dir, batch)  # checked early
     # The task loss, plus SiFT's adversarial term when adversarial.method is sift.
     loss_fn = with_sift(classification.outputs_loss, cfg.adversarial)
     trainer = Trainer.from_experiment(
         cfg, strategy, model_dir, model, optimizer, loss_fn, steps, jit_compile=jit_compile,
         loss_scale=loss_scale, main_metric=main_metric,
-        evaluate=lambda: classification.evaluate(task, model, preprocessor, t.data_dir, batch))
+        evaluate=lambda: dev_sets.evaluate(model))
     started = time.time()
     summary = trainer.train(dataset)
     restored = _restore_trained(model, model_dir)
-    results = classification.evaluate(task, model, preprocessor, t.data_dir, batch)
+    results = dev_sets.evaluate(model)
     results["checkpoint"] = restored
     report = {"task": task.name, "train_examples": len(train), "eval": results, **summary}
     if not trainer.chief:  # other workers of a multi-worker run leave the outputs to the chief

@@ -25,6 +25,7 @@ class TaskSection:
     labels: Optional[List[str]] = None    # for name=tsv: label set; default: seen in train
     input_files: Optional[str] = None     # for pretraining: TFRecord glob or text files
     build_data: Optional[str] = None      # "fortunes": build data_dir from Debian's fortunes
+    fortunes_dir: Optional[str] = None    # build_data=fortunes: source folder; default Debian's
 
 
 @dataclasses.dataclass
