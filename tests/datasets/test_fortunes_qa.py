@@ -1,16 +1,71 @@
 """The fortunes QA set (SQuAD v1.1 from Debian's fortunes) and its trivial baselines."""
 import collections
+import json
 import os
 
+import numpy as np
 import pytest
 
 from tfmodels.datasets import fortunes_qa
 from tfmodels.errors import DataError
 from tfmodels.tasks import squad
 
-needs_fortunes = pytest.mark.skipif(
-    not os.path.isfile(os.path.join(fortunes_qa.FORTUNES_DIR, "people")),
-    reason="Debian's fortunes package is not installed (`make fortunes`)")
+REAL = os.path.isfile(os.path.join(fortunes_qa.FORTUNES_DIR, "people"))
+FIRST_NAMES = "Ada Basil Cora Dmitri Edith Felix Greta Hugo".split()
+LAST_NAMES = "Ashdown Birchley Crane Dunmore Ellery".split()
+AUTHORS = [f"{first} {last}" for last in LAST_NAMES for first in FIRST_NAMES]  # 40
+WORDS = ("time money truth love work life people world friend night day reason power "
+         "nothing always never good old young small great bad own other same know think "
+         "make find give tell keep leave ask need seem feel try").split()
+
+
+def write_quotations(folder, seed=0):
+    """Fortune files in the real format: 3 attributed quotations by each of 40 authors
+    (half with a quoted title, some attributions over two lines) among entries the
+    builder must skip. Returns the quotations :func:`collect_quotations` must find."""
+    rng = np.random.default_rng(seed)
+    seen = set()
+
+    def sentence(n):
+        while True:
+            words = [str(w) for w in rng.choice(WORDS, n)]
+            if " ".join(words[:7]) not in seen:
+                seen.add(" ".join(words[:7]))
+                return " ".join(words).capitalize() + "."
+
+    def entry(text, *attribution):
+        words = text.split()
+        return [" ".join(words[i:i + 8]) for i in range(0, len(words), 8)] + list(attribution)
+
+    expected, files = [], {"alpha": [], "beta": [], "gamma.dat": []}
+    for i, author in enumerate(AUTHORS * 3):
+        text = sentence(int(rng.integers(9, 40)))
+        title = "The " + " ".join(w.capitalize() for w in rng.choice(WORDS, 2)) if i % 2 else None
+        attribution = f'{author}, "{title}"' if title else author + (", 1901" if i % 4 else "")
+        lines = (f"\t\t-- {author},", f'\t\t   "{title}"') if i % 6 == 1 else (
+            f"\t\t-- {attribution}",)
+        files["alpha" if i < 60 else "beta"].append(entry(text, *lines))
+        expected.append({"text": text, "attribution": attribution, "author": author,
+                         "title": title})
+    files["alpha"][5:5] = [entry(sentence(12)),                          # no attribution
+                           entry(sentence(12), "\t\t-- Seen on a wall"),  # names nobody
+                           entry(sentence(12), "\t-- Ada Crane", "More text.", "\t-- Hugo Crane")]
+    files["beta"] += [entry(expected[0]["text"].upper(), "\t\t-- Hugo Ellery"),  # same text
+                      entry(" ".join(expected[1]["text"].split()[:7]) + " and more words.",
+                            "\t\t-- Hugo Ellery"),  # same quoted first words
+                      entry(sentence(50), "\t\t-- Hugo Ellery"),  # too long for a passage
+                      entry("Too short.", "\t\t-- Hugo Ellery")]
+    files["gamma.dat"].append(entry(sentence(12), "\t\t-- Hugo Ellery"))  # not a fortune file
+    for name, entries in files.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write("\n%\n".join("\n".join(lines) for lines in entries) + "\n%\n")
+    return expected
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fortunes")
+    return str(folder), write_quotations(str(folder))
 
 
 def test_parse_quotation_cuts_author_and_title():
@@ -38,24 +93,15 @@ def test_parse_quotation_rejects(lines):
     assert fortunes_qa.parse_quotation(lines) is None
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    if not os.path.isfile(os.path.join(fortunes_qa.FORTUNES_DIR, "people")):
-        pytest.skip("Debian's fortunes package is not installed (`make fortunes`)")
-    out = tmp_path_factory.mktemp("fortunes_qa")
-    counts = fortunes_qa.build_fortunes_qa(str(out), max_train=600, max_dev=200)
-    return out, counts
-
-
-@needs_fortunes
-def test_written_files_read_back_and_answers_point_at_text(built):
-    out, counts = built
+def check_built(out, counts, min_questions):
+    """The written SQuAD files: offsets, passages of 3-4 distinct authors, unique
+    questions, authors split; returns ``{split: {authors}}``."""
     assert sorted(os.listdir(out)) == ["dev.json", "train.json"]  # no temp files left
     authors = {}
     for split in ("train", "dev"):
         examples, version_2 = squad.read_squad(str(out / f"{split}.json"))  # checks offsets
         assert not version_2
-        assert len(examples) == counts[split]["questions"] > 100
+        assert len(examples) == counts[split]["questions"] > min_questions[split]
         assert len({e.context for e in examples}) == counts[split]["passages"]
         for e in examples:
             (text, start), = e.answers
@@ -73,13 +119,44 @@ def test_written_files_read_back_and_answers_point_at_text(built):
                 by_context[e.context].append(e.answers[0][0])
         assert all(3 <= len(a) <= 4 and len(set(a)) == len(a) for a in by_context.values())
     assert not authors["train"] & authors["dev"]
+    return authors
 
 
-@needs_fortunes
-def test_deterministic_by_seed():
-    a = fortunes_qa.make_fortunes_qa(seed=5, max_train=80, max_dev=40)
-    b = fortunes_qa.make_fortunes_qa(seed=5, max_train=80, max_dev=40)
-    c = fortunes_qa.make_fortunes_qa(seed=6, max_train=80, max_dev=40)
+def test_collect_quotations_keeps_exactly_the_usable_ones(source):
+    folder, expected = source
+    assert fortunes_qa.collect_quotations(folder) == expected
+
+
+def test_written_files_read_back_and_answers_point_at_text(source, tmp_path):
+    folder, expected = source
+    counts = fortunes_qa.build_fortunes_qa(str(tmp_path), source_dir=folder)
+    authors = check_built(tmp_path, counts, {"train": 100, "dev": 15})
+    assert authors["train"] | authors["dev"] == set(AUTHORS)
+    assert len(authors["dev"]) == round(0.15 * len(AUTHORS))
+    for split in ("train", "dev"):
+        with open(tmp_path / f"{split}.json") as f:
+            data = json.load(f)
+        author_questions = sum(qa["id"].endswith("-author")
+                               for p in data["data"][0]["paragraphs"] for qa in p["qas"])
+        # One per quotation of the split's authors (3 each), but for the leftovers that
+        # fill no passage of 3 distinct authors: at most two authors' quotations.
+        assert 3 * len(authors[split]) - 6 <= author_questions <= 3 * len(authors[split])
+        # The first attribution is right exactly for each passage's first quotation.
+        scores = fortunes_qa.baseline_scores(data, kinds=("author",))
+        assert scores["first_attribution"]["exact"] == pytest.approx(
+            100 * counts[split]["passages"] / author_questions)
+        assert scores["first_sentence"]["exact"] == 0.0
+
+
+@pytest.mark.skipif(not REAL, reason="Debian's fortunes package is not installed")
+def test_real_fortunes_build(tmp_path):
+    counts = fortunes_qa.build_fortunes_qa(str(tmp_path), max_train=600, max_dev=200)
+    check_built(tmp_path, counts, {"train": 100, "dev": 100})
+
+
+def test_deterministic_by_seed(source):
+    folder, _ = source
+    a, b, c = (fortunes_qa.make_fortunes_qa(folder, seed=seed) for seed in (5, 5, 6))
     assert a == b
     assert a["train"] != c["train"]
 

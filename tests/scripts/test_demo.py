@@ -86,9 +86,9 @@ def write_fortunes(folder, seed=0):
 
 def write_checkpoint(folder, minilm_path):
     """A tiny random BERT (HF layout, the real vocabulary) made from a fixed seed. Not
-    conftest's ``tiny_checkpoint``: its weights depend on what ran before it, and at
-    hidden size 16 one init in six stayed near the majority class after 400 steps;
-    at 32 six of six reached >= 0.9 dev accuracy in 200 steps."""
+    conftest's ``tiny_checkpoint``: its weights depend on the random state where it is
+    first requested, and at its hidden size 16 one init in six reached only 0.55 dev
+    accuracy in 400 steps; at 32 all of eight inits reached >= 0.93 in 200 steps."""
     tf.keras.utils.set_random_seed(0)
     config = bert.Config(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2,
                          intermediate_size=64, max_position_embeddings=64)
@@ -138,7 +138,7 @@ def test_demo_builds_the_topic_dataset(demo):
 
 
 def test_demo_reports_baselines_and_learns(demo):
-    report, model_dir, _, expected = demo
+    report, model_dir, _, _ = demo
     with open(model_dir / "metrics.json") as f:
         assert json.load(f) == json.loads(json.dumps(report))
     with open(model_dir / "eval_results.json") as f:
@@ -151,8 +151,9 @@ def test_demo_reports_baselines_and_learns(demo):
     majority = max(UNIQUE.values()) / sum(UNIQUE.values())  # computers: 9 of 33 dev rows
     assert baselines["dev/majority_accuracy"] == pytest.approx(majority)
     assert baselines["dev/bow_logreg_accuracy"] > 0.9  # the words do separate the topics
-    assert results["dev/accuracy"] >= majority + 0.4
-    assert results["test/accuracy"] >= majority + 0.4
+    # Seen: 1.0 on dev and test (33/33 each); over eight inits of the tiny BERT >= 0.93.
+    assert results["dev/accuracy"] >= majority + 0.5
+    assert results["test/accuracy"] >= majority + 0.5
     assert os.path.isfile(results["checkpoint"] + ".index")
 
 

@@ -354,7 +354,7 @@ def predict_logits(model, features, batch_size):
     step = tf.function(lambda x: {k: tf.cast(v, tf.float32) for k, v in
                                   model(x, training=False).items()
                                   if k in ("start_logits", "end_logits")},
-                       reduce_retracing=True)
+                       reduce_retracing=True, autograph=False)
     starts, ends = [], []
     for batch in make_dataset(features, batch_size):
         out = step(batch)
