@@ -62,6 +62,7 @@ def test_max_predictions_caps_the_count():
 
 
 def test_dynamic_masking_in_tf_data():
+    tf.random.set_seed(3)  # tf-text's selector draws from the global seed: a fixed draw
     rng = np.random.default_rng(3)
     batch, length = 64, 64
     ids = rng.integers(5, 255, size=(batch, length)).astype(np.int32)

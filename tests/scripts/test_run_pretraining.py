@@ -61,6 +61,7 @@ def test_static_records_hold_consistent_masks(tmp_path, tiny_checkpoint):
     assert ids[0] == 101 and ids[int(sum(f["input_mask"])) - 1] == 102  # [CLS] ... [SEP]
 
 
+@pytest.mark.slow
 def test_pretraining_runs_and_resumes_after_sigkill(tmp_path, tiny_checkpoint):
     records = make_records(tmp_path, tiny_checkpoint, "dynamic")
     model_dir = tmp_path / "run"

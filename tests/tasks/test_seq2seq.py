@@ -55,6 +55,7 @@ def _overrides(root, steps):
             "seq2seq.num_beams=3", "seq2seq.label_smoothing=0.1"]
 
 
+@pytest.mark.slow
 def test_transformer_learns_to_reverse_with_beam_search(reverse_task, tmp_path):
     """The issue's end-to-end check: a tiny Transformer, a few hundred steps, >= 95%
     exact match with beam search; outputs written and the saved model reloads."""

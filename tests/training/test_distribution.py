@@ -59,6 +59,7 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(tmp_path, singl
     assert os.path.isdir(tmp_path / "mirrored" / "checkpoints")
 
 
+@pytest.mark.slow
 def test_multi_worker_mirrored_equals_one_device(tmp_path, single_device):
     ports = [_free_port(), _free_port()]
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
