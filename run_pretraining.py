@@ -1,37 +1,3 @@
-"""Pre-trains a Transformer from TFRecords with its family's objective (BERT masked LM +
-next sentence, RoBERTa masked LM, ALBERT masked LM + sentence order, ELECTRA replaced
-token detection), or the one ``--objective`` / ``objective.name`` names.
-
-    python create_pretraining_data.py --input_file=corpus.txt --vocab_dir=VOCAB_DIR \
-        --output_dir=data/pretrain
-    python run_pretraining.py --config=configs/experiments/pretrain_bert_tiny.yaml \
-        --set task.input_files='data/pretrain/*.tfrecord' --model_dir=runs/pretrain
-"""
-from absl import app, flags
-
-import tfmodels  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from tfmodels.pretraining import pretrain_experiment, registry
-from tfmodels.training import flags as common
-from tfmodels.training.experiment import load_experiment
-
-common.define_common_flags()
-flags.DEFINE_string("init_checkpoint", None,
-                    "Initial weights: a HF/Google checkpoint dir or a tfmodels TF checkpoint.")
-flags.DEFINE_string("objective", None, f"Pre-training objective ({', '.join(registry.OBJECTIVES)}"
-                    "); overrides objective.name. Default: the model family's.")
-FLAGS = flags.FLAGS
-
-
-def main(_):
-    def run():
-        if FLAGS.objective is not None:
-            registry.get_objective(FLAGS.objective, source="--objective")
-        cfg = load_experiment(FLAGS.config, FLAGS.set +
-                              common.flag_overrides({"objective": "objective.name"}))
-        pretrain_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
-                                FLAGS.mixed_precision, FLAGS.jit_compile, FLAGS.init_checkpoint)
-    common.run_main(run)
-
-
+from tfmodels.cli.pretraining import main
 if __name__ == "__main__":
-    app.run(main)
+    main()

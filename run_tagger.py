@@ -1,37 +1,3 @@
-"""Fine-tunes, evaluates or predicts with a token tagger on CoNLL-2003 style files.
-
-    python run_tagger.py --config=configs/experiments/conll2003_bert_base.yaml \
-        --data_dir=conll2003 --init_from=bert-base-cased --model_dir=runs/conll2003
-
-``--data_dir`` holds train.txt, valid.txt (or dev.txt) and test.txt: one token per
-line with its tag last, blank lines between sentences. Entity-level precision, recall
-and F1 are conlleval's (via seqeval); see tfmodels/tasks/conll.py for the features.
-"""
-from absl import app, flags
-
-import tfmodels  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from tfmodels.tasks import tagging_experiment
-from tfmodels.training import flags as common
-
-common.define_common_flags()
-flags.DEFINE_string("data_dir", None, "Folder with train.txt, valid.txt (or dev.txt), test.txt.")
-flags.DEFINE_string("init_from", None, "A HF checkpoint dir, a packaged name, or our checkpoint.")
-flags.DEFINE_enum("mode", "train_and_eval", tagging_experiment.MODES, "What to do.")
-flags.DEFINE_enum("scheme", None, ["BIO", "IOBES"], "Tag scheme the model learns.")
-FLAGS = flags.FLAGS
-
-
-def main(_):
-    def run():
-        overrides = list(FLAGS.set) + common.flag_overrides({
-            "data_dir": "task.data_dir", "init_from": "model.init_from",
-            "scheme": "tagging.scheme"})
-        cfg = tagging_experiment.load_tagging_experiment(FLAGS.config, overrides)
-        model_dir = FLAGS.model_dir or ("runs/conll" if FLAGS.config else None)
-        tagging_experiment.run(cfg, model_dir, FLAGS.mode, FLAGS.distribution_strategy,
-                               FLAGS.tpu, FLAGS.mixed_precision, FLAGS.jit_compile)
-    common.run_main(run)
-
-
+from tfmodels.cli.tagger import main
 if __name__ == "__main__":
-    app.run(main)
+    main()

@@ -22,6 +22,14 @@ def minilm_dir():
     return os.path.join(spec.submodule_search_locations[0], "model")
 
 
+def pytest_collection_modifyitems(items):
+    """Files that hold a ``slow`` test run first (stable order otherwise): with one xdist
+    worker per core and a file's tests kept together, the long files start early and the
+    short ones fill the end, instead of one worker finishing a long file alone."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same Python and NumPy seeds, whatever ran before it in

@@ -7,12 +7,12 @@ from tfmodels.convert import pretrained as _pretrained
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.models import registry
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "configs", "models")
+# Inside the package (package data), so an installed tfmodels builds its named models.
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "models")
 
 
 def model_names():
-    """Names of the configurations under configs/models/."""
+    """Names of the configurations under tfmodels/configs/models/."""
     if not os.path.isdir(CONFIG_DIR):
         return []
     return sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".yaml"))

@@ -7,7 +7,7 @@ Each fixture directory under tests/fixtures/ holds a tiny random checkpoint in t
 layout (config.json + model.safetensors, non-zero biases) and reference.npz: the
 inputs of tools/make_fixtures.py ``tiny_inputs`` (padding in two rows, two token
 types) and the reference outputs. ``--counts`` prints the reference parameter
-counts of the named configurations (configs/models/*.yaml) instead.
+counts of the named configurations (tfmodels/configs/models/*.yaml) instead.
 """
 import argparse
 import os

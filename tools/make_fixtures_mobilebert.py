@@ -18,7 +18,7 @@ The variants cover the code paths of the architecture:
 - ibbert:      the teacher's block: LayerNorm (a large eps, so that the HF
                port's default-eps norms are told apart), GELU, one FFN, q/k/v
                from the block input. HF can only run that path with the intra
-               width equal to the block width (see configs/models/ibbert_teacher.yaml).
+               width equal to the block width (see tfmodels/configs/models/ibbert_teacher.yaml).
 """
 import os
 import sys

@@ -78,6 +78,7 @@ def test_script_names_a_missing_teacher(tmp_path):
     assert "--teacher" in result.stderr and "make demo" in result.stderr
 
 
+@pytest.mark.slow
 def test_training_rows_and_one_latency_pass(study):
     # QAT, pruning, clustering and head pruning have tests of their own; a row of theirs
     # adds only a recovery fine-tune and a conversion.

@@ -1,4 +1,4 @@
-"""Every named configuration (configs/models/*.yaml) builds, is its family's backbone, and
+"""Every named configuration (tfmodels/configs/models/*.yaml) builds, is its family's backbone, and
 has the parameter count of the reference implementation.
 
 Counting is cheap: variables start at zero (no random draws) and the stack is built with

@@ -137,6 +137,7 @@ def test_demo_builds_the_topic_dataset(demo):
     assert not [t for t, _ in built if "--" in t or any(a.split()[0] in t for a in AUTHORS)]
 
 
+@pytest.mark.slow
 def test_demo_reports_baselines_and_learns(demo):
     report, model_dir, _, _ = demo
     with open(model_dir / "metrics.json") as f:

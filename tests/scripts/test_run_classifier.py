@@ -45,6 +45,7 @@ def test_script_tasks_cover_every_kind_of_task():
     assert (False, False, True) in kinds and set(SCRIPT_TASKS) <= set(GLUE_TASKS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SCRIPT_TASKS)
 def test_glue_task_trains_evaluates_and_predicts(name, tmp_path, tiny_checkpoint, capsys):
     task = GLUE_TASKS[name]

@@ -294,6 +294,7 @@ def test_spanbert_span_masking_and_boundary_objective(tmp_path, tiny_checkpoint)
     assert model.architecture == "BertModel" and out["sequence_output"].shape == (1, 32, 16)
 
 
+@pytest.mark.slow
 def test_deberta_v3_rtd_with_gradient_disentangled_embeddings(tmp_path, tiny_checkpoint):
     model_dir, history, facts = pretrain(
         tmp_path, "pretrain_deberta_v3_base.yaml", tiny_checkpoint, "rtd_gdes", False,

@@ -38,6 +38,7 @@ def train(tmp_path, batch, accumulation, steps=1, seed=3, **kwargs):
     return model, trainer
 
 
+@pytest.mark.slow
 def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
     full, _ = train(tmp_path / "full", batch=8, accumulation=1)
     halves, _ = train(tmp_path / "halves", batch=4, accumulation=2)

@@ -63,7 +63,7 @@ class DistillSection:
 @dataclasses.dataclass
 class DistillExperimentConfig(ExperimentConfig):
     """The experiment sections, with ``model`` describing the *student*: ``model.name``
-    its widths (a configs/models name or YAML), ``model.init_from`` a checkpoint to
+    its widths (a tfmodels/configs/models name or YAML), ``model.init_from`` a checkpoint to
     start it from (e.g. a general-distilled TinyBERT)."""
 
     distill: DistillSection = dataclasses.field(default_factory=DistillSection)

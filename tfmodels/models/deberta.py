@@ -30,7 +30,7 @@ from tfmodels.models.config import ModelConfig
 @dataclasses.dataclass
 class Config(ModelConfig):
     """Defaults are HF ``DebertaV2Config``'s (HF omits defaults from config.json);
-    configs/models/deberta_v3_base.yaml is DeBERTaV3-base."""
+    tfmodels/configs/models/deberta_v3_base.yaml is DeBERTaV3-base."""
 
     family = "deberta-v2"
     HF_NAMES = bert.Config.HF_NAMES

@@ -7,7 +7,7 @@ a tanh pooler on [CLS]; pre-training heads for masked LM (table widened to
 512) and next-sentence prediction; a classifier on the pooled vector. The
 IB-BERT teacher (section 3.1, inverted bottleneck: 512 between blocks, 1024
 inside, one FFN, LayerNorm, GELU) is a configuration of the same network
-(``configs/models/ibbert_teacher.yaml``).
+(``tfmodels/configs/models/ibbert_teacher.yaml``).
 """
 import dataclasses
 from typing import Optional

@@ -33,7 +33,7 @@ class SpanBertPretrainer(bert._TaskModel):
 
     @classmethod
     def from_name(cls, name="spanbert_base_cased", **head_args):
-        """From a named configuration (configs/models/) or a YAML path."""
+        """From a named configuration (tfmodels/configs/models/) or a YAML path."""
         from tfmodels.api import load_model_config
 
         return cls(load_model_config(name), **head_args)

@@ -34,14 +34,14 @@ def _pretrained_source(cfg):
 
 
 def model_family(cfg):
-    """The family of the configured model (its config.json or its configs/models/ file)."""
+    """The family of the configured model (its config.json or its tfmodels/configs/models/ file)."""
     source = _pretrained_source(cfg)
     if source:
         if not os.path.isfile(os.path.join(source, "config.json")):
             return "bert"  # a Google BERT checkpoint (bert_config.json)
         return read_json(os.path.join(source, "config.json")).get("model_type", "bert")
     if not cfg.model.name:
-        raise ConfigError("set model.name (a configs/models/ name) or model.init_from")
+        raise ConfigError("set model.name (a tfmodels/configs/models/ name) or model.init_from")
     from tfmodels.api import load_model_config
 
     return load_model_config(cfg.model.name).family
@@ -74,14 +74,14 @@ def build_pretrainer(cfg, init_checkpoint=None, objective=None):
     if source:
         return tfmodels.from_pretrained(source, architecture=objective.architecture), source
     if not cfg.model.name:
-        raise ConfigError("set model.name (a configs/models/ name) or model.init_from")
+        raise ConfigError("set model.name (a tfmodels/configs/models/ name) or model.init_from")
     model = tfmodels.build(cfg.model.name, architecture=objective.architecture)
     _restore(model, init_checkpoint)
     return model, None
 
 
 def _config_and_weights(name_or_dir, field):
-    """(Config, loaded model or None) of a configs/models/ name, YAML path or HF directory."""
+    """(Config, loaded model or None) of a tfmodels/configs/models/ name, YAML path or HF directory."""
     from tfmodels.api import load_model_config
 
     if os.path.isdir(name_or_dir) and _is_pretrained_dir(name_or_dir):
@@ -105,10 +105,10 @@ def build_generator_discriminator(cfg, init_checkpoint, pretrainer_class, family
     ``pretrainer_class(generator_config, discriminator_config)`` joins them."""
     discriminator = _pretrained_source(cfg) or cfg.model.name
     if not discriminator:
-        raise ConfigError("set model.name (a configs/models/ name) or model.init_from")
+        raise ConfigError("set model.name (a tfmodels/configs/models/ name) or model.init_from")
     if not cfg.objective.generator:
         raise ConfigError(f"objective.generator: objective {objective} needs the generator's "
-                          "configuration (a configs/models/ name such as "
+                          "configuration (a tfmodels/configs/models/ name such as "
                           "electra_small_generator, a YAML path or a HF directory)")
     disc_config, disc_loaded = _config_and_weights(discriminator, "model")
     gen_config, gen_loaded = _config_and_weights(cfg.objective.generator, "objective.generator")

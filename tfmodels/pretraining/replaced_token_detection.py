@@ -68,7 +68,7 @@ class ElectraPretrainer(keras.Model):
     @classmethod
     def from_names(cls, generator="electra_small_generator",
                    discriminator="electra_small_discriminator"):
-        """From two named configurations (configs/models/) or YAML paths."""
+        """From two named configurations (tfmodels/configs/models/) or YAML paths."""
         from tfmodels.api import load_model_config
 
         return cls(load_model_config(generator), load_model_config(discriminator))

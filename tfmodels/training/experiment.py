@@ -30,7 +30,7 @@ class TaskSection:
 
 @dataclasses.dataclass
 class ModelSection:
-    name: Optional[str] = None        # a configs/models/ name: random initialization
+    name: Optional[str] = None        # a tfmodels/configs/models/ name: random initialization
     init_from: Optional[str] = None   # a HF directory, a Google checkpoint dir, or "minilm"
     seq_length: int = 128
     vocab_file: Optional[str] = None  # default: the vocab.txt beside init_from
@@ -87,7 +87,7 @@ class ReportSection:
 class ObjectiveSection:
     """Pre-training only (tfmodels/pretraining/registry.py names the objectives)."""
     name: Optional[str] = None       # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
-    generator: Optional[str] = None  # rtd: the generator, a configs/models/ name, YAML or HF dir
+    generator: Optional[str] = None  # rtd: the generator, a tfmodels/configs/models/ name, YAML or HF dir
 
 
 @dataclasses.dataclass

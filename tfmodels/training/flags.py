@@ -1,4 +1,4 @@
-"""The absl flags every run_* script shares, and the error handling of their ``main``.
+"""The absl flags the training scripts share, and the error handling of their ``main``.
 
 A :class:`TfmodelsError` (bad path, bad data, bad config) ends the script with its
 one-line message on stderr and exit code 2, never a stack trace.
@@ -12,6 +12,9 @@ from tfmodels.errors import TfmodelsError
 from tfmodels.training.distribution import PRECISIONS, STRATEGIES
 
 FLAGS = flags.FLAGS
+# The flags define_common_flags() defines belong to the script module calling it: they are
+# its key flags, which its --help lists (absl's --help shows only the main module's).
+flags.disclaim_key_flags()
 
 
 def define_common_flags():

@@ -1,0 +1,42 @@
+r"""Fine-tunes, evaluates or predicts with a sentence(-pair) classifier.
+
+    python run_classifier.py --config=configs/experiments/demo_minilm_fortunes.yaml \
+        --model_dir=runs/demo
+    python run_classifier.py --task=mrpc --data_dir=glue_data/MRPC \
+        --init_from=all-minilm-l6-v2 --model_dir=runs/mrpc
+"""
+from absl import flags
+
+from tfmodels.cli import run_script
+from tfmodels.tasks import classifier_experiment
+from tfmodels.training import flags as common
+from tfmodels.training.experiment import load_experiment
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    common.define_common_flags()
+    flags.DEFINE_string("task", None, "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or tsv.")
+    flags.DEFINE_string("data_dir", None, "The task's data folder (official GLUE layout, or TSV).")
+    flags.DEFINE_string("init_from", None,
+                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
+    flags.DEFINE_enum("mode", "train_and_eval", classifier_experiment.MODES, "What to do.")
+    flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
+    flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
+    flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")
+
+
+def run():
+    overrides = list(FLAGS.set) + common.flag_overrides({
+        "task": "task.name", "data_dir": "task.data_dir", "init_from": "model.init_from",
+        "text_a_column": "task.text_a_column", "text_b_column": "task.text_b_column",
+        "label_column": "task.label_column"})
+    cfg = load_experiment(FLAGS.config, overrides)
+    model_dir = FLAGS.model_dir or (f"runs/{cfg.task.name}" if FLAGS.config else None)
+    classifier_experiment.run(cfg, model_dir, FLAGS.mode, FLAGS.distribution_strategy,
+                              FLAGS.tpu, FLAGS.mixed_precision, FLAGS.jit_compile)
+
+
+def main():
+    run_script(__name__)

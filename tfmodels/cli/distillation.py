@@ -1,0 +1,49 @@
+r"""Distils a BERT teacher into a smaller student (DistilBERT or TinyBERT recipe).
+
+    # task distillation of a fine-tuned classifier into 3 of its 6 layers
+    python run_distillation.py --config=configs/experiments/distill_minilm_fortunes_tinybert.yaml \
+        --teacher=runs/demo/hf_model --model_dir=runs/distill_tinybert
+    # DistilBERT-style, on GLUE data
+    python run_distillation.py --method=distilbert --task=sst2 --data_dir=glue_data/SST-2 \
+        --teacher=runs/sst2/hf_model --student_layers=6 --model_dir=runs/sst2_distil
+
+Only the student is written (model_dir/hf_model); a killed run resumes from its
+last checkpoint.
+"""
+from absl import flags
+
+from tfmodels.cli import run_script
+from tfmodels.compression import distill_experiment
+from tfmodels.training import flags as common
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    common.define_common_flags()
+    flags.DEFINE_string("method", None, "distilbert or tinybert (distill.method).")
+    flags.DEFINE_string("stage", None, "task (GLUE/TSV data) or general (pre-training records).")
+    flags.DEFINE_string("teacher", None, "The teacher's checkpoint directory (HF layout).")
+    flags.DEFINE_integer("student_layers", None, "Student depth; default half the teacher's.")
+    flags.DEFINE_string("init_from", None, "A checkpoint to start the student from.")
+    flags.DEFINE_string("task", None, "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or tsv.")
+    flags.DEFINE_string("data_dir", None, "The task's data folder (official GLUE layout, or TSV).")
+    flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
+    flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
+    flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")
+
+
+def run():
+    overrides = list(FLAGS.set) + common.flag_overrides({
+        "method": "distill.method", "stage": "distill.stage", "teacher": "distill.teacher",
+        "student_layers": "distill.student_layers", "init_from": "model.init_from",
+        "task": "task.name", "data_dir": "task.data_dir",
+        "text_a_column": "task.text_a_column", "text_b_column": "task.text_b_column",
+        "label_column": "task.label_column"})
+    cfg = distill_experiment.load_distill_experiment(FLAGS.config, overrides)
+    distill_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
+                           FLAGS.mixed_precision, FLAGS.jit_compile)
+
+
+def main():
+    run_script(__name__)
