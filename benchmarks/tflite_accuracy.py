@@ -15,11 +15,14 @@ import os
 import tempfile
 import time
 
-import tfmodels
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+# isort: off  (tfmodels selects Keras 2 before TensorFlow loads)
+import tfmodels
+
+# isort: on
 from tfmodels.tasks.glue import get_task
 
 

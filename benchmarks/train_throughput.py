@@ -13,26 +13,29 @@ import argparse
 import statistics
 import time
 
-import tfmodels  # noqa: F401  (Keras 2 before TensorFlow loads)
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+# isort: off  (tfmodels selects Keras 2 before TensorFlow loads)
+import tfmodels  # noqa: F401  (Keras 2 before TensorFlow loads)
+
+# isort: on
 from tfmodels.models import bert
 
-L, H, A, I, SEQ, BATCH, VOCAB = 4, 256, 4, 1024, 128, 32, 30522
+L, H, A, FFN, SEQ, BATCH, VOCAB = 4, 256, 4, 1024, 128, 32, 30522
 
 
 def ours():
     model = bert.BertClassifier(bert.Config(vocab_size=VOCAB, hidden_size=H, num_layers=L,
-                                            num_heads=A, intermediate_size=I), num_labels=2)
+                                            num_heads=A, intermediate_size=FFN), num_labels=2)
     return lambda f, training: model(f, training=training)["logits"], model
 
 
 def model_garden():
     from official.nlp.modeling.networks import BertEncoderV2
     encoder = BertEncoderV2(vocab_size=VOCAB, hidden_size=H, num_layers=L,
-                            num_attention_heads=A, inner_dim=I, max_sequence_length=512,
+                            num_attention_heads=A, inner_dim=FFN, max_sequence_length=512,
                             type_vocab_size=2)
     head = keras.layers.Dense(2)
     dropout = keras.layers.Dropout(0.1)
@@ -83,7 +86,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     features, labels = batch()
-    print(f"BERT L{L}/H{H}/A{A}/I{I}, seq {SEQ}, batch {BATCH}: training steps/s "
+    print(f"BERT L{L}/H{H}/A{A}/I{FFN}, seq {SEQ}, batch {BATCH}: training steps/s "
           f"(median of {args.rounds} rounds of {args.steps} steps)")
     for policy in ("float32", "mixed_bfloat16"):
         keras.mixed_precision.set_global_policy(policy)

@@ -1,4 +1,5 @@
-"""Writes the DeBERTa-v2/v3 fixtures under tests/fixtures/deberta_* (dev-only; not imported by tests).
+"""Writes the DeBERTa-v2/v3 fixtures under tests/fixtures/deberta_* (dev-only; not imported
+by tests).
 
 Needs PyTorch + transformers 5.x (+ sentencepiece for the tokenizer fixture):
     /work/fixenv/bin/python tools/make_fixtures_deberta.py            # checkpoints

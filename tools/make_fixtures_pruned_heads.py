@@ -16,7 +16,6 @@ transformers 5 dropped head pruning, so this needs transformers 4.x next to torc
 import os
 
 import numpy as np
-
 from make_fixtures import FIXTURES, TINY, tiny_inputs
 
 NAME = "bert_tiny_pruned_heads"

@@ -117,8 +117,8 @@ def fortunes():
 
 
 def make_bpe():
-    from tokenizers import ByteLevelBPETokenizer
     import transformers
+    from tokenizers import ByteLevelBPETokenizer
 
     os.makedirs(BPE_DIR, exist_ok=True)
     corpus = [os.path.join("/usr/share/games/fortunes", n) for n in FORTUNE_FILES]

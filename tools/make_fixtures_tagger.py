@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures_qa import FAMILIES, make_head  # noqa: E402
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-NAMES = {"id2label": dict(enumerate(LABELS)), "label2id": {l: i for i, l in enumerate(LABELS)}}
+NAMES = {"id2label": dict(enumerate(LABELS)),
+         "label2id": {name: i for i, name in enumerate(LABELS)}}
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 import tfmodels
+from tests.compression.test_pruning import CONFIG, dataset, features
+from tests.conftest import max_abs_diff
 from tfmodels.compression import clustering
 from tfmodels.compression.pruning import target_weights
 from tfmodels.compression.sizes import gzip_size
@@ -12,8 +14,6 @@ from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 from tfmodels.training.trainer import Trainer
-from tests.compression.test_pruning import CONFIG, dataset, features
-from tests.conftest import max_abs_diff
 
 
 def unique_counts(model):

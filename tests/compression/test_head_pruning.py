@@ -6,11 +6,11 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path, max_abs_diff
 from tfmodels.compression import head_pruning
 from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
-from tests.conftest import fixture_path, max_abs_diff
 
 TINY = bert.Config(vocab_size=60, hidden_size=32, num_layers=2, num_heads=4,
                    intermediate_size=48, max_position_embeddings=16)

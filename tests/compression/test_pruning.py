@@ -3,17 +3,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
-from tensorflow_model_optimization.python.core.sparsity.keras.pruning_utils import (
-    is_pruned_m_by_n)
+from tensorflow_model_optimization.python.core.sparsity.keras.pruning_utils import is_pruned_m_by_n
 
 import tfmodels
+from tests.conftest import max_abs_diff
 from tfmodels.compression import pruning
 from tfmodels.compression.sizes import gzip_size, raw_size
 from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 from tfmodels.training.trainer import Trainer
-from tests.conftest import max_abs_diff
 
 CONFIG = bert.Config(vocab_size=60, hidden_size=32, num_layers=1, num_heads=2,
                      intermediate_size=64, max_position_embeddings=16)

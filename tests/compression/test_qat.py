@@ -6,7 +6,8 @@ import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
-    QuantizeWrapperV2)
+    QuantizeWrapperV2,
+)
 
 import tfmodels
 from tfmodels.compression.qat import is_quantized, quantize_model

@@ -12,8 +12,8 @@ import numpy as np
 from safetensors.numpy import load_file
 
 import tfmodels
-from tfmodels.models import registry
 from tests.conftest import fixture_path, max_abs_diff
+from tfmodels.models import registry
 
 IDS = ("input_ids", "input_mask", "segment_ids")
 # Fine-tuning heads, whose fixtures spread their logits (tools/make_fixtures.py randomize).

@@ -13,13 +13,18 @@ import tensorflow as tf
 from safetensors.numpy import load_file
 
 import tfmodels
-from tfmodels.convert import albert as converter
 from tests.conftest import fixture_path, max_abs_diff
-from tests.convert.parity import (IDS, assert_outputs_match_reference,
-                                  assert_parameter_count_equals_the_checkpoint,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, error_at_real_tokens,
-                                  loaded, reference)
+from tests.convert.parity import (
+    IDS,
+    assert_outputs_match_reference,
+    assert_parameter_count_equals_the_checkpoint,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    error_at_real_tokens,
+    loaded,
+    reference,
+)
+from tfmodels.convert import albert as converter
 
 FIXTURES = {"albert_tiny_model": "AlbertModel", "albert_tiny_grouped": "AlbertModel",
             "albert_tiny_pretraining": "AlbertForPreTraining",

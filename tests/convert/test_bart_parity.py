@@ -9,14 +9,18 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
+from tests.conftest import fixture_path
+from tests.convert.parity import (
+    assert_parameter_count_equals_the_checkpoint,
+    assert_save_pretrained_is_lossless,
+    loaded,
+    reference,
+)
 from tfmodels.convert import bart as converter
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.generation import generate
 from tfmodels.models import bart
 from tfmodels.models.seq2seq import FEATURES
-from tests.conftest import fixture_path
-from tests.convert.parity import (assert_parameter_count_equals_the_checkpoint,
-                                  assert_save_pretrained_is_lossless, loaded, reference)
 
 FIXTURES = {"bart_tiny_model": bart.BartModel, "bart_tiny_lm": bart.BartForConditionalGeneration}
 VOCAB = 99

@@ -16,14 +16,19 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
+from tests.convert.parity import (
+    IDS,
+    assert_outputs_match_reference,
+    assert_parameter_count_equals_the_checkpoint,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    error_at_real_tokens,
+    loaded,
+    reference,
+)
 from tfmodels.convert import deberta as converter
 from tfmodels.layers import relative_positions
-from tests.conftest import fixture_path
-from tests.convert.parity import (IDS, assert_outputs_match_reference,
-                                  assert_parameter_count_equals_the_checkpoint,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, error_at_real_tokens,
-                                  loaded, reference)
 
 FIXTURES = {"deberta_tiny_model": "DebertaV2Model",
             "deberta_tiny_v2_model": "DebertaV2Model",

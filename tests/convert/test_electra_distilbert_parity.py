@@ -5,9 +5,12 @@ biases; padding in two rows; two token types -- which DistilBERT, having none, m
 """
 import pytest
 
+from tests.convert.parity import (
+    assert_outputs_match_reference,
+    assert_save_pretrained_is_lossless,
+    loaded,
+)
 from tfmodels.models import registry
-from tests.convert.parity import (assert_outputs_match_reference,
-                                  assert_save_pretrained_is_lossless, loaded)
 
 FIXTURES = {  # name -> architecture of the checkpoint
     "electra_tiny_model": "ElectraModel",

@@ -7,15 +7,20 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
+from tests.conftest import fixture_path
+from tests.convert.parity import (
+    assert_outputs_match_reference,
+    assert_parameter_count_equals_the_checkpoint,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    error_at_real_tokens,
+    loaded,
+    reference,
+    run,
+)
 from tfmodels.convert import gpt2 as converter
 from tfmodels.errors import CheckpointError
 from tfmodels.models import gpt2
-from tests.conftest import fixture_path
-from tests.convert.parity import (assert_outputs_match_reference,
-                                  assert_parameter_count_equals_the_checkpoint,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, error_at_real_tokens,
-                                  loaded, reference, run)
 
 FIXTURES = {"gpt2_tiny_model": gpt2.GPT2Model, "gpt2_tiny_lm": gpt2.GPT2LMHeadModel}
 SKIP = ("num_parameters", "block_outputs")

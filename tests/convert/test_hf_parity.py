@@ -7,11 +7,16 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
-from tfmodels.errors import CheckpointError, ConfigError
 from tests.conftest import fixture_path, max_abs_diff
-from tests.convert.parity import (assert_outputs_match_reference,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, loaded, reference, run)
+from tests.convert.parity import (
+    assert_outputs_match_reference,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    loaded,
+    reference,
+    run,
+)
+from tfmodels.errors import CheckpointError, ConfigError
 
 FIXTURES = {"bert_tiny_model": "BertModel", "bert_tiny_pretraining": "BertForPreTraining",
             "bert_tiny_masked_lm": "BertForMaskedLM",

@@ -18,7 +18,8 @@ def reference():
 def features(minilm_path, reference):
     with open(fixture_path("sentences.json"), encoding="utf-8") as f:
         sentences = json.load(f)
-    pre = tfmodels.preprocessor_from_pretrained(minilm_path, seq_length=int(reference["seq_length"]))
+    pre = tfmodels.preprocessor_from_pretrained(minilm_path,
+                                                seq_length=int(reference["seq_length"]))
     singles = pre(tf.constant(sentences["singles"]))
     pairs = pre((tf.constant([a for a, _ in sentences["pairs"]]),
                  tf.constant([b for _, b in sentences["pairs"]])))

@@ -12,12 +12,16 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
+from tests.conftest import fixture_path
+from tests.convert.parity import (
+    assert_outputs_match_reference,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    loaded,
+    reference,
+)
 from tfmodels.errors import CheckpointError
 from tfmodels.layers import NoNorm
-from tests.conftest import fixture_path
-from tests.convert.parity import (assert_outputs_match_reference,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, loaded, reference)
 
 FIXTURES = {
     "mobilebert_tiny_model": "MobileBertModel",

@@ -11,10 +11,16 @@ import pytest
 
 import tfmodels
 from tests.conftest import fixture_path
-from tests.convert.parity import (OWN_PADDING, assert_outputs_match_reference,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, families_with, loaded,
-                                  model_types, reference)
+from tests.convert.parity import (
+    OWN_PADDING,
+    assert_outputs_match_reference,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    families_with,
+    loaded,
+    model_types,
+    reference,
+)
 
 FIXTURES = {"bert_tiny_qa": "BertForQuestionAnswering",
             "roberta_tiny_qa": "RobertaForQuestionAnswering",

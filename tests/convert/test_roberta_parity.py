@@ -5,12 +5,17 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
-from tfmodels.models import roberta
 from tests.conftest import fixture_path
-from tests.convert.parity import (assert_outputs_match_reference,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, error_at_real_tokens,
-                                  loaded, reference, run)
+from tests.convert.parity import (
+    assert_outputs_match_reference,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    error_at_real_tokens,
+    loaded,
+    reference,
+    run,
+)
+from tfmodels.models import roberta
 
 FIXTURES = {"roberta_tiny_model": roberta.RobertaEncoder,
             "roberta_tiny_masked_lm": roberta.RobertaMaskedLM,

@@ -5,10 +5,10 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
-from tfmodels.generation import generate
-from tfmodels.models import t5
 from tests.conftest import fixture_path, max_abs_diff
 from tests.convert.parity import assert_save_pretrained_is_lossless, loaded, reference
+from tfmodels.generation import generate
+from tfmodels.models import t5
 
 FIXTURES = {"t5_tiny_model": t5.T5Model, "t5_tiny_lm": t5.T5ForConditionalGeneration,
             "t5_tiny_lm_untied": t5.T5ForConditionalGeneration}

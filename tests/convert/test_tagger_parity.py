@@ -9,10 +9,16 @@ position, but RoBERTa and DeBERTa at real tokens (tests/convert/parity.py ``OWN_
 """
 import pytest
 
-from tests.convert.parity import (OWN_PADDING, assert_outputs_match_reference,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, families_with, loaded,
-                                  model_types, reference)
+from tests.convert.parity import (
+    OWN_PADDING,
+    assert_outputs_match_reference,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    families_with,
+    loaded,
+    model_types,
+    reference,
+)
 
 FIXTURES = {"bert_tiny_tagger": "BertForTokenClassification",
             "roberta_tiny_tagger": "RobertaForTokenClassification",

@@ -8,16 +8,21 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tfmodels
+from tests.conftest import fixture_path, max_abs_diff
+from tests.convert.parity import (
+    IDS,
+    assert_outputs_match_reference,
+    assert_parameter_count_equals_the_checkpoint,
+    assert_reloads_with_the_reference_outputs,
+    assert_save_pretrained_is_lossless,
+    error_at_real_tokens,
+    loaded,
+    reference,
+)
 from tfmodels.convert import xlnet as converter
 from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.errors import CheckpointError
 from tfmodels.models import xlnet
-from tests.conftest import fixture_path, max_abs_diff
-from tests.convert.parity import (IDS, assert_outputs_match_reference,
-                                  assert_parameter_count_equals_the_checkpoint,
-                                  assert_reloads_with_the_reference_outputs,
-                                  assert_save_pretrained_is_lossless, error_at_real_tokens,
-                                  loaded, reference)
 
 FIXTURES = {"xlnet_tiny_model": xlnet.XLNetModel, "xlnet_tiny_lm": xlnet.XLNetLMHeadModel}
 EXTRA = ("num_parameters", "mem_input_ids", "sequence_output_with_mems", "perm_mask",

@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError
 from tfmodels.generation import beam_search, filter_logits, generate, left_align
 from tfmodels.models.transformer import Config, TransformerForConditionalGeneration
-from tests.conftest import fixture_path
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,16 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmodels.layers import (ClassificationHead, MaskedLMHead, MultiHeadAttention, Pooler,
-                             TransformerEmbeddings, TransformerEncoderBlock, get_activation)
 from tfmodels.errors import ConfigError
+from tfmodels.layers import (
+    ClassificationHead,
+    MaskedLMHead,
+    MultiHeadAttention,
+    Pooler,
+    TransformerEmbeddings,
+    TransformerEncoderBlock,
+    get_activation,
+)
 
 B, S, H = 2, 7, 16
 

@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError
 from tfmodels.generation import generate
 from tfmodels.models import bart, registry
-from tests.conftest import fixture_path
 
 # Encoder and decoder differ in depth, heads and width, as BART allows.
 TINY = bart.Config(vocab_size=50, hidden_size=32, num_encoder_layers=1, num_decoder_layers=2,

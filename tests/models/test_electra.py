@@ -4,11 +4,11 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import zero_initialized
 from tfmodels.api import load_model_config
 from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerEmbeddings
 from tfmodels.models import electra, registry
-from tests.conftest import zero_initialized
 
 # E=16 < H=32: the embeddings are projected, as in ELECTRA-Small.
 TINY = electra.Config(vocab_size=60, embedding_size=16, hidden_size=32, num_layers=1,

@@ -8,8 +8,14 @@ import tf_keras as keras
 
 from tfmodels.api import load_model_config
 from tfmodels.errors import ConfigError
-from tfmodels.layers import (BottleneckEncoderBlock, ExtendedMaskedLMHead, MultiHeadAttention,
-                             NoNorm, SplitValueAttention, TrigramEmbeddings)
+from tfmodels.layers import (
+    BottleneckEncoderBlock,
+    ExtendedMaskedLMHead,
+    MultiHeadAttention,
+    NoNorm,
+    SplitValueAttention,
+    TrigramEmbeddings,
+)
 from tfmodels.models import mobilebert
 
 TINY = mobilebert.Config(vocab_size=60, hidden_size=32, embedding_size=16,

@@ -7,12 +7,11 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError
 from tfmodels.generation import generate
-from tfmodels.layers.relative_position_bias import (RelativePositionBias,
-                                                    relative_position_bucket)
+from tfmodels.layers.relative_position_bias import RelativePositionBias, relative_position_bucket
 from tfmodels.models import registry, t5
-from tests.conftest import fixture_path
 
 TINY = t5.Config(vocab_size=60, hidden_size=16, head_size=4, intermediate_size=24, num_layers=2,
                  num_decoder_layers=1, num_heads=2, num_buckets=8, max_distance=20)

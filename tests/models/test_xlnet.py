@@ -5,9 +5,14 @@ import pytest
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.two_stream_attention import (MaskEmbedding, TwoStreamBlock,
-                                                  TwoStreamRelativeAttention, rel_shift,
-                                                  relative_position_encoding, segment_matrix)
+from tfmodels.layers.two_stream_attention import (
+    MaskEmbedding,
+    TwoStreamBlock,
+    TwoStreamRelativeAttention,
+    rel_shift,
+    relative_position_encoding,
+    segment_matrix,
+)
 from tfmodels.models import xlnet
 
 TINY = dict(vocab_size=40, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=24,

@@ -7,9 +7,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.pretraining import denoising, seq2seq
-from tfmodels.pretraining.denoising import (document_rotation, infilling_spans,
-                                            sentence_permutation, text_infilling,
-                                            token_deletion, token_masking)
+from tfmodels.pretraining.denoising import (
+    document_rotation,
+    infilling_spans,
+    sentence_permutation,
+    text_infilling,
+    token_deletion,
+    token_masking,
+)
 from tfmodels.pretraining.records import RecordOptions, Vocabulary
 
 BART_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"] + [f"w{i}" for i in range(60)] + ["<mask>"]

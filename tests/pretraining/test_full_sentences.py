@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from tfmodels.errors import ConfigError
-from tfmodels.pretraining.full_sentences import (pack_full_sentences,
-                                                 write_full_sentence_records)
+from tfmodels.pretraining.full_sentences import pack_full_sentences, write_full_sentence_records
 from tfmodels.pretraining.records import pretraining_dataset
 
 BOS, PAD, EOS, MASK = 0, 1, 2, 3

@@ -6,8 +6,12 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.models import xlnet
-from tfmodels.pretraining.permutation import (num_predictions, permutation_batch,
-                                              permutation_example, permutation_lm_loss)
+from tfmodels.pretraining.permutation import (
+    num_predictions,
+    permutation_batch,
+    permutation_example,
+    permutation_lm_loss,
+)
 
 
 @pytest.mark.parametrize("length,real", [(24, 24), (60, 60), (30, 20)])

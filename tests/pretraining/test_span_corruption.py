@@ -7,8 +7,12 @@ import tensorflow as tf
 from tfmodels.errors import ConfigError
 from tfmodels.pretraining import seq2seq, span_corruption
 from tfmodels.pretraining.records import RecordOptions, Vocabulary
-from tfmodels.pretraining.span_corruption import (corrupt, random_spans_helper,
-                                                  random_spans_noise_mask, sentinel_ids)
+from tfmodels.pretraining.span_corruption import (
+    corrupt,
+    random_spans_helper,
+    random_spans_noise_mask,
+    sentinel_ids,
+)
 
 # T5's layout: <pad> 0, </s> 1, <unk> 2, pieces, then <extra_id_99> ... <extra_id_0> last.
 T5_TOKENS = ["<pad>", "</s>", "<unk>"] + [f"w{i}" for i in range(60)] + \

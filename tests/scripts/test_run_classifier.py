@@ -182,8 +182,8 @@ def test_vocabulary_and_checkpoint_mismatches(tmp_path, tiny_checkpoint):
     # A checkpoint whose vocabulary is larger than its embedding table.
     mismatch = tmp_path / "mismatch"
     shutil.copytree(tiny_checkpoint, mismatch)
-    from tfmodels.models import bert
     import tfmodels
+    from tfmodels.models import bert
     tfmodels.save_pretrained(bert.BertEncoder(bert.Config(
         vocab_size=1000, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
         max_position_embeddings=64)), str(mismatch))

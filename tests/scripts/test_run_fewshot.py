@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 import tfmodels
-from tfmodels.models import gpt2
 from tests.conftest import fixture_path, run_script
+from tfmodels.models import gpt2
 
 ITEMS = [("The cat sat on the", "mat|dog|sky", "mat"), ("Two plus two is", "four|five", "0"),
          ("The sky is", "blue|green|loud", "blue"), ("Water is", "wet|dry", "1"),

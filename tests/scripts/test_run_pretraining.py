@@ -52,8 +52,10 @@ def test_static_records_hold_consistent_masks(tmp_path, tiny_checkpoint):
     assert "wrote" in result.stdout
     files = sorted(out.glob("*.tfrecord"))
     assert len(files) == 2 and not list(out.glob("*.tmp*"))
-    example = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset(str(files[0])))).numpy())
-    f = {k: list(v.int64_list.value or v.float_list.value) for k, v in example.features.feature.items()}
+    record = next(iter(tf.data.TFRecordDataset(str(files[0])))).numpy()
+    example = tf.train.Example.FromString(record)
+    f = {k: list(v.int64_list.value or v.float_list.value)
+         for k, v in example.features.feature.items()}
     assert len(f["input_ids"]) == 32 and len(f["masked_lm_positions"]) == 5
     n = int(sum(f["masked_lm_weights"]))
     assert n >= 1

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.models import gpt2
 from tfmodels.tasks import fewshot
 from tfmodels.tokenizers import ByteBPETokenizer
-from tests.conftest import fixture_path
 
 SEQ = 32
 

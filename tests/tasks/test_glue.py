@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from tests.glue_data import ROWS, write_glue_task
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.tasks.glue import GLUE_TASKS, get_task
-from tests.glue_data import ROWS, write_glue_task
 
 
 @pytest.mark.parametrize("name", sorted(GLUE_TASKS))

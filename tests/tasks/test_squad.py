@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import tfmodels
+from tests.conftest import fixture_path, minilm_dir
 from tfmodels.errors import DataError
 from tfmodels.tasks import squad
-from tests.conftest import fixture_path, minilm_dir
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
          "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee "

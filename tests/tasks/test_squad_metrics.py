@@ -1,8 +1,14 @@
 """SQuAD EM/F1 as the official scripts define them, on hand-computed cases."""
 import pytest
 
-from tfmodels.tasks.squad_metrics import (exact_match, f1_score, find_best_thresh,
-                                          normalize_answer, raw_scores, squad_evaluate)
+from tfmodels.tasks.squad_metrics import (
+    exact_match,
+    f1_score,
+    find_best_thresh,
+    normalize_answer,
+    raw_scores,
+    squad_evaluate,
+)
 
 
 @pytest.mark.parametrize("text, normalized", [

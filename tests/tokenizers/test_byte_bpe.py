@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.tokenizers import ByteBPEPreprocessor, ByteBPETokenizer, SegmentPacker
-from tests.conftest import fixture_path
 
 VOCAB, MERGES = fixture_path("roberta_bpe", "vocab.json"), fixture_path("roberta_bpe", "merges.txt")
 

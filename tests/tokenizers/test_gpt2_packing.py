@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError
 from tfmodels.tokenizers import ByteBPEPreprocessor
-from tests.conftest import fixture_path
 
 SEQ = 12
 

@@ -15,9 +15,9 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.conftest import fixture_path
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.tokenizers import Preprocessor, SentencePieceTokenizer, albert_normalize
-from tests.conftest import fixture_path
 
 SPIECE_DIR = fixture_path("albert_spiece")
 MODEL = fixture_path("albert_spiece", "spiece.model")

@@ -7,8 +7,12 @@ import tensorflow as tf
 
 import tfmodels
 from tfmodels.errors import ConfigError, DataError
-from tfmodels.tokenizers import (Preprocessor, WordPieceTokenizer, longest_first_lengths,
-                                 read_vocabulary)
+from tfmodels.tokenizers import (
+    Preprocessor,
+    WordPieceTokenizer,
+    longest_first_lengths,
+    read_vocabulary,
+)
 from tfmodels.tokenizers.vocab_training import train_wordpiece_vocab
 
 

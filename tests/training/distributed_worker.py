@@ -10,9 +10,13 @@ Run as a subprocess by test_distribution.py:
 """
 import sys
 
-import tfmodels  # noqa: F401
 import numpy as np
 import tensorflow as tf
+
+# isort: off  (tfmodels selects Keras 2 before TensorFlow loads)
+import tfmodels  # noqa: F401
+
+# isort: on
 
 strategy_name, devices, model_dir, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
     sys.argv[4]

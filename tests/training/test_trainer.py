@@ -20,7 +20,8 @@ CONFIG = bert.Config(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2,
 def data(n=8):
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 50, size=(n, 6)).astype(np.int32)
-    features = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    features = {"input_ids": ids, "input_mask": np.ones_like(ids),
+                "segment_ids": np.zeros_like(ids)}
     return features, (ids[:, 0] % 2).astype(np.int32)
 
 

@@ -1,4 +1,5 @@
-"""The compression study of the seeds, redone on a fine-tuned classifier: what run_benchmark.py runs.
+"""The compression study of the seeds, redone on a fine-tuned classifier: what
+run_benchmark.py runs.
 
 Every method starts from the same fine-tuned teacher, gets the same short recovery
 fine-tune (where it trains at all) and is measured the same way: parameters

@@ -25,7 +25,8 @@ import numbers
 
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.clustering.keras.cluster_wrapper import (
-    ClusterWeights)
+    ClusterWeights,
+)
 
 from tfmodels.compression.pruning import source_model, wrap_model
 from tfmodels.errors import ConfigError

@@ -21,8 +21,11 @@ import tensorflow as tf
 import tfmodels
 from tfmodels.api import load_model_config
 from tfmodels.compression import distill
-from tfmodels.compression.distill_augment import (MLM_ARCHITECTURES, MaskedLMAugmenter,
-                                                  augment_examples)
+from tfmodels.compression.distill_augment import (
+    MLM_ARCHITECTURES,
+    MaskedLMAugmenter,
+    augment_examples,
+)
 from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import ConfigError
 from tfmodels.pretraining.records import pretraining_dataset

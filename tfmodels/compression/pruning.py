@@ -37,7 +37,8 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
-    PruneLowMagnitude)
+    PruneLowMagnitude,
+)
 
 from tfmodels.compression.functional import flat_model
 from tfmodels.errors import ConfigError

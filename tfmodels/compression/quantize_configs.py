@@ -15,8 +15,7 @@ sublayers' ``call`` reads them. Activations are quantized inside the layers
 """
 import tensorflow as tf
 import tf_keras as keras
-from tensorflow_model_optimization.python.core.quantization.keras import quantize_config
-from tensorflow_model_optimization.python.core.quantization.keras import quantizers
+from tensorflow_model_optimization.python.core.quantization.keras import quantize_config, quantizers
 
 from tfmodels.errors import ConfigError
 

@@ -16,13 +16,21 @@ import re
 
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras import (
-    quantize_layout_transform, quantize_registry, quantize_scheme)
+    quantize_layout_transform,
+    quantize_registry,
+    quantize_scheme,
+)
 
 from tfmodels.compression import quantized_layers as ql
 from tfmodels.compression.quantize_configs import WeightsQuantizeConfig
 from tfmodels.errors import ConfigError
-from tfmodels.layers import (ClassificationHead, MaskedLMHead, Pooler, TransformerEmbeddings,
-                             TransformerEncoderBlock)
+from tfmodels.layers import (
+    ClassificationHead,
+    MaskedLMHead,
+    Pooler,
+    TransformerEmbeddings,
+    TransformerEncoderBlock,
+)
 
 _ATTENTION = ("query", "key", "value", "output_dense")
 

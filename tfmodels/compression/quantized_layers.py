@@ -24,8 +24,14 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.keras import utils as tfmot_utils
 
 from tfmodels.compression.quantize_configs import ActivationQuantizer
-from tfmodels.layers import (ClassificationHead, MaskedLMHead, MultiHeadAttention, Pooler,
-                             TransformerEmbeddings, TransformerEncoderBlock)
+from tfmodels.layers import (
+    ClassificationHead,
+    MaskedLMHead,
+    MultiHeadAttention,
+    Pooler,
+    TransformerEmbeddings,
+    TransformerEncoderBlock,
+)
 from tfmodels.layers.attention import attention_allowed, masked_softmax
 
 

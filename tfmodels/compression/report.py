@@ -28,7 +28,8 @@ COLUMNS = (
 
 
 def with_relative_columns(rows):
-    """Adds ``speedup`` (TFLite latency, else TF latency, vs the teacher) and ``percent_of_teacher``."""
+    """Adds ``speedup`` (TFLite latency, else TF latency, vs the teacher) and
+    ``percent_of_teacher``."""
     teacher = next((r for r in rows if r["method"] == "teacher"), None)
     out = []
     for row in rows:

@@ -54,7 +54,8 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
         raise ConfigError("quantize='int8' needs representative_data (calibration features)")
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if max_positions and seq_length > max_positions:
-        raise ConfigError(f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}")
+        raise ConfigError(f"seq_length {seq_length} exceeds max_position_embeddings "
+                          f"{max_positions}")
     function = _signature(model, seq_length, batch_size)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

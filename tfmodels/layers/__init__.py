@@ -14,8 +14,7 @@ __all__ = [
 ]
 
 # MobileBERT (Sun et al. 2020): bottleneck blocks, NoNorm, trigram embeddings, widened MLM head.
-from tfmodels.layers.bottleneck import (BottleneckEncoderBlock, FeedForward,  # noqa: E402
-                                        SplitValueAttention)
+from tfmodels.layers.bottleneck import BottleneckEncoderBlock, FeedForward, SplitValueAttention  # noqa: E402
 from tfmodels.layers.extended_lm_head import ExtendedMaskedLMHead  # noqa: E402
 from tfmodels.layers.no_norm import NoNorm, normalization  # noqa: E402
 from tfmodels.layers.trigram_embeddings import TrigramEmbeddings  # noqa: E402
@@ -26,17 +25,18 @@ __all__ += [
 ]
 
 # SpanBERT (Joshi et al. 2020): span boundary objective head.
-from tfmodels.layers.span_boundary_head import (SpanBoundaryHead,  # noqa: E402
-                                                span_relative_positions)
+from tfmodels.layers.span_boundary_head import SpanBoundaryHead, span_relative_positions  # noqa: E402
 
 __all__ += ["SpanBoundaryHead", "span_relative_positions"]
 
 # DeBERTa (He et al. 2021): disentangled attention, relative positions, enhanced mask decoder.
-from tfmodels.layers.disentangled_attention import (DisentangledAttention,  # noqa: E402
-                                                    DisentangledEncoderBlock)
+from tfmodels.layers.disentangled_attention import DisentangledAttention, DisentangledEncoderBlock  # noqa: E402
 from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder  # noqa: E402
-from tfmodels.layers.relative_positions import (RelativeEmbeddings,  # noqa: E402
-                                                log_bucket_position, relative_positions)
+from tfmodels.layers.relative_positions import (  # noqa: E402
+    RelativeEmbeddings,
+    log_bucket_position,
+    relative_positions,
+)
 
 __all__ += [
     "DisentangledAttention", "DisentangledEncoderBlock", "EnhancedMaskDecoder",

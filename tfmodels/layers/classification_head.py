@@ -6,9 +6,8 @@ BERT feeds the pooled [CLS] vector through dropout and one Dense (Devlin et al.
 """
 import tf_keras as keras
 
-from tfmodels.layers.initializer import weight_initializer
-
 from tfmodels.layers.activations import get_activation
+from tfmodels.layers.initializer import weight_initializer
 
 
 class ClassificationHead(keras.layers.Layer):

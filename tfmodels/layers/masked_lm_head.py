@@ -7,10 +7,9 @@ width E can differ from the model width H (ALBERT), so the Dense maps H -> E.
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmodels.layers.initializer import weight_initializer
-
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.embeddings import TransformerEmbeddings
+from tfmodels.layers.initializer import weight_initializer
 
 
 class MaskedLMHead(keras.layers.Layer):

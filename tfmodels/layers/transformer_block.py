@@ -10,10 +10,9 @@ T5 (Raffel et al. 2020, section 2.1) is pre-LN with ``norm="rms"`` (RMS LayerNor
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmodels.layers.initializer import weight_initializer
-
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.attention import MultiHeadAttention
+from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.rms_norm import RMSNormalization
 
 

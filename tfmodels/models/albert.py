@@ -14,8 +14,12 @@ import dataclasses
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers import ClassificationHead, Pooler, TransformerEmbeddings, \
-    TransformerEncoderBlock
+from tfmodels.layers import (
+    ClassificationHead,
+    Pooler,
+    TransformerEmbeddings,
+    TransformerEncoderBlock,
+)
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.models import bert
 from tfmodels.models.config import ModelConfig

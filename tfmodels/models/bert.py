@@ -13,8 +13,13 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers import (ClassificationHead, MaskedLMHead, Pooler,
-                             TransformerEmbeddings, TransformerEncoderBlock)
+from tfmodels.layers import (
+    ClassificationHead,
+    MaskedLMHead,
+    Pooler,
+    TransformerEmbeddings,
+    TransformerEncoderBlock,
+)
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.span_head import SpanHead
 from tfmodels.models.config import ModelConfig

@@ -6,8 +6,8 @@ for every token whether it was replaced (replaced token detection, RTD; the
 objective is in :mod:`tfmodels.pretraining.replaced_token_detection`). Both are
 :class:`tfmodels.models.bert.BertEncoder` configured as ELECTRA: embeddings E wide
 with a Dense to H where E != H (``embeddings_project``: 128 -> 256 in ELECTRA-Small,
-or down to a generator narrower than the shared embeddings), no pooler. The heads are ELECTRA's: RTD logits
-per token (Dense + activation + Dense to 1), the generator's masked LM tied to
+or down to a generator narrower than the shared embeddings), no pooler. The heads are
+ELECTRA's: RTD logits per token (Dense + activation + Dense to 1), the generator's masked LM tied to
 the word table, and a classifier over [CLS] (Dense + GELU + Dense, after the
 reference implementation). Generator and discriminator share their embeddings
 (section 3.1, "Weight sharing"): :func:`share_embeddings`.

@@ -15,8 +15,13 @@ from typing import Optional
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers import (BottleneckEncoderBlock, ClassificationHead, ExtendedMaskedLMHead,
-                             Pooler, TrigramEmbeddings)
+from tfmodels.layers import (
+    BottleneckEncoderBlock,
+    ClassificationHead,
+    ExtendedMaskedLMHead,
+    Pooler,
+    TrigramEmbeddings,
+)
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import NORMALIZATIONS
 from tfmodels.models import bert

@@ -22,8 +22,12 @@ import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerEmbeddings
-from tfmodels.layers.two_stream_attention import (MaskEmbedding, TwoStreamBlock,
-                                                  relative_position_encoding, segment_matrix)
+from tfmodels.layers.two_stream_attention import (
+    MaskEmbedding,
+    TwoStreamBlock,
+    relative_position_encoding,
+    segment_matrix,
+)
 from tfmodels.models import bert, gpt2
 from tfmodels.models.config import ModelConfig
 

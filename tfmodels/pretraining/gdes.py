@@ -24,10 +24,14 @@ from tfmodels.convert import deberta as converter
 from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.layers import ClassificationHead, TransformerEmbeddings
 from tfmodels.models import bert, deberta
-from tfmodels.pretraining.replaced_token_detection import (RTD_WEIGHT, check_shared_fields,
-                                                           electra_pretraining_loss, place_at,
-                                                           replaced_token_labels,
-                                                           sample_from_softmax)
+from tfmodels.pretraining.replaced_token_detection import (
+    RTD_WEIGHT,
+    check_shared_fields,
+    electra_pretraining_loss,
+    place_at,
+    replaced_token_labels,
+    sample_from_softmax,
+)
 
 SHARED_FIELDS = ("vocab_size", "hidden_size")
 

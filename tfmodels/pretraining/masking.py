@@ -6,8 +6,8 @@
 over whole words (all WordPieces of a word together, BERT's 2019 "whole word
 masking" release; byte-level BPE and SentencePiece mark word *starts* instead,
 ``Ġ``/``▁``, as fairseq's ``mask_whole_words`` reads them); dynamic masking
-(:func:`dynamic_masking`, tf-text's ``mask_language_model``) draws a new mask each time a batch is read (RoBERTa,
-Liu et al. 2019, section 4.1).
+(:func:`dynamic_masking`, tf-text's ``mask_language_model``) draws a new mask each time a
+batch is read (RoBERTa, Liu et al. 2019, section 4.1).
 """
 import tensorflow as tf
 import tensorflow_text as tf_text

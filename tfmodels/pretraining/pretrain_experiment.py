@@ -81,7 +81,8 @@ def build_pretrainer(cfg, init_checkpoint=None, objective=None):
 
 
 def _config_and_weights(name_or_dir, field):
-    """(Config, loaded model or None) of a tfmodels/configs/models/ name, YAML path or HF directory."""
+    """(Config, loaded model or None) of a tfmodels/configs/models/ name, YAML path or HF
+    directory."""
     from tfmodels.api import load_model_config
 
     if os.path.isdir(name_or_dir) and _is_pretrained_dir(name_or_dir):

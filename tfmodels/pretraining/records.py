@@ -84,8 +84,11 @@ def vocabulary_of(preprocessor, vocab_dir=None, needs_mask=True):
     ``needs_mask`` (the objective masks tokens).
     """
     from tfmodels.tokenizers.byte_bpe import ByteBPETokenizer, bytes_to_unicode
-    from tfmodels.tokenizers.sentencepiece import (SPIECE_UNDERLINE, SentencePieceTokenizer,
-                                                   T5Preprocessor)
+    from tfmodels.tokenizers.sentencepiece import (
+        SPIECE_UNDERLINE,
+        SentencePieceTokenizer,
+        T5Preprocessor,
+    )
 
     tokenizer = preprocessor.tokenizer
     vocab = list(tokenizer.vocab)

@@ -49,7 +49,8 @@ def find_split(data_dir, split):
             path = os.path.join(data_dir, f"{stem}.{ext}")
             if os.path.isfile(path):
                 return path
-    raise DataError(f"{data_dir}: no {split} file ({' or '.join(s + '.tsv/.jsonl' for s in stems)})")
+    names = " or ".join(s + ".tsv/.jsonl" for s in stems)
+    raise DataError(f"{data_dir}: no {split} file ({names})")
 
 
 def read_pairs(path, source_key="source", target_key="target"):

@@ -23,8 +23,11 @@ from tfmodels.errors import ConfigError
 from tfmodels.generation import METHODS, generate
 from tfmodels.pretraining.seq2seq import seq2seq_lm_loss
 from tfmodels.tasks import glue, seq2seq
-from tfmodels.tasks.classifier_experiment import (_copy_vocab, _restore_trained,
-                                                  build_model_and_preprocessor)
+from tfmodels.tasks.classifier_experiment import (
+    _copy_vocab,
+    _restore_trained,
+    build_model_and_preprocessor,
+)
 from tfmodels.tasks.metrics import classification_metrics
 from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.experiment import ExperimentConfig, load_experiment, train_steps

@@ -14,12 +14,11 @@ import os
 import time
 from typing import Optional
 
-
 import tfmodels
 from tfmodels.errors import ConfigError
 from tfmodels.tasks import squad
-from tfmodels.tasks.classifier_experiment import (_restore_trained,
-                                                  build_model_and_preprocessor as build_task_model)
+from tfmodels.tasks.classifier_experiment import _restore_trained
+from tfmodels.tasks.classifier_experiment import build_model_and_preprocessor as build_task_model
 from tfmodels.tasks.squad_metrics import squad_evaluate
 from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.experiment import ExperimentConfig, train_steps

@@ -19,8 +19,8 @@ import tfmodels
 from tfmodels.errors import ConfigError
 from tfmodels.tasks import conll
 from tfmodels.tasks.classification import predict_logits
-from tfmodels.tasks.classifier_experiment import (_copy_vocab, _restore_trained,
-                                                  build_model_and_preprocessor as build_task_model)
+from tfmodels.tasks.classifier_experiment import _copy_vocab, _restore_trained
+from tfmodels.tasks.classifier_experiment import build_model_and_preprocessor as build_task_model
 from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.experiment import ExperimentConfig, load_experiment, train_steps
 from tfmodels.training.optimization import create_optimizer

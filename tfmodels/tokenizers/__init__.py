@@ -5,11 +5,17 @@ from tfmodels.tokenizers.wordpiece import WordPieceTokenizer, normalize_text, re
 
 __all__ = ["Preprocessor", "SegmentPacker", "WordPieceTokenizer", "longest_first_lengths",
            "normalize_text", "read_vocabulary"]
-from tfmodels.tokenizers.byte_bpe import (ByteBPEPreprocessor, ByteBPETokenizer,  # noqa: E402
-                                          byte_bpe_preprocessor)
+from tfmodels.tokenizers.byte_bpe import (  # noqa: E402
+           ByteBPEPreprocessor,
+           ByteBPETokenizer,
+           byte_bpe_preprocessor,
+)
 
 __all__ += ["ByteBPEPreprocessor", "ByteBPETokenizer", "byte_bpe_preprocessor"]
-from tfmodels.tokenizers.sentencepiece import (SentencePieceTokenizer,  # noqa: E402
-                                               albert_normalize, sentencepiece_preprocessor)
+from tfmodels.tokenizers.sentencepiece import (  # noqa: E402
+           SentencePieceTokenizer,
+           albert_normalize,
+           sentencepiece_preprocessor,
+)
 
 __all__ += ["SentencePieceTokenizer", "albert_normalize", "sentencepiece_preprocessor"]

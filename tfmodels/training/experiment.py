@@ -87,7 +87,7 @@ class ReportSection:
 class ObjectiveSection:
     """Pre-training only (tfmodels/pretraining/registry.py names the objectives)."""
     name: Optional[str] = None       # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
-    generator: Optional[str] = None  # rtd: the generator, a tfmodels/configs/models/ name, YAML or HF dir
+    generator: Optional[str] = None  # rtd: the generator: a named model, YAML or HF dir
 
 
 @dataclasses.dataclass
