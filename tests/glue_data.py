@@ -62,8 +62,8 @@ def write_glue_task(root, folder):
         _write(f"{d}/train.tsv", [head + "\tlabel1\tgold_label"] +
                [row(i, f"\t{labels[i % 3]}\t{labels[i % 3]}") for i in n])
         for split in ("dev_matched", "dev_mismatched"):
-            labels = "\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
-            _write(f"{d}/{split}.tsv", [head + labels]
+            columns = "\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
+            _write(f"{d}/{split}.tsv", [head + columns]
                    + [row(i, ("\t" + labels[i % 3]) * 6) for i in n])
         for split in ("test_matched", "test_mismatched"):
             _write(f"{d}/{split}.tsv", [head] + [row(i, "") for i in n])

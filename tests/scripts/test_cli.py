@@ -4,6 +4,7 @@ script takes, and TensorFlow's C++ start-up lines stay out of a script's output.
 
 One subprocess only (each one that loads TensorFlow costs about 5 s); the rest in-process.
 """
+import ast
 import contextlib
 import importlib
 import os
@@ -83,7 +84,12 @@ def test_the_top_level_scripts_call_the_package_mains():
     assert len(ENTRY_POINTS) == 11 and modules == cli
     scripts = {f for f in os.listdir(ROOT) if f.startswith("run_") and f.endswith(".py")}
     assert scripts | {"create_pretraining_data.py"} == {script_file(m) for m in modules}
+    commands = {target.split(":")[0].rsplit(".", 1)[1]: command
+                for command, target in ENTRY_POINTS.items()}
     for name in modules:
         with open(os.path.join(ROOT, script_file(name)), encoding="utf-8") as f:
-            assert f.read() == (f"from tfmodels.cli.{name} import main\n"
-                                'if __name__ == "__main__":\n    main()\n'), name
+            source = f.read()
+        # A docstring naming its command, then only the import of the package's main.
+        assert f"`{commands[name]}`" in ast.get_docstring(ast.parse(source)), name
+        assert source.endswith(f"from tfmodels.cli.{name} import main\n\n"
+                               'if __name__ == "__main__":\n    main()\n'), name
