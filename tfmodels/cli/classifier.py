@@ -17,11 +17,9 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     common.define_common_flags()
+    common.define_fine_tuning_flags(classifier_experiment.MODES)
     flags.DEFINE_string("task", None, "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or tsv.")
     flags.DEFINE_string("data_dir", None, "The task's data folder (official GLUE layout, or TSV).")
-    flags.DEFINE_string("init_from", None,
-                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
-    flags.DEFINE_enum("mode", "train_and_eval", classifier_experiment.MODES, "What to do.")
     flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
     flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
     flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")

@@ -20,11 +20,9 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     common.define_common_flags()
+    common.define_fine_tuning_flags(seq2seq_experiment.MODES)
     flags.DEFINE_string("data_dir", None,
                         "Folder with train, dev and test pairs (.tsv or .jsonl).")
-    flags.DEFINE_string("init_from", None,
-                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
-    flags.DEFINE_enum("mode", "train_and_eval", seq2seq_experiment.MODES, "What to do.")
     flags.DEFINE_enum("kind", None, ["translation", "summarization", "text2text"],
                       "Task kind (decides the metrics).")
     flags.DEFINE_integer("num_beams", None, "Beams for beam-search decoding.")

@@ -19,12 +19,10 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     common.define_common_flags()
+    common.define_fine_tuning_flags(squad_experiment.MODES)
     flags.DEFINE_string("train_file", None,
                         "SQuAD training JSON (train-v1.1.json, train-v2.0.json).")
     flags.DEFINE_string("predict_file", None, "SQuAD JSON to evaluate on or answer (dev-*.json).")
-    flags.DEFINE_string("init_from", None,
-                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
-    flags.DEFINE_enum("mode", "train_and_eval", squad_experiment.MODES, "What to do.")
     flags.DEFINE_float("null_score_diff_threshold", None,
                        "v2.0: answer nothing when null score - best span score exceeds this "
                        "(default: best_f1_thresh tuned on --predict_file).")

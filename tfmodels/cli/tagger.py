@@ -18,11 +18,9 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     common.define_common_flags()
+    common.define_fine_tuning_flags(tagging_experiment.MODES)
     flags.DEFINE_string("data_dir", None,
                         "Folder with train.txt, valid.txt (or dev.txt), test.txt.")
-    flags.DEFINE_string("init_from", None,
-                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
-    flags.DEFINE_enum("mode", "train_and_eval", tagging_experiment.MODES, "What to do.")
     flags.DEFINE_enum("scheme", None, ["BIO", "IOBES"], "Tag scheme the model learns.")
 
 

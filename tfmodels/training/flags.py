@@ -27,6 +27,14 @@ def define_common_flags():
     flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 
 
+def define_fine_tuning_flags(modes):
+    """--init_from and --mode, as the fine-tuning scripts (classifier, QA, tagging,
+    seq2seq) take them; ``modes`` are the script's modes, ``train_and_eval`` first."""
+    flags.DEFINE_string("init_from", None,
+                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
+    flags.DEFINE_enum("mode", modes[0], modes, "What to do.")
+
+
 def flag_overrides(mapping):
     """``--set`` strings for the dedicated flags the user gave (they win over the YAML)."""
     overrides = []
