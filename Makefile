@@ -18,14 +18,14 @@ $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# Both cores (pytest-xdist): a test spends most of its time tracing TensorFlow functions in
-# one Python thread. --dist=loadfile keeps a file's tests in one worker, so module-scoped
-# fixtures (a trained run, a converted file) are made once; --durations keeps the slowest
-# tests in view.
 # House rules (pyflakes, pycodestyle, import order; pyproject.toml [tool.ruff]).
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Both cores (pytest-xdist): a test spends most of its time tracing TensorFlow functions in
+# one Python thread. --dist=loadfile keeps a file's tests in one worker, so module-scoped
+# fixtures (a trained run, a converted file) are made once; tests/conftest.py starts the
+# files with slow tests first; --durations keeps the slowest tests in view.
 test: $(STAMP) lint
 	$(PY) -m pytest -q -n 2 --dist=loadfile --durations=15 tests
 

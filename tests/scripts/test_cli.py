@@ -8,6 +8,7 @@ import ast
 import contextlib
 import importlib
 import os
+import re
 import subprocess
 import sys
 
@@ -93,3 +94,11 @@ def test_the_top_level_scripts_call_the_package_mains():
         assert f"`{commands[name]}`" in ast.get_docstring(ast.parse(source)), name
         assert source.endswith(f"from tfmodels.cli.{name} import main\n\n"
                                'if __name__ == "__main__":\n    main()\n'), name
+
+
+@pytest.mark.parametrize("command", ENTRY_POINTS)
+def test_the_help_text_names_only_files_that_exist(command):
+    """Every configs/... YAML a script's docstring (its --help) shows in an example exists."""
+    module = importlib.import_module(ENTRY_POINTS[command].split(":")[0])
+    for path in re.findall(r"configs/[\w/.-]+\.yaml", module.__doc__):
+        assert os.path.isfile(os.path.join(ROOT, path)), (command, path)
