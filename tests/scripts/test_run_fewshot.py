@@ -49,7 +49,7 @@ def test_writes_accuracy_for_each_k(gpt2_dir, tmp_path):
     assert report["results"]["4"]["prompts_with_dropped_demonstrations"] > 0
     assert report["results"]["0"]["prompts_with_dropped_demonstrations"] == 0
     assert "lost demonstrations" in result.stdout
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp*"))
 
 
 def test_a_malformed_row_is_one_clear_error(gpt2_dir, tmp_path):

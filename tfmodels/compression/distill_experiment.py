@@ -20,6 +20,7 @@ import tensorflow as tf
 
 import tfmodels
 from tfmodels.api import load_model_config
+from tfmodels.atomic import atomic_write
 from tfmodels.compression import distill
 from tfmodels.compression.distill_augment import (
     MLM_ARCHITECTURES,
@@ -200,13 +201,11 @@ def check_pairing(cfg, student, teacher):
 
 
 def _write_examples(path, examples):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         for i in range(len(examples)):
             f.write(json.dumps({"id": examples.ids[i], "a": examples.text_a[i],
                                 "b": examples.text_b[i] if examples.text_b else None,
                                 "label": examples.labels[i].item()}) + "\n")
-    os.replace(tmp, path)
 
 
 def _read_examples(path, dtype):

@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from tfmodels.atomic import atomic_path, atomic_write
+
 COLUMNS = (
     ("method", "method", "{}"),
     ("params", "parameters", "{:,}"),
@@ -59,16 +61,6 @@ def markdown(rows, title=""):
     return "\n".join(lines) + "\n"
 
 
-def _atomic(path, write):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_report(rows, output_dir, title="Compression table"):
     """Writes compression.md, compression.csv and compression.png; returns their paths."""
     rows = with_relative_columns(rows)
@@ -76,21 +68,14 @@ def write_report(rows, output_dir, title="Compression table"):
     md = os.path.join(output_dir, "compression.md")
     csv_path = os.path.join(output_dir, "compression.csv")
     png = os.path.join(output_dir, "compression.png")
-
-    def write_md(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(markdown(rows, title))
-
-    def write_csv(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS],
-                                    extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-
-    _atomic(md, write_md)
-    _atomic(csv_path, write_csv)
-    _atomic(png, lambda tmp: _chart(rows, tmp, title))
+    with atomic_write(md) as f:
+        f.write(markdown(rows, title))
+    with atomic_path(csv_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    with atomic_path(png) as tmp:
+        _chart(rows, tmp, title)
     return md, csv_path, png
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from tfmodels.atomic import atomic_path, atomic_write
 from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.models import registry
@@ -200,29 +201,14 @@ def save_pretrained(model, path):
         hf_config["id2label"] = {str(i): name for i, name in enumerate(names)}
         hf_config["label2id"] = {name: i for i, name in enumerate(names)}
     os.makedirs(path, exist_ok=True)
-    _write_atomically(os.path.join(path, "model.safetensors"),
-                      lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
-    _write_atomically(os.path.join(path, "config.json"),
-                      lambda tmp: _dump_json(hf_config, tmp))
+    with atomic_path(os.path.join(path, "model.safetensors")) as tmp:
+        save_file(tensors, tmp, metadata={"format": "pt"})
+    with atomic_write(os.path.join(path, "config.json")) as f:
+        json.dump(hf_config, f, indent=2, sort_keys=True)
     source = getattr(model, "source_path", None)
     for name in TOKENIZER_FILES:
         if source and os.path.isfile(os.path.join(source, name)) and \
                 os.path.abspath(source) != os.path.abspath(path):
-            _write_atomically(os.path.join(path, name),
-                              lambda tmp, n=name: shutil.copyfile(os.path.join(source, n), tmp))
+            with atomic_path(os.path.join(path, name)) as tmp:
+                shutil.copyfile(os.path.join(source, name), tmp)
     return path
-
-
-def _dump_json(value, path):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-
-
-def _write_atomically(path, write):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

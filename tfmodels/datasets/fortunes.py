@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from tfmodels.atomic import atomic_write
 from tfmodels.errors import DataError
 
 FORTUNES_DIR = "/usr/share/games/fortunes"
@@ -60,10 +61,8 @@ def build_fortunes_dataset(out_dir, topics=DEFAULT_TOPICS, max_per_topic=400, se
     for split, rows in splits.items():
         rows = [rows[i] for i in rng.permutation(len(rows))]
         path = os.path.join(out_dir, f"{split}.tsv")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(path) as f:
             f.write("text\tlabel\n")
             f.writelines(f"{text}\t{label}\n" for text, label in rows)
-        os.replace(tmp, path)
         counts[split] = dict(collections.Counter(label for _, label in rows))
     return counts

@@ -28,6 +28,7 @@ import re
 
 import numpy as np
 
+from tfmodels.atomic import atomic_write
 from tfmodels.datasets.fortunes import FORTUNES_DIR
 from tfmodels.errors import DataError
 from tfmodels.tasks.squad_metrics import squad_evaluate
@@ -210,10 +211,8 @@ def make_fortunes_qa(source_dir=FORTUNES_DIR, seed=13, dev_fraction=0.15,
 
 def write_squad_json(data, path):
     """Writes one SQuAD JSON under a temporary name, then renames it."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         json.dump(data, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
 
 
 def build_fortunes_qa(out_dir, **kwargs):

@@ -10,6 +10,7 @@ import shutil
 
 import tensorflow as tf
 
+from tfmodels.atomic import atomic_path
 from tfmodels.errors import ConfigError
 
 _IDS = ("input_ids", "input_mask", "segment_ids")
@@ -62,13 +63,8 @@ def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=Fal
         signatures["serving_default"] = serve_ids
     module.serve_text = signatures["serving_default"]
     module.serve_ids = serve_ids
-    tmp = f"{export_dir.rstrip('/')}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_path(export_dir.rstrip("/")) as tmp:
         tf.saved_model.save(module, tmp, signatures=signatures)
         if os.path.isdir(export_dir):
-            shutil.rmtree(export_dir)
-        os.replace(tmp, export_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(export_dir)  # os.replace does not replace a non-empty directory
     return export_dir

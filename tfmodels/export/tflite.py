@@ -12,6 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 
 QUANTIZE = (None, "dynamic", "float16", "int8", "qat")
@@ -73,10 +74,8 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
         raise ConfigError(f"TFLite conversion failed: {str(e).splitlines()[0]}") from None
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
+    with atomic_write(path, "wb") as f:
         f.write(flatbuffer)
-    os.replace(tmp, path)
     return path
 
 

@@ -11,6 +11,7 @@ tokens (``[CLS]``/``<s>``, ...) come from the tokenizer: :class:`Vocabulary`.
 A ``records.json`` beside the shards says how they were written, so
 ``run_pretraining`` can refuse records of another objective or masking.
 """
+import contextlib
 import dataclasses
 import glob
 import json
@@ -19,6 +20,7 @@ from typing import List, Optional
 
 import tensorflow as tf
 
+from tfmodels.atomic import atomic_path, atomic_write
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.pretraining import sentence_order
 from tfmodels.pretraining.masking import dynamic_masking, mask_tokens
@@ -209,17 +211,16 @@ def write_shards(examples, output_prefix, num_shards):
     Each shard is written under a temporary name and renamed when complete.
     """
     paths = [f"{output_prefix}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
-    tmp = [f"{p}.tmp-{os.getpid()}" for p in paths]
-    writers = [tf.io.TFRecordWriter(p) for p in tmp]
     count = 0
-    try:
-        for count, example in enumerate(examples, start=1):
-            writers[(count - 1) % num_shards].write(example.SerializeToString())
-    finally:
-        for w in writers:
-            w.close()
-    for t, p in zip(tmp, paths):
-        os.replace(t, p)
+    with contextlib.ExitStack() as stack:
+        tmp = [stack.enter_context(atomic_path(p)) for p in paths]
+        writers = [tf.io.TFRecordWriter(t) for t in tmp]
+        try:
+            for count, example in enumerate(examples, start=1):
+                writers[(count - 1) % num_shards].write(example.SerializeToString())
+        finally:
+            for w in writers:
+                w.close()
     return paths, count
 
 
@@ -227,9 +228,8 @@ def write_manifest(output_dir, **facts):
     """``records.json``: how the shards in ``output_dir`` were written (objective, masking,
     seq_length, ...), checked by :func:`check_manifests`."""
     path = os.path.join(output_dir, MANIFEST)
-    with open(f"{path}.tmp-{os.getpid()}", "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         json.dump(facts, f, indent=2, sort_keys=True)
-    os.replace(f"{path}.tmp-{os.getpid()}", path)
     return path
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmodels
+from tfmodels.atomic import atomic_path, atomic_write
 from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.convert.pretrained import TOKENIZER_FILES
 from tfmodels.datasets.fortunes import FORTUNES_DIR, build_fortunes_dataset
@@ -98,12 +99,10 @@ def _predict(task, model, preprocessor, cfg, model_dir):
         predictions = classification.predictions_from_logits(
             classification.predict_logits(model, dataset))
         path = os.path.join(out_dir, f"{stem}.tsv")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(path) as f:
             f.write("index\tprediction\n")
             for index, p in zip(examples.ids, predictions):
                 f.write(f"{index}\t{task.format_prediction(p)}\n")
-        os.replace(tmp, path)
         written.append(path)
     return written
 
@@ -206,9 +205,8 @@ def _copy_vocab(preprocessor, hf_dir):
     for name in TOKENIZER_FILES:
         target = os.path.join(hf_dir, name)
         if name in present:
-            tmp = f"{target}.tmp-{os.getpid()}"
-            tf.io.gfile.copy(os.path.join(source, name), tmp, overwrite=True)
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                tf.io.gfile.copy(os.path.join(source, name), tmp, overwrite=True)
         elif os.path.isfile(target):
             os.remove(target)  # the checkpoint's own tokenizer, not the one trained with
 

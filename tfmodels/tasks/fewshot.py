@@ -32,6 +32,7 @@ from typing import List
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError, DataError
 
 NORMALIZATIONS = ("none", "token")
@@ -271,9 +272,8 @@ def write_results(output_dir, results, **info):
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, "fewshot_results.json")
     payload = dict(info, results={str(k): v for k, v in results.items()})
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         json.dump(payload, f, indent=2)
-    os.replace(path + ".tmp", path)
     return path
 
 

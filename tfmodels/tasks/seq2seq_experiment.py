@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmodels
+from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 from tfmodels.generation import METHODS, generate
 from tfmodels.pretraining.seq2seq import seq2seq_lm_loss
@@ -166,10 +167,8 @@ def write_predictions(predictions, out_dir):
     written = []
     for name, texts in predictions.items():
         path = os.path.join(out_dir, f"{name}.txt")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(path) as f:
             f.writelines(" ".join(t.split()) + "\n" for t in texts)
-        os.replace(tmp, path)
         written.append(path)
     return written
 

@@ -16,6 +16,7 @@ from typing import List, Optional
 import numpy as np
 
 import tfmodels
+from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 from tfmodels.tasks import conll
 from tfmodels.tasks.classification import predict_logits
@@ -131,14 +132,12 @@ def write_predictions(model, splits, labels, batch_size, out_dir):
     for name, split in splits.items():
         predicted = predict_tags(model, split, labels, batch_size)
         path = os.path.join(out_dir, f"{name}.txt")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(path) as f:
             for sentence, tags in zip(split.original, predicted):
                 tags = conll.convert(tags, split.file_scheme)
                 for word, gold, tag in zip(sentence.words, sentence.tags, tags):
                     f.write(f"{word} {gold} {tag}\n")
                 f.write("\n")
-        os.replace(tmp, path)
         written.append(path)
     return written
 

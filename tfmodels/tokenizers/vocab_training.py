@@ -8,6 +8,7 @@ import os
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
+from tfmodels.atomic import atomic_write
 from tfmodels.errors import DataError
 from tfmodels.tokenizers.wordpiece import normalize_text
 
@@ -27,8 +28,6 @@ def train_wordpiece_vocab(text_files, vocab_size, lower_case=True,
         lines, vocab_size=vocab_size, reserved_tokens=list(reserved_tokens),
         bert_tokenizer_params={"lower_case": False})
     if output_path:
-        tmp = output_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(output_path) as f:
             f.write("\n".join(vocab) + "\n")
-        os.replace(tmp, output_path)
     return vocab

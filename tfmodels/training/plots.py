@@ -1,10 +1,11 @@
 """Training curves as a PNG (loss and evaluation metrics against steps)."""
-import os
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from tfmodels.atomic import atomic_path
 
 
 def plot_history(history, path, title=""):
@@ -30,8 +31,7 @@ def plot_history(history, path, title=""):
         axes[1].legend()
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

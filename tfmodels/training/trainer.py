@@ -15,13 +15,13 @@ import time
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.atomic import atomic_write
+
 
 def write_json(path, value):
     """Writes JSON atomically (temporary name, then rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         json.dump(value, f, indent=2, sort_keys=True, default=float)
-    os.replace(tmp, path)
 
 
 def is_chief(strategy):
