@@ -18,18 +18,12 @@ FLAGS = flags.FLAGS
 def define_flags():
     common.define_common_flags()
     common.define_fine_tuning_flags(classifier_experiment.MODES)
-    flags.DEFINE_string("task", None, "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or tsv.")
-    flags.DEFINE_string("data_dir", None, "The task's data folder (official GLUE layout, or TSV).")
-    flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
-    flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
-    flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")
+    common.define_text_task_flags()
 
 
 def run():
     overrides = list(FLAGS.set) + common.flag_overrides({
-        "task": "task.name", "data_dir": "task.data_dir", "init_from": "model.init_from",
-        "text_a_column": "task.text_a_column", "text_b_column": "task.text_b_column",
-        "label_column": "task.label_column"})
+        **common.TEXT_TASK_KEYS, "init_from": "model.init_from"})
     cfg = load_experiment(FLAGS.config, overrides)
     model_dir = FLAGS.model_dir or (f"runs/{cfg.task.name}" if FLAGS.config else None)
     classifier_experiment.run(cfg, model_dir, FLAGS.mode, FLAGS.distribution_strategy,

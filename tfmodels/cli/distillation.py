@@ -26,20 +26,14 @@ def define_flags():
     flags.DEFINE_string("teacher", None, "The teacher's checkpoint directory (HF layout).")
     flags.DEFINE_integer("student_layers", None, "Student depth; default half the teacher's.")
     flags.DEFINE_string("init_from", None, "A checkpoint to start the student from.")
-    flags.DEFINE_string("task", None, "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or tsv.")
-    flags.DEFINE_string("data_dir", None, "The task's data folder (official GLUE layout, or TSV).")
-    flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
-    flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
-    flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")
+    common.define_text_task_flags()
 
 
 def run():
     overrides = list(FLAGS.set) + common.flag_overrides({
         "method": "distill.method", "stage": "distill.stage", "teacher": "distill.teacher",
         "student_layers": "distill.student_layers", "init_from": "model.init_from",
-        "task": "task.name", "data_dir": "task.data_dir",
-        "text_a_column": "task.text_a_column", "text_b_column": "task.text_b_column",
-        "label_column": "task.label_column"})
+        **common.TEXT_TASK_KEYS})
     cfg = distill_experiment.load_distill_experiment(FLAGS.config, overrides)
     distill_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
                            FLAGS.mixed_precision, FLAGS.jit_compile)

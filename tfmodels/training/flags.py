@@ -35,6 +35,22 @@ def define_fine_tuning_flags(modes):
     flags.DEFINE_enum("mode", modes[0], modes, "What to do.")
 
 
+# The flags that name a GLUE task or a TSV's columns, and the config keys they set
+# (sentence classification and task distillation).
+TEXT_TASK_KEYS = {"task": "task.name", "data_dir": "task.data_dir",
+                  "text_a_column": "task.text_a_column", "text_b_column": "task.text_b_column",
+                  "label_column": "task.label_column"}
+
+
+def define_text_task_flags():
+    """--task, --data_dir and the --task=tsv column flags (:data:`TEXT_TASK_KEYS`)."""
+    flags.DEFINE_string("task", None, "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or tsv.")
+    flags.DEFINE_string("data_dir", None, "The task's data folder (official GLUE layout, or TSV).")
+    flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
+    flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
+    flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")
+
+
 def flag_overrides(mapping):
     """``--set`` strings for the dedicated flags the user gave (they win over the YAML)."""
     overrides = []
