@@ -98,9 +98,8 @@ class DevSets:
     def evaluate(self, model):
         """Metrics on each dev split (``{split}/{metric}``)."""
         results = {}
-        step = _predict_step(model)
         for split, labels, batches in self.splits:
-            logits = np.concatenate([step(features).numpy() for features in batches])
+            logits = predict_logits(model, batches)
             metrics = classification_metrics(labels, predictions_from_logits(logits),
                                              self.task.metric)
             results.update({f"{split}/{k}": v for k, v in metrics.items()})
