@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 import tfmodels
-from tests.conftest import fixture_path, run_script
+from tests.conftest import fixture_path, one_line_error, run_script
 from tfmodels.models import gpt2
 
 ITEMS = [("The cat sat on the", "mat|dog|sky", "mat"), ("Two plus two is", "four|five", "0"),
@@ -56,8 +56,7 @@ def test_a_malformed_row_is_one_clear_error(gpt2_dir, tmp_path):
     items = write_tsv(tmp_path / "items.tsv", ITEMS[:2] + [("No label here", "a|b")])
     result = run_script("run_fewshot.py", f"--model={gpt2_dir}", f"--eval_file={items}",
                         f"--output_dir={tmp_path / 'out'}")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert one_line_error(result) == (
         f"error: {items} line 4: expected 3 tab-separated fields (context, choices, label), "
         "got 2")
     assert not (tmp_path / "out").exists()
