@@ -6,7 +6,7 @@ two trivial baselines, EM/F1 on dev with the official metric.
 
 Builds train.json/dev.json (tfmodels.datasets.fortunes_qa), scores the first-sentence
 and first-attribution baselines, fine-tunes the real all-MiniLM-L6-v2 backbone with a
-fresh span head through squad_experiment.run (what run_squad.py runs; one evaluation
+fresh span head through run_experiment (what run_squad.py runs; one evaluation
 at the end, no checkpoint selection on dev), and prints EM/F1 overall and per
 question template. ``--train_steps=0`` prints the baselines only.
 """
@@ -17,8 +17,8 @@ import time
 
 import tfmodels  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tfmodels.datasets import fortunes_qa
-from tfmodels.tasks import squad_experiment
 from tfmodels.tasks.squad_metrics import squad_evaluate
+from tfmodels.training.driver import run_experiment
 from tfmodels.training.experiment import load_experiment
 
 
@@ -60,13 +60,13 @@ def main():
             f"optimizer.lr={args.lr}", "schedule.warmup_fraction=0.1",
             f"trainer.train_steps={args.train_steps}",
             f"trainer.checkpoint_every={args.train_steps}", "trainer.log_every=25",
-            f"squad.train_file={os.path.join(data_dir, 'train.json')}",
-            f"squad.predict_file={os.path.join(data_dir, 'dev.json')}",
-            "squad.doc_stride=64", "squad.max_query_length=32", "squad.max_answer_length=30"],
-            config_class=squad_experiment.SquadExperimentConfig)
+            f"task.train_file={os.path.join(data_dir, 'train.json')}",
+            f"task.predict_file={os.path.join(data_dir, 'dev.json')}",
+            "task.doc_stride=64", "task.max_query_length=32", "task.max_answer_length=30"],
+            task_type="squad")
         model_dir = os.path.join(args.out, "model")
         started = time.time()
-        squad_experiment.run(cfg, model_dir)
+        run_experiment(cfg, model_dir)
         print(f"fine-tune + eval wall time: {time.time() - started:.0f} s")
         with open(os.path.join(model_dir, "predictions.json"), encoding="utf-8") as f:
             table[f"MiniLM, {args.train_steps} steps"] = _by_kind(golds, json.load(f))

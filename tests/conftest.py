@@ -97,12 +97,13 @@ def one_line_error(result):
     return line
 
 
-def experiment(*overrides, config=None):
+def experiment(*overrides, config=None, task_type=None):
     """An experiment config as a script builds it: the YAML ``config`` (or the defaults)
-    with ``--set`` overrides, for calling an experiment's ``run`` in-process."""
+    with ``--set`` overrides, for ``run_experiment`` in-process; ``task_type``: the
+    script's task (default: the config's, else classification)."""
     from tfmodels.training.experiment import load_experiment
 
-    return load_experiment(config, list(overrides))
+    return load_experiment(config, list(overrides), task_type=task_type)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,8 @@ def _coerce(key, value, annotation, source):
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key!r} must be a mapping, got {value!r}")
+        if hasattr(annotation, "config_for"):  # a typed section: its type field picks the class
+            annotation = annotation.config_for(value, source, key)
         return from_dict(annotation, value, source, prefix=f"{key}.")
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):

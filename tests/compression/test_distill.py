@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tests.conftest import max_abs_diff
+from tests.conftest import experiment, max_abs_diff
 from tfmodels.compression import distill, distill_experiment
 from tfmodels.compression.distill_augment import MaskedLMAugmenter
 from tfmodels.errors import ConfigError
@@ -182,8 +182,8 @@ def test_layer_mappings():
     assert distill.every_other_layer(5, 5) == [0, 1, 2, 3, 4]
     with pytest.raises(ConfigError, match="the student needs 1 to 6 layers"):
         distill.uniform_layer_map(6, 8)
-    with pytest.raises(ConfigError, match="distill.layer_map: give 3 teacher layer numbers"):
-        distill.check_layer_list([2, 4, 7], 3, 1, 6, "distill.layer_map")
+    with pytest.raises(ConfigError, match="task.layer_map: give 3 teacher layer numbers"):
+        distill.check_layer_list([2, 4, 7], 3, 1, 6, "task.layer_map")
 
 
 def test_forward_matches_the_model_and_its_attention(teacher):
@@ -210,25 +210,25 @@ def test_clear_errors(teacher, half, narrow):
         distill.student_config(CONFIG, base=bert.Config(vocab_size=60, num_layers=2))
     with pytest.raises(ConfigError, match="needs the teacher's widths"):
         distill.init_from_teacher(narrow, teacher)
-    with pytest.raises(ConfigError, match="distill.init_layers: give 2 teacher layer numbers"):
+    with pytest.raises(ConfigError, match="task.init_layers: give 2 teacher layer numbers"):
         distill.init_from_teacher(half, teacher, [0, 4])
 
 
 def test_what_each_method_needs_of_the_pair(teacher, half, narrow):
     def pairing(student, *sets):
-        cfg = distill_experiment.load_distill_experiment(None, list(sets))
+        cfg = experiment(*sets, task_type="distillation")
         return distill_experiment.check_pairing(cfg, student, teacher)
 
     assert pairing(half) is None  # DistilBERT: same width, any depth
-    assert pairing(narrow, "distill.method=tinybert") == [2, 4]
-    assert pairing(narrow, "distill.method=tinybert", "distill.layer_map=[1,3]") == [1, 3]
+    assert pairing(narrow, "task.method=tinybert") == [2, 4]
+    assert pairing(narrow, "task.method=tinybert", "task.layer_map=[1,3]") == [1, 3]
     with pytest.raises(ConfigError, match="the student keeps the teacher's width 16 .got 8"):
         pairing(narrow)
-    with pytest.raises(ConfigError, match="distill.layer_map: give 2 teacher layer numbers"):
-        pairing(narrow, "distill.method=tinybert", "distill.layer_map=[1,5]")
+    with pytest.raises(ConfigError, match="task.layer_map: give 2 teacher layer numbers"):
+        pairing(narrow, "task.method=tinybert", "task.layer_map=[1,5]")
     four_heads = distill.build_student(teacher, dataclasses.replace(NARROW, num_heads=4))
     with pytest.raises(ConfigError, match="layer 1 needs the 2 heads of teacher layer 2 .got 4"):
-        pairing(four_heads, "distill.method=tinybert")
+        pairing(four_heads, "task.method=tinybert")
 
 
 def test_masked_lm_augmentation(minilm_path, teacher):

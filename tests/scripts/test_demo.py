@@ -1,6 +1,6 @@
 """`make demo` end to end, in-process, on a synthetic fortunes folder and a tiny BERT.
 
-The demo's own experiment config runs through ``classifier_experiment.run`` with
+The demo's own experiment config runs through ``run_experiment`` (as ``make demo`` does) with
 ``--set``-style overrides for only what a test cannot afford (MiniLM, four epochs) or
 must redirect (the folders); then every output the demo promises is checked. The
 synthetic topics are separable by their words, so the run must also learn: dev
@@ -18,9 +18,10 @@ import tensorflow as tf
 
 import tfmodels
 from tests.conftest import ROOT
+from tfmodels import demo as demo_task
 from tfmodels.datasets.fortunes import DEFAULT_TOPICS, FORTUNES_DIR
 from tfmodels.models import bert
-from tfmodels.tasks import classifier_experiment
+from tfmodels.training.driver import run_experiment
 from tfmodels.training.experiment import load_experiment
 
 CONFIG = os.path.join(ROOT, "configs", "experiments", "demo_minilm_fortunes.yaml")
@@ -109,9 +110,9 @@ def demo(tmp_path_factory, minilm_path):
         f"model.init_from={checkpoint}", "model.seq_length=32", "data.train_batch_size=16",
         f"trainer.train_steps={STEPS}", "optimizer.lr=5e-3",
         f"trainer.checkpoint_every={STEPS // 2}"])
-    assert cfg.task.build_data == "fortunes" and cfg.report.baselines and cfg.report.saved_model
+    assert cfg.task.type == "fortunes_topics" and cfg.task.baselines and cfg.task.saved_model
     tf.keras.utils.set_random_seed(0)  # the classifier head and the dropout
-    report = classifier_experiment.run(cfg, str(tmp / "run"))
+    report = run_experiment(cfg, str(tmp / "run"))
     return report, tmp / "run", tmp / "data", expected
 
 
@@ -162,7 +163,7 @@ def test_demo_exports_a_saved_model_and_an_hf_model(demo):
     report, model_dir, data_dir, _ = demo
     topics = sorted(DEFAULT_TOPICS)
     samples, dev = report["sample_predictions"], read_tsv(data_dir / "dev.tsv")[1:]
-    assert [s["text"] for s in samples] == load_experiment(CONFIG).report.sample_texts
+    assert [s["text"] for s in samples] == load_experiment(CONFIG).task.sample_texts
     assert report["saved_model"] == str(model_dir / "saved_model")
     texts = [s["text"] for s in samples] + [text for text, _ in dev]
     out = tf.saved_model.load(report["saved_model"]).signatures["serving_default"](
@@ -203,7 +204,7 @@ def test_demo_reads_debians_fortunes_by_default(tmp_path, monkeypatch):
     cfg = load_experiment(CONFIG, [f"task.data_dir={tmp_path}"])
     assert cfg.task.fortunes_dir is None
     calls = []
-    monkeypatch.setattr(classifier_experiment, "build_fortunes_dataset",
+    monkeypatch.setattr(demo_task, "build_fortunes_dataset",
                         lambda out_dir, source_dir: calls.append(source_dir) or {})
-    classifier_experiment._ensure_data(cfg)
+    demo_task.ensure_fortunes_data(cfg.task)
     assert calls == [FORTUNES_DIR] == ["/usr/share/games/fortunes"]

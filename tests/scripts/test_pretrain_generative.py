@@ -3,7 +3,7 @@
 One run per objective (causal_lm GPT-2, span_corruption T5, denoising BART,
 permutation_lm XLNet), each with its family's tokenizer: records.json, the loss going
 down, and the saved ``hf_model`` reloading as the family's LM class. In-process
-(``create_records`` / ``pretrain_experiment.run`` are the scripts' bodies) to skip the
+(``create_records`` / ``run_experiment`` are the scripts' bodies) to skip the
 ~10 s start-up of a subprocess.
 
 XLNet's own tokenizer (SentencePiece, ``<sep> <cls>`` at the END of the sequence) is not
@@ -71,11 +71,11 @@ def experiment(tmp_path, family, *overrides):
     model_yaml = tmp_path / f"{family}.yaml"
     model_yaml.write_text(yaml.safe_dump({"family": family, **TINY[family][2]}))
     return load_experiment(None, [
-        "task.name=pretraining", f"task.input_files={tmp_path}/records/*.tfrecord",
+        f"task.input_files={tmp_path}/records/*.tfrecord",
         f"model.name={model_yaml}", f"model.seq_length={SEQ}", "data.train_batch_size=8",
         f"trainer.train_steps={STEPS}", "trainer.log_every=1",
         f"trainer.checkpoint_every={STEPS}", "optimizer.lr=5e-3", "schedule.warmup_steps=0",
-        "data.shuffle_buffer=100", *overrides])
+        "data.shuffle_buffer=100", *overrides], task_type="pretraining")
 
 
 def first_record(records_dir):
@@ -98,8 +98,8 @@ def reload_features(family):
 @pytest.mark.parametrize("family", list(TINY))
 def test_generative_pretraining_end_to_end(tmp_path, family):
     import tfmodels
-    from tfmodels.pretraining import pretrain_experiment
     from tfmodels.pretraining.records import RecordOptions, create_records
+    from tfmodels.training.driver import run_experiment
 
     objective, architecture, model_config = TINY[family]
     corpus = tmp_path / "corpus.txt"
@@ -131,7 +131,7 @@ def test_generative_pretraining_end_to_end(tmp_path, family):
         assert len(example["perm_mask"]) == SEQ * SEQ and sum(example["target_weights"]) >= 1
 
     model_dir = tmp_path / "run"
-    summary = pretrain_experiment.run(experiment(tmp_path, family), str(model_dir))
+    summary = run_experiment(experiment(tmp_path, family), str(model_dir))
     with open(model_dir / "history.json", encoding="utf-8") as f:
         losses = [h["loss"] for h in json.load(f) if "loss" in h]
     print(f"\n{family} {objective}: loss {losses[0]:.3f} -> {losses[-1]:.3f} "
@@ -153,14 +153,15 @@ def test_generative_model_refuses_masked_lm(tmp_path):
     before anything is built; check_model says the same of a built GPT-2 LM."""
     from tfmodels.errors import ConfigError
     from tfmodels.models import gpt2
-    from tfmodels.pretraining import pretrain_experiment, registry
+    from tfmodels.pretraining import registry
+    from tfmodels.training.driver import run_experiment
 
     with pytest.raises(ConfigError, match=r"objective 'mlm' \(RoBERTa.*\) needs a masked_lm "
                                           r"model, but the gpt2 family has none; pick an "
                                           r"objective the gpt2 family can run \(default: "
                                           r"causal_lm\)"):
-        pretrain_experiment.run(experiment(tmp_path, "gpt2", "objective.name=mlm"),
-                                str(tmp_path / "run"))
+        run_experiment(experiment(tmp_path, "gpt2", "task.objective=mlm"),
+                       str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
     model = gpt2.GPT2LMHeadModel(gpt2.Config(**TINY["gpt2"][2]))
     registry.check_model(registry.get_objective("causal_lm"), model, "gpt2")  # fits

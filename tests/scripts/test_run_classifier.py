@@ -1,6 +1,6 @@
 """run_classifier.py: GLUE folders and TSV end to end, learning, and its errors on bad input.
 
-The experiment (``classifier_experiment.run``, the script's body) runs in-process; the script
+The experiment (``run_experiment``, the script's body) runs in-process; the script
 itself runs twice as a subprocess: once with the precision/XLA/strategy flags, once for the
 "one ``error:`` line, exit 2, no traceback" contract.
 """
@@ -16,8 +16,8 @@ import tf_keras
 from tests.conftest import experiment, one_line_error, run_script
 from tests.glue_data import ROWS, write_glue_task
 from tfmodels.errors import TfmodelsError
-from tfmodels.tasks import classifier_experiment
 from tfmodels.tasks.glue import GLUE_TASKS
+from tfmodels.training.driver import run_experiment
 
 EXPECTED_METRICS = {"cola": {"matthews_corr", "accuracy"}, "stsb": {"pearson", "spearman"},
                     "mrpc": {"f1", "accuracy"}, "qqp": {"f1", "accuracy"}}
@@ -29,7 +29,7 @@ def classifier(tmp_path, task, data_dir, init_from, *sets, mode="train_and_eval"
     """``run_classifier.py --task --data_dir --init_from --model_dir=tmp_path/run`` in-process."""
     cfg = experiment(f"task.name={task}", f"task.data_dir={data_dir}",
                      f"model.init_from={init_from}", *FAST, *sets)
-    return classifier_experiment.run(cfg, str(tmp_path / "run"), mode)
+    return run_experiment(cfg, str(tmp_path / "run"), mode)
 
 
 # End to end for one task of each kind (every split of every task is read in
@@ -160,8 +160,8 @@ def test_bad_inputs_give_one_clear_message(tmp_path, tiny_checkpoint):
     _fails("seq_length 128 exceeds the model's max_position_embeddings 64",
            tmp_path, "qnli", data_dir, tiny_checkpoint, "model.seq_length=128")
     with pytest.raises(TfmodelsError, match="unknown model 'bert_huge'"):
-        classifier_experiment.run(experiment("task.name=qnli", f"task.data_dir={data_dir}",
-                                             "model.name=bert_huge"), str(tmp_path / "run"))
+        run_experiment(experiment("task.name=qnli", f"task.data_dir={data_dir}",
+                                  "model.name=bert_huge"), str(tmp_path / "run"))
     _fails("no such checkpoint directory", tmp_path, "qnli", data_dir,
            str(tmp_path / "missing_ckpt"))
 

@@ -9,13 +9,13 @@ import tensorflow as tf
 from safetensors.numpy import load_file
 
 import tfmodels
-from tests.conftest import one_line_error, run_script
+from tests.conftest import experiment, one_line_error, run_script
 from tests.glue_data import ROWS, write_glue_task
-from tfmodels.compression import distill_experiment
 from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 from tfmodels.pretraining.records import encode_example, write_shards
 from tfmodels.tokenizers import read_vocabulary
+from tfmodels.training.driver import run_experiment
 
 TEACHER = bert.Config(vocab_size=30522, hidden_size=16, num_layers=2, num_heads=2,
                       intermediate_size=32, max_position_embeddings=64)
@@ -75,9 +75,9 @@ def checkpoint_size(phase_dir):
 
 def test_tinybert_task_distillation_writes_only_the_student(setup, tmp_path):
     run = tmp_path / "run"
-    sets = [f"model.name={setup['narrow']}", "distill.augment=true",
-            f"distill.augment_mlm={setup['mlm']}", "distill.augment_per_example=2",
-            "distill.augment_candidates=3", *FAST]
+    sets = [f"model.name={setup['narrow']}", "task.augment=true",
+            f"task.augment_mlm={setup['mlm']}", "task.augment_per_example=2",
+            "task.augment_candidates=3", *FAST]
     result = run_script("run_distillation.py", "--method=tinybert", "--task=sst2",
                         f"--data_dir={setup['data']}", f"--teacher={setup['teacher']}",
                         f"--model_dir={run}", *[a for s in sets for a in ("--set", s)])
@@ -126,12 +126,12 @@ def write_records(path, vocab_dir, count=16):
 
 def general(setup, tmp_path, method, steps, *extra):
     files = write_records(tmp_path, setup["vocab"])
-    sets = [f"distill.teacher={setup['mlm']}", f"distill.method={method}",
-            "distill.stage=general", f"task.input_files={files}", "data.dynamic_masking=false",
-            "data.max_predictions_per_seq=3", *FAST, f"trainer.train_steps={steps}", *extra]
+    sets = [f"task.teacher={setup['mlm']}", f"task.method={method}",
+            "task.stage=general", f"task.input_files={files}", "task.dynamic_masking=false",
+            "task.max_predictions_per_seq=3", *FAST, f"trainer.train_steps={steps}", *extra]
     lines = []
-    report = distill_experiment.run(distill_experiment.load_distill_experiment(None, sets),
-                                    str(tmp_path / "run"), log=lines.append)
+    report = run_experiment(experiment(*sets, task_type="distillation"), str(tmp_path / "run"),
+                            log=lines.append)
     with open(tmp_path / "run" / "hf_model" / "config.json") as f:
         return report, json.load(f), lines
 
@@ -162,25 +162,25 @@ def test_distilbert_general_distillation_keeps_the_masked_lm(setup, tmp_path):
 
 
 def test_bad_settings_give_clear_errors(setup, tiny_checkpoint, tmp_path):
-    ok = [f"distill.teacher={setup['teacher']}", "task.name=sst2",
+    ok = [f"task.teacher={setup['teacher']}", "task.name=sst2",
           f"task.data_dir={setup['data']}", *FAST]
 
     def error(*sets):
-        cfg = distill_experiment.load_distill_experiment(None, ok + list(sets))
+        cfg = experiment(*ok, *sets, task_type="distillation")
         with pytest.raises(ConfigError) as info:
-            distill_experiment.run(cfg, str(tmp_path / "run"), log=lambda line: None)
+            run_experiment(cfg, str(tmp_path / "run"), log=lambda line: None)
         return str(info.value)
 
     assert "the student needs 1 to 2 layers (the teacher's depth); got 3" in error(
-        "distill.student_layers=3")
-    assert "distill.stage: unknown stage 'pre'" in error("distill.stage=pre")
-    assert "task.input_files" in error("distill.stage=general")
-    assert "distill.teacher (--teacher)" in error("distill.teacher=")
-    assert "use it with distill.method=tinybert" in error("distill.augment=true")
-    assert "distill.augment needs distill.augment_mlm" in error(
-        "distill.method=tinybert", "distill.augment=true")
+        "task.student_layers=3")
+    assert "task.stage: unknown stage 'pre'" in error("task.stage=pre")
+    assert "task.input_files" in error("task.stage=general")
+    assert "task.teacher (--teacher)" in error("task.teacher=")
+    assert "use it with task.method=tinybert" in error("task.augment=true")
+    assert "task.augment needs task.augment_mlm" in error(
+        "task.method=tinybert", "task.augment=true")
     assert "task distillation needs a classifier fine-tuned on sst2 (2 labels)" in error(
-        f"distill.teacher={tiny_checkpoint}")
+        f"task.teacher={tiny_checkpoint}")
     assert not os.path.isdir(tmp_path / "run" / "hf_model")
 
 
@@ -188,4 +188,4 @@ def test_script_errors_are_one_line(tmp_path):
     result = run_script("run_distillation.py", "--method=bort", "--teacher=x",
                         f"--model_dir={tmp_path / 'run'}")
     assert one_line_error(result) == (
-        "error: distill.method: unknown method 'bort'; known: distilbert, tinybert")
+        "error: task.method: unknown method 'bort'; known: distilbert, tinybert")

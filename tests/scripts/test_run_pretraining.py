@@ -14,7 +14,7 @@ from tests.conftest import ROOT, experiment, one_line_error, run_script
 
 FAST = ["--set", "model.name=" + os.path.join(ROOT, "tests", "fixtures", "bert_test_tiny.yaml"),
         "--set", "model.seq_length=32", "--set", "data.train_batch_size=4",
-        "--set", "data.max_predictions_per_seq=5", "--set", "trainer.log_every=1"]
+        "--set", "task.max_predictions_per_seq=5", "--set", "trainer.log_every=1"]
 
 
 def write_corpus(path):
@@ -68,7 +68,7 @@ def test_pretraining_runs_and_resumes_after_sigkill(tmp_path, tiny_checkpoint):
     records = make_records(tmp_path, tiny_checkpoint, "dynamic")
     model_dir = tmp_path / "run"
     args = [os.path.join(ROOT, "run_pretraining.py"), f"--model_dir={model_dir}",
-            "--set", f"task.input_files={records}/*.tfrecord", "--set", "data.dynamic_masking=true",
+            "--set", f"task.input_files={records}/*.tfrecord", "--set", "task.dynamic_masking=true",
             "--set", f"model.vocab_file={tiny_checkpoint}/vocab.txt",
             "--set", "trainer.train_steps=5000", "--set", "trainer.checkpoint_every=5", *FAST]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
@@ -106,7 +106,7 @@ def test_pretraining_runs_and_resumes_after_sigkill(tmp_path, tiny_checkpoint):
 
 def test_bad_pretraining_inputs(tmp_path, tiny_checkpoint):
     from tfmodels.errors import TfmodelsError
-    from tfmodels.pretraining import pretrain_experiment
+    from tfmodels.training.driver import run_experiment
 
     result = run_script("create_pretraining_data.py", f"--input_file={tmp_path}/none.txt",
                         f"--vocab_dir={tiny_checkpoint}", f"--output_dir={tmp_path}/out",
@@ -114,17 +114,18 @@ def test_bad_pretraining_inputs(tmp_path, tiny_checkpoint):
     assert "input file not found" in one_line_error(result)
     sets = [s for s in FAST if s != "--set"]
     cfg = experiment(f"task.input_files={tmp_path}/nothing*.tfrecord", "trainer.train_steps=2",
-                     "data.dynamic_masking=false", *sets)
+                     "task.dynamic_masking=false", *sets, task_type="pretraining")
     with pytest.raises(TfmodelsError, match="no TFRecord files match"):
-        pretrain_experiment.run(cfg, str(tmp_path / "run"))
-    cfg = experiment("task.input_files=x", *sets)
+        run_experiment(cfg, str(tmp_path / "run"))
+    cfg = experiment("task.input_files=x", "trainer.train_steps=2", *sets,
+                     "runtime.distribution_strategy=tpu", "runtime.tpu=grpc://127.0.0.1:1",
+                     task_type="pretraining")
     with pytest.raises(TfmodelsError, match="no TPU reachable"):
-        pretrain_experiment.run(cfg, str(tmp_path / "run"), strategy_name="tpu",
-                                tpu="grpc://127.0.0.1:1")
+        run_experiment(cfg, str(tmp_path / "run"))
 
 
 # ---- Each family's objective: records with its own tokenizer, a few steps, loss goes down.
-# In-process (create_records / pretrain_experiment.run are the scripts' bodies) to keep
+# In-process (create_records / run_experiment are the scripts' bodies) to keep
 # each under ~25 s; the scripts themselves run in the tests above and below.
 
 TINY_MODELS = {
@@ -166,8 +167,8 @@ def tiny_model_yaml(tmp_path, name):
 
 def pretrain(tmp_path, config, vocab_dir, objective, static, *overrides, steps=30):
     """create_records + run_pretraining's run(); returns (model_dir, history, records facts)."""
-    from tfmodels.pretraining import pretrain_experiment
     from tfmodels.pretraining.records import RecordOptions, create_records
+    from tfmodels.training.driver import run_experiment
     from tfmodels.training.experiment import load_experiment
 
     corpus = tmp_path / "corpus.txt"
@@ -179,11 +180,12 @@ def pretrain(tmp_path, config, vocab_dir, objective, static, *overrides, steps=3
     model_dir = tmp_path / "run"
     cfg = load_experiment(os.path.join(ROOT, "configs", "experiments", config), [
         f"task.input_files={out}/*.tfrecord", "model.seq_length=32",
-        "data.train_batch_size=8", "data.max_predictions_per_seq=5",
-        f"data.dynamic_masking={str(not static).lower()}", f"trainer.train_steps={steps}",
+        "data.train_batch_size=8", "task.max_predictions_per_seq=5",
+        f"task.dynamic_masking={str(not static).lower()}", f"trainer.train_steps={steps}",
         "trainer.log_every=5", f"trainer.checkpoint_every={steps}", "optimizer.lr=2e-3",
-        "schedule.warmup_steps=0", "data.shuffle_buffer=100", *overrides])
-    pretrain_experiment.run(cfg, str(model_dir))
+        "schedule.warmup_steps=0", "data.shuffle_buffer=100", *overrides],
+        task_type="pretraining")
+    run_experiment(cfg, str(model_dir))
     with open(model_dir / "history.json") as f:
         history = [h for h in json.load(f) if "loss" in h]
     assert tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
@@ -266,7 +268,7 @@ def test_electra_rtd_generator_and_discriminator(tmp_path, tiny_checkpoint):
     model_dir, history, facts = pretrain(
         tmp_path, "pretrain_electra_small.yaml", tiny_checkpoint, "rtd", False,
         f"model.name={tiny_model_yaml(tmp_path, 'electra')}",
-        f"objective.generator={tiny_model_yaml(tmp_path, 'electra_generator')}",
+        f"task.generator={tiny_model_yaml(tmp_path, 'electra_generator')}",
         f"model.vocab_file={tiny_checkpoint}/vocab.txt")
     assert facts["objective"] == "rtd"
     print("rtd", loss_went_down(history, "mlm_loss", "rtd_loss", "replaced_fraction"))
@@ -281,7 +283,7 @@ def test_electra_rtd_generator_and_discriminator(tmp_path, tiny_checkpoint):
 def test_spanbert_span_masking_and_boundary_objective(tmp_path, tiny_checkpoint):
     model_dir, history, facts = pretrain(
         tmp_path, "pretrain_spanbert_base.yaml", tiny_checkpoint, "span", True,
-        f"model.name={tiny_model_yaml(tmp_path, 'bert')}", "objective.name=span")
+        f"model.name={tiny_model_yaml(tmp_path, 'bert')}", "task.objective=span")
     assert facts["objective"] == "span"
     for record in list(tf.data.TFRecordDataset(glob_records(tmp_path)))[:20]:
         f = tf.train.Example.FromString(record.numpy()).features.feature
@@ -301,7 +303,7 @@ def test_deberta_v3_rtd_with_gradient_disentangled_embeddings(tmp_path, tiny_che
     model_dir, history, facts = pretrain(
         tmp_path, "pretrain_deberta_v3_base.yaml", tiny_checkpoint, "rtd_gdes", False,
         f"model.name={tiny_model_yaml(tmp_path, 'deberta')}",
-        f"objective.generator={tiny_model_yaml(tmp_path, 'deberta_generator')}",
+        f"task.generator={tiny_model_yaml(tmp_path, 'deberta_generator')}",
         f"model.vocab_file={tiny_checkpoint}/vocab.txt")
     assert facts["objective"] == "rtd_gdes"
     print("rtd_gdes", loss_went_down(history, "mlm_loss", "rtd_loss"))
@@ -314,8 +316,9 @@ def test_deberta_v3_rtd_with_gradient_disentangled_embeddings(tmp_path, tiny_che
 def test_objective_errors(tmp_path, tiny_checkpoint):
     """Unknown objectives exit 2 naming the flag/field; misfits are ConfigErrors naming both."""
     from tfmodels.errors import ConfigError
-    from tfmodels.pretraining import pretrain_experiment, registry
+    from tfmodels.pretraining import registry
     from tfmodels.pretraining.records import create_records
+    from tfmodels.training.driver import run_experiment
     from tfmodels.training.experiment import load_experiment
 
     result = run_script("run_pretraining.py", f"--model_dir={tmp_path}/run", "--objective=bogus",
@@ -328,11 +331,12 @@ def test_objective_errors(tmp_path, tiny_checkpoint):
         create_records([str(corpus)], tiny_checkpoint, str(tmp_path / "out"), "nsp")
 
     def config(*sets):
-        return load_experiment(None, ["task.input_files=x", "trainer.train_steps=2", *sets])
+        return load_experiment(None, ["task.input_files=x", "trainer.train_steps=2", *sets],
+                               task_type="pretraining")
 
-    with pytest.raises(ConfigError, match="objective.name: unknown pre-training objective 'x'"):
-        pretrain_experiment.run(config("objective.name=x", "model.name=bert_tiny_l2_h128"),
-                                str(tmp_path / "run"))
+    with pytest.raises(ConfigError, match="task.objective: unknown pre-training objective 'x'"):
+        run_experiment(config("task.objective=x", "model.name=bert_tiny_l2_h128"),
+                       str(tmp_path / "run"))
     # Reserved entries (span, rtd_gdes) resolve their hooks lazily: a missing module or
     # function is "not wired yet", whatever state the SpanBERT/DeBERTaV3 work is in.
     pending = registry.Objective("pending", "a paper", "tfmodels.pretraining.nowhere:examples",
@@ -348,15 +352,15 @@ def test_objective_errors(tmp_path, tiny_checkpoint):
     with pytest.raises(ConfigError, match="objective 'mlm_sop' .* needs the model's "
                                           "sentence_head, but the roberta model "
                                           "RobertaForMaskedLM has none"):
-        pretrain_experiment.run(config("objective.name=mlm_sop", f"model.name={roberta}"),
-                                str(tmp_path / "run"))
-    with pytest.raises(ConfigError, match="objective.generator: objective rtd .* needs"):
-        pretrain_experiment.run(config("objective.name=rtd",
-                                       f"model.name={tiny_model_yaml(tmp_path, 'electra')}"),
-                                str(tmp_path / "run"))
+        run_experiment(config("task.objective=mlm_sop", f"model.name={roberta}"),
+                       str(tmp_path / "run"))
+    with pytest.raises(ConfigError, match="task.generator: objective rtd .* needs"):
+        run_experiment(config("task.objective=rtd",
+                              f"model.name={tiny_model_yaml(tmp_path, 'electra')}"),
+                       str(tmp_path / "run"))
     with pytest.raises(ConfigError, match="model: objective rtd .* is a roberta model"):
-        pretrain_experiment.run(config("objective.name=rtd", f"model.name={roberta}",
-                                       f"objective.generator={roberta}"), str(tmp_path / "run"))
+        run_experiment(config("task.objective=rtd", f"model.name={roberta}",
+                              f"task.generator={roberta}"), str(tmp_path / "run"))
     assert registry.objective_for(None, "albert").name == "mlm_sop"
     assert registry.objective_for(None, "roberta").name == "mlm"
     assert registry.objective_for("mlm", "bert").architecture == "masked_lm"
@@ -372,7 +376,7 @@ def test_run_classifier_saves_the_tokenizer_it_trained_with(tmp_path, family, fi
     from_pretrained + preprocessor_from_pretrained of it give the trained predictions.
     (Here because this brief owns this file; it belongs with test_run_classifier.py.)"""
     import tfmodels
-    from tfmodels.tasks import classifier_experiment
+    from tfmodels.training.driver import run_experiment
     from tfmodels.training.experiment import load_experiment
 
     data_dir = tmp_path / "data"  # the fixtures have 3 labels
@@ -387,7 +391,7 @@ def test_run_classifier_saves_the_tokenizer_it_trained_with(tmp_path, family, fi
         f"model.init_from={os.path.join(fixtures, fixture)}",
         f"model.vocab_file={os.path.join(fixtures, tokenizer)}", "model.seq_length=32",
         "trainer.train_steps=3", "trainer.checkpoint_every=3", "data.train_batch_size=4"])
-    classifier_experiment.run(cfg, str(tmp_path / "run"))
+    run_experiment(cfg, str(tmp_path / "run"))
     hf_dir = tmp_path / "run" / "hf_model"
     assert files <= set(os.listdir(hf_dir)) and "vocab.txt" not in os.listdir(hf_dir)
     model = tfmodels.from_pretrained(str(hf_dir))

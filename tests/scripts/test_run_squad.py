@@ -7,7 +7,7 @@ import tf_keras
 import tfmodels
 from tests.conftest import one_line_error, run_script
 from tests.tasks.test_squad import CONTEXT, qa, write_squad
-from tfmodels.tasks import squad_experiment
+from tfmodels.training.driver import run_experiment
 from tfmodels.training.experiment import load_experiment
 
 QUESTIONS = [qa("early", "Who opened it?", "Anna Smith"),
@@ -17,7 +17,7 @@ ARGS = ["--set", "model.seq_length=32", "--set", "trainer.train_steps=30",
         "--set", "trainer.checkpoint_every=30", "--set", "trainer.log_every=5",
         "--set", "optimizer.lr=1e-2", "--set", "schedule.warmup_steps=0",
         "--set", "data.train_batch_size=4", "--set", "data.eval_batch_size=8",
-        "--set", "squad.doc_stride=8", "--set", "squad.max_query_length=8"]
+        "--set", "task.doc_stride=8", "--set", "task.max_query_length=8"]
 
 
 def test_trains_and_writes_official_format_predictions(tiny_checkpoint, tmp_path):
@@ -26,10 +26,10 @@ def test_trains_and_writes_official_format_predictions(tiny_checkpoint, tmp_path
     out = tmp_path / "run"
     tf_keras.utils.set_random_seed(0)  # the new span head and dropout
     cfg = load_experiment(None, [f"model.init_from={tiny_checkpoint}",
-                                 f"squad.train_file={data}", f"squad.predict_file={data}",
+                                 f"task.train_file={data}", f"task.predict_file={data}",
                                  *ARGS[1::2]],
-                          config_class=squad_experiment.SquadExperimentConfig)
-    squad_experiment.run(cfg, str(out))
+                          task_type="squad")
+    run_experiment(cfg, str(out))
     predictions = json.loads((out / "predictions.json").read_text())
     null_odds = json.loads((out / "null_odds.json").read_text())
     assert set(predictions) == set(null_odds) == {"early", "late", "none"}

@@ -7,9 +7,10 @@ import pytest
 import tf_keras
 
 import tfmodels
-from tests.conftest import one_line_error, run_script
+from tests.conftest import experiment, one_line_error, run_script
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.tasks import conll, tagging_experiment
+from tfmodels.training.driver import run_experiment
 
 SENTENCES = [
     [("John", "B-PER"), ("Smith", "E-PER"), ("visited", "O"), ("Paris", "S-LOC"), (".", "O")],
@@ -51,9 +52,9 @@ def test_trains_scores_entities_and_writes_predictions(tmp_path, data_dir, tiny_
                                                        capsys):
     """run_tagger.py's body in-process, seeded, under XLA (the script runs below)."""
     tf_keras.utils.set_random_seed(0)  # the new token head and dropout
-    cfg = tagging_experiment.load_tagging_experiment(overrides=[
-        f"task.data_dir={data_dir}", f"model.init_from={tiny_checkpoint}", *SETTINGS])
-    tagging_experiment.run(cfg, str(tmp_path / "run"), jit_compile=True)
+    cfg = experiment(f"task.data_dir={data_dir}", f"model.init_from={tiny_checkpoint}",
+                     *SETTINGS, "runtime.jit_compile=true", task_type="tagging")
+    run_experiment(cfg, str(tmp_path / "run"))
     out = capsys.readouterr().out
     assert "step 40/40" in out
     assert "(15 windows, 0 words cut)" in out  # 12 sentences, 3 in 2 windows
@@ -115,21 +116,20 @@ def test_bad_data_is_refused_before_the_model_is_built(case, tmp_path, data_dir)
     else:
         os.remove(data_dir / "test.txt")
         expected = "test file not found"
-    cfg = tagging_experiment.load_tagging_experiment(
-        overrides=[f"task.data_dir={data_dir}", "model.init_from=/nonexistent"])
+    cfg = experiment(f"task.data_dir={data_dir}", "model.init_from=/nonexistent",
+                     task_type="tagging")
     with pytest.raises(DataError, match=expected):
-        tagging_experiment.run(cfg, str(tmp_path / "run"))
+        run_experiment(cfg, str(tmp_path / "run"))
     assert not os.path.exists(tmp_path / "run")
 
 
 def test_given_labels_are_checked():
     sentences = [conll.Sentence(["a", "b"], ["B-PER", "I-PER"], [1, 2])]
     given = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-    cfg = tagging_experiment.load_tagging_experiment(
-        overrides=[f"tagging.labels=[{', '.join(given)}]"])
-    assert tagging_experiment._labels(cfg, sentences) == given
+    cfg = experiment(f"task.labels=[{', '.join(given)}]", task_type="tagging")
+    assert tagging_experiment._labels(cfg.task, sentences) == given
     for labels, message in (("[O, B-PER]", "lacks 'I-PER'"), ("[O, B-PER, I-PER, S-LOC]",
                                                                   "'S-LOC' is not a BIO tag")):
-        cfg = tagging_experiment.load_tagging_experiment(overrides=[f"tagging.labels={labels}"])
+        cfg = experiment(f"task.labels={labels}", task_type="tagging")
         with pytest.raises(ConfigError, match=message):
-            tagging_experiment._labels(cfg, sentences)
+            tagging_experiment._labels(cfg.task, sentences)

@@ -8,10 +8,11 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-from tests.conftest import one_line_error, run_script
+from tests.conftest import experiment, one_line_error, run_script
 from tfmodels.errors import DataError
 from tfmodels.pretraining.seq2seq import IGNORE, token_loss
-from tfmodels.tasks import glue, seq2seq, seq2seq_experiment
+from tfmodels.tasks import glue, seq2seq
+from tfmodels.training.driver import run_experiment
 from tfmodels.training.optimization import WarmupInverseSqrt
 
 LETTERS = [chr(ord("a") + i) for i in range(16)]
@@ -51,16 +52,16 @@ def _overrides(root, steps):
             "data.train_batch_size=64", "data.eval_batch_size=100", "optimizer.lr=0.003",
             "optimizer.weight_decay=0.0", "schedule.name=inverse_sqrt", "schedule.warmup_steps=60",
             f"trainer.train_steps={steps}", f"trainer.checkpoint_every={steps}",
-            "trainer.log_every=100", "seq2seq.kind=text2text", "seq2seq.target_length=8",
-            "seq2seq.num_beams=3", "seq2seq.label_smoothing=0.1"]
+            "trainer.log_every=100", "task.kind=text2text", "task.target_length=8",
+            "task.num_beams=3", "task.label_smoothing=0.1"]
 
 
 @pytest.mark.slow
 def test_transformer_learns_to_reverse_with_beam_search(reverse_task, tmp_path):
     """The issue's end-to-end check: a tiny Transformer, a few hundred steps, >= 95%
     exact match with beam search; outputs written and the saved model reloads."""
-    cfg = seq2seq_experiment.load_seq2seq_experiment(None, _overrides(reverse_task, 300))
-    report = seq2seq_experiment.run(cfg, str(tmp_path / "run"))
+    cfg = experiment(*_overrides(reverse_task, 300), task_type="seq2seq")
+    report = run_experiment(cfg, str(tmp_path / "run"))
     assert report["eval"]["test/exact_match"] >= 95.0
     assert report["eval"]["test/bleu"] >= 90.0
     lines = (tmp_path / "run" / "predictions" / "test.txt").read_text().splitlines()

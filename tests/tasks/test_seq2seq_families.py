@@ -6,13 +6,13 @@ import shutil
 import pytest
 
 import tfmodels
-from tests.conftest import fixture_path
+from tests.conftest import experiment, fixture_path
 from tests.glue_data import write_glue_task
 from tfmodels.models import bart, t5
-from tfmodels.tasks import seq2seq_experiment
+from tfmodels.training.driver import run_experiment
 
 STEPS = ["trainer.train_steps=3", "trainer.checkpoint_every=3", "data.train_batch_size=4",
-         "data.eval_batch_size=8", "optimizer.lr=1e-3", "seq2seq.max_eval_examples=8"]
+         "data.eval_batch_size=8", "optimizer.lr=1e-3", "task.max_eval_examples=8"]
 
 
 def _tiny_t5(folder):
@@ -40,12 +40,12 @@ def _tiny_bart(folder):
 def test_t5_text_to_text_glue(tmp_path):
     """MRPC in T5's prompts: generated label words are scored by MRPC's own metric."""
     data = write_glue_task(tmp_path / "glue", "MRPC")
-    cfg = seq2seq_experiment.load_seq2seq_experiment(None, [
+    cfg = experiment(task_type="seq2seq", *[
         f"task.data_dir={data}", f"model.init_from={_tiny_t5(tmp_path / 't5')}",
-        "model.seq_length=48", "seq2seq.kind=text2text", "seq2seq.glue_task=mrpc",
-        "seq2seq.target_length=4", "seq2seq.eval_splits=[dev]", "seq2seq.decoding=greedy",
+        "model.seq_length=48", "task.kind=text2text", "task.glue_task=mrpc",
+        "task.target_length=4", "task.eval_splits=[dev]", "task.decoding=greedy",
         *STEPS])
-    report = seq2seq_experiment.run(cfg, str(tmp_path / "run"))
+    report = run_experiment(cfg, str(tmp_path / "run"))
     results = report["eval"]
     for key in ("dev/exact_match", "dev/f1", "dev/accuracy", "dev/score", "dev/unparsed"):
         assert key in results
@@ -64,12 +64,12 @@ def test_bart_summarization_reports_rouge(tmp_path):
              "summary": f"The {w} sat."} for w in ("cat", "dog", "bird", "man", "child", "fox")]
     for split in ("train", "dev", "test"):
         (data / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    cfg = seq2seq_experiment.load_seq2seq_experiment(None, [
+    cfg = experiment(task_type="seq2seq", *[
         f"task.data_dir={data}", f"model.init_from={_tiny_bart(tmp_path / 'bart')}",
-        "model.seq_length=32", "seq2seq.kind=summarization", "seq2seq.source_key=document",
-        "seq2seq.target_key=summary", "seq2seq.target_length=8", "seq2seq.num_beams=2",
-        "seq2seq.length_penalty=2.0", *STEPS])
-    report = seq2seq_experiment.run(cfg, str(tmp_path / "run"))
+        "model.seq_length=32", "task.kind=summarization", "task.source_key=document",
+        "task.target_key=summary", "task.target_length=8", "task.num_beams=2",
+        "task.length_penalty=2.0", *STEPS])
+    report = run_experiment(cfg, str(tmp_path / "run"))
     for split in ("dev", "test"):
         for metric in ("rouge1", "rouge2", "rougeL", "bleu"):
             assert 0.0 <= report["eval"][f"{split}/{metric}"] <= 100.0

@@ -13,7 +13,6 @@ last checkpoint.
 from absl import flags
 
 from tfmodels.cli import run_script
-from tfmodels.compression import distill_experiment
 from tfmodels.training import flags as common
 
 FLAGS = flags.FLAGS
@@ -21,7 +20,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     common.define_common_flags()
-    flags.DEFINE_string("method", None, "distilbert or tinybert (distill.method).")
+    flags.DEFINE_string("method", None, "distilbert or tinybert (task.method).")
     flags.DEFINE_string("stage", None, "task (GLUE/TSV data) or general (pre-training records).")
     flags.DEFINE_string("teacher", None, "The teacher's checkpoint directory (HF layout).")
     flags.DEFINE_integer("student_layers", None, "Student depth; default half the teacher's.")
@@ -30,13 +29,10 @@ def define_flags():
 
 
 def run():
-    overrides = list(FLAGS.set) + common.flag_overrides({
-        "method": "distill.method", "stage": "distill.stage", "teacher": "distill.teacher",
-        "student_layers": "distill.student_layers", "init_from": "model.init_from",
+    common.run_task("distillation", {
+        "method": "task.method", "stage": "task.stage", "teacher": "task.teacher",
+        "student_layers": "task.student_layers", "init_from": "model.init_from",
         **common.TEXT_TASK_KEYS})
-    cfg = distill_experiment.load_distill_experiment(FLAGS.config, overrides)
-    distill_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
-                           FLAGS.mixed_precision, FLAGS.jit_compile)
 
 
 def main():

@@ -6,7 +6,6 @@ r"""MT-DNN: multi-task learning on several GLUE tasks, then per-task fine-tuning
 from absl import flags
 
 from tfmodels.cli import run_script
-from tfmodels.tasks import multitask_experiment
 from tfmodels.training import flags as common
 
 FLAGS = flags.FLAGS
@@ -21,12 +20,8 @@ def define_flags():
 
 
 def run():
-    overrides = list(FLAGS.set) + common.flag_overrides({
-        "init_from": "model.init_from", "glue_dir": "multitask.glue_dir",
-        "finetune_steps": "multitask.finetune_steps"})
-    cfg = multitask_experiment.load_multitask_experiment(FLAGS.config, overrides)
-    multitask_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
-                             FLAGS.mixed_precision, FLAGS.jit_compile)
+    common.run_task("multitask", {"init_from": "model.init_from", "glue_dir": "task.glue_dir",
+                                  "finetune_steps": "task.finetune_steps"})
 
 
 def main():

@@ -1,6 +1,6 @@
 r"""Pre-trains a Transformer from TFRecords with its family's objective (BERT masked LM +
 next sentence, RoBERTa masked LM, ALBERT masked LM + sentence order, ELECTRA replaced
-token detection), or the one ``--objective`` / ``objective.name`` names.
+token detection), or the one ``--objective`` / ``task.objective`` names.
 
     python create_pretraining_data.py --input_file=corpus.txt --vocab_dir=VOCAB_DIR \
         --output_dir=data/pretrain
@@ -10,9 +10,8 @@ token detection), or the one ``--objective`` / ``objective.name`` names.
 from absl import flags
 
 from tfmodels.cli import run_script
-from tfmodels.pretraining import pretrain_experiment, registry
+from tfmodels.pretraining import registry
 from tfmodels.training import flags as common
-from tfmodels.training.experiment import load_experiment
 
 FLAGS = flags.FLAGS
 
@@ -23,16 +22,14 @@ def define_flags():
                         "Initial weights: a HF/Google checkpoint dir or a tfmodels TF checkpoint.")
     flags.DEFINE_string("objective", None,
                         f"Pre-training objective ({', '.join(registry.OBJECTIVES)}); overrides "
-                        "objective.name. Default: the model family's.")
+                        "task.objective. Default: the model family's.")
 
 
 def run():
     if FLAGS.objective is not None:
         registry.get_objective(FLAGS.objective, source="--objective")
-    cfg = load_experiment(FLAGS.config, FLAGS.set +
-                          common.flag_overrides({"objective": "objective.name"}))
-    pretrain_experiment.run(cfg, FLAGS.model_dir, FLAGS.distribution_strategy, FLAGS.tpu,
-                            FLAGS.mixed_precision, FLAGS.jit_compile, FLAGS.init_checkpoint)
+    common.run_task("pretraining", {"objective": "task.objective",
+                                    "init_checkpoint": "task.init_checkpoint"})
 
 
 def main():

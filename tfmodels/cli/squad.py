@@ -10,16 +10,14 @@ eval_results.json and metrics.json under --model_dir.
 from absl import flags
 
 from tfmodels.cli import run_script
-from tfmodels.tasks import squad_experiment
 from tfmodels.training import flags as common
-from tfmodels.training.experiment import load_experiment
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
     common.define_common_flags()
-    common.define_fine_tuning_flags(squad_experiment.MODES)
+    common.define_fine_tuning_flags()
     flags.DEFINE_string("train_file", None,
                         "SQuAD training JSON (train-v1.1.json, train-v2.0.json).")
     flags.DEFINE_string("predict_file", None, "SQuAD JSON to evaluate on or answer (dev-*.json).")
@@ -29,15 +27,11 @@ def define_flags():
 
 
 def run():
-    overrides = list(FLAGS.set) + common.flag_overrides({
-        "train_file": "squad.train_file", "predict_file": "squad.predict_file",
+    common.run_task("squad", {
+        "train_file": "task.train_file", "predict_file": "task.predict_file",
         "init_from": "model.init_from",
-        "null_score_diff_threshold": "squad.null_score_diff_threshold"})
-    cfg = load_experiment(FLAGS.config, overrides,
-                          config_class=squad_experiment.SquadExperimentConfig)
-    model_dir = FLAGS.model_dir or ("runs/squad" if FLAGS.config else None)
-    squad_experiment.run(cfg, model_dir, FLAGS.mode, FLAGS.distribution_strategy,
-                         FLAGS.tpu, FLAGS.mixed_precision, FLAGS.jit_compile)
+        "null_score_diff_threshold": "task.null_score_diff_threshold"},
+        lambda cfg: "runs/squad", FLAGS.mode)
 
 
 def main():

@@ -23,8 +23,6 @@ import tensorflow as tf
 import tfmodels
 from tfmodels.compression import measure
 from tfmodels.compression.clustering import cluster_model, strip_clustering
-from tfmodels.compression.distill_experiment import load_distill_experiment
-from tfmodels.compression.distill_experiment import run as run_distillation
 from tfmodels.compression.fine_tune import classification_dataset, fine_tune
 from tfmodels.compression.head_pruning import iterative_head_pruning
 from tfmodels.compression.layer_sharing import share_layers
@@ -34,6 +32,8 @@ from tfmodels.compression.sizes import sizes
 from tfmodels.errors import ConfigError
 from tfmodels.tasks import classification
 from tfmodels.tasks.glue import get_task
+from tfmodels.training.driver import run_experiment
+from tfmodels.training.experiment import load_experiment
 from tfmodels.training.trainer import write_json
 
 EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -191,17 +191,18 @@ def _student(method, note):
     def row(study):
         """The distillation experiment of configs/experiments, pointed at this study."""
         steps = study.steps
-        overrides = [f"distill.teacher={study.teacher_path}", f"task.data_dir={study.data_dir}",
-                     "task.build_data=null", f"task.labels={json.dumps(study.label_names)}",
+        overrides = [f"task.teacher={study.teacher_path}", f"task.data_dir={study.data_dir}",
+                     f"task.labels={json.dumps(study.label_names)}",
                      f"trainer.train_steps={steps}",
                      f"trainer.checkpoint_every={steps}", f"model.seq_length="
-                     f"{study.train_seq_length}", "report.baselines=false",
-                     f"distill.student_layers={max(1, study.teacher.config.num_layers // 2)}"]
+                     f"{study.train_seq_length}", "task.compare_teacher=false",
+                     f"task.student_layers={max(1, study.teacher.config.num_layers // 2)}"]
         if method == "tinybert":
-            overrides.append(f"distill.intermediate_steps={max(1, steps // 2)}")
-        cfg = load_distill_experiment(
-            os.path.join(EXPERIMENTS, f"distill_minilm_fortunes_{method}.yaml"), overrides)
-        report = run_distillation(cfg, study.path(f"{method}_run"), log=lambda *_: None)
+            overrides.append(f"task.intermediate_steps={max(1, steps // 2)}")
+        cfg = load_experiment(
+            os.path.join(EXPERIMENTS, f"distill_minilm_fortunes_{method}.yaml"), overrides,
+            task_type="distillation")
+        report = run_experiment(cfg, study.path(f"{method}_run"), log=lambda *_: None)
         model = tfmodels.from_pretrained(report["student"])
         name = f"{method}_student"
         return study.measure(name, study.tflite(model, name), model,

@@ -41,7 +41,7 @@ def encoder_of(model):
     return getattr(model, "encoder", model)
 
 
-def check_student_depth(teacher_layers, student_layers, flag="distill.student_layers"):
+def check_student_depth(teacher_layers, student_layers, flag="task.student_layers"):
     if not 1 <= student_layers <= teacher_layers:
         raise ConfigError(f"{flag}: the student needs 1 to {teacher_layers} layers (the "
                           f"teacher's depth); got {student_layers}")
@@ -122,9 +122,9 @@ def init_from_teacher(student, teacher, layers=None):
                           f"(student hidden {s.config.hidden_size}, heads {s.config.num_heads}, "
                           f"FFN {s.config.intermediate_size}; teacher {t.config.hidden_size}, "
                           f"{t.config.num_heads}, {t.config.intermediate_size}); use "
-                          "distill.student_init=random or a student checkpoint")
+                          "task.student_init=random or a student checkpoint")
     layers = every_other_layer(n, m) if layers is None else check_layer_list(
-        layers, m, 0, n - 1, "distill.init_layers")
+        layers, m, 0, n - 1, "task.init_layers")
     pairs = [(s.embedding_layer, t.embedding_layer)]
     pairs += [(s.transformer_layers[k], t.transformer_layers[i]) for k, i in enumerate(layers)]
     if s.pooler_layer is not None and t.pooler_layer is not None:

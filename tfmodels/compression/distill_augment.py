@@ -32,10 +32,10 @@ class MaskedLMAugmenter:
     def __init__(self, mlm_model, tokenizer, seq_length=128, candidates=15, prob=0.4,
                  per_example=30, seed=0, batch_size=64):
         if not hasattr(mlm_model, "mlm_head"):
-            raise ConfigError("distill.augment_mlm: the augmentation model needs a masked-LM "
+            raise ConfigError("task.augment_mlm: the augmentation model needs a masked-LM "
                               f"head ({' or '.join(MLM_ARCHITECTURES)})")
         if not 0.0 <= prob <= 1.0:
-            raise ConfigError(f"distill.augment_prob must be in [0, 1]; got {prob}")
+            raise ConfigError(f"task.augment_prob must be in [0, 1]; got {prob}")
         self.model, self.tokenizer = mlm_model, tokenizer
         self.seq_length, self.k, self.prob = seq_length, candidates, prob
         self.per_example, self.batch_size = per_example, batch_size

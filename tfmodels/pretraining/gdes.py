@@ -163,7 +163,7 @@ def gdes_pretraining_loss(model, batch, training, rtd_weight=RTD_WEIGHT):
 
 def build_pretrainer(cfg, init_checkpoint=None):
     """The ``rtd_gdes`` objective's model (tfmodels.pretraining.registry): a DeBERTa
-    discriminator (``model.name``) and generator (``objective.generator``)."""
+    discriminator (``model.name``) and generator (``task.generator``)."""
     from tfmodels.pretraining.pretrain_experiment import build_generator_discriminator
 
     return build_generator_discriminator(cfg, init_checkpoint, GdesPretrainer, "deberta-v2",

@@ -1,11 +1,13 @@
 """Pre-training a model from TFRecords: what run_pretraining.py runs.
 
 The objective (:mod:`tfmodels.pretraining.registry`) decides which pretrainer is
-built, which features are read and the loss: ``objective.name``, else the model
+built, which features are read and the loss: ``task.objective``, else the model
 family's default (BERT mlm_nsp, RoBERTa mlm, ALBERT mlm_sop, ELECTRA rtd).
 """
+import dataclasses
 import inspect
 import os
+from typing import Optional
 
 import tensorflow as tf
 
@@ -15,10 +17,20 @@ from tfmodels.convert.pretrained import read_json
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.pretraining import registry
 from tfmodels.pretraining.records import check_manifests, pretraining_dataset, vocabulary_of
-from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.optimization import create_optimizer
-from tfmodels.training.plots import plot_history
-from tfmodels.training.trainer import Trainer, write_json
+from tfmodels.training.experiment import TaskConfig
+from tfmodels.training.task import Task
+
+
+@dataclasses.dataclass
+class PretrainingConfig(TaskConfig):
+    type: str = "pretraining"
+    input_files: Optional[str] = None     # TFRecord glob (create_pretraining_data.py)
+    objective: Optional[str] = None       # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
+    generator: Optional[str] = None       # rtd: the generator: a named model, YAML or HF dir
+    init_checkpoint: Optional[str] = None  # initial weights: a tfmodels TF checkpoint (or HF dir)
+    max_predictions_per_seq: int = 20     # masked positions per sequence
+    mask_rate: float = 0.15
+    dynamic_masking: bool = True
 
 
 def _is_pretrained_dir(path):
@@ -59,7 +71,7 @@ def _restore(model, init_checkpoint):
 def build_pretrainer(cfg, init_checkpoint=None, objective=None):
     """The objective's pre-training model, from a checkpoint directory or a named config
     (+ TF checkpoint); returns (model, checkpoint directory or None)."""
-    objective = objective or registry.objective_for(cfg.objective.name, model_family(cfg))
+    objective = objective or registry.objective_for(cfg.task.objective, model_family(cfg))
     source = _pretrained_source(cfg)
     if objective.build:
         return objective.hook("build")(cfg, init_checkpoint), source
@@ -86,7 +98,7 @@ def _config_and_weights(name_or_dir, field):
     from tfmodels.api import load_model_config
 
     if os.path.isdir(name_or_dir) and _is_pretrained_dir(name_or_dir):
-        architecture = "masked_lm" if field == "objective.generator" else "pretraining"
+        architecture = "masked_lm" if field == "task.generator" else "pretraining"
         loaded = tfmodels.from_pretrained(name_or_dir, architecture=architecture)
         return loaded.config, loaded
     return load_model_config(name_or_dir), None
@@ -102,22 +114,22 @@ def build_electra_pretrainer(cfg, init_checkpoint=None):
 
 def build_generator_discriminator(cfg, init_checkpoint, pretrainer_class, family, objective):
     """A replaced-token-detection pretrainer: the discriminator is the model
-    (``model.name`` or ``model.init_from``), the generator ``objective.generator``;
+    (``model.name`` or ``model.init_from``), the generator ``task.generator``;
     ``pretrainer_class(generator_config, discriminator_config)`` joins them."""
     discriminator = _pretrained_source(cfg) or cfg.model.name
     if not discriminator:
         raise ConfigError("set model.name (a tfmodels/configs/models/ name) or model.init_from")
-    if not cfg.objective.generator:
-        raise ConfigError(f"objective.generator: objective {objective} needs the generator's "
+    if not cfg.task.generator:
+        raise ConfigError(f"task.generator: objective {objective} needs the generator's "
                           "configuration (a tfmodels/configs/models/ name such as "
                           "electra_small_generator, a YAML path or a HF directory)")
     disc_config, disc_loaded = _config_and_weights(discriminator, "model")
-    gen_config, gen_loaded = _config_and_weights(cfg.objective.generator, "objective.generator")
-    for field, config in (("model", disc_config), ("objective.generator", gen_config)):
+    gen_config, gen_loaded = _config_and_weights(cfg.task.generator, "task.generator")
+    for field, config in (("model", disc_config), ("task.generator", gen_config)):
         if config.family != family:
             raise ConfigError(f"{field}: objective {objective} trains a {family} generator "
                               f"and discriminator, but "
-                              f"{discriminator if field == 'model' else cfg.objective.generator} "
+                              f"{discriminator if field == 'model' else cfg.task.generator} "
                               f"is a {config.family} model")
     model = pretrainer_class(gen_config, disc_config)
     # Weights of HF checkpoints: the same networks, so the same variable order. The
@@ -134,7 +146,7 @@ def build_generator_discriminator(cfg, init_checkpoint, pretrainer_class, family
 
 def _masking(cfg, source, model_config):
     """``pretraining_dataset``'s ``dynamic`` argument (None: the records' static masks)."""
-    if not cfg.data.dynamic_masking:
+    if not cfg.task.dynamic_masking:
         return None
     if cfg.model.vocab_file:
         vocab_dir = os.path.dirname(os.path.abspath(cfg.model.vocab_file))
@@ -147,64 +159,74 @@ def _masking(cfg, source, model_config):
     if len(vocab.tokens) > model_config.vocab_size:
         raise ConfigError(f"the vocabulary in {vocab_dir} has {len(vocab.tokens)} tokens but "
                           f"the model's vocab_size is {model_config.vocab_size}")
-    return vocab.dynamic_masking(cfg.data.mask_rate)
+    return vocab.dynamic_masking(cfg.task.mask_rate)
 
 
-def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
-        jit_compile=False, init_checkpoint=None):
-    if not model_dir:
-        raise ConfigError("--model_dir is required")
-    if not cfg.task.input_files:
-        raise ConfigError("task.input_files: give the TFRecord files (create_pretraining_data.py)")
-    if init_checkpoint and _is_pretrained_dir(init_checkpoint):
-        cfg.model.init_from, init_checkpoint = init_checkpoint, None
-    family = model_family(cfg)
-    objective = registry.objective_for(cfg.objective.name, family)
-    registry.check_family(objective, family)
-    loss_scale = set_precision(precision)
-    strategy = get_strategy(strategy_name, tpu)
-    with strategy.scope():
-        model, source = build_pretrainer(cfg, init_checkpoint, objective)
-    registry.check_model(objective, model, family)
-    config = getattr(model, "config", None) or model.discriminator_config
-    max_positions = getattr(config, "max_position_embeddings", None)  # None: relative only
-    if max_positions and cfg.model.seq_length > max_positions:
-        raise ConfigError(f"model.seq_length {cfg.model.seq_length} exceeds the model's "
-                          f"max_position_embeddings {max_positions}")
-    masked_lm = objective.masking != "none"
-    dynamic = _masking(cfg, source, config) if masked_lm else None
-    check_manifests(cfg.task.input_files, objective.name, dynamic is not None,
-                    cfg.model.seq_length)
-    extra = objective.extra_features and objective.hook("extra_features")(
-        cfg.model.seq_length, cfg.data.max_predictions_per_seq)
-    batch = cfg.data.train_batch_size
-    dataset = pretraining_dataset(cfg.task.input_files, batch, cfg.model.seq_length,
-                                  cfg.data.max_predictions_per_seq, dynamic,
-                                  seed=cfg.trainer.seed, shuffle_buffer=cfg.data.shuffle_buffer,
-                                  sentence_labels=objective.sentence_labels,
-                                  extra_features=extra, masked_lm=masked_lm)
-    steps = cfg.trainer.train_steps
-    if not steps:
-        raise ConfigError("trainer.train_steps is required for pre-training")
-    with strategy.scope():
-        optimizer = create_optimizer(cfg.optimizer, cfg.schedule, steps)
-    architecture = getattr(model, "architecture", None) or type(model).__name__
-    print(f"pre-training {family} ({architecture}) with objective {objective.name} "
-          f"({objective.paper}) for {steps} steps, batch {batch}, seq_length "
-          f"{cfg.model.seq_length}, "
-          f"{'dynamic' if dynamic else 'static' if masked_lm else 'no'} masking, "
-          f"{strategy.num_replicas_in_sync} replica(s), {precision}")
-    trainer = Trainer.from_experiment(cfg, strategy, model_dir, model, optimizer,
-                                      objective.hook("loss"), steps, jit_compile=jit_compile,
-                                      loss_scale=loss_scale)
-    summary = trainer.train(dataset)
-    if trainer.chief:
-        for folder, attribute in objective.saves:
+class PretrainingTask(Task):
+    """A family's pretrainer on TFRecords, with the objective's inputs and loss."""
+
+    Config = PretrainingConfig
+    modes = ("train",)
+
+    @property
+    def title(self):
+        return f"pre-training ({self.objective.name})"
+
+    def prepare(self, mode):
+        super().prepare(mode)
+        cfg, s = self.cfg, self.section
+        if not s.input_files:
+            raise ConfigError("task.input_files: give the TFRecord files "
+                              "(create_pretraining_data.py)")
+        if not cfg.trainer.train_steps:
+            raise ConfigError("trainer.train_steps is required for pre-training")
+        if s.init_checkpoint and _is_pretrained_dir(s.init_checkpoint):
+            cfg.model.init_from, s.init_checkpoint = s.init_checkpoint, None
+        self.family = model_family(cfg)
+        self.objective = registry.objective_for(s.objective, self.family)
+        registry.check_family(self.objective, self.family)
+
+    def build_model(self):
+        cfg, objective = self.cfg, self.objective
+        model, self.source = build_pretrainer(cfg, self.section.init_checkpoint, objective)
+        registry.check_model(objective, model, self.family)
+        config = getattr(model, "config", None) or model.discriminator_config
+        max_positions = getattr(config, "max_position_embeddings", None)  # None: relative only
+        if max_positions and cfg.model.seq_length > max_positions:
+            raise ConfigError(f"model.seq_length {cfg.model.seq_length} exceeds the model's "
+                              f"max_position_embeddings {max_positions}")
+        self.masked_lm = objective.masking != "none"
+        self.dynamic = _masking(cfg, self.source, config) if self.masked_lm else None
+        check_manifests(self.section.input_files, objective.name, self.dynamic is not None,
+                        cfg.model.seq_length)
+        self.architecture = getattr(model, "architecture", None) or type(model).__name__
+        return model
+
+    def train_dataset(self):
+        cfg, s, objective = self.cfg, self.section, self.objective
+        extra = objective.extra_features and objective.hook("extra_features")(
+            cfg.model.seq_length, s.max_predictions_per_seq)
+        dataset = pretraining_dataset(
+            s.input_files, cfg.data.train_batch_size, cfg.model.seq_length,
+            s.max_predictions_per_seq, self.dynamic, seed=cfg.trainer.seed,
+            shuffle_buffer=cfg.data.shuffle_buffer, sentence_labels=objective.sentence_labels,
+            extra_features=extra, masked_lm=self.masked_lm)
+        return dataset, None
+
+    def describe(self, steps):
+        masking = "dynamic" if self.dynamic else "static" if self.masked_lm else "no"
+        return (f"pre-training {self.family} ({self.architecture}) with objective "
+                f"{self.objective.name} ({self.objective.paper}) for {steps} steps, batch "
+                f"{self.cfg.data.train_batch_size}, seq_length {self.cfg.model.seq_length}, "
+                f"{masking} masking")
+
+    def loss(self):
+        return self.objective.hook("loss")
+
+    def save(self, model, model_dir):
+        """The objective's parts: hf_model/ (the model to fine-tune), hf_generator/, ..."""
+        for folder, attribute in self.objective.saves:
             part = getattr(model, attribute) if attribute else model
             if inspect.ismethod(part):  # e.g. GDES: the discriminator with E_G + E_Delta
                 part = part()
             tfmodels.save_pretrained(part, os.path.join(model_dir, folder))
-        plot_history(trainer.history, os.path.join(model_dir, "training_curves.png"),
-                     title=f"pre-training ({objective.name})")
-        write_json(os.path.join(model_dir, "metrics.json"), summary)
-    return summary

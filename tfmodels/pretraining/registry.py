@@ -14,7 +14,7 @@ instead of failing at import). Hook contracts:
   constructed with the model's Config;
 - ``extra_features(seq_length, max_predictions)`` -> more ``tf.io`` parsing specs.
 
-Default per family: :data:`FAMILY_DEFAULTS`; ``objective.name`` (or the
+Default per family: :data:`FAMILY_DEFAULTS`; ``task.objective`` (or the
 ``--objective`` flag) overrides it.
 """
 import dataclasses
@@ -111,7 +111,7 @@ FAMILY_DEFAULTS = {"bert": "mlm_nsp", "mobilebert": "mlm_nsp", "roberta": "mlm",
                    "bart": "denoising", "xlnet": "permutation_lm"}
 
 
-def get_objective(name, source="objective.name"):
+def get_objective(name, source="task.objective"):
     """The :class:`Objective` called ``name``, its hooks checked; ConfigError naming
     ``source`` when the name is unknown or its modules are not there yet."""
     if name not in OBJECTIVES:
@@ -127,7 +127,7 @@ def get_objective(name, source="objective.name"):
     return objective
 
 
-def objective_for(name, family, source="objective.name"):
+def objective_for(name, family, source="task.objective"):
     """``name`` if given, else the family's default objective."""
     if name:
         return get_objective(name, source)

@@ -3,34 +3,29 @@
 Stage 1 trains the shared encoder and every task's head on mini-batches of all
 tasks mixed by :mod:`tfmodels.tasks.task_sampling` (checkpoints and resume under
 ``model_dir``), then evaluates every task on its dev set with its GLUE metric.
-Stage 2 (``multitask.finetune_steps``) fine-tunes, for each task, the stage-1
+Stage 2 (``task.finetune_steps``) fine-tunes, for each task, the stage-1
 encoder + that task's head on the task alone (under ``model_dir/finetune/<task>``).
-Outputs: ``metrics.json`` (per task, per stage), ``hf_model/encoder`` (the shared
-encoder), ``hf_model/<task>`` (and ``finetune/<task>/hf_model``): each task's
-encoder + head as the family's ``…ForSequenceClassification``.
+Outputs: ``metrics.json`` (``eval``: ``<task>/<split>/<metric>`` of stage 1;
+``finetune``: per task, stage 2), ``hf_model/encoder`` (the shared encoder),
+``hf_model/<task>`` (and ``finetune/<task>/hf_model``): each task's encoder + head as
+the family's ``…ForSequenceClassification``.
 """
 import dataclasses
-import json
 import os
-import time
 from typing import List, Optional
 
 import numpy as np
 import tensorflow as tf
 
-import tfmodels
-from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import ConfigError
 from tfmodels.tasks import classification, multitask
-from tfmodels.tasks.classifier_experiment import _copy_vocab, _restore_trained
+from tfmodels.tasks.fine_tuning import build_model_and_preprocessor
 from tfmodels.tasks.glue import get_task
 from tfmodels.tasks.metrics import classification_metrics, glue_average
 from tfmodels.tasks.task_sampling import SAMPLINGS, mix_tasks
-from tfmodels.training import experiment
-from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.optimization import create_optimizer
-from tfmodels.training.plots import plot_history
-from tfmodels.training.trainer import Trainer, write_json
+from tfmodels.training.driver import save_with_tokenizer
+from tfmodels.training.experiment import TaskConfig
+from tfmodels.training.task import Task
 
 
 @dataclasses.dataclass
@@ -41,7 +36,10 @@ class TaskEntry:
 
 
 @dataclasses.dataclass
-class MultitaskSection:
+class MultitaskConfig(TaskConfig):
+    """The GLUE tasks trained together; ``model`` is the shared encoder."""
+
+    type: str = "multitask"
     tasks: List[TaskEntry] = dataclasses.field(default_factory=list)
     glue_dir: Optional[str] = None   # the GLUE root, for tasks without data_dir
     sampling: str = "epochs"         # epochs (Algorithm 1) | temperature (p_t ∝ n_t^(1/T))
@@ -49,19 +47,6 @@ class MultitaskSection:
     ranking_gamma: float = 1.0       # γ of the ranking softmax (section 3.1)
     finetune_steps: Optional[int] = None  # stage 2 steps per task; 0/None: no stage 2
     finetune_lr: Optional[float] = None   # default: optimizer.lr
-
-
-@dataclasses.dataclass
-class MultitaskExperimentConfig(experiment.ExperimentConfig):
-    """The experiment sections plus ``multitask``; ``task`` is unused (tasks are listed
-    in ``multitask.tasks``), ``model`` is the shared encoder."""
-
-    multitask: MultitaskSection = dataclasses.field(default_factory=MultitaskSection)
-
-
-def load_multitask_experiment(path=None, overrides=()):
-    """The YAML at ``path`` (or the defaults) with ``--set`` overrides applied."""
-    return experiment.load_experiment(path, overrides, config_class=MultitaskExperimentConfig)
 
 
 @dataclasses.dataclass
@@ -74,15 +59,15 @@ class TaskData:
 
 
 def resolve_tasks(section):
-    """Checks ``multitask.tasks``: known GLUE tasks, existing folders, fitting heads."""
+    """Checks ``task.tasks``: known GLUE tasks, existing folders, fitting heads."""
     if not section.tasks:
-        raise ConfigError("multitask.tasks: list at least one task (name + data_dir)")
+        raise ConfigError("task.tasks: list at least one task (name + data_dir)")
     if section.sampling not in SAMPLINGS:
-        raise ConfigError(f"multitask.sampling: unknown sampling {section.sampling!r}; "
+        raise ConfigError(f"task.sampling: unknown sampling {section.sampling!r}; "
                           f"known: {', '.join(SAMPLINGS)}")
     tasks = []
     for i, entry in enumerate(section.tasks):
-        key = f"multitask.tasks[{i}]"
+        key = f"task.tasks[{i}]"
         if not entry.name or entry.name.lower() == "tsv":
             raise ConfigError(f"{key}.name: give a GLUE task name (tsv is not supported here)")
         task = get_task(entry.name)
@@ -95,30 +80,6 @@ def resolve_tasks(section):
         spec = multitask.head_spec_for_task(task, entry.head)
         tasks.append(TaskData(task.name, task, data_dir, spec))
     return tasks
-
-
-def build_encoder_and_preprocessor(cfg):
-    """The shared encoder: a checkpoint's backbone (``model.init_from``) or a named
-    configuration (``model.name``, random), and the preprocessor of its vocabulary."""
-    m = cfg.model
-    path = resolve_checkpoint(m.init_from) if m.init_from else None
-    if path:
-        encoder = tfmodels.from_pretrained(path, architecture="backbone")
-    elif m.name:
-        encoder = tfmodels.build(m.name)
-    else:
-        raise ConfigError("set model.init_from (a checkpoint) or model.name (a configuration)")
-    vocab_dir = os.path.dirname(m.vocab_file) if m.vocab_file else path
-    if not vocab_dir:
-        raise ConfigError("model.name without model.init_from needs model.vocab_file")
-    if m.seq_length > encoder.config.max_position_embeddings:
-        raise ConfigError(f"model.seq_length {m.seq_length} exceeds the model's "
-                          f"max_position_embeddings {encoder.config.max_position_embeddings}")
-    preprocessor = tfmodels.preprocessor_from_pretrained(vocab_dir, seq_length=m.seq_length)
-    if preprocessor.vocab_size > encoder.config.vocab_size:
-        raise ConfigError(f"the vocabulary in {vocab_dir} has {preprocessor.vocab_size} tokens "
-                          f"but the model's vocab_size is {encoder.config.vocab_size}")
-    return encoder, preprocessor
 
 
 def _targets(task_id, labels, group):
@@ -191,143 +152,117 @@ def evaluate_all(tasks, views, sets):
     return flat
 
 
-def _per_task(flat, tasks):
-    return {d.name: {k[len(d.name) + 1:]: v for k, v in flat.items()
-                     if k.startswith(d.name + "/")} for d in tasks}
-
-
-def _trainer(cfg, strategy, model_dir, model, loss_fn, steps, optimizer_section, evaluate,
-             jit_compile, loss_scale):
-    with strategy.scope():
-        optimizer = create_optimizer(optimizer_section, cfg.schedule, steps)
-    return Trainer.from_experiment(cfg, strategy, model_dir, model, optimizer, loss_fn, steps,
-                                   jit_compile=jit_compile, loss_scale=loss_scale,
-                                   evaluate=evaluate, main_metric="average_score")
-
-
-def _restore_and_evaluate(model, model_dir, evaluate):
-    """Loads the best (else the latest) checkpoint and its dev metrics: those the
-    trainer recorded when the best one is the current weights, else a new evaluation."""
-    restored = _restore_trained(model, model_dir)
-    best_file = os.path.join(model_dir, "best", "best.json")
-    if restored and os.path.isfile(best_file) and restored.startswith(
-            os.path.join(model_dir, "best")):
-        with open(best_file, encoding="utf-8") as f:
-            best = json.load(f)
-        if best["step"] == int(restored.rsplit("-", 1)[-1]):
-            return restored, best["metrics"]
-    return restored, evaluate()
-
-
 def _save_task_models(model, tasks, preprocessor, folder_of):
     for data in tasks:
-        out = folder_of(data.name)
-        tfmodels.save_pretrained(multitask.task_classifier(model, data.name, data.task.labels),
-                                 out)
-        _copy_vocab(preprocessor, out)
+        save_with_tokenizer(multitask.task_classifier(model, data.name, data.task.labels),
+                            folder_of(data.name), preprocessor)
 
 
-def run(cfg, model_dir, strategy_name="default", tpu=None, precision="float32",
-        jit_compile=False):
-    if not model_dir:
-        raise ConfigError("--model_dir is required")
-    mt = cfg.multitask
-    tasks = resolve_tasks(mt)
-    for data in tasks:
-        data.train = data.task.read(data.data_dir, data.task.train_file)
-    loss_scale = set_precision(precision)
-    strategy = get_strategy(strategy_name, tpu)
-    with strategy.scope():
-        encoder, preprocessor = build_encoder_and_preprocessor(cfg)
-        model = multitask.MultiTaskModel(encoder, {d.name: d.spec for d in tasks})
-    os.makedirs(model_dir, exist_ok=True)
-    views = {d.name: model.task_model(d.name) for d in tasks}
-    batch, eval_batch = cfg.data.train_batch_size, cfg.data.eval_batch_size
-    sizes = [len(d.train) for d in tasks]
-    datasets = [task_dataset(d, i, preprocessor, batch, seed=cfg.trainer.seed + i,
-                             shuffle_buffer=cfg.data.shuffle_buffer) for i, d in enumerate(tasks)]
-    mixed = mix_tasks(datasets, sizes, batch, mt.sampling, mt.temperature, cfg.trainer.seed)
-    steps = cfg.trainer.train_steps or max(1, int(
-        cfg.trainer.epochs * sum(-(-n // batch) for n in sizes) / cfg.trainer.accumulation_steps))
-    print(f"multi-task training on {', '.join(f'{d.name} ({n}, {d.spec.kind})' for d, n in zip(tasks, sizes))} "  # noqa: E501
-          f"for {steps} steps, batch {batch}, sampling {mt.sampling}"
-          f"{f' T={mt.temperature}' if mt.sampling == 'temperature' else ''}, "
-          f"seq_length {cfg.model.seq_length}, {strategy.num_replicas_in_sync} replica(s), "
-          f"{precision}", flush=True)
-    sets = {d.name: dev_sets(d, preprocessor, eval_batch) for d in tasks}
-    evaluate = lambda: evaluate_all(tasks, views, sets)  # noqa: E731
-    trainer = _trainer(cfg, strategy, model_dir, model,
-                       multitask.multitask_loss_fn(model.head_specs, mt.ranking_gamma), steps,
-                       cfg.optimizer, evaluate, jit_compile, loss_scale)
-    started = time.time()
-    summary = trainer.train(mixed)
-    restored, results = _restore_and_evaluate(model, model_dir, evaluate)
-    report = {"tasks": {d.name: {"train_examples": len(d.train), "head": d.spec.kind,
-                                 "data_dir": d.data_dir} for d in tasks},
-              "multitask": {**summary, "checkpoint": restored,
-                            "average_score": results["average_score"],
-                            "eval": _per_task(results, tasks)}}
-    if trainer.chief:
+class MultitaskTask(Task):
+    """MT-DNN: one shared encoder, a head per GLUE task, trained on mixed batches."""
+
+    Config = MultitaskConfig
+    modes = ("train_and_eval",)
+    main_metric = "average_score"
+    title = "multitask"
+
+    def prepare(self, mode):
+        super().prepare(mode)
+        self.tasks = resolve_tasks(self.section)
+        for data in self.tasks:
+            data.train = data.task.read(data.data_dir, data.task.train_file)
+
+    def build_model(self):
+        encoder, self.preprocessor = build_model_and_preprocessor(self.cfg, "backbone")
+        model = multitask.MultiTaskModel(encoder, {d.name: d.spec for d in self.tasks})
+        self.views = {d.name: model.task_model(d.name) for d in self.tasks}
+        self.dev_sets = {d.name: dev_sets(d, self.preprocessor, self.cfg.data.eval_batch_size)
+                         for d in self.tasks}
+        return model
+
+    def train_dataset(self):
+        mt, batch, seed = self.section, self.cfg.data.train_batch_size, self.cfg.trainer.seed
+        self.datasets = [task_dataset(d, i, self.preprocessor, batch, seed=seed + i,
+                                      shuffle_buffer=self.cfg.data.shuffle_buffer)
+                         for i, d in enumerate(self.tasks)]
+        sizes = [len(d.train) for d in self.tasks]
+        mixed = mix_tasks(self.datasets, sizes, batch, mt.sampling, mt.temperature,
+                          self.cfg.trainer.seed)
+        return mixed, sum(sizes)
+
+    def train_steps(self, examples):
+        """Epochs count each task's batches (a last short batch is a batch of its own)."""
+        batch, trainer = self.cfg.data.train_batch_size, self.cfg.trainer
+        return trainer.train_steps or max(1, int(
+            trainer.epochs * sum(-(-len(d.train) // batch) for d in self.tasks)
+            / trainer.accumulation_steps))
+
+    def describe(self, steps):
+        mt = self.section
+        tasks = ", ".join(f"{d.name} ({len(d.train)}, {d.spec.kind})" for d in self.tasks)
+        temperature = f" T={mt.temperature}" if mt.sampling == "temperature" else ""
+        return (f"multi-task training on {tasks} for {steps} steps, batch "
+                f"{self.cfg.data.train_batch_size}, sampling {mt.sampling}{temperature}, "
+                f"seq_length {self.cfg.model.seq_length}")
+
+    def loss(self):
+        return multitask.multitask_loss_fn({d.name: d.spec for d in self.tasks},
+                                           self.section.ranking_gamma)
+
+    def evaluate(self, model):
+        return evaluate_all(self.tasks, self.views, self.dev_sets)
+
+    def save(self, model, model_dir):
         hf_dir = os.path.join(model_dir, "hf_model")
-        tfmodels.save_pretrained(model.encoder, os.path.join(hf_dir, "encoder"))
-        _copy_vocab(preprocessor, os.path.join(hf_dir, "encoder"))
-        _save_task_models(model, tasks, preprocessor, lambda t: os.path.join(hf_dir, t))
-        plot_history(trainer.history, os.path.join(model_dir, "training_curves.png"),
-                     title="MT-DNN stage 1: " + ", ".join(d.name for d in tasks))
-    if mt.finetune_steps:
-        report["finetune"] = _finetune(cfg, strategy, model, tasks, views, datasets,
-                                       sets, preprocessor, model_dir, jit_compile, loss_scale,
-                                       trainer.chief)
-        report["finetune_average_score"] = glue_average(
-            {t: r["score"] for t, r in report["finetune"].items()})
-    report["wall_seconds"] = time.time() - started
-    if trainer.chief:
-        write_json(os.path.join(model_dir, "metrics.json"), report)
-    _print_report(report)
-    return report
+        save_with_tokenizer(model.encoder, os.path.join(hf_dir, "encoder"), self.preprocessor)
+        _save_task_models(model, self.tasks, self.preprocessor,
+                          lambda t: os.path.join(hf_dir, t))
 
+    def report_fields(self):
+        return {"tasks": {d.name: {"train_examples": len(d.train), "head": d.spec.kind,
+                                   "data_dir": d.data_dir} for d in self.tasks}}
 
-def _finetune(cfg, strategy, model, tasks, views, datasets, sets, preprocessor, model_dir,
-              jit_compile, loss_scale, chief):
-    """Stage 2: per task, from the stage-1 weights, that task alone."""
-    mt = cfg.multitask
-    stage1 = model.get_weights()
-    optimizer_section = dataclasses.replace(cfg.optimizer, lr=mt.finetune_lr or cfg.optimizer.lr)
-    out = {}
-    for data, dataset in zip(tasks, datasets):
+    def after_training(self, model, run):
+        """Stage 2: per task, from the stage-1 weights, that task alone."""
+        mt = self.section
+        if not mt.finetune_steps:
+            return {}
+        stage1 = model.get_weights()
+        optimizer = dataclasses.replace(self.cfg.optimizer, lr=mt.finetune_lr or
+                                        self.cfg.optimizer.lr)
+        out = {}
+        for data, dataset in zip(self.tasks, self.datasets):
+            model.set_weights(stage1)
+            task_dir = os.path.join(run.model_dir, "finetune", data.name)
+            view = self.views[data.name]
+            run.log(f"fine-tuning {data.name} for {mt.finetune_steps} steps from the "
+                    f"multi-task model")
+
+            def evaluate(data=data, view=view):
+                results = evaluate_task(data, view, self.dev_sets[data.name])
+                return {**results, "average_score": _task_score(results)}
+            summary = run.fit(view, multitask.single_task_loss_fn(data.spec, mt.ranking_gamma),
+                              dataset, mt.finetune_steps, model_dir=task_dir, evaluate=evaluate,
+                              main_metric="average_score", optimizer_section=optimizer)
+            restored = self.restore(view, task_dir)
+            results = evaluate()
+            out[data.name] = {"eval": {k: v for k, v in results.items() if k != "average_score"},
+                              "score": results["average_score"], "checkpoint": restored,
+                              "steps": summary["steps"], "seconds": summary["seconds"]}
+            if run.chief:
+                _save_task_models(model, [data], self.preprocessor,
+                                  lambda t, d=task_dir: os.path.join(d, "hf_model"))
         model.set_weights(stage1)
-        task_dir = os.path.join(model_dir, "finetune", data.name)
-        view = views[data.name]
-        print(f"fine-tuning {data.name} for {mt.finetune_steps} steps from the multi-task model",
-              flush=True)
+        return {"finetune": out, "finetune_average_score": glue_average(
+            {t: r["score"] for t, r in out.items()})}
 
-        def evaluate(data=data, view=view):
-            results = evaluate_task(data, view, sets[data.name])
-            return {**results, "average_score": _task_score(results)}
-        trainer = _trainer(cfg, strategy, task_dir, view,
-                           multitask.single_task_loss_fn(data.spec, mt.ranking_gamma),
-                           mt.finetune_steps, optimizer_section, evaluate, jit_compile,
-                           loss_scale)
-        summary = trainer.train(dataset)
-        restored, results = _restore_and_evaluate(view, task_dir, evaluate)
-        out[data.name] = {"eval": {k: v for k, v in results.items() if k != "average_score"},
-                          "score": results["average_score"], "checkpoint": restored,
-                          "steps": summary["steps"], "seconds": summary["seconds"]}
-        if chief:
-            _save_task_models(model, [data], preprocessor,
-                              lambda t, d=task_dir: os.path.join(d, "hf_model"))
-    model.set_weights(stage1)
-    return out
-
-
-def _print_report(report):
-    print("\n== results ==")
-    for name, results in report["multitask"]["eval"].items():
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in results.items() if isinstance(v, float))
-        print(f"multi-task  {name:6s} {shown}")
-    for name, row in report.get("finetune", {}).items():
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in row["eval"].items() if isinstance(v, float))
-        print(f"fine-tuned  {name:6s} {shown}")
-    print(f"average score: multi-task {report['multitask']['average_score']:.4f}" +
-          (f", fine-tuned {report['finetune_average_score']:.4f}"
-           if "finetune" in report else "") + f"; wall time {report['wall_seconds']:.0f}s")
+    def result_lines(self, report):
+        lines = []
+        for name, row in report.get("finetune", {}).items():
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in row["eval"].items()
+                              if isinstance(v, float))
+            lines.append(f"fine-tuned  {name:6s} {shown}")
+        if "finetune" in report:
+            lines.append(f"average score: multi-task {report['eval']['average_score']:.4f}, "
+                         f"fine-tuned {report['finetune_average_score']:.4f}")
+        return lines

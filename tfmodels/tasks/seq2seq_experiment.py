@@ -1,18 +1,16 @@
 """Fine-tuning and evaluating an encoder-decoder on source -> target pairs: what
 run_seq2seq.py runs (translation, summarization, T5 text-to-text).
 
-The experiment YAML has a ``seq2seq`` section beside the shared ones. Modes:
-``train_and_eval`` (train with teacher forcing, generate on dev at checkpoints and
-keep the best checkpoint by the main metric, then score dev and test, write the
+The ``task:`` section (``type: seq2seq``) names the data, the kind and the decoding.
+Modes: ``train_and_eval`` (train with teacher forcing, generate on dev at checkpoints
+and keep the best checkpoint by the main metric, then score dev and test, write the
 predictions, save the HF layout), ``eval`` and ``predict``. Outputs under
 ``model_dir``: ``eval_results.json``, ``metrics.json``, ``predictions/{split}.txt``
 (one generated text a line, in input order), ``hf_model/`` and ``training_curves.png``.
 """
 import dataclasses
 import functools
-import json
 import os
-import time
 from typing import List, Optional
 
 import numpy as np
@@ -24,25 +22,19 @@ from tfmodels.errors import ConfigError
 from tfmodels.generation import METHODS, generate
 from tfmodels.pretraining.seq2seq import seq2seq_lm_loss
 from tfmodels.tasks import glue, seq2seq
-from tfmodels.tasks.classifier_experiment import (
-    _copy_vocab,
-    _restore_trained,
-    build_model_and_preprocessor,
-)
+from tfmodels.tasks.fine_tuning import FineTuningTask
 from tfmodels.tasks.metrics import classification_metrics
-from tfmodels.training.distribution import get_strategy, set_precision
-from tfmodels.training.experiment import ExperimentConfig, load_experiment, train_steps
-from tfmodels.training.optimization import create_optimizer
-from tfmodels.training.plots import plot_history
-from tfmodels.training.trainer import Trainer, write_json
+from tfmodels.training.experiment import TaskConfig
 
-MODES = ("train_and_eval", "eval", "predict")
-ARCHITECTURE = "seq2seq_lm"
 MAIN_METRIC = {"translation": "bleu", "summarization": "rougeL", "text2text": "exact_match"}
 
 
 @dataclasses.dataclass
-class Seq2SeqSection:
+class Seq2SeqConfig(TaskConfig):
+    """``data_dir`` holds train/dev/test as .tsv or .jsonl (or a GLUE task folder)."""
+
+    type: str = "seq2seq"
+    data_dir: Optional[str] = None
     kind: str = "translation"          # translation | summarization | text2text
     source_key: str = "source"         # JSON Lines field names
     target_key: str = "target"
@@ -56,47 +48,14 @@ class Seq2SeqSection:
     max_eval_examples: Optional[int] = None  # generate for the first N of each split
 
 
-@dataclasses.dataclass
-class Seq2SeqExperimentConfig(ExperimentConfig):
-    """``task.data_dir`` holds train/dev/test as .tsv or .jsonl (or a GLUE task folder)."""
-
-    seq2seq: Seq2SeqSection = dataclasses.field(default_factory=Seq2SeqSection)
-
-
-def load_seq2seq_experiment(path=None, overrides=()):
-    return load_experiment(path, overrides, config_class=Seq2SeqExperimentConfig)
-
-
-def _check(cfg, model_dir, mode):
-    s = cfg.seq2seq
-    if mode not in MODES:
-        raise ConfigError(f"--mode: unknown mode {mode!r}; known: {', '.join(MODES)}")
-    if not model_dir:
-        raise ConfigError("--model_dir is required")
-    if s.kind not in seq2seq.KINDS:
-        raise ConfigError(f"seq2seq.kind: unknown kind {s.kind!r}; known: "
-                          f"{', '.join(seq2seq.KINDS)}")
-    if s.decoding not in METHODS:
-        raise ConfigError(f"seq2seq.decoding: unknown method {s.decoding!r}; known: "
-                          f"{', '.join(METHODS)}")
-    if s.glue_task and s.glue_task not in seq2seq.GLUE_PROMPTS:
-        raise ConfigError(f"seq2seq.glue_task: no text-to-text form for {s.glue_task!r}; "
-                          f"known: {', '.join(seq2seq.GLUE_PROMPTS)}")
-    unknown = [x for x in s.eval_splits if x not in ("dev", "test")]
-    if unknown:
-        raise ConfigError(f"seq2seq.eval_splits: {unknown[0]!r} is not dev or test")
-    if not cfg.task.data_dir or not os.path.isdir(cfg.task.data_dir):
-        raise ConfigError(f"--data_dir: folder not found: {cfg.task.data_dir}")
-
-
-def read_split(cfg, split):
-    """One split's pairs (GLUE splits rewritten into T5 prompts)."""
-    s, data_dir = cfg.seq2seq, cfg.task.data_dir
+def read_split(s, split):
+    """One split's pairs of the section ``s`` (GLUE splits rewritten into T5 prompts)."""
+    data_dir = s.data_dir
     if s.glue_task:
         task = glue.get_task(s.glue_task, data_dir)
         file_name = task.train_file if split == "train" else task.dev_files[0][1]
         if split == "test":
-            raise ConfigError("seq2seq.eval_splits: GLUE test files have no labels; use dev")
+            raise ConfigError("task.eval_splits: GLUE test files have no labels; use dev")
         examples = task.read(data_dir, file_name)
         return seq2seq.glue_pairs(s.glue_task, examples, os.path.join(data_dir, file_name))
     return seq2seq.read_pairs(seq2seq.find_split(data_dir, split), s.source_key, s.target_key)
@@ -107,7 +66,7 @@ def build_encoding(cfg, model, preprocessor):
     a configuration, its special ids must be the tokenizer's."""
     vocab_dir = (os.path.dirname(cfg.model.vocab_file) if cfg.model.vocab_file
                  else model.source_path)
-    target = tfmodels.preprocessor_from_pretrained(vocab_dir, cfg.seq2seq.target_length + 1)
+    target = tfmodels.preprocessor_from_pretrained(vocab_dir, cfg.task.target_length + 1)
     encoding = seq2seq.Encoding(preprocessor, target, model.decoder_start_id)
     config = model.config
     expected = {"pad_token_id": encoding.pad_id, "eos_token_id": encoding.eos_id}
@@ -143,9 +102,10 @@ class Predictor:
         return self.encoding.decode(np.concatenate(outputs))
 
 
-def evaluate(cfg, predictor, splits):
-    """Per split: ``{split}/bleu``, ROUGE or exact match, and the GLUE metric for GLUE."""
-    s, results, predictions = cfg.seq2seq, {}, {}
+def evaluate(s, predictor, splits):
+    """Per split: ``{split}/bleu``, ROUGE or exact match, and the GLUE metric for GLUE
+    (``s``: the task section); returns ``(metrics, generated texts per split)``."""
+    results, predictions = {}, {}
     for name, pairs in splits.items():
         count = min(len(pairs), s.max_eval_examples or len(pairs))
         texts = predictor(pairs.sources[:count])
@@ -173,80 +133,84 @@ def write_predictions(predictions, out_dir):
     return written
 
 
-def main_metric(cfg):
-    s = cfg.seq2seq
-    if s.glue_task:
-        return "dev/score"
-    return f"dev/{MAIN_METRIC[s.kind]}"
+class Seq2SeqTask(FineTuningTask):
+    """The family's encoder-decoder LM (T5, BART, Transformer), scored on what it generates."""
 
+    Config = Seq2SeqConfig
+    architecture = "seq2seq_lm"
 
-def run(cfg, model_dir, mode="train_and_eval", strategy_name="default", tpu=None,
-        precision="float32", jit_compile=False):
-    _check(cfg, model_dir, mode)
-    s = cfg.seq2seq
-    # Every file is read and checked before the model is built.
-    train = read_split(cfg, "train") if mode == "train_and_eval" else None
-    splits = {name: read_split(cfg, name) for name in s.eval_splits}
-    loss_scale = set_precision(precision)
-    strategy = get_strategy(strategy_name, tpu)
-    os.makedirs(model_dir, exist_ok=True)
-    with strategy.scope():
-        model, preprocessor = build_model_and_preprocessor(cfg, architecture=ARCHITECTURE)
-    if not getattr(model, "is_encoder_decoder", False):
-        raise ConfigError(f"model: run_seq2seq.py needs an encoder-decoder (T5, BART, "
-                          f"Transformer); {model.config.family} is not one")
-    encoding = build_encoding(cfg, model, preprocessor)
-    predictor = Predictor(model, encoding, s, cfg.data.eval_batch_size)
-    if mode in ("predict", "eval"):
-        restored = _restore_trained(model, model_dir)
-        results, predictions = evaluate(cfg, predictor, splits)
-        for path in write_predictions(predictions, os.path.join(model_dir, "predictions")):
-            print(f"wrote {path}")
-        if mode == "predict":
-            return {}
-        results["checkpoint"] = restored or cfg.model.init_from
-        write_json(os.path.join(model_dir, "eval_results.json"), results)
-        print(json.dumps(results, indent=2))
+    @property
+    def title(self):
+        return self.section.glue_task or self.section.kind
+
+    def prepare(self, mode):
+        super().prepare(mode)
+        s = self.section
+        if s.kind not in seq2seq.KINDS:
+            raise ConfigError(f"task.kind: unknown kind {s.kind!r}; known: "
+                              f"{', '.join(seq2seq.KINDS)}")
+        if s.decoding not in METHODS:
+            raise ConfigError(f"task.decoding: unknown method {s.decoding!r}; known: "
+                              f"{', '.join(METHODS)}")
+        if s.glue_task and s.glue_task not in seq2seq.GLUE_PROMPTS:
+            raise ConfigError(f"task.glue_task: no text-to-text form for {s.glue_task!r}; "
+                              f"known: {', '.join(seq2seq.GLUE_PROMPTS)}")
+        unknown = [x for x in s.eval_splits if x not in ("dev", "test")]
+        if unknown:
+            raise ConfigError(f"task.eval_splits: {unknown[0]!r} is not dev or test")
+        if not s.data_dir or not os.path.isdir(s.data_dir):
+            raise ConfigError(f"--data_dir: folder not found: {s.data_dir}")
+        # Every file is read and checked before the model is built.
+        self.train_pairs = read_split(s, "train") if mode == "train_and_eval" else None
+        self.splits = {name: read_split(s, name) for name in s.eval_splits}
+        self.dev = {k: v for k, v in self.splits.items() if k == "dev"}
+        if self.dev:
+            self.main_metric = "dev/score" if s.glue_task else f"dev/{MAIN_METRIC[s.kind]}"
+
+    def build_model(self):
+        model = super().build_model()
+        if not getattr(model, "is_encoder_decoder", False):
+            raise ConfigError(f"model: run_seq2seq.py needs an encoder-decoder (T5, BART, "
+                              f"Transformer); {model.config.family} is not one")
+        self.family = model.config.family
+        self.encoding = build_encoding(self.cfg, model, self.preprocessor)
+        self.predictor = Predictor(model, self.encoding, self.section,
+                                   self.cfg.data.eval_batch_size)
+        return model
+
+    def train_dataset(self):
+        self.features = self.encoding.features(self.train_pairs)
+        dataset = seq2seq.make_dataset(self.features, self.cfg.data.train_batch_size,
+                                       training=True, seed=self.cfg.trainer.seed,
+                                       shuffle_buffer=self.cfg.data.shuffle_buffer)
+        return dataset, len(self.train_pairs)
+
+    def describe(self, steps):
+        s = self.section
+        cut = int(np.sum(self.features["input_mask"][:, -1]))
+        return (f"fine-tuning {self.family} on "
+                f"{len(self.train_pairs)} {s.kind} pairs from {self.train_pairs.path} for "
+                f"{steps} steps, "
+                f"batch {self.cfg.data.train_batch_size}, source length "
+                f"{self.cfg.model.seq_length} ({cut} sources fill it), target length "
+                f"{s.target_length}, {s.decoding} decoding")
+
+    def loss(self):
+        return functools.partial(seq2seq_lm_loss, label_smoothing=self.section.label_smoothing)
+
+    def evaluate(self, model):
+        return evaluate(self.section, self.predictor, self.dev)[0]
+
+    def final_results(self, model):
+        results, self.predictions = evaluate(self.section, self.predictor, self.splits)
         return results
 
-    features = encoding.features(train)
-    steps = train_steps(cfg, len(train))
-    dataset = seq2seq.make_dataset(features, cfg.data.train_batch_size, training=True,
-                                   seed=cfg.trainer.seed, shuffle_buffer=cfg.data.shuffle_buffer)
-    with strategy.scope():
-        optimizer = create_optimizer(cfg.optimizer, cfg.schedule, steps)
-    dev = {k: v for k, v in splits.items() if k == "dev"}
-    metric = main_metric(cfg) if dev else None
-    cut = int(np.sum(features["input_mask"][:, -1]))
-    print(f"fine-tuning {model.config.family} on {len(train)} {s.kind} pairs from "
-          f"{train.path} for {steps} steps, batch {cfg.data.train_batch_size}, source length "
-          f"{cfg.model.seq_length} ({cut} sources fill it), target length {s.target_length}, "
-          f"{s.decoding} decoding, {strategy.num_replicas_in_sync} replica(s), {precision}")
-    loss = functools.partial(seq2seq_lm_loss, label_smoothing=s.label_smoothing)
-    trainer = Trainer.from_experiment(
-        cfg, strategy, model_dir, model, optimizer, loss, steps, jit_compile=jit_compile,
-        loss_scale=loss_scale, main_metric=metric,
-        evaluate=(lambda: evaluate(cfg, predictor, dev)[0]) if dev else None)
-    started = time.time()
-    summary = trainer.train(dataset)
-    restored = _restore_trained(model, model_dir)
-    results, predictions = evaluate(cfg, predictor, splits)
-    results["checkpoint"] = restored
-    report = {"task": s.glue_task or s.kind, "train_pairs": len(train), "eval": results,
-              **summary}
-    if not trainer.chief:
-        return report
-    write_json(os.path.join(model_dir, "eval_results.json"), results)
-    report["predictions"] = write_predictions(predictions, os.path.join(model_dir, "predictions"))
-    tfmodels.save_pretrained(model, os.path.join(model_dir, "hf_model"))
-    _copy_vocab(preprocessor, os.path.join(model_dir, "hf_model"))
-    plot_history(trainer.history, os.path.join(model_dir, "training_curves.png"),
-                 title=f"seq2seq ({s.glue_task or s.kind})")
-    report["wall_seconds"] = time.time() - started
-    write_json(os.path.join(model_dir, "metrics.json"), report)
-    print("\n== results ==")
-    for key, value in results.items():
-        if isinstance(value, float):
-            print(f"{key:28s} {value:.2f}")
-    print(f"main metric {metric}; wall time {report['wall_seconds']:.0f}s")
-    return report
+    def write_predictions(self, model_dir):
+        return write_predictions(self.predictions, os.path.join(model_dir, "predictions"))
+
+    def predict(self, model, model_dir):
+        self.final_results(model)
+        return self.write_predictions(model_dir)
+
+    def report_fields(self):
+        return {"train_pairs": len(self.train_pairs)}

@@ -1,13 +1,15 @@
 """Experiment configuration: the YAML under configs/experiments/ as dataclasses.
 
-Sections: ``task`` (what data), ``model`` (which network, from where), ``data``
-(batching), ``optimizer``, ``schedule``, ``trainer``, ``report`` and, for
-pre-training, ``objective``. Any key can be overridden
-on the command line with ``--set section.key=value``.
+Shared sections: ``runtime`` (strategy, precision, XLA), ``model`` (which network,
+from where), ``data`` (batching), ``optimizer``, ``schedule``, ``trainer`` and, for
+fine-tuning, ``adversarial``. The ``task`` section is typed: ``task.type`` names the
+Task (``tfmodels.training.task.TASK_TYPES``) and the section holds that task's fields
+only (its ``Config``). Any key can be overridden on the command line with
+``--set section.key=value``.
 """
 import dataclasses
 import os
-from typing import List, Optional
+from typing import Optional
 
 import yaml
 
@@ -16,16 +18,29 @@ from tfmodels.errors import ConfigError
 
 
 @dataclasses.dataclass
-class TaskSection:
-    name: str = "tsv"              # a GLUE task (cola, sst2, ...), tsv, or pretraining
-    data_dir: Optional[str] = None
-    text_a_column: Optional[str] = None   # for name=tsv: header names (or 0-based indexes)
-    text_b_column: Optional[str] = None
-    label_column: Optional[str] = None
-    labels: Optional[List[str]] = None    # for name=tsv: label set; default: seen in train
-    input_files: Optional[str] = None     # for pretraining: TFRecord glob or text files
-    build_data: Optional[str] = None      # "fortunes": build data_dir from Debian's fortunes
-    fortunes_dir: Optional[str] = None    # build_data=fortunes: source folder; default Debian's
+class RuntimeSection:
+    """Where and how the steps run (the scripts' --distribution_strategy, --tpu,
+    --mixed_precision and --jit_compile flags set these)."""
+
+    distribution_strategy: str = "default"  # default | one_device | mirrored | ... | tpu
+    tpu: Optional[str] = None               # the TPU address, for distribution_strategy=tpu
+    mixed_precision: str = "float32"        # float32 | mixed_bfloat16 | mixed_float16
+    jit_compile: bool = False               # the training step's math through XLA
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """The ``task`` section's common part: ``type`` picks the Task and so the section's
+    other fields (each Task's ``Config`` subclasses this)."""
+
+    type: str = "classification"
+
+    @classmethod
+    def config_for(cls, values, source, key):
+        """The section class of ``values["type"]`` (strict_config asks this)."""
+        from tfmodels.training.task import task_class
+
+        return task_class(values.get("type", cls.type), f"{source}: {key}.type").Config
 
 
 @dataclasses.dataclass
@@ -41,9 +56,6 @@ class DataSection:
     train_batch_size: int = 32
     eval_batch_size: int = 64
     shuffle_buffer: int = 10000
-    max_predictions_per_seq: int = 20   # pretraining: masked positions per sequence
-    mask_rate: float = 0.15
-    dynamic_masking: bool = True
 
 
 @dataclasses.dataclass
@@ -77,20 +89,6 @@ class TrainerSection:
 
 
 @dataclasses.dataclass
-class ReportSection:
-    baselines: bool = False            # majority-class and bag-of-words baselines
-    saved_model: bool = False          # export a SavedModel (raw text in) after training
-    sample_texts: List[str] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass
-class ObjectiveSection:
-    """Pre-training only (tfmodels/pretraining/registry.py names the objectives)."""
-    name: Optional[str] = None       # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
-    generator: Optional[str] = None  # rtd: the generator: a named model, YAML or HF dir
-
-
-@dataclasses.dataclass
 class AdversarialSection:
     """Fine-tuning only: DeBERTa's scale-invariant adversarial training (training/sift.py)."""
     method: Optional[str] = None     # null or sift
@@ -101,25 +99,25 @@ class AdversarialSection:
 
 @dataclasses.dataclass
 class ExperimentConfig:
-    task: TaskSection = dataclasses.field(default_factory=TaskSection)
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    runtime: RuntimeSection = dataclasses.field(default_factory=RuntimeSection)
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
     data: DataSection = dataclasses.field(default_factory=DataSection)
     optimizer: OptimizerSection = dataclasses.field(default_factory=OptimizerSection)
     schedule: ScheduleSection = dataclasses.field(default_factory=ScheduleSection)
     trainer: TrainerSection = dataclasses.field(default_factory=TrainerSection)
-    report: ReportSection = dataclasses.field(default_factory=ReportSection)
-    objective: ObjectiveSection = dataclasses.field(default_factory=ObjectiveSection)
     adversarial: AdversarialSection = dataclasses.field(default_factory=AdversarialSection)
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
 
-def load_experiment(path=None, overrides=(), config_class=None):
+def load_experiment(path=None, overrides=(), task_type=None):
     """Reads the YAML at ``path`` (or the defaults) and applies ``--set`` overrides.
 
-    ``config_class``: an :class:`ExperimentConfig` subclass with more sections
-    (distillation, multi-task); default :class:`ExperimentConfig`.
+    ``task_type``: the task a script runs (a :data:`TASK_TYPES` name). A config without
+    ``task.type`` gets it; one of another kind is refused, except kinds derived from it
+    (the demo's ``fortunes_topics`` is a ``classification``).
     """
     values, source = {}, "defaults"
     if path:
@@ -132,7 +130,21 @@ def load_experiment(path=None, overrides=(), config_class=None):
                 raise ConfigError(f"{path}: not valid YAML: {e}") from None
         source = path
     values = strict_config.apply_overrides(values, overrides)
-    return strict_config.from_dict(config_class or ExperimentConfig, values, source)
+    section = values.get("task")
+    if section is None or isinstance(section, dict):  # else strict_config names the error
+        section = values["task"] = dict(section or {})
+        section.setdefault("type", task_type or TaskConfig.type)
+        if task_type:
+            _check_kind(section["type"], task_type, source)
+    return strict_config.from_dict(ExperimentConfig, values, source)
+
+
+def _check_kind(given, expected, source):
+    from tfmodels.training.task import task_class
+
+    if not issubclass(task_class(given, f"{source}: task.type"), task_class(expected)):
+        raise ConfigError(f"{source}: task.type is {given!r}, but this script runs "
+                          f"{expected!r} tasks")
 
 
 def train_steps(cfg, examples):

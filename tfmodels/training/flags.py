@@ -27,7 +27,7 @@ def define_common_flags():
     flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 
 
-def define_fine_tuning_flags(modes):
+def define_fine_tuning_flags(modes=("train_and_eval", "eval", "predict")):
     """--init_from and --mode, as the fine-tuning scripts (classifier, QA, tagging,
     seq2seq) take them; ``modes`` are the script's modes, ``train_and_eval`` first."""
     flags.DEFINE_string("init_from", None,
@@ -49,6 +49,28 @@ def define_text_task_flags():
     flags.DEFINE_string("text_a_column", None, "--task=tsv: column of the first text.")
     flags.DEFINE_string("text_b_column", None, "--task=tsv: column of the second text, if any.")
     flags.DEFINE_string("label_column", None, "--task=tsv: column of the label.")
+
+
+# The shared flags that set the config's runtime section.
+RUNTIME_KEYS = {"distribution_strategy": "runtime.distribution_strategy", "tpu": "runtime.tpu",
+                "mixed_precision": "runtime.mixed_precision", "jit_compile": "runtime.jit_compile"}
+
+
+def run_task(task_type, flag_keys, default_model_dir=None, mode=None):
+    """What a script's ``run()`` does: the experiment of ``--config`` with ``--set`` and
+    the script's dedicated flags (``flag_keys``: flag -> config key) applied, run by
+    :func:`run_experiment` in ``mode``. ``default_model_dir(cfg)``: the folder used
+    when a --config is given without --model_dir."""
+    from tfmodels.training.driver import run_experiment
+    from tfmodels.training.experiment import load_experiment
+    from tfmodels.training.task import make_task
+
+    overrides = list(FLAGS.set) + flag_overrides({**RUNTIME_KEYS, **flag_keys})
+    cfg = load_experiment(FLAGS.config, overrides, task_type=task_type)
+    model_dir = FLAGS.model_dir
+    if not model_dir and FLAGS.config and default_model_dir:
+        model_dir = default_model_dir(cfg)
+    return run_experiment(make_task(cfg), model_dir, mode)
 
 
 def flag_overrides(mapping):
