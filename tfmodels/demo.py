@@ -53,7 +53,7 @@ class FortunesTopicsTask(ClassifierTask):
         return report
 
     def result_lines(self, report):
-        lines = [f"{'baseline ' + k:32s} {v:.4f}" for k, v in report.get("baselines", {}).items()]
+        lines = [f"{'baseline ' + k:34s} {v:.4f}" for k, v in report.get("baselines", {}).items()]
         return lines + [f"SavedModel says {r['label']!r} ({r['probability']:.2f}) for: {r['text']}"
                         for r in report.get("sample_predictions", [])]
 

@@ -55,6 +55,12 @@ def from_dict(cls, values, source="config", prefix=""):
     return cls(**kwargs)
 
 
+def check_choice(key, value, known, what):
+    """``value`` is one of ``known``, else a ConfigError naming ``key`` and the choices."""
+    if value not in known:
+        raise ConfigError(f"{key}: unknown {what} {value!r}; known: {', '.join(known)}")
+
+
 def apply_overrides(values, overrides, source="--set"):
     """Applies ``["a.b=1", ...]`` to a nested dict; values are parsed as YAML scalars."""
     values = dict(values)

@@ -29,6 +29,7 @@ from tfmodels.compression.distill_augment import (
 from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import ConfigError
 from tfmodels.pretraining.records import pretraining_dataset
+from tfmodels.strict_config import check_choice
 from tfmodels.tasks import classification
 from tfmodels.tasks.classifier_experiment import TextTaskConfig, read_text_task
 from tfmodels.tasks.fine_tuning import check_fits
@@ -85,11 +86,8 @@ class Phase:
 
 def _check(cfg):
     d = cfg.task
-    if d.method not in distill.METHODS:
-        raise ConfigError(f"task.method: unknown method {d.method!r}; known: "
-                          f"{', '.join(distill.METHODS)}")
-    if d.stage not in STAGES:
-        raise ConfigError(f"task.stage: unknown stage {d.stage!r}; known: {', '.join(STAGES)}")
+    check_choice("task.method", d.method, distill.METHODS, "method")
+    check_choice("task.stage", d.stage, STAGES, "stage")
     if d.student_init not in (None, "teacher", "random"):
         raise ConfigError(f"task.student_init: {d.student_init!r} is not teacher or random "
                           "(a student checkpoint goes in model.init_from)")
@@ -391,5 +389,5 @@ class DistillationTask(Task):
                  f"({report['student_parameters']:,}), saved in {report.get('student')}"]
         for key, value in report.get("teacher_eval", {}).items():
             if isinstance(value, float):
-                lines.append(f"{'teacher ' + key:32s} {value:.4f}")
+                lines.append(f"{'teacher ' + key:34s} {value:.4f}")
         return lines

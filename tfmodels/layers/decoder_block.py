@@ -33,21 +33,30 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
              training=None, cache=None, cross_cache=None, cache_index=None,
              attention_bias=None):
         args = {} if attention_bias is None else {"attention_bias": attention_bias}
-        x, probs_or_cache = self._self_attention(x, attention_mask, training, cache,
-                                                 cache_index, args)
-
-        def attend(h):
-            if cross_cache is not None:
-                return self.cross_attention(h, attention_mask=encoder_mask, training=training,
-                                            cache=cross_cache)[0]
-            return self.cross_attention(h, encoder_output, attention_mask=encoder_mask,
-                                        training=training)
-
-        x = self._residual(x, attend, self.cross_attention_layer_norm, training)
-        x = self._feed_forward(x, training)
         if cache is not None:
-            return x, probs_or_cache
-        return x
+            return self.decode_step(x, cache, cache_index, attention_mask, training,
+                                    encoder_mask=encoder_mask, cross_cache=cross_cache, **args)
+        h = self.attention(self.pre_norm(x, self.attention_layer_norm),
+                           attention_mask=attention_mask, training=training, **args)
+        x = self.add(x, h, self.attention_layer_norm, training)
+        h = self.cross_attention(self.pre_norm(x, self.cross_attention_layer_norm),
+                                 encoder_output, attention_mask=encoder_mask, training=training)
+        x = self.add(x, h, self.cross_attention_layer_norm, training)
+        h = self.feed_forward(self.pre_norm(x, self.output_layer_norm), training)
+        return self.add(x, h, self.output_layer_norm, training)
+
+    def decode_step(self, x, cache, cache_index, attention_mask=None, training=None,
+                    encoder_mask=None, cross_cache=None, **attention_args):
+        """One step over ``cache`` (self-attention keys/values, written at
+        ``cache_index``) and ``cross_cache`` (the encoder's, fixed); ``(x, cache)``."""
+        x, cache = self.self_attend_cached(x, cache, cache_index, attention_mask, training,
+                                           **attention_args)
+        h = self.cross_attention(self.pre_norm(x, self.cross_attention_layer_norm),
+                                 attention_mask=encoder_mask, training=training,
+                                 cache=cross_cache)[0]
+        x = self.add(x, h, self.cross_attention_layer_norm, training)
+        h = self.feed_forward(self.pre_norm(x, self.output_layer_norm), training)
+        return self.add(x, h, self.output_layer_norm, training), cache
 
     def get_config(self):
         config = super().get_config()

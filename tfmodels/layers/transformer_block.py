@@ -24,10 +24,30 @@ def layer_norm(kind, epsilon, name):
 
 
 class TransformerEncoderBlock(keras.layers.Layer):
-    """Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
+    """One encoder layer: self-attention, then a position-wise feed-forward network,
+    each added to its input through dropout (Vaswani et al. 2017, sections 3.1-3.3).
+
+    Args:
+      num_heads: attention heads.
+      intermediate_size: width of the feed-forward network's hidden layer.
+      activation: the feed-forward activation (``gelu``, ``relu``, ``gelu_new``, ...).
+      dropout_rate: dropout on each sublayer's output, before the residual sum.
+      attention_dropout_rate: dropout on the attention probabilities.
+      layer_norm_eps: the norms' epsilon.
+      norm_first: pre-LN, ``x + f(LN(x))`` (GPT-2, T5), if True; post-LN,
+        ``LN(x + f(x))`` (Transformer, BERT), if False.
+      head_size: width of a head; default hidden width / ``num_heads``.
+      causal: each position attends to itself and earlier ones only (decoders).
+      initializer_range: stddev of the truncated-normal weight initializer.
+      norm: ``"layer"`` (LayerNorm, float32 under mixed precision) or ``"rms"`` (T5).
+      use_bias: biases in the projections and the feed-forward network (T5: False).
+      attention_scale: factor of the attention logits; default 1/sqrt(head_size) (T5: 1).
+      activation_dropout_rate: dropout between the feed-forward layers (BART, T5).
+
+    Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
     cache=None, cache_index=None, **attention_args)``; ``attention_args`` (``head_gate``,
-    ``attention_bias``) go to the attention (see MultiHeadAttention). With a ``cache``
-    (incremental decoding) the block returns ``(x, cache)``.
+    ``attention_bias``, a subclass's relative embeddings) go to the attention. With a
+    ``cache`` the call is one step of incremental decoding (:meth:`decode_step`).
     """
 
     def __init__(self, num_heads, intermediate_size, activation="gelu", dropout_rate=0.1,
@@ -78,50 +98,52 @@ class TransformerEncoderBlock(keras.layers.Layer):
                                    if self.activation_dropout_rate else None)
         super().build(input_shape)
 
-    def _residual(self, x, sublayer, layer_norm, training):
-        """One sublayer with dropout, residual connection and LayerNorm (pre or post)."""
-        if self.norm_first:
-            y = sublayer(tf.cast(layer_norm(x), self.compute_dtype))
-            return x + self.dropout(y, training=training)
-        y = sublayer(x)
-        return tf.cast(layer_norm(x + self.dropout(y, training=training)), self.compute_dtype)
-
-    def _self_attention(self, x, attention_mask, training, cache, cache_index,
-                        attention_args):
-        """The self-attention sublayer; returns ``(x, probs or new cache)``."""
-        extra = {}
-
-        def attend(h):
-            if cache is not None:
-                attention_args.update(cache=cache, cache_index=cache_index)
-            out, extra["second"] = self.attention(
-                h, attention_mask=attention_mask, training=training,
-                return_attention_scores=True, **attention_args)
-            return out
-
-        x = self._residual(x, attend, self.attention_layer_norm, training)
-        return x, extra["second"]
-
-    def _feed_forward(self, x, training):
-        def feed_forward(h):
-            h = self.intermediate(h)
-            if self.activation_dropout is not None:
-                h = self.activation_dropout(h, training=training)
-            return self.output_dense(h)
-
-        return self._residual(x, feed_forward, self.output_layer_norm, training)
-
     def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
              cache=None, cache_index=None, **attention_args):
-        """``attention_args`` go to the attention layer: ``head_gate`` or
-        ``attention_bias`` for MultiHeadAttention, relative embeddings for a
-        subclass's own attention."""
-        x, second = self._self_attention(x, attention_mask, training, cache, cache_index,
-                                         attention_args)
-        x = self._feed_forward(x, training)
-        if cache is not None or return_attention_scores:
-            return x, second
-        return x
+        if cache is not None:
+            return self.decode_step(x, cache, cache_index, attention_mask, training,
+                                    **attention_args)
+        h, scores = self.attention(self.pre_norm(x, self.attention_layer_norm),
+                                   attention_mask=attention_mask, training=training,
+                                   return_attention_scores=True, **attention_args)
+        x = self.add(x, h, self.attention_layer_norm, training)
+        h = self.feed_forward(self.pre_norm(x, self.output_layer_norm), training)
+        x = self.add(x, h, self.output_layer_norm, training)
+        return (x, scores) if return_attention_scores else x
+
+    def decode_step(self, x, cache, cache_index, attention_mask=None, training=None,
+                    **attention_args):
+        """``x``: the new positions; their keys and values are written into ``cache``
+        (this layer's, from the attention) at ``cache_index``. Returns ``(x, cache)``."""
+        x, cache = self.self_attend_cached(x, cache, cache_index, attention_mask, training,
+                                           **attention_args)
+        h = self.feed_forward(self.pre_norm(x, self.output_layer_norm), training)
+        return self.add(x, h, self.output_layer_norm, training), cache
+
+    def self_attend_cached(self, x, cache, cache_index, attention_mask, training,
+                           **attention_args):
+        """The self-attention sublayer over a key/value cache: ``(x, updated cache)``."""
+        h, cache = self.attention(self.pre_norm(x, self.attention_layer_norm),
+                                  attention_mask=attention_mask, training=training,
+                                  return_attention_scores=True, cache=cache,
+                                  cache_index=cache_index, **attention_args)
+        return self.add(x, h, self.attention_layer_norm, training), cache
+
+    def pre_norm(self, x, norm):
+        """A sublayer's input: ``norm(x)`` in a pre-LN block, else ``x``."""
+        return tf.cast(norm(x), self.compute_dtype) if self.norm_first else x
+
+    def add(self, x, h, norm, training):
+        """The residual sum of a sublayer's output ``h``, normalized in a post-LN block."""
+        x = x + self.dropout(h, training=training)
+        return x if self.norm_first else tf.cast(norm(x), self.compute_dtype)
+
+    def feed_forward(self, h, training):
+        """The position-wise feed-forward network (section 3.3)."""
+        h = self.intermediate(h)
+        if self.activation_dropout is not None:
+            h = self.activation_dropout(h, training=training)
+        return self.output_dense(h)
 
     def get_config(self):
         config = super().get_config()

@@ -9,10 +9,9 @@ import os
 from typing import List, Optional
 
 from tfmodels.atomic import atomic_write
-from tfmodels.errors import ConfigError
 from tfmodels.export import saved_model
 from tfmodels.tasks import classification
-from tfmodels.tasks.fine_tuning import FineTuningTask
+from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.tasks.glue import get_task
 from tfmodels.training.experiment import TaskConfig
 from tfmodels.training.sift import with_sift
@@ -35,8 +34,7 @@ def read_text_task(section):
     s = section
     task = get_task(s.name, s.data_dir, s.text_a_column, s.text_b_column, s.label_column,
                     s.labels)
-    if not s.data_dir or not os.path.isdir(s.data_dir):
-        raise ConfigError(f"--data_dir: folder not found: {s.data_dir}")
+    check_data(s.data_dir)
     return task
 
 

@@ -10,6 +10,17 @@ from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import ConfigError
 from tfmodels.training.task import Task
 
+EVAL_SPLITS = ("dev", "test")
+
+
+def check_data(data_dir, eval_splits=EVAL_SPLITS):
+    """The data folder exists; the splits to score are dev and/or test."""
+    unknown = [x for x in eval_splits if x not in EVAL_SPLITS]
+    if unknown:
+        raise ConfigError(f"task.eval_splits: {unknown[0]!r} is not dev or test")
+    if not data_dir or not os.path.isdir(data_dir):
+        raise ConfigError(f"--data_dir: folder not found: {data_dir}")
+
 
 def build_model_and_preprocessor(cfg, architecture, **head_args):
     """The ``architecture`` task model of ``model.init_from`` (a checkpoint) or

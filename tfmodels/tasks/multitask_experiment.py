@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
+from tfmodels.strict_config import check_choice
 from tfmodels.tasks import classification, multitask
 from tfmodels.tasks.fine_tuning import build_model_and_preprocessor
 from tfmodels.tasks.glue import get_task
@@ -62,9 +63,7 @@ def resolve_tasks(section):
     """Checks ``task.tasks``: known GLUE tasks, existing folders, fitting heads."""
     if not section.tasks:
         raise ConfigError("task.tasks: list at least one task (name + data_dir)")
-    if section.sampling not in SAMPLINGS:
-        raise ConfigError(f"task.sampling: unknown sampling {section.sampling!r}; "
-                          f"known: {', '.join(SAMPLINGS)}")
+    check_choice("task.sampling", section.sampling, SAMPLINGS, "sampling")
     tasks = []
     for i, entry in enumerate(section.tasks):
         key = f"task.tasks[{i}]"

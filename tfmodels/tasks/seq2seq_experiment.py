@@ -21,8 +21,9 @@ from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 from tfmodels.generation import METHODS, generate
 from tfmodels.pretraining.seq2seq import seq2seq_lm_loss
+from tfmodels.strict_config import check_choice
 from tfmodels.tasks import glue, seq2seq
-from tfmodels.tasks.fine_tuning import FineTuningTask
+from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.tasks.metrics import classification_metrics
 from tfmodels.training.experiment import TaskConfig
 
@@ -146,20 +147,12 @@ class Seq2SeqTask(FineTuningTask):
     def prepare(self, mode):
         super().prepare(mode)
         s = self.section
-        if s.kind not in seq2seq.KINDS:
-            raise ConfigError(f"task.kind: unknown kind {s.kind!r}; known: "
-                              f"{', '.join(seq2seq.KINDS)}")
-        if s.decoding not in METHODS:
-            raise ConfigError(f"task.decoding: unknown method {s.decoding!r}; known: "
-                              f"{', '.join(METHODS)}")
+        check_choice("task.kind", s.kind, seq2seq.KINDS, "kind")
+        check_choice("task.decoding", s.decoding, METHODS, "method")
         if s.glue_task and s.glue_task not in seq2seq.GLUE_PROMPTS:
             raise ConfigError(f"task.glue_task: no text-to-text form for {s.glue_task!r}; "
                               f"known: {', '.join(seq2seq.GLUE_PROMPTS)}")
-        unknown = [x for x in s.eval_splits if x not in ("dev", "test")]
-        if unknown:
-            raise ConfigError(f"task.eval_splits: {unknown[0]!r} is not dev or test")
-        if not s.data_dir or not os.path.isdir(s.data_dir):
-            raise ConfigError(f"--data_dir: folder not found: {s.data_dir}")
+        check_data(s.data_dir, s.eval_splits)
         # Every file is read and checked before the model is built.
         self.train_pairs = read_split(s, "train") if mode == "train_and_eval" else None
         self.splits = {name: read_split(s, name) for name in s.eval_splits}

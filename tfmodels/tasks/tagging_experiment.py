@@ -16,9 +16,10 @@ import numpy as np
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
+from tfmodels.strict_config import check_choice
 from tfmodels.tasks import conll
 from tfmodels.tasks.classification import predict_logits
-from tfmodels.tasks.fine_tuning import FineTuningTask
+from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.training.experiment import TaskConfig
 from tfmodels.training.sift import with_sift
 
@@ -121,14 +122,8 @@ class TaggingTask(FineTuningTask):
     def prepare(self, mode):
         super().prepare(mode)
         s = self.section
-        if s.scheme not in conll.SCHEMES:
-            raise ConfigError(f"task.scheme: unknown scheme {s.scheme!r}; known: "
-                              f"{', '.join(conll.SCHEMES)}")
-        unknown = [x for x in s.eval_splits if x not in ("dev", "test")]
-        if unknown:
-            raise ConfigError(f"task.eval_splits: {unknown[0]!r} is not dev or test")
-        if not s.data_dir or not os.path.isdir(s.data_dir):
-            raise ConfigError(f"--data_dir: folder not found: {s.data_dir}")
+        check_choice("task.scheme", s.scheme, conll.SCHEMES, "scheme")
+        check_data(s.data_dir, s.eval_splits)
         # Every file is read and checked before the model is built.
         self.train_split = Split(conll.find_split(s.data_dir, "train"), s.scheme)
         self.labels = _labels(s, self.train_split.sentences)

@@ -16,6 +16,7 @@ import tfmodels
 from tfmodels.atomic import atomic_path
 from tfmodels.convert.pretrained import TOKENIZER_FILES
 from tfmodels.errors import ConfigError
+from tfmodels.strict_config import check_choice
 from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
@@ -69,8 +70,7 @@ def run_experiment(task, model_dir, mode=None, log=None):
     if log:
         task.log = log
     mode = mode or task.modes[0]
-    if mode not in task.modes:
-        raise ConfigError(f"--mode: unknown mode {mode!r}; known: {', '.join(task.modes)}")
+    check_choice("--mode", mode, task.modes, "mode")
     if not model_dir:
         raise ConfigError("--model_dir is required")
     task.prepare(mode)
@@ -128,7 +128,7 @@ def _print_results(task, report, log):
     log("\n== results ==")
     for key, value in report.get("eval", {}).items():
         if isinstance(value, float):
-            log(f"{key:32s} {value:.4f}")
+            log(f"{key:34s} {value:.4f}")
     for line in task.result_lines(report):
         log(line)
     metric = f"main metric {task.main_metric}; " if task.main_metric else ""
