@@ -24,14 +24,14 @@ QAT_REFUSES = {"bert": None, "albert": None, "roberta": "SlicingOpLambda",
 
 
 def classifier(family):
-    module = registry.family_module(family)
-    return module.TASKS["classification"](module.Config(**TINY, **EXTRA.get(family, {})),
-                                          num_labels=2)
+    declared = registry.family(family)
+    return declared.tasks["classification"](
+        declared.config_class(**TINY, **EXTRA.get(family, {})), num_labels=2)
 
 
 def test_the_table_covers_every_family_with_a_classifier():
     assert set(QAT_REFUSES) == {f for f in registry.FAMILIES
-                                if "classification" in registry.family_module(f).TASKS}
+                                if "classification" in registry.family(f).tasks}
 
 
 @pytest.mark.parametrize("family", QAT_REFUSES)

@@ -97,8 +97,8 @@ def model_types(names):
 
 
 def families_with(task):
-    """The families whose TASKS have ``task`` (``question_answering`` ...)."""
-    return {family for family in registry.FAMILIES if task in registry.family_module(family).TASKS}
+    """The families that declare the role ``task`` (``question_answering`` ...)."""
+    return {family for family in registry.FAMILIES if task in registry.family(family).tasks}
 
 
 def assert_logits_are_spread(name, least=0.5):

@@ -35,7 +35,7 @@ def test_outputs_match_reference_and_save_pretrained_is_lossless(name, tmp_path)
     config, hf = assert_save_pretrained_is_lossless(model, name, tmp_path)
     assert config["model_type"] == hf["model_type"]
     # The hyper-parameters are written back under the reference's own names.
-    assert registry.family_module(hf["model_type"]).Config.from_hf(config) == model.config
+    assert registry.family(hf["model_type"]).config_class.from_hf(config) == model.config
     written = model.config.to_hf()
     assert {k: config[k] for k in written if k in hf} == {k: hf[k] for k in written if k in hf}
     names = {"distilbert": {"dim", "n_layers", "n_heads", "hidden_dim", "activation"},

@@ -130,11 +130,11 @@ def _read_id2label(path):
 def _load_hf(path, architecture, num_labels):
     hf_config = read_json(os.path.join(path, "config.json"))
     family = hf_config.get("model_type")
-    registry.family_module(family, source=f"{path}/config.json model_type")
+    registry.family(family, source=f"{path}/config.json model_type")
     arch = architecture or (hf_config.get("architectures") or
                             [registry.backbone_architecture(family)])[0]
     source = f"{path}/config.json"
-    config = registry.family_module(family).Config.from_hf(hf_config, source)
+    config = registry.family(family).config_class.from_hf(hf_config, source)
     model = build_model(family, arch, config, _head_args(hf_config, num_labels), source)
     converter, backbone, heads = _model_weights(model, family)
     prefix = converter.PREFIX + "."
@@ -150,7 +150,7 @@ def _load_google(path, architecture, num_labels):
     from tfmodels.convert import bert as converter
 
     config_path = os.path.join(path, "bert_config.json")
-    config = registry.family_module("bert").Config.from_hf(read_json(config_path), config_path)
+    config = registry.family("bert").config_class.from_hf(read_json(config_path), config_path)
     prefix = tf.train.latest_checkpoint(path)
     if prefix is None:
         indexes = glob.glob(os.path.join(path, "*.ckpt*.index"))

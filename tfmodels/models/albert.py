@@ -23,6 +23,7 @@ from tfmodels.layers import (
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.models import bert
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -187,11 +188,14 @@ class AlbertForQuestionAnswering(_AlbertTaskModel):
     _heads = bert.BertForQuestionAnswering._heads
 
 
-TASKS = {"backbone": AlbertEncoder, "pretraining": AlbertPretrainer,
-         "masked_lm": AlbertMaskedLM, "classification": AlbertClassifier,
-         "token_classification": AlbertTokenClassifier,
-         "question_answering": AlbertForQuestionAnswering}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "albert", Config,
+    tasks={"backbone": AlbertEncoder, "pretraining": AlbertPretrainer,
+           "masked_lm": AlbertMaskedLM, "classification": AlbertClassifier,
+           "token_classification": AlbertTokenClassifier,
+           "question_answering": AlbertForQuestionAnswering},
+    converter="tfmodels.convert.albert", tokenizer="sentencepiece", packing="bert",
+    objective="mlm_sop")
 
 
 def from_config(config):

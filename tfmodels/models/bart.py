@@ -20,6 +20,7 @@ from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerDecoderBlock, TransformerEncoderBlock
 from tfmodels.layers.seq2seq_embeddings import StackInputs, TokenEmbeddings, TokenLogits
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 from tfmodels.models.seq2seq import EncoderDecoderModel, Seq2SeqParts, TransformerStack
 
 POSITION_OFFSET = 2  # BartLearnedPositionalEmbedding's offset
@@ -125,8 +126,11 @@ class BartForConditionalGeneration(BartModel):
     with_lm_head = True
 
 
-TASKS = {"backbone": BartModel, "seq2seq_lm": BartForConditionalGeneration}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "bart", Config,
+    tasks={"backbone": BartModel, "seq2seq_lm": BartForConditionalGeneration},
+    converter="tfmodels.convert.bart", tokenizer="byte_bpe", packing="roberta",
+    objective="denoising")
 
 
 def from_config(config):

@@ -23,6 +23,7 @@ from tfmodels.layers import (
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.span_head import SpanHead
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -306,8 +307,10 @@ class BertForQuestionAnswering(_TaskModel):
         return span_outputs(encoder, backbone)
 
 
-TASKS = {"backbone": BertEncoder, "pretraining": BertPretrainer, "masked_lm": BertMaskedLM,
-         "classification": BertClassifier,
-         "question_answering": BertForQuestionAnswering,
-         "token_classification": BertTokenClassifier}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "bert", Config,
+    tasks={"backbone": BertEncoder, "pretraining": BertPretrainer, "masked_lm": BertMaskedLM,
+           "classification": BertClassifier, "question_answering": BertForQuestionAnswering,
+           "token_classification": BertTokenClassifier},
+    converter="tfmodels.convert.bert", tokenizer="wordpiece", packing="bert",
+    objective="mlm_nsp")

@@ -25,6 +25,7 @@ from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder
 from tfmodels.layers.relative_positions import RelativeEmbeddings
 from tfmodels.models import bert
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -274,11 +275,14 @@ class DebertaForQuestionAnswering(_DebertaTaskModel):
     _heads = bert.BertForQuestionAnswering._heads
 
 
-TASKS = {"backbone": DebertaEncoder, "pretraining": DebertaPretrainer,
-         "masked_lm": DebertaMaskedLM, "classification": DebertaClassifier,
-         "token_classification": DebertaTokenClassifier,
-         "question_answering": DebertaForQuestionAnswering}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "deberta-v2", Config,
+    tasks={"backbone": DebertaEncoder, "pretraining": DebertaPretrainer,
+           "masked_lm": DebertaMaskedLM, "classification": DebertaClassifier,
+           "token_classification": DebertaTokenClassifier,
+           "question_answering": DebertaForQuestionAnswering},
+    converter="tfmodels.convert.deberta", tokenizer="deberta_sentencepiece", packing="bert",
+    objective="rtd_gdes")
 
 
 def from_config(config):

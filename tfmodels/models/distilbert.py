@@ -14,6 +14,7 @@ import dataclasses
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead
 from tfmodels.models import bert
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -123,13 +124,14 @@ class DistilBertForQuestionAnswering(bert.BertForQuestionAnswering):
         return bert.span_outputs(encoder, backbone, encoder.config.hidden_dropout)
 
 
-TASKS = {"backbone": DistilBertEncoder, "pretraining": DistilBertMaskedLM,
-         "masked_lm": DistilBertMaskedLM, "classification": DistilBertClassifier,
-         "token_classification": DistilBertTokenClassifier,
-         "question_answering": DistilBertForQuestionAnswering}
-TASK_MODELS = {cls.architecture: cls for cls in (DistilBertEncoder, DistilBertMaskedLM,
-                                                  DistilBertClassifier, DistilBertTokenClassifier,
-                                                  DistilBertForQuestionAnswering)}
+FAMILY = Family(
+    "distilbert", Config,
+    tasks={"backbone": DistilBertEncoder, "pretraining": DistilBertMaskedLM,
+           "masked_lm": DistilBertMaskedLM, "classification": DistilBertClassifier,
+           "token_classification": DistilBertTokenClassifier,
+           "question_answering": DistilBertForQuestionAnswering},
+    converter="tfmodels.convert.distilbert", tokenizer="wordpiece", packing="bert",
+    objective="mlm")
 
 
 def from_config(config):

@@ -18,6 +18,7 @@ from typing import Optional
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead, MaskedLMHead
 from tfmodels.models import bert
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -123,11 +124,15 @@ class ElectraForQuestionAnswering(_ElectraTaskModel):
     _heads = bert.BertForQuestionAnswering._heads
 
 
-TASKS = {"backbone": ElectraEncoder, "pretraining": ElectraDiscriminator,
-         "masked_lm": ElectraMaskedLM, "classification": ElectraClassifier,
-         "token_classification": ElectraTokenClassifier,
-         "question_answering": ElectraForQuestionAnswering}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "electra", Config,
+    tasks={"backbone": ElectraEncoder, "pretraining": ElectraDiscriminator,
+           "masked_lm": ElectraMaskedLM, "classification": ElectraClassifier,
+           "token_classification": ElectraTokenClassifier,
+           "question_answering": ElectraForQuestionAnswering},
+    converter="tfmodels.convert.electra", tokenizer="wordpiece", packing="bert",
+    objective="rtd")
+
 _SHARED_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
 
 

@@ -20,6 +20,7 @@ from tfmodels.generation import IncrementalDecoding
 from tfmodels.layers import TransformerEmbeddings, TransformerEncoderBlock
 from tfmodels.models import bert
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -178,8 +179,11 @@ class GPT2LMHeadModel(IncrementalDecoding, _GPT2TaskModel):
                  "logits": head(backbone["sequence_output"])}, {"lm_head": head})
 
 
-TASKS = {"backbone": GPT2Model, "causal_lm": GPT2LMHeadModel}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "gpt2", Config,
+    tasks={"backbone": GPT2Model, "causal_lm": GPT2LMHeadModel},
+    converter="tfmodels.convert.gpt2", tokenizer="byte_bpe", packing="gpt2",
+    objective="causal_lm")
 
 
 def from_config(config):

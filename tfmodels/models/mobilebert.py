@@ -27,6 +27,7 @@ from tfmodels.layers.no_norm import NORMALIZATIONS
 from tfmodels.models import bert
 from tfmodels.models.bert import feature_inputs
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -207,8 +208,11 @@ class MobileBertForQuestionAnswering(_TaskModel):
     _heads = bert.BertForQuestionAnswering._heads
 
 
-TASKS = {"backbone": MobileBertEncoder, "pretraining": MobileBertPretrainer,
-         "masked_lm": MobileBertMaskedLM, "classification": MobileBertClassifier,
-         "token_classification": MobileBertTokenClassifier,
-         "question_answering": MobileBertForQuestionAnswering}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "mobilebert", Config,
+    tasks={"backbone": MobileBertEncoder, "pretraining": MobileBertPretrainer,
+           "masked_lm": MobileBertMaskedLM, "classification": MobileBertClassifier,
+           "token_classification": MobileBertTokenClassifier,
+           "question_answering": MobileBertForQuestionAnswering},
+    converter="tfmodels.convert.mobilebert", tokenizer="wordpiece", packing="bert",
+    objective="mlm_nsp")

@@ -1,7 +1,8 @@
-"""Which module builds and converts each family, and which class each architecture is.
+"""The families, and lookups that read their declarations (each module's ``FAMILY``,
+a :class:`tfmodels.models.family.Family`).
 
-``model_type`` (HF config.json) and ``family`` (our YAML) are the same names.
-Adding a family means one line in each table below.
+``model_type`` (HF config.json) and ``family`` (our YAML) are the same names. Adding a
+family means writing its module with its ``FAMILY`` and one line here (CONTRIBUTING.md).
 """
 import importlib
 
@@ -19,43 +20,33 @@ FAMILIES = {"bert": "tfmodels.models.bert",
             "transformer": "tfmodels.models.transformer",
             "bart": "tfmodels.models.bart",
             "t5": "tfmodels.models.t5"}
-CONVERTERS = {"bert": "tfmodels.convert.bert",
-              "albert": "tfmodels.convert.albert",
-              "mobilebert": "tfmodels.convert.mobilebert",
-              "roberta": "tfmodels.convert.roberta",
-              "electra": "tfmodels.convert.electra",
-              "distilbert": "tfmodels.convert.distilbert",
-              "deberta-v2": "tfmodels.convert.deberta",
-              "gpt2": "tfmodels.convert.gpt2",
-              "xlnet": "tfmodels.convert.xlnet",
-              "bart": "tfmodels.convert.bart",
-              "t5": "tfmodels.convert.t5",
-              "transformer": "tfmodels.convert.transformer"}
 
 
-def family_module(family, source="model_type"):
-    if family not in FAMILIES:
-        raise ConfigError(f"{source}: unknown model family {family!r}; "
+def family(name, source="model_type"):
+    """The :class:`Family` called ``name``; ``source`` names the setting in the error."""
+    if name not in FAMILIES:
+        raise ConfigError(f"{source}: unknown model family {name!r}; "
                           f"known: {', '.join(sorted(FAMILIES))}")
-    return importlib.import_module(FAMILIES[family])
+    return importlib.import_module(FAMILIES[name]).FAMILY
 
 
-def converter_module(family):
-    return importlib.import_module(CONVERTERS[family])
+def converter_module(name):
+    """The module with the family's HF weight map."""
+    return importlib.import_module(family(name).converter)
 
 
-def model_class(family, architecture, source="architectures"):
+def model_class(name, architecture, source="architectures"):
     """The task model class for an architecture name such as ``BertForPreTraining``,
-    or a task name (``backbone``, ``classification``, ``pretraining``, ``masked_lm``)."""
-    module = family_module(family)
-    if architecture in module.TASKS:
-        return module.TASKS[architecture]
-    classes = module.TASK_MODELS
+    or a role (``backbone``, ``classification``, ``pretraining``, ``masked_lm``, ...)."""
+    declared = family(name)
+    if architecture in declared.tasks:
+        return declared.tasks[architecture]
+    classes = declared.architectures
     if architecture not in classes:
-        raise ConfigError(f"{source}: unknown architecture {architecture!r} for {family}; "
+        raise ConfigError(f"{source}: unknown architecture {architecture!r} for {name}; "
                           f"known: {', '.join(sorted(classes))}")
     return classes[architecture]
 
 
-def backbone_architecture(family):
-    return next(iter(family_module(family).TASK_MODELS))
+def backbone_architecture(name):
+    return family(name).backbone.architecture

@@ -17,6 +17,7 @@ from typing import Optional
 
 from tfmodels.layers import ClassificationHead, MaskedLMHead
 from tfmodels.models import bert
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -121,13 +122,14 @@ class RobertaForQuestionAnswering(bert.BertForQuestionAnswering):
         _number_positions_after_padding(self.encoder)
 
 
-TASKS = {"backbone": RobertaEncoder, "pretraining": RobertaMaskedLM,
-         "masked_lm": RobertaMaskedLM, "classification": RobertaClassifier,
-         "token_classification": RobertaTokenClassifier,
-         "question_answering": RobertaForQuestionAnswering}
-TASK_MODELS = {cls.architecture: cls for cls in (RobertaEncoder, RobertaMaskedLM,
-                                                  RobertaClassifier, RobertaTokenClassifier,
-                                                  RobertaForQuestionAnswering)}
+FAMILY = Family(
+    "roberta", Config,
+    tasks={"backbone": RobertaEncoder, "pretraining": RobertaMaskedLM,
+           "masked_lm": RobertaMaskedLM, "classification": RobertaClassifier,
+           "token_classification": RobertaTokenClassifier,
+           "question_answering": RobertaForQuestionAnswering},
+    converter="tfmodels.convert.roberta", tokenizer="byte_bpe", packing="roberta",
+    objective="mlm", positions_after_padding=True)
 
 
 def from_config(config):

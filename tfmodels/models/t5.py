@@ -28,6 +28,7 @@ from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.relative_position_bias import RelativePositionBias
 from tfmodels.layers.seq2seq_embeddings import StackInputs, TokenEmbeddings, TokenLogits
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 from tfmodels.models.seq2seq import EncoderDecoderModel, Seq2SeqParts, TransformerStack
 
 
@@ -125,8 +126,11 @@ class T5ForConditionalGeneration(T5Model):
     with_lm_head = True
 
 
-TASKS = {"backbone": T5Model, "seq2seq_lm": T5ForConditionalGeneration}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "t5", Config,
+    tasks={"backbone": T5Model, "seq2seq_lm": T5ForConditionalGeneration},
+    converter="tfmodels.convert.t5", tokenizer="t5_sentencepiece", packing="bert",
+    objective="span_corruption")
 
 
 def from_config(config):

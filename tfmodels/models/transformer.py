@@ -17,6 +17,7 @@ from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerDecoderBlock, TransformerEncoderBlock
 from tfmodels.layers.seq2seq_embeddings import StackInputs, TokenEmbeddings, TokenLogits
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 from tfmodels.models.seq2seq import EncoderDecoderModel, Seq2SeqParts, TransformerStack
 
 
@@ -84,8 +85,11 @@ class TransformerForConditionalGeneration(TransformerModel):
     with_lm_head = True
 
 
-TASKS = {"backbone": TransformerModel, "seq2seq_lm": TransformerForConditionalGeneration}
-TASK_MODELS = {cls.architecture: cls for cls in TASKS.values()}
+FAMILY = Family(
+    "transformer", Config,
+    tasks={"backbone": TransformerModel, "seq2seq_lm": TransformerForConditionalGeneration},
+    converter="tfmodels.convert.transformer", tokenizer=None, packing="bert",
+    objective=None)
 
 
 def from_config(config):

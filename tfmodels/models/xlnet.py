@@ -30,6 +30,7 @@ from tfmodels.layers.two_stream_attention import (
 )
 from tfmodels.models import bert, gpt2
 from tfmodels.models.config import ModelConfig
+from tfmodels.models.family import Family
 
 
 @dataclasses.dataclass
@@ -295,8 +296,11 @@ def next_token_features(input_ids):
             "target_mapping": tf.broadcast_to(last, [batch, 1, length])}
 
 
-TASKS = {"backbone": XLNetModel, "lm": XLNetLMHeadModel, "pretraining": XLNetPermutationLM}
-TASK_MODELS = {cls.architecture: cls for cls in (XLNetModel, XLNetLMHeadModel)}
+FAMILY = Family(
+    "xlnet", Config,
+    tasks={"backbone": XLNetModel, "lm": XLNetLMHeadModel, "pretraining": XLNetPermutationLM},
+    converter="tfmodels.convert.xlnet", tokenizer="sentencepiece", packing="bert",
+    objective="permutation_lm")
 
 
 def from_config(config):

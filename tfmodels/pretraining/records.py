@@ -344,7 +344,7 @@ def create_records(input_paths, vocab_dir, output_dir, objective=None, options=N
         config = os.path.join(vocab_dir, "config.json")
         family = (read_json(config).get("model_type") if os.path.isfile(config) else
                   TOKENIZER_FAMILIES.get(type(pre.tokenizer).__name__, "bert"))
-        objective = registry.FAMILY_DEFAULTS.get(family, "mlm_nsp")
+        objective = registry.family_default(family) or "mlm_nsp"
     spec = registry.get_objective(objective, source="--objective")
     if options.static_masking is None:
         options = dataclasses.replace(options, static_masking=spec.masking == "static")

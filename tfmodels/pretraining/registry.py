@@ -14,7 +14,7 @@ instead of failing at import). Hook contracts:
   constructed with the model's Config;
 - ``extra_features(seq_length, max_predictions)`` -> more ``tf.io`` parsing specs.
 
-Default per family: :data:`FAMILY_DEFAULTS`; ``task.objective`` (or the
+Default per family: its declared ``FAMILY.objective``; ``task.objective`` (or the
 ``--objective`` flag) overrides it.
 """
 import dataclasses
@@ -105,10 +105,14 @@ OBJECTIVES = {o.name: o for o in (
               extra_features="tfmodels.pretraining.permutation:permutation_features"),
 )}
 
-FAMILY_DEFAULTS = {"bert": "mlm_nsp", "mobilebert": "mlm_nsp", "roberta": "mlm",
-                   "distilbert": "mlm", "albert": "mlm_sop", "electra": "rtd",
-                   "deberta-v2": "rtd_gdes", "gpt2": "causal_lm", "t5": "span_corruption",
-                   "bart": "denoising", "xlnet": "permutation_lm"}
+
+
+def family_default(family):
+    """The objective the family declares (its ``FAMILY.objective``), or None."""
+    from tfmodels.models.registry import FAMILIES
+    from tfmodels.models.registry import family as declared
+
+    return declared(family).objective if family in FAMILIES else None
 
 
 def get_objective(name, source="task.objective"):
@@ -131,10 +135,11 @@ def objective_for(name, family, source="task.objective"):
     """``name`` if given, else the family's default objective."""
     if name:
         return get_objective(name, source)
-    if family not in FAMILY_DEFAULTS:
+    default = family_default(family)
+    if default is None:
         raise ConfigError(f"{source}: no default pre-training objective for model family "
                           f"{family!r}; set one of {', '.join(sorted(OBJECTIVES))}")
-    return get_objective(FAMILY_DEFAULTS[family], source)
+    return get_objective(default, source)
 
 
 def check_model(objective, model, family):
@@ -152,9 +157,9 @@ def check_family(objective, family):
     objective's ``architecture`` (e.g. mlm on GPT-2, which has no masked-LM model)."""
     if objective.build or ":" in objective.architecture:
         return
-    from tfmodels.models.registry import family_module
+    from tfmodels.models.registry import family as declared
 
-    if objective.architecture not in family_module(family).TASKS:
+    if objective.architecture not in declared(family).tasks:
         _misfit(objective, family, f"a {objective.architecture} model, but the {family} "
                                    "family has none")
 
@@ -162,4 +167,4 @@ def check_family(objective, family):
 def _misfit(objective, family, what):
     raise ConfigError(f"objective {objective.name!r} ({objective.paper}) needs {what}; "
                       f"pick an objective the {family} family can run "
-                      f"(default: {FAMILY_DEFAULTS.get(family, 'none')})")
+                      f"(default: {family_default(family) or 'none'})")

@@ -273,14 +273,15 @@ class ByteBPEPreprocessor(Preprocessor):
         return config
 
 
-def byte_bpe_preprocessor(path, seq_length=128):
+def byte_bpe_preprocessor(path, seq_length=128, family=None):
     """The :class:`ByteBPEPreprocessor` of a HF directory with vocab.json and merges.txt.
 
     Special tokens and ``add_prefix_space`` come from ``tokenizer_config.json`` when it
     has them. RoBERTa numbers positions from ``pad_token_id + 1``, so its texts are
-    that much shorter than ``max_position_embeddings``. A GPT-2 folder (config.json
-    ``model_type`` "gpt2") gets GPT-2's packing: no special tokens, ``<|endoftext|>``
-    (its eos) as padding and unknown token, at most ``n_positions`` tokens.
+    that much shorter than ``max_position_embeddings``. ``family`` (the
+    :class:`Family` of the folder's config.json) decides the packing: GPT-2's has no
+    special tokens, ``<|endoftext|>`` (its eos) as padding and unknown token, at most
+    ``n_positions`` tokens; without one, RoBERTa's.
     """
     def read(name):
         file = os.path.join(path, name)
@@ -298,9 +299,9 @@ def byte_bpe_preprocessor(path, seq_length=128):
 
     tok = {**read("special_tokens_map.json"), **read("tokenizer_config.json")}
     config = read("config.json")
-    gpt2 = config.get("model_type") == "gpt2"
+    gpt2 = family is not None and family.packing == "gpt2"
     limit = config.get("n_positions" if gpt2 else "max_position_embeddings")
-    if limit and config.get("model_type") == "roberta":
+    if limit and family is not None and family.positions_after_padding:
         limit -= config.get("pad_token_id", 1) + 1
     if limit and seq_length > limit:
         raise ConfigError(f"seq_length {seq_length} exceeds the {limit} positions the model "
