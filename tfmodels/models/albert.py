@@ -22,6 +22,7 @@ from tfmodels.layers import (
 )
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.models import bert
+from tfmodels.models.base import TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -74,10 +75,11 @@ class AlbertEncoder(keras.Model):
     """
 
     architecture = "AlbertModel"
+    config_class = Config
 
     def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
-        config = config if isinstance(config, Config) else Config.from_dict(config)
-        inputs = bert.feature_inputs()
+        config = as_config(self, config)
+        inputs = feature_inputs()
         init = weight_initializer(config.initializer_range)
         embeddings = TransformerEmbeddings(
             config.vocab_size, config.embedding_size,
@@ -134,25 +136,25 @@ class AlbertEncoder(keras.Model):
         return cls(**config)
 
 
-class _AlbertTaskModel(bert._TaskModel):
+class _AlbertTaskModel(TaskModel):
     """BERT's task-model pattern over :class:`AlbertEncoder`."""
 
     encoder_class = AlbertEncoder
 
 
-class AlbertPretrainer(_AlbertTaskModel):
-    """Masked-LM logits [B, S, V] (table tied, H -> E -> V) and sentence-order logits [B, 2]."""
+class AlbertPretrainer(bert.BertPretrainer):
+    """Masked-LM logits [B, S, V] (table tied, H -> E -> V) and sentence-order logits [B, 2]:
+    the SOP head is BERT's NSP head; only the data differ (section 3.1)."""
 
     architecture = "AlbertForPreTraining"
-    _heads = bert.BertPretrainer._heads  # the SOP head is BERT's NSP head; only the data differ
+    encoder_class = AlbertEncoder
 
 
-class AlbertMaskedLM(_AlbertTaskModel):
+class AlbertMaskedLM(bert.BertMaskedLM):
     """Masked-LM logits only."""
 
     architecture = "AlbertForMaskedLM"
-    with_pooler = False  # as in the reference AlbertForMaskedLM
-    _heads = bert.BertMaskedLM._heads
+    encoder_class = AlbertEncoder
 
 
 class AlbertClassifier(_AlbertTaskModel):
@@ -171,21 +173,19 @@ class AlbertClassifier(_AlbertTaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-class AlbertTokenClassifier(_AlbertTaskModel):
+class AlbertTokenClassifier(bert.BertTokenClassifier):
     """Logits [B, S, num_labels]: BERT's token head, after ``classifier_dropout``."""
 
     architecture = "AlbertForTokenClassification"
-    with_pooler = False
-    _heads = bert.BertTokenClassifier._heads
+    encoder_class = AlbertEncoder
     dropout_field = "classifier_dropout"
 
 
-class AlbertForQuestionAnswering(_AlbertTaskModel):
+class AlbertForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]; no pooler, as in the reference."""
 
     architecture = "AlbertForQuestionAnswering"
-    with_pooler = False
-    _heads = bert.BertForQuestionAnswering._heads
+    encoder_class = AlbertEncoder
 
 
 FAMILY = Family(

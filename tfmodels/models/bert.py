@@ -22,6 +22,7 @@ from tfmodels.layers import (
 )
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.span_head import SpanHead
+from tfmodels.models.base import TaskModel, as_config, model_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -101,24 +102,6 @@ def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_h
     return dict(sorted(result.items()))
 
 
-FEATURES = ("input_ids", "input_mask", "segment_ids")
-
-
-def feature_inputs(names=FEATURES):
-    """Symbolic int32 [B, S] inputs, one per feature name."""
-    return {name: keras.Input(shape=(None,), dtype=tf.int32, name=name) for name in names}
-
-
-def model_inputs(config, head_gates=False):
-    """The features, plus with ``head_gates`` a float [B, layers, heads] gate input in
-    the original head numbering (1 keeps a head; the gradient measures importance)."""
-    inputs = feature_inputs()
-    if head_gates:
-        inputs["head_gates"] = keras.Input(shape=(config.num_layers, config.num_heads),
-                                           dtype=tf.float32, name="head_gates")
-    return inputs
-
-
 class BertEncoder(keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
 
@@ -127,17 +110,19 @@ class BertEncoder(keras.Model):
     """
 
     architecture = "BertModel"
+    config_class = Config
 
     def __init__(self, config, output_attention_scores=False, with_pooler=True,
                  head_gates=False, **kwargs):
-        config = config if isinstance(config, Config) else Config.from_dict(config)
+        config = as_config(self, config)
         inputs = model_inputs(config, head_gates)
         embeddings = TransformerEmbeddings(
             config.vocab_size, config.embedding_size or config.hidden_size,
             max_positions=config.max_position_embeddings,
             type_vocab_size=config.type_vocab_size, hidden_size=config.hidden_size,
             layer_norm_eps=config.layer_norm_eps, dropout_rate=config.hidden_dropout,
-            initializer_range=config.initializer_range, name="embeddings")
+            initializer_range=config.initializer_range,
+            position_offset=getattr(config, "position_offset", 0), name="embeddings")
         blocks = [TransformerEncoderBlock(
             len(config.kept_heads(i)), config.intermediate_size, activation=config.hidden_act,
             dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
@@ -192,46 +177,11 @@ def masked_lm_head(encoder):
                         initializer_range=cfg.initializer_range, name="mlm")
 
 
-class _TaskModel(keras.Model):
-    """A backbone with heads; ``_heads`` returns (outputs, {attribute: head layer}).
-
-    Other families reuse it by setting ``encoder_class`` to their own network.
-    """
-
-    architecture = None
-    encoder_class = BertEncoder
-    with_pooler = True
-
-    def __init__(self, config, name=None, head_gates=False, **head_args):
-        gates = {"head_gates": True} if head_gates else {}  # BERT's head-importance input
-        encoder = self.encoder_class(config, with_pooler=self.with_pooler, name="encoder",
-                                     **gates)
-        inputs = model_inputs(encoder.config, head_gates)
-        backbone = encoder(inputs)
-        outputs, heads = self._heads(encoder, backbone, **head_args)
-        super().__init__(inputs=inputs, outputs=outputs, name=name)
-        for attribute, layer in heads.items():
-            setattr(self, attribute, layer)
-        self.config = encoder.config
-        self.encoder = encoder
-        self.head_gates = head_gates
-        self.head_args = head_args
-
-    def get_config(self):
-        config = {"config": self.config.to_dict(), "name": self.name, **self.head_args}
-        if self.head_gates:
-            config["head_gates"] = True
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
-
-
-class BertPretrainer(_TaskModel):
+class BertPretrainer(TaskModel):
     """Masked-LM logits [B, S, V] and next-sentence logits [B, 2] (section 3.1)."""
 
     architecture = "BertForPreTraining"
+    encoder_class = BertEncoder
 
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
@@ -245,10 +195,11 @@ class BertPretrainer(_TaskModel):
                 {"mlm_head": mlm, "sentence_head": sentence})
 
 
-class BertMaskedLM(_TaskModel):
+class BertMaskedLM(TaskModel):
     """Masked-LM logits only (no next-sentence head), as RoBERTa-style training uses."""
 
     architecture = "BertForMaskedLM"
+    encoder_class = BertEncoder
     with_pooler = False  # as in the reference BertForMaskedLM
 
     def _heads(self, encoder, backbone):
@@ -257,10 +208,11 @@ class BertMaskedLM(_TaskModel):
                  "mlm_logits": mlm(backbone["sequence_output"])}, {"mlm_head": mlm})
 
 
-class BertClassifier(_TaskModel):
+class BertClassifier(TaskModel):
     """Logits [B, num_labels] from the pooled [CLS] vector; ``num_labels=1`` regresses."""
 
     architecture = "BertForSequenceClassification"
+    encoder_class = BertEncoder
 
     def _heads(self, encoder, backbone, num_labels=2):
         head = ClassificationHead(num_labels, dropout_rate=encoder.config.hidden_dropout,
@@ -269,13 +221,14 @@ class BertClassifier(_TaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-class BertTokenClassifier(_TaskModel):
+class BertTokenClassifier(TaskModel):
     """Logits [B, S, num_labels] for every token: dropout + Dense on the final hidden
     states (section 4.3, NER). Every family's ``...ForTokenClassification`` reuses
     ``_heads``; ``dropout_field`` names the Config field of its dropout rate (None or
     missing: ``hidden_dropout``)."""
 
     architecture = "BertForTokenClassification"
+    encoder_class = BertEncoder
     with_pooler = False  # as in the reference: no pooler weights in its checkpoints
     dropout_field = "classifier_dropout"
 
@@ -297,10 +250,11 @@ def span_outputs(encoder, backbone, dropout_rate=0.0):
     return {"start_logits": start, "end_logits": end}, {"qa_head": head}
 
 
-class BertForQuestionAnswering(_TaskModel):
+class BertForQuestionAnswering(TaskModel):
     """Span start/end logits [B, S] (section 4.2, SQuAD); no pooler, as in the reference."""
 
     architecture = "BertForQuestionAnswering"
+    encoder_class = BertEncoder
     with_pooler = False
 
     def _heads(self, encoder, backbone):

@@ -24,6 +24,7 @@ from tfmodels.layers.disentangled_attention import POSITION_TERMS, DisentangledE
 from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder
 from tfmodels.layers.relative_positions import RelativeEmbeddings
 from tfmodels.models import bert
+from tfmodels.models.base import TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -108,10 +109,6 @@ class Config(ModelConfig):
         return self.position_buckets if self.position_buckets > 0 else self.max_relative
 
 
-def _config(config):
-    return config if isinstance(config, Config) else Config.from_dict(config)
-
-
 class DebertaEncoder(keras.Model):
     """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler).
 
@@ -121,14 +118,15 @@ class DebertaEncoder(keras.Model):
     """
 
     architecture = "DebertaV2Model"
+    config_class = Config
     with_decoder = False
 
     def __init__(self, config, output_attention_scores=False, with_pooler=False,
                  embedding_layer=None, **kwargs):
         if with_pooler:
             raise ConfigError("with_pooler: DeBERTa has no pooler")
-        config = _config(config)
-        inputs = bert.feature_inputs()
+        config = as_config(self, config)
+        inputs = feature_inputs()
         embeddings = embedding_layer or TransformerEmbeddings(
             config.vocab_size, config.hidden_size,
             max_positions=config.max_position_embeddings if config.position_biased_input else 0,
@@ -198,17 +196,14 @@ class DecoderEncoder(DebertaEncoder):
     """
 
     def __init__(self, config, **kwargs):
-        config = _config(config)
+        config = as_config(self, config)
         self.with_decoder = not config.position_biased_input  # read by DebertaEncoder
         super().__init__(config, **kwargs)
 
 
-class _DebertaTaskModel(bert._TaskModel):
+class _DebertaTaskModel(TaskModel):
     encoder_class = DebertaEncoder
     with_pooler = False
-
-    def __init__(self, config, name=None, **kwargs):
-        super().__init__(_config(config), name=name, **kwargs)
 
 
 class DebertaMaskedLM(_DebertaTaskModel):
@@ -233,7 +228,7 @@ class DebertaPretrainer(_DebertaTaskModel):
     encoder_class = DecoderEncoder
 
     def __init__(self, config, name=None, **kwargs):
-        config = _config(config)
+        config = as_config(self.encoder_class, config)
         if not config.position_biased_input and config.num_layers < 2:
             raise ConfigError("the enhanced mask decoder needs num_layers >= 2")
         super().__init__(config, name=name, **kwargs)
@@ -260,19 +255,19 @@ class DebertaClassifier(_DebertaTaskModel):
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
-class DebertaTokenClassifier(_DebertaTaskModel):
+class DebertaTokenClassifier(bert.BertTokenClassifier):
     """Logits [B, S, num_labels]: BERT's token head with ``hidden_dropout``, as the reference."""
 
     architecture = "DebertaV2ForTokenClassification"
-    _heads = bert.BertTokenClassifier._heads
+    encoder_class = DebertaEncoder
     dropout_field = "hidden_dropout"
 
 
-class DebertaForQuestionAnswering(_DebertaTaskModel):
+class DebertaForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 
     architecture = "DebertaV2ForQuestionAnswering"
-    _heads = bert.BertForQuestionAnswering._heads
+    encoder_class = DebertaEncoder
 
 
 FAMILY = Family(

@@ -54,29 +54,24 @@ class Config(bert.Config):
         return hf
 
 
-def _config(config):
-    return config if isinstance(config, Config) else Config.from_dict(config)
-
-
 class DistilBertEncoder(bert.BertEncoder):
     """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler);
     ``segment_ids`` is accepted and ignored."""
 
     architecture = "DistilBertModel"
+    config_class = Config
 
     def __init__(self, config, with_pooler=False, **kwargs):
         if with_pooler:
             raise ConfigError("with_pooler: DistilBERT has no pooler")
-        super().__init__(_config(config), with_pooler=False, **kwargs)
+        super().__init__(config, with_pooler=False, **kwargs)
 
 
 class DistilBertMaskedLM(bert.BertMaskedLM):
     """Masked-LM logits [B, S, V]: BERT's head (Dense + activation + LayerNorm, tied table)."""
 
     architecture = "DistilBertForMaskedLM"
-
-    def __init__(self, config, name=None, **kwargs):
-        super().__init__(_config(config), name=name, **kwargs)
+    encoder_class = DistilBertEncoder
 
 
 class DistilBertClassifier(bert.BertClassifier):
@@ -87,10 +82,8 @@ class DistilBertClassifier(bert.BertClassifier):
     """
 
     architecture = "DistilBertForSequenceClassification"
+    encoder_class = DistilBertEncoder
     with_pooler = False
-
-    def __init__(self, config, name=None, **kwargs):
-        super().__init__(_config(config), name=name, **kwargs)
 
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
@@ -105,10 +98,8 @@ class DistilBertTokenClassifier(bert.BertTokenClassifier):
     ``dropout`` (hidden), not ``seq_classif_dropout``."""
 
     architecture = "DistilBertForTokenClassification"
+    encoder_class = DistilBertEncoder
     dropout_field = "hidden_dropout"
-
-    def __init__(self, config, name=None, **kwargs):
-        super().__init__(_config(config), name=name, **kwargs)
 
 
 class DistilBertForQuestionAnswering(bert.BertForQuestionAnswering):
@@ -116,9 +107,7 @@ class DistilBertForQuestionAnswering(bert.BertForQuestionAnswering):
     ``qa_dropout``, taken here as ``hidden_dropout``: both default to 0.1)."""
 
     architecture = "DistilBertForQuestionAnswering"
-
-    def __init__(self, config, name=None, **kwargs):
-        super().__init__(_config(config), name=name, **kwargs)
+    encoder_class = DistilBertEncoder
 
     def _heads(self, encoder, backbone):
         return bert.span_outputs(encoder, backbone, encoder.config.hidden_dropout)

@@ -18,6 +18,7 @@ from typing import Optional
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead, MaskedLMHead
 from tfmodels.models import bert
+from tfmodels.models.base import TaskModel
 from tfmodels.models.family import Family
 
 
@@ -41,26 +42,21 @@ class Config(bert.Config):
                               "output table is its input word table")
 
 
-def _config(config):
-    return config if isinstance(config, Config) else Config.from_dict(config)
-
-
 class ElectraEncoder(bert.BertEncoder):
     """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler)."""
 
     architecture = "ElectraModel"
+    config_class = Config
 
     def __init__(self, config, with_pooler=False, **kwargs):
         if with_pooler:
             raise ConfigError("with_pooler: ELECTRA has no pooler")
-        super().__init__(_config(config), with_pooler=False, **kwargs)
+        super().__init__(config, with_pooler=False, **kwargs)
 
 
-class _ElectraTaskModel(bert._TaskModel):
+class _ElectraTaskModel(TaskModel):
+    encoder_class = ElectraEncoder
     with_pooler = False
-
-    def __init__(self, config, name=None, **kwargs):
-        super().__init__(_config(config), name=name, **kwargs)
 
 
 class ElectraDiscriminator(_ElectraTaskModel):
@@ -109,19 +105,19 @@ class ElectraClassifier(_ElectraTaskModel):
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
-class ElectraTokenClassifier(_ElectraTaskModel):
+class ElectraTokenClassifier(bert.BertTokenClassifier):
     """Logits [B, S, num_labels]: BERT's token head (dropout + Dense), as the reference's."""
 
     architecture = "ElectraForTokenClassification"
-    _heads = bert.BertTokenClassifier._heads
+    encoder_class = ElectraEncoder
     dropout_field = "classifier_dropout"
 
 
-class ElectraForQuestionAnswering(_ElectraTaskModel):
+class ElectraForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 
     architecture = "ElectraForQuestionAnswering"
-    _heads = bert.BertForQuestionAnswering._heads
+    encoder_class = ElectraEncoder
 
 
 FAMILY = Family(

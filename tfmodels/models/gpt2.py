@@ -18,7 +18,7 @@ import tf_keras as keras
 from tfmodels.errors import ConfigError
 from tfmodels.generation import IncrementalDecoding
 from tfmodels.layers import TransformerEmbeddings, TransformerEncoderBlock
-from tfmodels.models import bert
+from tfmodels.models.base import TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -85,12 +85,13 @@ class GPT2Model(_OptionalSegments, keras.Model):
     """
 
     architecture = "GPT2Model"
+    config_class = Config
 
     def __init__(self, config, with_pooler=False, **kwargs):
-        config = config if isinstance(config, Config) else Config.from_dict(config)
+        config = as_config(self, config)
         if with_pooler:
             raise ConfigError("GPT-2 has no pooler (with_pooler must be False)")
-        inputs = bert.feature_inputs()
+        inputs = feature_inputs()
         embeddings = TransformerEmbeddings(
             config.vocab_size, config.hidden_size,
             max_positions=config.max_position_embeddings, type_vocab_size=0,
@@ -148,7 +149,7 @@ class TiedLMHead(keras.layers.Layer):
         return config
 
 
-class _GPT2TaskModel(_OptionalSegments, bert._TaskModel):
+class _GPT2TaskModel(_OptionalSegments, TaskModel):
     """BERT's task-model pattern over :class:`GPT2Model`."""
 
     encoder_class = GPT2Model

@@ -25,7 +25,7 @@ from tfmodels.layers import (
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import NORMALIZATIONS
 from tfmodels.models import bert
-from tfmodels.models.bert import feature_inputs
+from tfmodels.models.base import TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -80,9 +80,10 @@ class MobileBertEncoder(keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
 
     architecture = "MobileBertModel"
+    config_class = Config
 
     def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
-        config = config if isinstance(config, Config) else Config.from_dict(config)
+        config = as_config(self, config)
         inputs = feature_inputs()
         embeddings = TrigramEmbeddings(
             config.vocab_size, config.embedding_size, config.hidden_size,
@@ -143,7 +144,7 @@ def masked_lm_head(encoder):
                                 initializer_range=cfg.initializer_range, name="mlm")
 
 
-class _TaskModel(bert._TaskModel):
+class _TaskModel(TaskModel):
     """BERT's task-model pattern over :class:`MobileBertEncoder`."""
 
     encoder_class = MobileBertEncoder
@@ -191,21 +192,19 @@ class MobileBertClassifier(_TaskModel):
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-class MobileBertTokenClassifier(_TaskModel):
+class MobileBertTokenClassifier(bert.BertTokenClassifier):
     """Logits [B, S, num_labels]: BERT's token head; no pooler, as the reference."""
 
     architecture = "MobileBertForTokenClassification"
-    with_pooler = False
-    _heads = bert.BertTokenClassifier._heads
+    encoder_class = MobileBertEncoder
     dropout_field = "classifier_dropout"
 
 
-class MobileBertForQuestionAnswering(_TaskModel):
+class MobileBertForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]; no pooler, as in the reference."""
 
     architecture = "MobileBertForQuestionAnswering"
-    with_pooler = False
-    _heads = bert.BertForQuestionAnswering._heads
+    encoder_class = MobileBertEncoder
 
 
 FAMILY = Family(

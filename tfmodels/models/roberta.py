@@ -37,29 +37,12 @@ class Config(bert.Config):
         return self.pad_token_id + 1
 
 
-def _config(config):
-    return config if isinstance(config, Config) else Config.from_dict(config)
-
-
-def _number_positions_after_padding(encoder):
-    """Sets the position offset on a :class:`bert.BertEncoder`'s embeddings.
-
-    Workaround until ``BertEncoder`` passes ``position_offset`` to
-    ``TransformerEmbeddings`` itself: the functional model calls the layer anew on
-    every call, so setting the attribute before the first call is enough.
-    """
-    encoder.embedding_layer.position_offset = encoder.config.position_offset
-
-
 class RobertaEncoder(bert.BertEncoder):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs}``; ``segment_ids``
     must be 0 (one token type)."""
 
     architecture = "RobertaModel"
-
-    def __init__(self, config, **kwargs):
-        super().__init__(_config(config), **kwargs)
-        _number_positions_after_padding(self)
+    config_class = Config  # its position_offset numbers positions after the padding id
 
 
 class RobertaMaskedLM(bert.BertMaskedLM):
@@ -69,10 +52,7 @@ class RobertaMaskedLM(bert.BertMaskedLM):
     """
 
     architecture = "RobertaForMaskedLM"
-
-    def __init__(self, config, name=None, **head_args):
-        super().__init__(_config(config), name=name, **head_args)
-        _number_positions_after_padding(self.encoder)
+    encoder_class = RobertaEncoder
 
     def _heads(self, encoder, backbone):
         cfg = encoder.config
@@ -87,11 +67,8 @@ class RobertaClassifier(bert.BertClassifier):
     """Logits [B, num_labels] from ``<s>``: dropout, tanh Dense, dropout, Dense."""
 
     architecture = "RobertaForSequenceClassification"
+    encoder_class = RobertaEncoder
     with_pooler = False  # the inner Dense of the head takes the pooler's place
-
-    def __init__(self, config, name=None, **head_args):
-        super().__init__(_config(config), name=name, **head_args)
-        _number_positions_after_padding(self.encoder)
 
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
@@ -106,20 +83,14 @@ class RobertaTokenClassifier(bert.BertTokenClassifier):
     """Logits [B, S, num_labels]: BERT's token head (dropout + Dense), as the reference's."""
 
     architecture = "RobertaForTokenClassification"
-
-    def __init__(self, config, name=None, **head_args):
-        super().__init__(_config(config), name=name, **head_args)
-        _number_positions_after_padding(self.encoder)
+    encoder_class = RobertaEncoder
 
 
 class RobertaForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 
     architecture = "RobertaForQuestionAnswering"
-
-    def __init__(self, config, name=None, **head_args):
-        super().__init__(_config(config), name=name, **head_args)
-        _number_positions_after_padding(self.encoder)
+    encoder_class = RobertaEncoder
 
 
 FAMILY = Family(

@@ -13,9 +13,10 @@ import tensorflow as tf
 
 from tfmodels.layers import SpanBoundaryHead
 from tfmodels.models import bert
+from tfmodels.models.base import TaskModel
 
 
-class SpanBertPretrainer(bert._TaskModel):
+class SpanBertPretrainer(TaskModel):
     """BERT with the tied MLM head and the SBO head; outputs as :class:`bert.BertMaskedLM`.
 
     ``model(features)`` gives ``sequence_output`` and ``mlm_logits`` [B, S, V]; the SBO
@@ -29,6 +30,7 @@ class SpanBertPretrainer(bert._TaskModel):
     """
 
     architecture = "SpanBertForPreTraining"
+    encoder_class = bert.BertEncoder
     with_pooler = False  # no NSP (section 3.3), so nothing trains a pooler
 
     @classmethod

@@ -28,7 +28,8 @@ from tfmodels.layers.two_stream_attention import (
     relative_position_encoding,
     segment_matrix,
 )
-from tfmodels.models import bert, gpt2
+from tfmodels.models import gpt2
+from tfmodels.models.base import TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -77,7 +78,7 @@ class Config(ModelConfig):
 
 def model_inputs(config, two_stream=False, with_mems=False):
     """The features, plus the query stream's and the memory's inputs when asked."""
-    inputs = bert.feature_inputs()
+    inputs = feature_inputs()
     if two_stream:
         inputs["perm_mask"] = keras.Input(shape=(None, None), dtype=tf.float32, name="perm_mask")
         inputs["target_mapping"] = keras.Input(shape=(None, None), dtype=tf.float32,
@@ -142,10 +143,11 @@ class XLNetModel(_OptionalSegments, keras.Model):
     """
 
     architecture = "XLNetModel"
+    config_class = Config
 
     def __init__(self, config, two_stream=False, with_mems=False, with_pooler=False,
                  **kwargs):
-        config = config if isinstance(config, Config) else Config.from_dict(config)
+        config = as_config(self, config)
         if with_pooler:
             raise ConfigError("XLNet has no pooler (with_pooler must be False)")
         inputs = model_inputs(config, two_stream, with_mems)
@@ -234,7 +236,7 @@ class TiedLMHeadWithBias(gpt2.TiedLMHead):
         return super().call(hidden) + tf.cast(self.bias, self.compute_dtype)
 
 
-class _XLNetTaskModel(_OptionalSegments, bert._TaskModel):
+class _XLNetTaskModel(_OptionalSegments, TaskModel):
     """BERT's task-model pattern over :class:`XLNetModel`; ``two_stream`` picks the
     network's inputs, so it is a class attribute rather than a head argument."""
 
@@ -246,7 +248,7 @@ class _XLNetTaskModel(_OptionalSegments, bert._TaskModel):
         encoder = XLNetModel(config, two_stream=self.two_stream, name="encoder")
         inputs = model_inputs(encoder.config, self.two_stream)
         outputs, heads = self._heads(encoder, encoder(inputs), **head_args)
-        super(bert._TaskModel, self).__init__(inputs=inputs, outputs=outputs, name=name)
+        super(TaskModel, self).__init__(inputs=inputs, outputs=outputs, name=name)
         for attribute, layer in heads.items():
             setattr(self, attribute, layer)
         self.config = encoder.config

@@ -23,7 +23,8 @@ import tf_keras as keras
 from tfmodels.convert import deberta as converter
 from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.layers import ClassificationHead, TransformerEmbeddings
-from tfmodels.models import bert, deberta
+from tfmodels.models import deberta
+from tfmodels.models.base import feature_inputs
 from tfmodels.pretraining.replaced_token_detection import (
     RTD_WEIGHT,
     check_shared_fields,
@@ -92,7 +93,7 @@ class GdesPretrainer(keras.Model):
             type_vocab_size=disc.type_vocab_size, layer_norm_eps=disc.layer_norm_eps,
             dropout_rate=disc.hidden_dropout, initializer_range=disc.initializer_range,
             name="embeddings")
-        inputs = bert.feature_inputs()
+        inputs = feature_inputs()
         self.discriminator_encoder = deberta.DebertaEncoder(disc, embedding_layer=embeddings,
                                                             name="encoder")
         self.rtd_head = ClassificationHead(1, inner_dim=disc.hidden_size,

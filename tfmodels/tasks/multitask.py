@@ -34,7 +34,7 @@ import tf_keras as keras
 from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.errors import ConfigError
 from tfmodels.models import registry
-from tfmodels.models.bert import feature_inputs
+from tfmodels.models.base import feature_inputs
 from tfmodels.tasks.classification import logits_loss
 
 HEAD_KINDS = ("classification", "regression", "ranking")
