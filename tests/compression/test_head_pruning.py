@@ -1,4 +1,5 @@
 """Attention-head pruning: importance, physically smaller models, save/reload, HF parity."""
+import contextlib
 import json
 
 import numpy as np
@@ -40,27 +41,22 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def gated(model):
-    return head_pruning.gated_copy(model)
-
-
-@pytest.fixture(scope="module")
 def dataset():
     labels = np.array([0, 1, 2, 1, 0], np.int32)
     return tf.data.Dataset.from_tensor_slices((make_features(), labels)).batch(3)
 
 
 def outputs(model, features, removed=None):
-    """Logits and last hidden state; with ``removed``, ``model`` is the gated copy of the
-    unpruned model and gets gate 0 on the ``removed`` heads."""
-    if removed is not None:
-        gates = np.ones([len(features["input_ids"]), TINY.num_layers, TINY.num_heads],
-                        np.float32)
-        for layer, heads in removed.items():
-            gates[:, layer, heads] = 0.0
-        features = {**features, "head_gates": gates}
-    return (model(features)["logits"].numpy(),
-            model.encoder(features)["sequence_output"].numpy())
+    """Logits and last hidden state; with ``removed``, ``model`` (the unpruned model)
+    runs with gate 0 on the ``removed`` heads."""
+    gates = np.ones([len(features["input_ids"]), TINY.num_layers, TINY.num_heads], np.float32)
+    for layer, heads in (removed or {}).items():
+        gates[:, layer, heads] = 0.0
+    with contextlib.ExitStack() as stack:
+        if removed is not None:
+            stack.enter_context(head_pruning.gates_installed(model, tf.constant(gates)))
+        return (model(features)["logits"].numpy(),
+                model.encoder(features)["sequence_output"].numpy())
 
 
 def assert_close(got, expected, tolerance=1e-5):
@@ -68,11 +64,14 @@ def assert_close(got, expected, tolerance=1e-5):
         assert max_abs_diff(a, b) <= tolerance
 
 
-def test_default_model_has_no_gate_and_gates_of_one_change_nothing(model, gated):
+def test_the_model_has_no_gate_and_gates_of_one_change_nothing(model):
     assert set(model.input) == {"input_ids", "input_mask", "segment_ids"}
-    assert "head_gates" in gated.input
     features = make_features()
-    assert_close(outputs(gated, features, {}), outputs(model, features), 0.0)
+    assert_close(outputs(model, features, {}), outputs(model, features), 0.0)
+    with head_pruning.gates_installed(model, tf.ones([5, 2, 4])):
+        assert all(b.attention.head_gate is not None
+                   for b in model.encoder.transformer_layers)
+    assert all(b.attention.head_gate is None for b in model.encoder.transformer_layers)
 
 
 def test_pruned_kernels_are_smaller(model):
@@ -88,16 +87,16 @@ def test_pruned_kernels_are_smaller(model):
     assert pruned.config.pruned_heads == REMOVE and model.config.pruned_heads == {}
 
 
-def test_pruned_model_equals_masked_original(model, gated):
+def test_pruned_model_equals_masked_original(model):
     features = make_features()
     pruned = head_pruning.prune_heads(model, REMOVE)
-    expected = outputs(gated, features, REMOVE)
+    expected = outputs(model, features, REMOVE)
     assert_close(outputs(pruned, features), expected)
     assert max_abs_diff(outputs(model, features)[1], expected[1]) > 1e-2  # the heads mattered
     # Pruning again names heads in the original numbering.
     again = head_pruning.prune_heads(pruned, {0: [0], 1: [3]})
     assert again.config.pruned_heads == {0: [0, 1, 3], 1: [2, 3]}
-    assert_close(outputs(again, features), outputs(gated, features, again.config.pruned_heads))
+    assert_close(outputs(again, features), outputs(model, features, again.config.pruned_heads))
 
 
 def test_save_and_reload_keep_shapes_and_outputs(model, tmp_path):
@@ -122,8 +121,8 @@ def test_config_with_pruned_heads_builds_the_small_model():
     assert "pruned_heads" not in TINY.to_hf()  # unpruned configs write what they did before
 
 
-def test_importance_is_per_example_and_normalized(gated, dataset):
-    importance = head_pruning.head_importance(gated, dataset, loss_fn)
+def test_importance_is_per_example_and_normalized(model, dataset):
+    importance = head_pruning.head_importance(model, dataset, loss_fn)
     assert importance.shape == (2, 4) and np.all(importance > 0)
     # Eq. 3 written out: the mean over examples of |dL(x)/dxi|, one example at a time,
     # then each layer divided by its L2 norm.
@@ -133,7 +132,8 @@ def test_importance_is_per_example_and_normalized(gated, dataset):
         gates = tf.ones([1, 2, 4])
         with tf.GradientTape() as tape:
             tape.watch(gates)
-            loss, _ = loss_fn(gated, ({**features, "head_gates": gates}, labels), False)
+            with head_pruning.gates_installed(model, gates):
+                loss, _ = loss_fn(model, (features, labels), False)
         expected += np.abs(tape.gradient(loss, gates).numpy()[0]) / len(examples)
     expected /= np.linalg.norm(expected, axis=-1, keepdims=True)
     np.testing.assert_allclose(importance, expected, rtol=1e-4)
@@ -143,7 +143,8 @@ def test_importance_is_per_example_and_normalized(gated, dataset):
         gates = tf.ones([len(labels), 2, 4])
         with tf.GradientTape() as tape:
             tape.watch(gates)
-            loss, _ = loss_fn(gated, ({**features, "head_gates": gates}, labels), False)
+            with head_pruning.gates_installed(model, gates):
+                loss, _ = loss_fn(model, (features, labels), False)
         batch_level += np.abs(tape.gradient(loss, gates).numpy().sum(0))
     batch_level /= np.linalg.norm(batch_level, axis=-1, keepdims=True)
     assert max_abs_diff(batch_level, importance) > 1e-3
@@ -155,7 +156,7 @@ def test_least_important_heads_never_empty_a_layer():
     assert head_pruning.least_important_heads(importance, config, 2) == {0: [0], 1: [1]}
 
 
-def test_iterative_pruning(model, gated, dataset):
+def test_iterative_pruning(model, dataset):
     pruned, log = head_pruning.iterative_head_pruning(model, dataset, loss_fn, 0.5, step=0.25)
     assert [entry["heads_left"] for entry in log] == [6, 4]
     assert head_pruning.num_heads_left(pruned.config) == 4
@@ -168,7 +169,7 @@ def test_iterative_pruning(model, gated, dataset):
     for layer, heads in first["removed"].items():
         assert np.all(log[1]["importance"][layer, heads] == 0)
     features = make_features()
-    assert_close(outputs(pruned, features), outputs(gated, features, pruned.config.pruned_heads))
+    assert_close(outputs(pruned, features), outputs(model, features, pruned.config.pruned_heads))
 
 
 @pytest.mark.parametrize("fraction", [1.0, -0.1, 0.9])
@@ -197,7 +198,7 @@ def test_pruning_a_removed_head_or_a_layers_last_head_is_an_error(model):
 
 
 def test_loads_a_checkpoint_pruned_by_huggingface():
-    """Written by tools/make_fixtures_pruned_heads.py with transformers' prune_heads."""
+    """Written by tools/make_fixtures.py (bert_tiny_pruned_heads) with transformers' prune_heads."""
     path = fixture_path("bert_tiny_pruned_heads")
     model = tfmodels.from_pretrained(path)
     assert model.config.pruned_heads == {0: [1, 3], 1: [2]}

@@ -1,6 +1,6 @@
 """ALBERT HF checkpoints load and match the reference outputs at real tokens; saving is lossless.
 
-Fixtures (tools/make_fixtures_albert.py): random HF checkpoints with non-zero biases,
+Fixtures (tools/make_fixtures.py, the albert_* rows): random HF checkpoints with non-zero biases,
 padded rows and two segments; ``albert_tiny_grouped`` has 3 layers over 2 groups of
 2 blocks; ``albert_tiny_masked_lm`` has E == H; ``albert_tiny_classifier`` takes real
 text through the reference tokenizer and ships its spiece.model.

@@ -1,7 +1,7 @@
 """DeBERTa-v2/v3 HF checkpoints load and match the reference outputs at real tokens;
 saving is lossless.
 
-Fixtures (tools/make_fixtures_deberta.py, transformers 5.24): random HF checkpoints
+Fixtures (tools/make_fixtures.py, the deberta_* rows; transformers 5.24): random HF checkpoints
 with non-zero biases, inputs of length 16 with two padded rows. ``deberta_tiny_*``
 are DeBERTaV3-shaped (shared key, c2p + p2c, 4 log buckets each side up to distance
 64, LayerNorm on the relative table, no absolute positions or token types);

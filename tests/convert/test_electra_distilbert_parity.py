@@ -1,7 +1,8 @@
 """ELECTRA and DistilBERT HF checkpoints load, match the reference outputs, and save losslessly.
 
-Fixtures: tools/make_fixtures_electra_distilbert.py (tiny random checkpoints with non-zero
-biases; padding in two rows; two token types -- which DistilBERT, having none, must ignore).
+Fixtures: the electra_* and distilbert_* rows of tools/make_fixtures.py (tiny random
+checkpoints with non-zero biases; padding in two rows; two token types -- which
+DistilBERT, having none, must ignore).
 """
 import pytest
 

@@ -1,6 +1,6 @@
 """MobileBERT HF checkpoints load and match the reference outputs; saving is lossless.
 
-Fixtures: tools/make_fixtures_mobilebert.py (one tiny random checkpoint per HF
+Fixtures: tools/make_fixtures.py (the mobilebert_* rows) (one tiny random checkpoint per HF
 class, plus the IB-BERT block with LayerNorm). Padded positions are compared
 too: the reference's outputs there match ours (both attend to the real keys).
 """

@@ -2,8 +2,8 @@
 ``architectures``, match the reference ``sequence_output`` and start/end logits, and save
 back losslessly.
 
-Fixtures: tools/make_fixtures_qa.py (each family's tiny configuration and inputs, logits
-spread to ~5). Compared at every position, but RoBERTa and DeBERTa at real tokens
+Fixtures: the *_qa rows of tools/make_fixtures.py (each family's tiny configuration and
+inputs, logits spread to ~5). Compared at every position, but RoBERTa and DeBERTa at real tokens
 (tests/convert/parity.py ``OWN_PADDING``).
 """
 import numpy as np

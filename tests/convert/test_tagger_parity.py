@@ -2,7 +2,7 @@
 ``architectures``, match the reference ``sequence_output`` and logits [B, S, C] to 1e-4,
 keep their label names, and save back losslessly.
 
-Fixtures: tools/make_fixtures_tagger.py (each family's tiny configuration and inputs,
+Fixtures: tools/make_fixtures.py (the *_tagger rows) (each family's tiny configuration and inputs,
 logits spread to ~5; ELECTRA with E != H, whose token head is a plain ``classifier``
 Dense unlike its sequence classifier's ``classifier.out_proj``). Compared at every
 position, but RoBERTa and DeBERTa at real tokens (tests/convert/parity.py ``OWN_PADDING``).

@@ -2,7 +2,7 @@
 
 tests/fixtures/roberta_bpe holds a small BPE (800 tokens) trained on fortunes and
 the ids of transformers' RobertaTokenizer (checked against GPT-2's pure-Python
-algorithm) on sentences.json, edge cases and fortunes (tools/make_fixtures_roberta.py).
+algorithm) on sentences.json, edge cases and fortunes (tools/make_fixtures.py --only roberta_bpe).
 """
 import json
 import shutil

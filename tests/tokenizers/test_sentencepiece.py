@@ -3,7 +3,7 @@
 tests/fixtures/albert_spiece: a 1k-piece unigram model trained on the Debian fortunes
 with ALBERT's special pieces, and the ids of transformers' slow (sentencepiece-based)
 AlbertTokenizer for tests/fixtures/sentences.json and edge cases
-(tools/make_fixtures_albert.py --tokenizer).
+(tools/make_fixtures.py --only albert_spiece).
 """
 import json
 import os

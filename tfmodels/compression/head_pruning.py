@@ -2,9 +2,11 @@
 
 Importance ("Head Importance Score for Pruning", section 4.1): a gate ``xi_h``
 (1 = keep; section 2.3) multiplies each head's context, and
-``I_h = E_x |dL(x)/dxi_h|``. The gates are a model input of shape [B, layers, heads],
-one per example, so one backward pass of the batch-mean loss gives every example's
-own gradient (times 1/B): the expectation of |gradient| exactly, not |mean gradient|.
+``I_h = E_x |dL(x)/dxi_h|``. The gates are a [B, layers, heads] tensor, one per
+example, installed on the attention layers only while importance is measured
+(:func:`gates_installed`; the model's own graph has none), so one backward pass of
+the batch-mean loss gives every example's own gradient (times 1/B): the expectation
+of |gradient| exactly, not |mean gradient|.
 Each layer's scores are divided by their L2 norm, as the authors' code does.
 
 Iterative pruning (section 4.1): remove the least important heads (a fixed share of
@@ -16,6 +18,7 @@ HuggingFace's ``BertConfig.pruned_heads``) records them, so ``save_pretrained`` 
 ``from_pretrained`` and ``build`` give the same smaller model. A layer always keeps at
 least one head.
 """
+import contextlib
 import dataclasses
 import functools
 
@@ -31,7 +34,8 @@ def _encoder(model):
 
 def _check_supported(model):
     config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "kept_heads") or not hasattr(model, "head_gates"):
+    if config is None or not hasattr(config, "kept_heads") or \
+            not hasattr(_encoder(model), "transformer_layers"):
         raise ConfigError(f"head pruning needs a BERT-family tfmodels model (a config with "
                           f"pruned_heads); got {type(model).__name__}")
     return config
@@ -47,14 +51,20 @@ def _rebuild(model, config, **overrides):
     return new
 
 
-def gated_copy(model):
-    """The same model (same weights) with the ``head_gates`` input [B, layers, heads]."""
+@contextlib.contextmanager
+def gates_installed(model, gates):
+    """Calls of ``model`` meanwhile multiply head h of layer l by ``gates[:, l, h]``
+    (``gates`` [B, layers, heads] in the original head numbering; 0 removes a head).
+    The gates hook into the attention layers from outside; nothing is rebuilt."""
     config = _check_supported(model)
-    if model.head_gates:
-        return model
-    gated = _rebuild(model, config, head_gates=True)
-    gated.set_weights(model.get_weights())
-    return gated
+    attentions = [block.attention for block in _encoder(model).transformer_layers]
+    try:
+        for layer, attention in enumerate(attentions):
+            attention.head_gate = tf.gather(gates[:, layer], config.kept_heads(layer), axis=-1)
+        yield model
+    finally:
+        for attention in attentions:
+            attention.head_gate = None
 
 
 def num_heads_left(config):
@@ -76,7 +86,7 @@ def head_importance(model, dataset, loss_fn, normalize=True, max_batches=None):
     shape = (config.num_layers, config.num_heads)
     # A partial, not a closure: each call's function is its own (no retracing warnings);
     # the signature keeps a smaller last batch from tracing the gradient again.
-    step = tf.function(functools.partial(_gate_gradients, gated_copy(model), loss_fn, shape),
+    step = tf.function(functools.partial(_gate_gradients, model, loss_fn, shape),
                        input_signature=[spec[0], tuple(spec[1:])])
     total = np.zeros(shape, np.float64)
     count = 0
@@ -92,13 +102,14 @@ def head_importance(model, dataset, loss_fn, normalize=True, max_batches=None):
     return importance.astype(np.float32)
 
 
-def _gate_gradients(gated, loss_fn, shape, features, rest):
+def _gate_gradients(model, loss_fn, shape, features, rest):
     """Sum over the batch of each example's |dL(x)/dxi| [layers, heads], and the batch size."""
     batch = tf.shape(features["input_ids"])[0]
     gates = tf.ones([batch, *shape], tf.float32)
     with tf.GradientTape() as tape:
-        tape.watch(gates)
-        loss, _ = loss_fn(gated, ({**features, "head_gates": gates}, *rest), False)
+        tape.watch(gates)  # before the gates are gathered onto the layers
+        with gates_installed(model, gates):
+            loss, _ = loss_fn(model, (features, *rest), False)
     grad = tape.gradient(loss, gates)
     # Each example's own gradient is B times its share of the batch-mean gradient.
     return tf.reduce_sum(tf.abs(grad), 0) * tf.cast(batch, tf.float32), batch

@@ -141,7 +141,7 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
     # Same computation as MultiHeadAttention.call, with the four points (the base
     # class has no hook for a point between its ops).
     def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False, head_gate=None):
+             return_attention_scores=False):
         key_value = query if key_value is None else key_value
         q = self.scaled_query(
             self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size)))
@@ -151,9 +151,8 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = self.probs(tf.cast(probs, self.compute_dtype))
-        context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
-        if head_gate is not None:
-            context *= tf.cast(head_gate, self.compute_dtype)[:, :, tf.newaxis, tf.newaxis]
+        context = self.gate(tf.einsum("bhqk,bhkd->bhqd",
+                                      self.dropout(probs, training=training), v))
         context = tf.transpose(self.context(context), [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])

@@ -72,14 +72,17 @@ class MultiHeadAttention(keras.layers.Layer):
     """Query/key/value projections, per-head softmax attention, output projection.
 
     Call: ``layer(query, key_value=None, attention_mask=None, training=None,
-    return_attention_scores=False, head_gate=None, attention_bias=None, cache=None,
+    return_attention_scores=False, attention_bias=None, cache=None,
     cache_index=None)``; ``key_value`` defaults to ``query`` (self-attention). Returns
     the attended values [B, Q, H], and with ``return_attention_scores`` also the
     probabilities [B, heads, Q, K].
 
-    - ``head_gate`` [B, heads] multiplies each head's context: the mask variable
-      ``xi_h`` of Michel et al. 2019 (section 2.3), whose gradient measures head
-      importance (section 4.1); None (the default) adds nothing to the graph.
+    - ``head_gate`` (an attribute, not a call argument): None, or a [B, heads] tensor
+      that multiplies each head's context, the mask variable ``xi_h`` of Michel et al.
+      2019 (section 2.3) whose gradient measures head importance (section 4.1). Head
+      pruning installs it around the calls it makes
+      (:func:`tfmodels.compression.head_pruning.gates_installed`); the model's own
+      graph has no gate.
     - ``attention_bias`` [B or 1, heads, Q, K] is added to the scores: T5's relative
       position buckets (Raffel et al. 2020, section 2.1).
     - ``cache`` ``{"key", "value"}`` [B, heads, L, head_size] serves incremental
@@ -103,6 +106,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_bias = use_bias
         self.initializer_range = initializer_range
         self.scale = scale
+        self.head_gate = None  # set from outside: head_pruning.gates_installed
 
     def build(self, input_shape):
         width = int(input_shape[-1])  # Keras passes the shape of ``query``.
@@ -124,6 +128,13 @@ class MultiHeadAttention(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         super().build(input_shape)
 
+    def gate(self, context):
+        """``context`` [B, heads, Q, d] times the installed ``head_gate``, if any."""
+        if self.head_gate is None:
+            return context
+        return context * tf.cast(self.head_gate, self.compute_dtype)[:, :, tf.newaxis,
+                                                                       tf.newaxis]
+
     def _split_heads(self, x):
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         x = tf.reshape(x, [batch, length, self.num_heads, self.head_size])
@@ -140,8 +151,8 @@ class MultiHeadAttention(keras.layers.Layer):
                 "value": self._split_heads(self.value(key_value))}
 
     def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False, head_gate=None, attention_bias=None,
-             cache=None, cache_index=None):
+             return_attention_scores=False, attention_bias=None, cache=None,
+             cache_index=None):
         key_value = query if key_value is None else key_value
         q = self._split_heads(self.query(query)) * self.query_scale
         if cache is not None and cache_index is None:
@@ -164,9 +175,8 @@ class MultiHeadAttention(keras.layers.Layer):
             allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = tf.cast(probs, self.compute_dtype)
-        context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
-        if head_gate is not None:
-            context *= tf.cast(head_gate, self.compute_dtype)[:, :, tf.newaxis, tf.newaxis]
+        context = self.gate(tf.einsum("bhqk,bhkd->bhqd",
+                                      self.dropout(probs, training=training), v))
         context = tf.transpose(context, [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])

@@ -45,8 +45,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
       activation_dropout_rate: dropout between the feed-forward layers (BART, T5).
 
     Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
-    cache=None, cache_index=None, **attention_args)``; ``attention_args`` (``head_gate``,
-    ``attention_bias``, a subclass's relative embeddings) go to the attention. With a
+    cache=None, cache_index=None, **attention_args)``; ``attention_args`` (``attention_bias``,
+    a subclass's relative embeddings) go to the attention. With a
     ``cache`` the call is one step of incremental decoding (:meth:`decode_step`).
     """
 

@@ -15,16 +15,6 @@ def feature_inputs(names=FEATURES):
     return {name: keras.Input(shape=(None,), dtype=tf.int32, name=name) for name in names}
 
 
-def model_inputs(config, head_gates=False):
-    """The features, plus with ``head_gates`` a float [B, layers, heads] gate input in
-    the original head numbering (1 keeps a head; the gradient measures importance)."""
-    inputs = feature_inputs()
-    if head_gates:
-        inputs["head_gates"] = keras.Input(shape=(config.num_layers, config.num_heads),
-                                           dtype=tf.float32, name="head_gates")
-    return inputs
-
-
 def as_config(owner, config):
     """``config`` as ``owner.config_class``: a Config of that class is kept, a dict is
     read with ``from_dict``."""
@@ -38,19 +28,16 @@ class TaskModel(keras.Model):
     A subclass sets ``architecture`` (its HF name), ``encoder_class``, ``with_pooler``
     and ``_heads(encoder, backbone_outputs, **head_args)``, which returns ``(outputs,
     {attribute: head layer})``; the heads become attributes of the model (``mlm_head``,
-    ``classifier_head``, ...). ``head_gates=True`` adds BERT's head-importance input
-    (tfmodels.compression.head_pruning).
+    ``classifier_head``, ...).
     """
 
     architecture = None
     encoder_class = None
     with_pooler = True
 
-    def __init__(self, config, name=None, head_gates=False, **head_args):
-        gates = {"head_gates": True} if head_gates else {}
-        encoder = self.encoder_class(config, with_pooler=self.with_pooler, name="encoder",
-                                     **gates)
-        inputs = model_inputs(encoder.config, head_gates)
+    def __init__(self, config, name=None, **head_args):
+        encoder = self.encoder_class(config, with_pooler=self.with_pooler, name="encoder")
+        inputs = feature_inputs()
         backbone = encoder(inputs)
         outputs, heads = self._heads(encoder, backbone, **head_args)
         super().__init__(inputs=inputs, outputs=outputs, name=name)
@@ -58,14 +45,10 @@ class TaskModel(keras.Model):
             setattr(self, attribute, layer)
         self.config = encoder.config
         self.encoder = encoder
-        self.head_gates = head_gates
         self.head_args = head_args
 
     def get_config(self):
-        config = {"config": self.config.to_dict(), "name": self.name, **self.head_args}
-        if self.head_gates:
-            config["head_gates"] = True
-        return config
+        return {"config": self.config.to_dict(), "name": self.name, **self.head_args}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

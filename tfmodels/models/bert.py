@@ -9,7 +9,6 @@ in configuration and training objective.
 import dataclasses
 from typing import Dict, List, Optional
 
-import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
@@ -22,7 +21,7 @@ from tfmodels.layers import (
 )
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.span_head import SpanHead
-from tfmodels.models.base import TaskModel, as_config, model_inputs
+from tfmodels.models.base import TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -105,17 +104,14 @@ def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_h
 class BertEncoder(keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
 
-    ``head_gates=True`` adds the ``head_gates`` input used to measure head importance
-    (tfmodels.compression.head_pruning); without it the graph has no gate.
     """
 
     architecture = "BertModel"
     config_class = Config
 
-    def __init__(self, config, output_attention_scores=False, with_pooler=True,
-                 head_gates=False, **kwargs):
+    def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
         config = as_config(self, config)
-        inputs = model_inputs(config, head_gates)
+        inputs = feature_inputs()
         embeddings = TransformerEmbeddings(
             config.vocab_size, config.embedding_size or config.hidden_size,
             max_positions=config.max_position_embeddings,
@@ -134,12 +130,9 @@ class BertEncoder(keras.Model):
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         encoder_outputs, attention_scores = [], []
-        for i, block in enumerate(blocks):
-            gate = None
-            if head_gates:
-                gate = tf.gather(inputs["head_gates"][:, i], config.kept_heads(i), axis=-1)
+        for block in blocks:
             x, scores = block(x, attention_mask=inputs["input_mask"],
-                              return_attention_scores=True, head_gate=gate)
+                              return_attention_scores=True)
             encoder_outputs.append(x)
             attention_scores.append(scores)
         outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
@@ -151,7 +144,6 @@ class BertEncoder(keras.Model):
         self.config = config
         self.output_attention_scores = output_attention_scores
         self.with_pooler = with_pooler
-        self.head_gates = head_gates
         self.embedding_layer = embeddings
         self.transformer_layers = blocks
         self.pooler_layer = pooler
@@ -160,8 +152,6 @@ class BertEncoder(keras.Model):
         config = {"config": self.config.to_dict(), "name": self.name,
                   "output_attention_scores": self.output_attention_scores,
                   "with_pooler": self.with_pooler}
-        if self.head_gates:
-            config["head_gates"] = True
         return config
 
     @classmethod

@@ -253,7 +253,6 @@ class _XLNetTaskModel(_OptionalSegments, TaskModel):
             setattr(self, attribute, layer)
         self.config = encoder.config
         self.encoder = encoder
-        self.head_gates = False
         self.head_args = head_args
 
 
