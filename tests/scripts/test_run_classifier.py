@@ -88,6 +88,23 @@ def test_eval_mode_reuses_the_trained_checkpoint(tmp_path, tiny_checkpoint):
         assert json.load(f)["dev/accuracy"] == trained["dev/accuracy"]
 
 
+def test_eval_and_predict_need_trained_weights(tmp_path, tiny_checkpoint):
+    """A backbone checkpoint and an empty --model_dir would score a random head: refused.
+    The run's own checkpoint, or a fine-tuned classifier as init_from, is accepted."""
+    data_dir = write_glue_task(str(tmp_path), "SST-2")
+    for mode in ("eval", "predict"):
+        with pytest.raises(TfmodelsError, match=rf"--mode={mode}: .*run holds no checkpoint "
+                                                r"of a run .*classifier"):
+            classifier(tmp_path, "sst2", data_dir, tiny_checkpoint, mode=mode)
+    assert not os.path.exists(tmp_path / "run" / "eval_results.json")
+    classifier(tmp_path, "sst2", data_dir, tiny_checkpoint)
+    fine_tuned = tmp_path / "run" / "hf_model"  # a classifier, with its tokenizer files
+    results = run_experiment(experiment("task.name=sst2", f"task.data_dir={data_dir}",
+                                        f"model.init_from={fine_tuned}", *FAST),
+                             str(tmp_path / "fresh_dir"), "eval")
+    assert results["checkpoint"] == str(fine_tuned) and "dev/accuracy" in results
+
+
 def write_topic_tsv(folder, rows=24, seed=0):
     """A TSV task separable by one word (apple -> x, pear -> y), header names its columns."""
     folder.mkdir()

@@ -89,8 +89,9 @@ def from_pretrained(path, architecture=None, num_labels=None):
 
     ``architecture`` picks a different head than the checkpoint's own (for
     fine-tuning a backbone): head weights the checkpoint lacks are freshly
-    initialized and head weights the new model lacks are dropped, both logged.
-    Without it, every weight must match exactly.
+    initialized (listed in ``model.newly_initialized``, and logged as a warning) and
+    head weights the new model lacks are dropped. Without it, every weight must match
+    exactly.
     """
     path = os.fspath(path)
     if not os.path.isdir(path):
@@ -103,16 +104,19 @@ def from_pretrained(path, architecture=None, num_labels=None):
     else:
         raise CheckpointError(f"{path} has neither config.json (HuggingFace layout) nor "
                               "bert_config.json (Google BERT checkpoint)")
+    fresh = []
     if architecture is not None:
         dropped = [n for n in tensors if n not in weights]
         if dropped:
             log.info("not used by %s: %s", architecture, ", ".join(sorted(dropped)))
         tensors = {n: t for n, t in tensors.items() if n in weights}
-        fresh = [n for n in optional if n not in tensors]
+        fresh = sorted(n for n in optional if n not in tensors)
         if fresh:
-            log.info("newly initialized: %s", ", ".join(sorted(fresh)))
+            log.warning("%s: newly initialized (not in %s; train before use): %s",
+                        architecture, path, ", ".join(fresh))
     check_and_assign(weights, tensors, source, optional=optional if architecture else ())
     model.source_path = path
+    model.newly_initialized = fresh
     id2label = _read_id2label(path)
     if id2label and len(id2label) == getattr(model, "head_args", {}).get("num_labels"):
         model.label_names = id2label

@@ -70,3 +70,8 @@ class FineTuningTask(Task):
         model, self.preprocessor = build_model_and_preprocessor(self.cfg, self.architecture,
                                                                 **self.head_args())
         return model
+
+    def untrained_weights(self, model):
+        if not self.cfg.model.init_from:
+            return ["all (model.name without model.init_from is a random model)"]
+        return list(getattr(model, "newly_initialized", []))

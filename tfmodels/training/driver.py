@@ -111,6 +111,13 @@ def run_experiment(task, model_dir, mode=None, log=None):
 
 def _evaluate_or_predict(task, model, run, mode):
     restored = task.restore(model, run.model_dir)
+    untrained = task.untrained_weights(model) if restored is None else []
+    if untrained:
+        raise ConfigError(
+            f"--mode={mode}: {run.model_dir} holds no checkpoint of a run (best/ or "
+            f"checkpoints/), and model.init_from does not give these weights: "
+            f"{', '.join(untrained[:4])}{' ...' if len(untrained) > 4 else ''}; train "
+            f"first (--mode=train_and_eval) or point --model_dir at a trained run")
     if mode == "predict":
         for path in task.predict(model, run.model_dir):
             run.log(f"wrote {path}")

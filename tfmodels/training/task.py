@@ -123,6 +123,11 @@ class Task:
         """Writes what :meth:`final_results` produced (predictions); returns the paths."""
         return []
 
+    def untrained_weights(self, model):
+        """Weights of ``model`` that no checkpoint gave it (a fresh head): evaluating or
+        predicting with them is refused unless the run's own checkpoint is restored."""
+        return []
+
     def predict(self, model, model_dir):
         """``--mode=predict``: writes predictions for the unlabelled inputs; returns paths."""
         raise ConfigError(f"--mode=predict: {self.title} runs have no prediction mode")
