@@ -19,3 +19,7 @@ class CheckpointError(TfmodelsError):
 
 class DataError(TfmodelsError):
     """Input data that cannot be read (missing file, malformed row, bad label)."""
+
+
+class TrainingError(TfmodelsError):
+    """A run that cannot go on (losses that stay NaN or infinite)."""

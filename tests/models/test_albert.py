@@ -1,10 +1,13 @@
-"""ALBERT: named configurations, real parameter sharing, outputs, config/checkpoint round-trips."""
+"""ALBERT: the common checks (tests/models/harness.py) and what is ALBERT's own: real
+parameter sharing, hidden groups, the factorized embedding and MLM head, config errors."""
 import dataclasses
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.models import albert
 
@@ -22,13 +25,35 @@ def features(batch=2, length=6):
             "segment_ids": tf.zeros_like(ids)}
 
 
-def test_one_set_of_block_weights_serves_every_layer():
+SEQUENCE, POOLED = (2, 6, 16), (2, 16)
+SPEC = harness.FamilySpec("albert", ONE_LAYER, features(), {
+    "backbone": Role(albert.AlbertEncoder, "AlbertModel", {
+        "sequence_output": SEQUENCE, "pooled_output": POOLED, "encoder_outputs": [SEQUENCE]}),
+    "pretraining": Role(albert.AlbertPretrainer, "AlbertForPreTraining", {
+        "sequence_output": SEQUENCE, "pooled_output": POOLED, "mlm_logits": (2, 6, 60),
+        "sentence_logits": (2, 2)}),
+    "masked_lm": Role(albert.AlbertMaskedLM, "AlbertForMaskedLM",
+                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)}),
+    "classification": Role(albert.AlbertClassifier, "AlbertForSequenceClassification",
+                           {"logits": (2, 3)}, kwargs={"num_labels": 3}),
+    "token_classification": Role(albert.AlbertTokenClassifier, "AlbertForTokenClassification",
+                                 {"logits": (2, 6, 2)}),
+    "question_answering": Role(albert.AlbertForQuestionAnswering, "AlbertForQuestionAnswering",
+                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
+
+
+def test_one_set_of_block_weights_serves_every_layer(models):
     encoder = albert.AlbertEncoder(TINY)
     out = encoder(features())
     assert len(out["encoder_outputs"]) == 2
     assert len(encoder.transformer_layers) == 1
     assert len(encoder.trainable_variables) == OTHER_VARIABLES + VARIABLES_PER_BLOCK
-    assert encoder.count_params() == albert.AlbertEncoder(ONE_LAYER).count_params()
+    assert encoder.count_params() == models["backbone"].count_params()  # ONE_LAYER
     # The two layer outputs differ although the weights are the same.
     assert np.max(np.abs(out["encoder_outputs"][0] - out["encoder_outputs"][1])) > 1e-3
 
@@ -87,42 +112,18 @@ def test_hf_names_round_trip():
     assert albert.Config.from_hf(hf) == GROUPED
 
 
-@pytest.mark.parametrize("cls,keys", [
-    (albert.AlbertEncoder, {"sequence_output", "pooled_output", "encoder_outputs"}),
-    (albert.AlbertPretrainer, {"sequence_output", "pooled_output", "mlm_logits",
-                               "sentence_logits"}),
-    (albert.AlbertMaskedLM, {"sequence_output", "mlm_logits"}),
-    (albert.AlbertClassifier, {"logits"}),
-])
-def test_models_round_trip_config_and_checkpoint(cls, keys, tmp_path):
-    model = cls(ONE_LAYER)
-    f = features()
-    out = model(f)
-    assert set(out) == keys
-    clone = cls.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    for k in keys - {"encoder_outputs"}:
-        np.testing.assert_allclose(clone(f)[k], out[k], atol=1e-6)
-
-
-def test_pretrainer_heads_are_tied_and_factorized():
-    model = albert.AlbertPretrainer(ONE_LAYER)
-    out = model(features())
-    assert out["mlm_logits"].shape == (2, 6, 60)
-    assert out["sentence_logits"].shape == (2, 2)
+def test_pretrainer_heads_are_tied_and_factorized(models):
+    model = models["pretraining"]
     assert model.mlm_head.embedding_layer is model.encoder.embedding_layer
     assert model.mlm_head.transform.kernel.shape == (16, 8)  # H -> E, then the E-wide table
     mlm_head = 16 * 8 + 8 + 2 * 8 + 60  # transform, LayerNorm, output bias (table shared)
     assert model.count_params() == model.encoder.count_params() + mlm_head + 16 * 2 + 2
 
 
-def test_classifier_uses_classifier_dropout_only():
-    model = albert.AlbertClassifier(ONE_LAYER, num_labels=3)  # hidden dropout 0, classifier 0.1
-    f = features()
+def test_classifier_uses_classifier_dropout_only(models):
+    model, f = models["classification"], SPEC.features  # hidden dropout 0, classifier 0.1
     np.testing.assert_array_equal(model.encoder(f, training=True)["pooled_output"],
                                   model.encoder(f, training=False)["pooled_output"])
     assert model.classifier_head.dropout_rate == 0.1
     a, b = model(f, training=False)["logits"], model(f, training=True)["logits"]
-    assert a.shape == (2, 3) and np.max(np.abs(a - b)) > 1e-6
+    assert np.max(np.abs(a - b)) > 1e-6

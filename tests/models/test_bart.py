@@ -1,6 +1,7 @@
-"""BART family: bart_base's parameter count, cached generation == uncached, checkpoint and
-config round trips, pad id 1 (padding changes no real token; generation pads with 1 after
-eos), refused variants, and RoBERTa-style byte-level BPE packing for a BART folder."""
+"""BART family: the common checks (tests/models/harness.py) and what is BART's own: cached
+generation == uncached, pad id 1 (padding changes no real token; generation pads with 1
+after eos), the HF layout round trip with final_logits_bias, refused variants, and
+RoBERTa-style byte-level BPE packing for a BART folder."""
 import json
 import shutil
 
@@ -10,9 +11,11 @@ import tensorflow as tf
 
 import tfmodels
 from tests.conftest import fixture_path
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.generation import generate
-from tfmodels.models import bart, registry
+from tfmodels.models import bart
 
 # Encoder and decoder differ in depth, heads and width, as BART allows.
 TINY = bart.Config(vocab_size=50, hidden_size=32, num_encoder_layers=1, num_decoder_layers=2,
@@ -45,11 +48,28 @@ def encoder_inputs():
     return {"input_ids": ids, "input_mask": (ids != PAD).astype(np.int32)}
 
 
-def test_registry_maps_architectures_and_tasks():
-    assert registry.backbone_architecture("bart") == "BartModel"
-    assert registry.model_class("bart", "seq2seq_lm") is bart.BartForConditionalGeneration
-    assert registry.model_class("bart", "BartForConditionalGeneration") is \
-        bart.BartForConditionalGeneration
+def decoder_features():
+    return {**encoder_inputs(),
+            "decoder_input_ids": np.array([[2, 4, 6], [2, 8, 1], [2, 3, 5]], np.int32)}
+
+
+def final_logits_bias_is_a_buffer(model):
+    """Not trained, as in the reference."""
+    assert not model.lm_head.bias.trainable
+
+
+ENCODER, DECODER = (3, 7, 32), (3, 3, 32)
+SPEC = harness.FamilySpec("bart", TINY, decoder_features(), {
+    "backbone": Role(bart.BartModel, "BartModel",
+                     {"encoder_output": ENCODER, "sequence_output": DECODER}),
+    "seq2seq_lm": Role(bart.BartForConditionalGeneration, "BartForConditionalGeneration",
+                       {"encoder_output": ENCODER, "sequence_output": DECODER,
+                        "logits": (3, 3, 50)}, atol=1e-5, check=final_logits_bias_is_a_buffer),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
 
 
 def test_cached_greedy_generation_equals_uncached(lm):
@@ -97,18 +117,9 @@ def test_padding_with_pad_id_changes_no_real_token(lm):
     assert np.abs(unmasked["logits"][1, :3] - alone["logits"][0]).max() > 1e-3
 
 
-def test_checkpoint_and_config_round_trip(lm, tmp_path):
-    features = {**encoder_inputs(),
-                "decoder_input_ids": np.array([[2, 4, 6], [2, 8, 1], [2, 3, 5]], np.int32)}
+def test_hf_layout_round_trip_keeps_final_logits_bias(lm, tmp_path):
+    features = decoder_features()
     expected = lm(features)["logits"]
-    path = tf.train.Checkpoint(model=lm).write(str(tmp_path / "ckpt"))
-    clone = bart.BartForConditionalGeneration.from_config(lm.get_config())
-    assert clone.config == lm.config
-    clone(features)
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    np.testing.assert_allclose(clone(features)["logits"], expected, atol=1e-5)
-    assert not clone.lm_head.bias.trainable  # final_logits_bias is a buffer in the reference
-    # And through the HF layout, final_logits_bias included.
     tfmodels.save_pretrained(lm, str(tmp_path / "hf"))
     with open(tmp_path / "hf" / "config.json") as f:
         hf_config = json.load(f)

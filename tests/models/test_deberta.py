@@ -1,12 +1,14 @@
-"""DeBERTa: named configurations, disentangled attention, the enhanced mask decoder."""
+"""DeBERTa: the common checks (tests/models/harness.py) and what is DeBERTa's own: HF config
+spellings and refusals, disentangled attention with log buckets, the enhanced mask decoder."""
 import dataclasses
-import functools
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfmodels
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.layers import EnhancedMaskDecoder, log_bucket_position
 from tfmodels.models import deberta
@@ -18,17 +20,34 @@ TINY = deberta.Config(vocab_size=50, hidden_size=16, num_layers=2, num_heads=2,
                       norm_rel_ebd="layer_norm", position_biased_input=False)
 
 
-@functools.lru_cache(maxsize=None)
-def built(cls, **kwargs):
-    """One model per class for the module: building takes seconds on a busy CPU."""
-    return cls(TINY, **kwargs)
-
-
 def features(batch=2, length=10, seed=1):
     ids = tf.random.uniform([batch, length], 1, 50, tf.int32, seed=seed)
     mask = tf.concat([tf.ones([batch, length - 2], tf.int32),
                       tf.constant([[1, 1], [0, 0]], tf.int32)], axis=1)
     return {"input_ids": ids, "input_mask": mask, "segment_ids": tf.zeros_like(ids)}
+
+
+SEQUENCE = (2, 10, 16)  # no pooled_output: DeBERTa has no pooler
+SPEC = harness.FamilySpec("deberta-v2", TINY, features(), {
+    "backbone": Role(deberta.DebertaEncoder, "DebertaV2Model", {
+        "sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2,
+        "attention_scores": [(2, 2, 10, 10)] * 2}, kwargs={"output_attention_scores": True}),
+    "pretraining": Role(deberta.DebertaPretrainer, "DebertaV2ForPreTraining", {
+        "sequence_output": SEQUENCE, "decoder_output": SEQUENCE, "mlm_logits": (2, 10, 50)}),
+    "masked_lm": Role(deberta.DebertaMaskedLM, "DebertaV2ForMaskedLM",
+                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 10, 50)}),
+    "classification": Role(deberta.DebertaClassifier, "DebertaV2ForSequenceClassification",
+                           {"logits": (2, 2)}),
+    "token_classification": Role(deberta.DebertaTokenClassifier,
+                                 "DebertaV2ForTokenClassification", {"logits": (2, 10, 2)}),
+    "question_answering": Role(deberta.DebertaForQuestionAnswering,
+                               "DebertaV2ForQuestionAnswering",
+                               {"start_logits": (2, 10), "end_logits": (2, 10)}),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
 
 
 def test_config_reads_hf_spellings_and_rejects_what_it_cannot_build():
@@ -74,49 +93,36 @@ def test_position_terms_take_part_in_the_attention():
     assert np.max(np.abs(model(reverse)["sequence_output"].numpy()[0, ::-1] - ordered)) > 1e-2
 
 
-def test_padding_does_not_change_real_tokens():
-    model = built(deberta.DebertaEncoder, output_attention_scores=True)
+def test_padding_does_not_change_real_tokens(models):
+    model = models["backbone"]
     f = features()
     short = {k: v[1:, :8] for k, v in f.items()}
     full = model(f)["sequence_output"].numpy()[1, :8]
     np.testing.assert_allclose(model(short)["sequence_output"].numpy()[0], full, atol=1e-5)
 
 
-def test_encoder_config_round_trips():
-    model = built(deberta.DebertaEncoder, output_attention_scores=True)
-    clone = deberta.DebertaEncoder.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    f = features()
-    out = model(f)
-    assert len(out["attention_scores"]) == 2 and out["attention_scores"][0].shape == (2, 2, 10, 10)
-    np.testing.assert_allclose(clone(f)["sequence_output"], out["sequence_output"], atol=1e-6)
-    assert deberta.Config.from_dict(TINY.to_dict()) == TINY
-
-
-def test_masked_lm_head_is_tied_to_the_word_table():
+def test_masked_lm_head_is_tied_to_the_word_table(models):
     """The classifier and both HF head layouts are checked against HF in
     tests/convert/test_deberta_parity.py."""
-    f = features()
-    mlm = built(deberta.DebertaMaskedLM)
-    assert mlm(f)["mlm_logits"].shape == (2, 10, 50)
+    mlm = models["masked_lm"]
     assert mlm.mlm_head.embedding_layer is mlm.encoder.embedding_layer  # tied table
 
 
 # The enhanced mask decoder (section 3.2).
 
-def test_decoder_reuses_the_last_layer_and_adds_only_a_position_table():
-    pretrainer = built(deberta.DebertaPretrainer)
+def test_decoder_reuses_the_last_layer_and_adds_only_a_position_table(models):
+    pretrainer = models["pretraining"]
     decoder = pretrainer.encoder.decoder_layer
     assert decoder.block is pretrainer.encoder.transformer_layers[-1]
-    masked_lm = built(deberta.DebertaMaskedLM)
+    masked_lm = models["masked_lm"]
     extra = pretrainer.count_params() - masked_lm.count_params()
     assert extra == TINY.max_position_embeddings * TINY.hidden_size
 
 
-def test_decoder_output_differs_from_the_plain_masked_lm():
+def test_decoder_output_differs_from_the_plain_masked_lm(models):
     f = features()
-    pretrainer = built(deberta.DebertaPretrainer)
-    plain = built(deberta.DebertaMaskedLM)
+    pretrainer = models["pretraining"]
+    plain = models["masked_lm"]
     for variable in plain.variables:  # same weights, no decoder
         match = [v for v in pretrainer.variables if v.name == variable.name]
         variable.assign(match[0])
@@ -129,8 +135,8 @@ def test_decoder_output_differs_from_the_plain_masked_lm():
                          reference["mlm_logits"].numpy()[mask])) > 1e-3
 
 
-def test_decoder_uses_absolute_positions_and_trains_the_shared_layer():
-    pretrainer = built(deberta.DebertaPretrainer)
+def test_decoder_uses_absolute_positions_and_trains_the_shared_layer(models):
+    pretrainer = models["pretraining"]
     decoder, f = pretrainer.encoder.decoder_layer, features()
     before = pretrainer(f)
     table = decoder.position_embeddings
@@ -165,15 +171,15 @@ def test_decoder_is_skipped_where_the_input_has_absolute_positions():
         deberta.DebertaPretrainer(dataclasses.replace(TINY, num_layers=1))
 
 
-def test_decoder_layer_config_round_trips():
-    block = built(deberta.DebertaEncoder, output_attention_scores=True).transformer_layers[-1]
+def test_decoder_layer_config_round_trips(models):
+    block = models["backbone"].transformer_layers[-1]
     decoder = EnhancedMaskDecoder(block, max_positions=16, name="emd")
     clone = EnhancedMaskDecoder.from_config(decoder.get_config())
     assert clone.num_steps == 2 and clone.block.span == 4 and clone.block is not block
 
 
-def test_pretrainer_saves_in_the_original_layout_and_loads_back(tmp_path):
-    pretrainer = built(deberta.DebertaPretrainer)
+def test_pretrainer_saves_in_the_original_layout_and_loads_back(models, tmp_path):
+    pretrainer = models["pretraining"]
     f = features()
     tfmodels.save_pretrained(pretrainer, str(tmp_path))
     from safetensors.numpy import load_file

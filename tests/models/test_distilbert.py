@@ -1,28 +1,45 @@
-"""DistilBERT family (and the TinyBERT-6 configuration): parameter counts, no token
-types (segment_ids accepted and ignored), no pooler, config and checkpoint round-trips."""
+"""DistilBERT family: the common checks (tests/models/harness.py) and what is DistilBERT's
+own: HF config names, no token types (segment_ids accepted and ignored), no pooler, its
+classifier head."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
-from tfmodels.models import distilbert, registry
+from tfmodels.models import distilbert
 
 TINY = distilbert.Config(vocab_size=60, hidden_size=32, num_layers=1, num_heads=4,
                          intermediate_size=48, max_position_embeddings=16)
 
 
-def features(segment_ids=None, batch=2, length=6):
+def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 1, 60, tf.int32, seed=1)
-    segments = tf.zeros_like(ids) if segment_ids is None else segment_ids
-    return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": segments}
+    return {"input_ids": ids, "input_mask": tf.ones_like(ids),
+            "segment_ids": tf.zeros_like(ids)}
 
 
-def test_registry_maps_architectures_and_tasks():
-    assert registry.backbone_architecture("distilbert") == "DistilBertModel"
-    assert registry.model_class("distilbert", "DistilBertForMaskedLM") is \
-        distilbert.DistilBertMaskedLM
-    assert registry.model_class("distilbert", "classification") is \
-        distilbert.DistilBertClassifier
+SEQUENCE = (2, 6, 32)  # no pooled_output: DistilBERT has no pooler
+MASKED_LM = Role(distilbert.DistilBertMaskedLM, "DistilBertForMaskedLM",
+                 {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)})
+SPEC = harness.FamilySpec("distilbert", TINY, features(), {
+    "backbone": Role(distilbert.DistilBertEncoder, "DistilBertModel",
+                     {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE]}),
+    "pretraining": MASKED_LM,
+    "masked_lm": MASKED_LM,
+    "classification": Role(distilbert.DistilBertClassifier,
+                           "DistilBertForSequenceClassification", {"logits": (2, 2)}),
+    "token_classification": Role(distilbert.DistilBertTokenClassifier,
+                                 "DistilBertForTokenClassification", {"logits": (2, 6, 2)}),
+    "question_answering": Role(distilbert.DistilBertForQuestionAnswering,
+                               "DistilBertForQuestionAnswering",
+                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
 
 
 def test_config_hf_names_and_errors():
@@ -43,35 +60,16 @@ def test_config_hf_names_and_errors():
         distilbert.DistilBertEncoder(TINY, with_pooler=True)
 
 
-def test_segment_ids_are_accepted_and_ignored():
-    encoder = distilbert.DistilBertEncoder(TINY)
+def test_segment_ids_are_accepted_and_ignored(models):
+    encoder = models["backbone"]
     assert encoder.embedding_layer.token_type_embeddings is None
     assert "segment_ids" in encoder.input
-    f = features()
+    f = SPEC.features
     plain = encoder(f)
-    assert set(plain) == {"sequence_output", "encoder_outputs"}  # no pooler
     other = encoder(dict(f, segment_ids=tf.ones([2, 6], tf.int32)))
     np.testing.assert_array_equal(plain["sequence_output"], other["sequence_output"])
 
 
-@pytest.mark.parametrize("cls,keys", [
-    (distilbert.DistilBertEncoder, {"sequence_output", "encoder_outputs"}),
-    (distilbert.DistilBertMaskedLM, {"sequence_output", "mlm_logits"}),
-    (distilbert.DistilBertClassifier, {"logits"}),
-])
-def test_models_round_trip_config_and_checkpoint(cls, keys, tmp_path):
-    model = cls(TINY)
-    f = features()
-    out = model(f)
-    assert set(out) == keys
-    if cls is distilbert.DistilBertClassifier:  # Dense + ReLU, seq_classif_dropout, Dense
-        head = model.classifier_head
-        assert (head.inner_dim, head.activation, head.dropout_rate) == (32, "relu", 0.2)
-        assert out["logits"].shape == (2, 2)
-    clone = cls.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    assert isinstance(clone.config, distilbert.Config)
-    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    for k in keys - {"encoder_outputs"}:
-        np.testing.assert_allclose(clone(f)[k], out[k], atol=1e-6)
+def test_classifier_is_dense_relu_dropout_dense_on_the_first_token(models):
+    head = models["classification"].classifier_head  # seq_classif_dropout 0.2
+    assert (head.inner_dim, head.activation, head.dropout_rate) == (32, "relu", 0.2)

@@ -1,14 +1,17 @@
-"""ELECTRA family: named configurations, heads and outputs, config and checkpoint round-trips."""
-import numpy as np
+"""ELECTRA family: the common checks (tests/models/harness.py) and what is ELECTRA's own:
+the small models' parameter counts, config defaults and errors, the generator's MLM head,
+sharing embeddings between generator and discriminator."""
 import pytest
 import tensorflow as tf
 
 import tfmodels
 from tests.conftest import zero_initialized
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.api import load_model_config
 from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerEmbeddings
-from tfmodels.models import electra, registry
+from tfmodels.models import electra
 
 # E=16 < H=32: the embeddings are projected, as in ELECTRA-Small.
 TINY = electra.Config(vocab_size=60, embedding_size=16, hidden_size=32, num_layers=1,
@@ -23,6 +26,28 @@ def features(batch=2, length=6):
                                       tf.ones([batch, length - 3], tf.int32)], 1)}
 
 
+SEQUENCE = (2, 6, 32)  # no pooled_output: ELECTRA has no pooler
+SPEC = harness.FamilySpec("electra", TINY, features(), {
+    "backbone": Role(electra.ElectraEncoder, "ElectraModel",
+                     {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE]}),
+    "pretraining": Role(electra.ElectraDiscriminator, "ElectraForPreTraining",
+                        {"sequence_output": SEQUENCE, "rtd_logits": (2, 6)}),
+    "masked_lm": Role(electra.ElectraMaskedLM, "ElectraForMaskedLM",
+                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)}),
+    "classification": Role(electra.ElectraClassifier, "ElectraForSequenceClassification",
+                           {"logits": (2, 2)}),
+    "token_classification": Role(electra.ElectraTokenClassifier,
+                                 "ElectraForTokenClassification", {"logits": (2, 6, 2)}),
+    "question_answering": Role(electra.ElectraForQuestionAnswering,
+                               "ElectraForQuestionAnswering",
+                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
+
+
 def test_small_generator_and_discriminator_have_the_reference_parameter_counts():
     # The released small generator is the small discriminator's network.
     assert load_model_config("electra_small_generator") == \
@@ -31,13 +56,6 @@ def test_small_generator_and_discriminator_have_the_reference_parameter_counts()
         model = tfmodels.build("electra_small_generator", architecture="ElectraForMaskedLM")
     assert model.encoder.count_params() == 13_483_008  # ElectraModel
     assert model.count_params() == 13_546_682  # ElectraForMaskedLM: the output table is tied
-
-
-def test_registry_maps_architectures_and_tasks():
-    assert registry.backbone_architecture("electra") == "ElectraModel"
-    assert registry.model_class("electra", "ElectraForPreTraining") is electra.ElectraDiscriminator
-    assert registry.model_class("electra", "masked_lm") is electra.ElectraMaskedLM
-    assert registry.model_class("electra", "classification") is electra.ElectraClassifier
 
 
 def test_config_defaults_hf_names_and_errors():
@@ -52,32 +70,11 @@ def test_config_defaults_hf_names_and_errors():
         electra.ElectraEncoder(TINY, with_pooler=True)
 
 
-@pytest.mark.parametrize("cls,keys", [
-    (electra.ElectraEncoder, {"sequence_output", "encoder_outputs"}),
-    (electra.ElectraDiscriminator, {"sequence_output", "rtd_logits"}),
-    (electra.ElectraMaskedLM, {"sequence_output", "mlm_logits"}),
-    (electra.ElectraClassifier, {"logits"}),
-])
-def test_models_round_trip_config_and_checkpoint(cls, keys, tmp_path):
-    model = cls(TINY)
-    f = features()
-    out = model(f)
-    assert set(out) == keys  # no pooled_output: ELECTRA has no pooler
-    shapes = {"sequence_output": (2, 6, 32), "rtd_logits": (2, 6), "mlm_logits": (2, 6, 60),
-              "logits": (2, 2)}
-    for key in keys - {"encoder_outputs"}:
-        assert out[key].shape == shapes[key], key
-    if cls is electra.ElectraMaskedLM:  # tied H -> E -> V head, exact GELU whatever hidden_act
-        assert model.mlm_head.embedding_layer is model.encoder.embedding_layer
-        assert model.mlm_head.activation == "gelu"
-        assert model.mlm_head.transform.kernel.shape == (32, 16)
-    clone = cls.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    assert isinstance(clone.config, electra.Config)
-    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    for k in keys - {"encoder_outputs"}:
-        np.testing.assert_allclose(clone(f)[k], out[k], atol=1e-6)
+def test_generator_head_is_tied_h_to_e_to_v_with_exact_gelu(models):
+    model = models["masked_lm"]  # hidden_act is relu; the head's GELU is exact whatever it is
+    assert model.mlm_head.embedding_layer is model.encoder.embedding_layer
+    assert model.mlm_head.activation == "gelu"
+    assert model.mlm_head.transform.kernel.shape == (32, 16)
 
 
 def test_share_embeddings_checks_shapes_before_sharing():

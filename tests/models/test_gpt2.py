@@ -1,30 +1,43 @@
-"""GPT-2 family: parameter count of gpt2, causality, right padding, optional segment_ids,
-no LayerNorm on the embeddings, config round-trips and refused variants."""
+"""GPT-2 family: the common checks (tests/models/harness.py) and what is GPT-2's own:
+causality, right padding, optional segment_ids, the tied LM head without bias, no LayerNorm
+on the embeddings, HF config names and refused variants."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerEmbeddings
-from tfmodels.models import gpt2, registry
+from tfmodels.models import gpt2
 
 TINY = gpt2.Config(vocab_size=60, hidden_size=32, num_layers=2, num_heads=4,
                    max_position_embeddings=16)
-
-
-@pytest.fixture(scope="module")
-def lm():
-    return gpt2.GPT2LMHeadModel(TINY)
 
 
 def ids(batch=2, length=10, seed=1):
     return tf.random.uniform([batch, length], 1, 60, tf.int32, seed=seed).numpy()
 
 
-def test_registry_maps_architectures_and_tasks():
-    assert registry.backbone_architecture("gpt2") == "GPT2Model"
-    assert registry.model_class("gpt2", "GPT2LMHeadModel") is gpt2.GPT2LMHeadModel
-    assert registry.model_class("gpt2", "causal_lm") is gpt2.GPT2LMHeadModel
+TOKENS = ids()
+FEATURES = {"input_ids": TOKENS, "input_mask": np.ones_like(TOKENS)}  # no segment_ids
+SEQUENCE = (2, 10, 32)
+SPEC = harness.FamilySpec("gpt2", TINY, FEATURES, {
+    "backbone": Role(gpt2.GPT2Model, "GPT2Model",
+                     {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2}),
+    # The rebuilt model's logits are identical (atol 0).
+    "causal_lm": Role(gpt2.GPT2LMHeadModel, "GPT2LMHeadModel",
+                      {"sequence_output": SEQUENCE, "logits": (2, 10, 60)}, atol=0.0),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
+
+
+@pytest.fixture(scope="module")
+def lm(models):
+    return models["causal_lm"]
 
 
 def test_changing_a_token_changes_no_earlier_position(lm):
@@ -71,9 +84,8 @@ def test_logits_are_the_tied_table_without_bias(lm):
     assert lm.count_params() == lm.encoder.count_params()  # the head adds no weight
 
 
-def test_embeddings_have_no_layer_norm_and_round_trip():
-    model = gpt2.GPT2Model(TINY)
-    emb = model.embedding_layer
+def test_embeddings_have_no_layer_norm_and_round_trip(models):
+    emb = models["backbone"].embedding_layer
     assert emb.layer_norm is None and emb.token_type_embeddings is None
     tokens = ids()
     x = emb(tokens).numpy()  # dropout is off outside training: word + position only
@@ -85,17 +97,10 @@ def test_embeddings_have_no_layer_norm_and_round_trip():
     assert TransformerEmbeddings(10, 8).get_config().get("layer_norm", True)  # default kept
 
 
-def test_model_config_round_trips(lm):
-    rebuilt = gpt2.GPT2LMHeadModel.from_config(lm.get_config())
-    rebuilt.set_weights(lm.get_weights())
-    tokens = ids()
-    features = {"input_ids": tokens, "input_mask": np.ones_like(tokens)}
-    np.testing.assert_array_equal(np.asarray(rebuilt(features)["logits"]),
-                                  np.asarray(lm(features)["logits"]))
+def test_config_has_the_hf_names():
     hf = TINY.to_hf()
     assert (hf["n_embd"], hf["n_layer"], hf["n_head"], hf["n_positions"]) == (32, 2, 4, 16)
     assert "n_inner" not in hf  # None: 4 * n_embd, as HF writes null
-    assert gpt2.Config.from_hf(hf) == TINY
 
 
 @pytest.mark.parametrize("overrides", [

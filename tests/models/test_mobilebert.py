@@ -1,4 +1,6 @@
-"""MobileBERT family: layers, named configurations, outputs, config and checkpoint round-trips."""
+"""MobileBERT family: the common checks (tests/models/harness.py) and what is MobileBERT's
+own: the IB-BERT teacher's size, config errors and HF names, its layers (bottleneck blocks,
+trigram embeddings, NoNorm, split-value attention) and the widened tied MLM table."""
 import dataclasses
 
 import numpy as np
@@ -6,6 +8,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.api import load_model_config
 from tfmodels.errors import ConfigError
 from tfmodels.layers import (
@@ -31,6 +35,29 @@ def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 1, 60, tf.int32, seed=1)
     return {"input_ids": ids, "input_mask": tf.ones_like(ids),
             "segment_ids": tf.zeros_like(ids)}
+
+
+SEQUENCE, POOLED = (2, 6, 32), (2, 32)
+SPEC = harness.FamilySpec("mobilebert", SMALL, features(), {
+    "backbone": Role(mobilebert.MobileBertEncoder, "MobileBertModel", {
+        "sequence_output": SEQUENCE, "pooled_output": POOLED, "encoder_outputs": [SEQUENCE]}),
+    "pretraining": Role(mobilebert.MobileBertPretrainer, "MobileBertForPreTraining", {
+        "sequence_output": SEQUENCE, "pooled_output": POOLED, "mlm_logits": (2, 6, 60),
+        "sentence_logits": (2, 2)}, atol=1e-5),
+    "masked_lm": Role(mobilebert.MobileBertMaskedLM, "MobileBertForMaskedLM",
+                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)}),
+    "classification": Role(mobilebert.MobileBertClassifier,
+                           "MobileBertForSequenceClassification", {"logits": (2, 2)}),
+    "token_classification": Role(mobilebert.MobileBertTokenClassifier,
+                                 "MobileBertForTokenClassification", {"logits": (2, 6, 2)}),
+    "question_answering": Role(mobilebert.MobileBertForQuestionAnswering,
+                               "MobileBertForQuestionAnswering",
+                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
 
 
 def test_ibbert_teacher_configuration_builds():
@@ -84,34 +111,9 @@ def test_pooler_without_activation_is_the_cls_vector():
     np.testing.assert_array_equal(out["pooled_output"], out["sequence_output"][:, 0])
 
 
-@pytest.mark.parametrize("cls,keys", [
-    (mobilebert.MobileBertEncoder, {"sequence_output", "pooled_output", "encoder_outputs"}),
-    (mobilebert.MobileBertClassifier, {"logits"}),
-])
-def test_models_round_trip_config_and_checkpoint(cls, keys, tmp_path):
-    model = cls(SMALL)
-    f = features()
-    out = model(f)
-    assert set(out) == keys
-    clone = cls.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    for k in keys - {"encoder_outputs"}:
-        np.testing.assert_allclose(clone(f)[k], out[k], atol=1e-6)
-
-
-def test_pretrainer_scores_against_the_widened_tied_table(tmp_path):
-    model = mobilebert.MobileBertPretrainer(SMALL)
-    f = features()
-    out = model(f)
-    assert set(out) == {"sequence_output", "pooled_output", "mlm_logits", "sentence_logits"}
-    assert out["sentence_logits"].shape == (2, 2)
-    clone = mobilebert.MobileBertPretrainer.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    np.testing.assert_allclose(clone(f)["mlm_logits"], out["mlm_logits"], atol=1e-5)
+def test_pretrainer_scores_against_the_widened_tied_table(models):
+    model = models["pretraining"]
+    out = model(SPEC.features)
     head = model.mlm_head
     assert head.embedding_layer is model.encoder.embedding_layer
     assert head.extra_output_weights.shape == (60, 32 - 16)

@@ -1,10 +1,13 @@
-"""RoBERTa family: named configuration, outputs, positions, config and checkpoint round-trips."""
+"""RoBERTa family: the common checks (tests/models/harness.py) and what is RoBERTa's own:
+config defaults, positions numbered after the padding index, the heads of the reference."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
-from tfmodels.models import registry, roberta
+from tfmodels.models import roberta
 
 TINY = roberta.Config(vocab_size=60, hidden_size=32, num_layers=1, num_heads=4,
                       intermediate_size=48, max_position_embeddings=18)
@@ -14,6 +17,41 @@ def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 3, 60, tf.int32, seed=1)
     return {"input_ids": ids, "input_mask": tf.ones_like(ids),
             "segment_ids": tf.zeros_like(ids)}
+
+
+def heads_as_in_the_reference(model):
+    """Positions start after the padding index, and only the backbone has a pooler (the
+    classifier's own tanh Dense over <s> takes its place): in every role, rebuilt too."""
+    encoder = getattr(model, "encoder", model)
+    assert encoder.embedding_layer.position_offset == 2
+    assert (encoder.pooler_layer is not None) == (encoder is model)
+
+
+SEQUENCE = (2, 6, 32)
+MASKED_LM = Role(roberta.RobertaMaskedLM, "RobertaForMaskedLM",
+                 {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)},
+                 check=heads_as_in_the_reference)
+SPEC = harness.FamilySpec("roberta", TINY, features(), {
+    "backbone": Role(roberta.RobertaEncoder, "RobertaModel", {
+        "sequence_output": SEQUENCE, "pooled_output": (2, 32), "encoder_outputs": [SEQUENCE]},
+        check=heads_as_in_the_reference),
+    "pretraining": MASKED_LM,
+    "masked_lm": MASKED_LM,
+    "classification": Role(roberta.RobertaClassifier, "RobertaForSequenceClassification",
+                           {"logits": (2, 3)}, kwargs={"num_labels": 3},
+                           check=heads_as_in_the_reference),
+    "token_classification": Role(roberta.RobertaTokenClassifier,
+                                 "RobertaForTokenClassification", {"logits": (2, 6, 2)},
+                                 check=heads_as_in_the_reference),
+    "question_answering": Role(roberta.RobertaForQuestionAnswering,
+                               "RobertaForQuestionAnswering",
+                               {"start_logits": (2, 6), "end_logits": (2, 6)},
+                               check=heads_as_in_the_reference),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
 
 
 def test_config_defaults_and_strictness():
@@ -28,41 +66,10 @@ def test_config_defaults_and_strictness():
     assert hf.to_hf()["pad_token_id"] == 0
 
 
-def test_registry_maps_architectures_and_tasks():
-    assert registry.model_class("roberta", "RobertaModel") is roberta.RobertaEncoder
-    assert registry.model_class("roberta", "RobertaForMaskedLM") is roberta.RobertaMaskedLM
-    assert registry.model_class("roberta", "pretraining") is roberta.RobertaMaskedLM
-    assert registry.model_class("roberta", "classification") is roberta.RobertaClassifier
-    assert registry.backbone_architecture("roberta") == "RobertaModel"
-
-
-@pytest.mark.parametrize("cls,keys", [
-    (roberta.RobertaEncoder, {"sequence_output", "pooled_output", "encoder_outputs"}),
-    (roberta.RobertaMaskedLM, {"sequence_output", "mlm_logits"}),
-    (roberta.RobertaClassifier, {"logits"}),
-])
-def test_models_round_trip_config_and_checkpoint(cls, keys, tmp_path):
-    model = cls(TINY) if cls is not roberta.RobertaClassifier else cls(TINY, num_labels=3)
-    f = features()
-    out = model(f)
-    assert set(out) == keys
-    clone = cls.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    encoder = getattr(clone, "encoder", clone)
-    assert encoder.embedding_layer.position_offset == 2
-    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=clone).read(path).assert_consumed()
-    for k in keys - {"encoder_outputs"}:
-        np.testing.assert_allclose(clone(f)[k], out[k], atol=1e-6)
-    # The heads as in the reference: a pooler only on the backbone, the MLM decoder tied
-    # to the word embeddings, the classifier's own tanh Dense over <s>.
-    assert (encoder.pooler_layer is not None) == (cls is roberta.RobertaEncoder)
-    if cls is roberta.RobertaMaskedLM:
-        assert out["mlm_logits"].shape == (2, 6, 60)
-        assert model.mlm_head.embedding_layer is model.encoder.embedding_layer
-    if cls is roberta.RobertaClassifier:
-        assert out["logits"].shape == (2, 3)
-        assert model.classifier_head.inner_dim == 32
+def test_mlm_table_is_the_word_embeddings_and_the_classifier_has_its_own_dense(models):
+    model = models["masked_lm"]
+    assert model.mlm_head.embedding_layer is model.encoder.embedding_layer
+    assert models["classification"].classifier_head.inner_dim == 32
 
 
 def test_positions_start_after_the_padding_index():

@@ -1,10 +1,13 @@
 """SpanBertPretrainer + span_pretraining_loss: BERT with tied MLM and SBO heads, no NSP;
-L_MLM + L_SBO is finite and falls over a few steps on span-masked records."""
+L_MLM + L_SBO is finite and falls over a few steps on span-masked records. The model is no
+registry role, so of the common checks (tests/models/harness.py) it runs the model's."""
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.api import load_model_config
 from tfmodels.models import bert
 from tfmodels.models.spanbert import SpanBertPretrainer
@@ -36,15 +39,33 @@ def span_batch(seed=0, batch=8):
             for k, v in parsed.items()}
 
 
+def model_inputs(batch):
+    """The features a span batch feeds the model (the rest feeds the loss)."""
+    return {k: batch[k] for k in ("input_ids", "input_mask", "segment_ids")}
+
+
+def sbo_table_kept(model):
+    """The SBO head's position table keeps its size through get_config."""
+    assert model.sbo_head.max_positions == 8
+
+
+PRETRAINER = Role(SpanBertPretrainer, "SpanBertForPreTraining",
+                  # no NSP, no pooler (section 3.3)
+                  {"sequence_output": (8, SEQ, 16), "mlm_logits": (8, SEQ, len(VOCAB))},
+                  kwargs={"max_span_positions": 8, "position_size": 12}, check=sbo_table_kept)
+
+
 @pytest.fixture(scope="module")
 def model():
-    return SpanBertPretrainer(CONFIG, max_span_positions=8, position_size=12)
+    return PRETRAINER.build(CONFIG)
 
 
-def test_outputs_heads_and_config(model):
-    out = model(span_batch())
-    assert set(out) == {"sequence_output", "mlm_logits"}  # no NSP, no pooler (section 3.3)
-    assert out["mlm_logits"].shape == (8, SEQ, len(VOCAB))
+def test_common_checks(tmp_path):
+    """On a model of its own: the tests below train the module's."""
+    harness.run_model_test(PRETRAINER, CONFIG, model_inputs(span_batch()), tmp_path)
+
+
+def test_heads_are_tied_and_every_sbo_weight_trains(model):
     assert model.encoder.pooler_layer is None and not hasattr(model, "sentence_head")
     table = model.encoder.embedding_layer.word_embeddings
     assert model.mlm_head.embedding_layer is model.sbo_head.embedding_layer  # both tied
@@ -52,8 +73,6 @@ def test_outputs_heads_and_config(model):
     assert all(id(v) in variables for v in model.sbo_head.trainable_variables)
     assert sum(v is table for v in model.trainable_variables) == 1
     assert model.sbo_head.position_embeddings.shape == (8, 12)
-    clone = SpanBertPretrainer.from_config(model.get_config())
-    assert clone.sbo_head.max_positions == 8 and clone.count_params() == model.count_params()
 
 
 def test_loss_is_finite_and_decreases(model):
@@ -82,7 +101,7 @@ def test_sbo_loss_leaves_out_positions_deeper_than_the_table():
     batch = span_batch(2)
     _, metrics = span_pretraining_loss(small, batch, training=False)
     # Recomputed by hand: only the first token of each span (i - s = 0) counts.
-    out = small({k: batch[k] for k in ("input_ids", "input_mask", "segment_ids")})
+    out = small(model_inputs(batch))
     logits = small.sbo_head(out["sequence_output"], batch["masked_lm_positions"],
                             batch["span_left"], batch["span_right"])
     first = tf.cast(batch["masked_lm_positions"] == batch["span_left"] + 1, tf.float32)
@@ -106,10 +125,9 @@ def test_released_encoder_is_a_bert_model_with_the_trained_weights(model, tmp_pa
     import tfmodels
 
     released = model.released_encoder()
-    features = {k: v for k, v in span_batch().items()
-                if k in ("input_ids", "input_mask", "segment_ids")}
-    np.testing.assert_allclose(released(features)["sequence_output"],
-                               model(features)["sequence_output"], atol=1e-6)
+    inputs = model_inputs(span_batch())
+    np.testing.assert_allclose(released(inputs)["sequence_output"],
+                               model(inputs)["sequence_output"], atol=1e-6)
     tfmodels.save_pretrained(released, str(tmp_path))
     reloaded = tfmodels.from_pretrained(str(tmp_path))
     assert reloaded.architecture == "BertModel" and reloaded.pooler_layer is not None

@@ -1,17 +1,18 @@
-"""T5 family: relative position buckets against HF's, parameter counts of t5-small/base,
-the shared first-layer bias, cached generation against uncached, config and checkpoint
-round trips, refused variants."""
-
+"""T5 family: the common checks (tests/models/harness.py) and what is T5's own: relative
+position buckets against HF's, the shared first-layer bias, cached generation against
+uncached, the HF layout round trip, refused variants."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfmodels
 from tests.conftest import fixture_path
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.generation import generate
 from tfmodels.layers.relative_position_bias import RelativePositionBias, relative_position_bucket
-from tfmodels.models import registry, t5
+from tfmodels.models import t5
 
 TINY = t5.Config(vocab_size=60, hidden_size=16, head_size=4, intermediate_size=24, num_layers=2,
                  num_decoder_layers=1, num_heads=2, num_buckets=8, max_distance=20)
@@ -25,9 +26,28 @@ def features(seed=1):
     return {"input_ids": ids * mask, "input_mask": mask}
 
 
+def decoder_features():
+    return {**features(), "decoder_input_ids": np.array([[0, 5, 7], [0, 9, 0]], np.int32),
+            "decoder_input_mask": np.array([[1, 1, 1], [1, 1, 0]], np.int32)}
+
+
+ENCODER, DECODER = (2, 9, 16), (2, 3, 16)
+SPEC = harness.FamilySpec("t5", TINY, decoder_features(), {
+    "backbone": Role(t5.T5Model, "T5Model",
+                     {"encoder_output": ENCODER, "sequence_output": DECODER}),
+    "seq2seq_lm": Role(t5.T5ForConditionalGeneration, "T5ForConditionalGeneration",
+                       {"encoder_output": ENCODER, "sequence_output": DECODER,
+                        "logits": (2, 3, 60)}),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
+
+
 @pytest.fixture(scope="module")
-def lm():
-    return t5.T5ForConditionalGeneration(TINY)
+def lm(models):
+    return models["seq2seq_lm"]
 
 
 @pytest.mark.parametrize("buckets,distance", [(32, 128), (8, 20)])
@@ -73,18 +93,14 @@ def test_cached_generation_equals_uncached(lm):
 
 
 def test_save_pretrained_round_trip(lm, tmp_path):
-    inputs = {**features(), "decoder_input_ids": np.array([[0, 5, 7], [0, 9, 0]], np.int32),
-              "decoder_input_mask": np.array([[1, 1, 1], [1, 1, 0]], np.int32)}
+    inputs = decoder_features()
     tfmodels.save_pretrained(lm, str(tmp_path))
     loaded = tfmodels.from_pretrained(str(tmp_path))
     assert type(loaded) is t5.T5ForConditionalGeneration
     assert loaded.config == lm.config
     np.testing.assert_allclose(loaded(inputs)["logits"], lm(inputs)["logits"], atol=1e-6)
-    assert t5.Config.from_dict(lm.get_config()["config"]) == lm.config  # from_config's input
 
 
-def test_registry_and_refused_variants():
-    assert registry.backbone_architecture("t5") == "T5Model"
-    assert registry.model_class("t5", "seq2seq_lm") is t5.T5ForConditionalGeneration
+def test_refused_variants():
     with pytest.raises(ConfigError, match="feed_forward_proj='gated-gelu'"):
         t5.Config(feed_forward_proj="gated-gelu")

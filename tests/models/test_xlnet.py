@@ -1,9 +1,12 @@
-"""XLNet network: the relative-attention pieces against their definitions, what each stream
-may see, the memory, configs and the base size."""
+"""XLNet family: the common checks (tests/models/harness.py) and what is XLNet's own: the
+relative-attention pieces against their definitions, what each stream may see, the memory,
+optional segments and refused options."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models import harness
+from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.layers.two_stream_attention import (
     MaskEmbedding,
@@ -17,6 +20,44 @@ from tfmodels.models import xlnet
 
 TINY = dict(vocab_size=40, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=24,
             hidden_dropout=0.0)
+
+
+def _features(ids, perm_mask, target):
+    batch, length = ids.shape
+    mapping = np.zeros((batch, 1, length), np.float32)
+    mapping[:, 0, target] = 1.0
+    return {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids),
+            "perm_mask": perm_mask, "target_mapping": mapping}
+
+
+def two_streams_without_memory(model):
+    """The pre-training model's network runs both streams and keeps no memory."""
+    assert model.encoder.two_stream and not model.encoder.with_mems
+
+
+IDS = np.array([[3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]], np.int32)
+HIDDEN_TARGET = np.zeros((2, 6, 6), np.float32)
+HIDDEN_TARGET[:, :, 3] = 1.0  # no query sees the target, position 3
+TWO_STREAMS = _features(IDS, HIDDEN_TARGET, 3)
+CONTENT_ONLY = {"input_ids": IDS, "input_mask": np.ones_like(IDS),
+                "segment_ids": np.zeros_like(IDS)}
+SEQUENCE = (2, 6, 16)
+SPEC = harness.FamilySpec("xlnet", xlnet.Config(**TINY), CONTENT_ONLY, {
+    "backbone": Role(xlnet.XLNetModel, "XLNetModel",
+                     {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2}),
+    "lm": Role(xlnet.XLNetLMHeadModel, "XLNetLMHeadModel",
+               {"sequence_output": SEQUENCE, "logits": (2, 6, 40)}),
+    # The same HF name as "lm" (which a checkpoint of that name loads as), with the query
+    # stream at one target per row.
+    "pretraining": Role(xlnet.XLNetPermutationLM, "XLNetLMHeadModel",
+                        {"sequence_output": SEQUENCE, "query_output": (2, 1, 16),
+                         "logits": (2, 1, 40)},
+                        features=TWO_STREAMS, check=two_streams_without_memory),
+})
+
+
+models = harness.models_fixture(SPEC)
+test_common_checks = harness.common_checks(SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +109,6 @@ def test_layers_round_trip_their_config():
         assert type(layer).from_config(config).get_config() == config
 
 
-def _features(ids, perm_mask, target):
-    length = ids.shape[1]
-    mapping = np.zeros((1, 1, length), np.float32)
-    mapping[0, 0, target] = 1.0
-    return {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids),
-            "perm_mask": perm_mask, "target_mapping": mapping}
-
-
 def test_query_stream_sees_exactly_what_perm_mask_allows(permutation_lm):
     """The target never sees its own token or hidden tokens, and sees allowed ones; the
     content stream sees its own token."""
@@ -122,13 +155,6 @@ def test_no_gradient_flows_into_the_memory():
     np.testing.assert_array_equal(keep(mem_len=4), [1, 2, 3, 4])
     np.testing.assert_array_equal(keep(mem_len=4, reuse_len=2), [-1, -1, 0, 1])
     np.testing.assert_array_equal(keep(mem_len=None), [-1, -1, -1, 0, 1, 2, 3, 4])
-
-
-def test_model_round_trips_its_config(permutation_lm):
-    clone = xlnet.XLNetPermutationLM.from_config(permutation_lm.get_config())
-    assert clone.get_config() == permutation_lm.get_config()
-    assert clone.count_params() == permutation_lm.count_params()
-    assert clone.encoder.two_stream and not clone.encoder.with_mems
 
 
 def test_segment_ids_are_optional(permutation_lm):

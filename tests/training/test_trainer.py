@@ -25,14 +25,15 @@ def data(n=8):
     return features, (ids[:, 0] % 2).astype(np.int32)
 
 
-def train(tmp_path, batch, accumulation, steps=1, seed=3, **kwargs):
+def train(tmp_path, batch, accumulation, steps=1, seed=3, poisoned=None, **kwargs):
     tf.keras.utils.set_random_seed(seed)
     model = bert.BertClassifier(CONFIG)
     cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
     optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100)
     features, labels = data()
     dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch).repeat()
-    trainer = Trainer(tf.distribute.get_strategy(), str(tmp_path), model, optimizer, loss_fn,
+    trainer = Trainer(tf.distribute.get_strategy(), str(tmp_path), model, optimizer,
+                      poisoned or loss_fn,
                       total_steps=steps, accumulation_steps=accumulation, checkpoint_every=1,
                       log_every=1, log=lambda *_: None, **kwargs)
     trainer.train(dataset)
@@ -78,3 +79,45 @@ def test_best_checkpoint_follows_the_main_metric(tmp_path):
         best = json.load(f)
     assert best["step"] == 2 and best["value"] == 0.9
     assert tf.train.latest_checkpoint(str(tmp_path / "best")).endswith("-2")
+
+
+def nan_on(poisoned_steps):
+    """``loss_fn`` whose loss is NaN on the given (1-based) steps."""
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def poisoned(model, batch, training):
+        loss, metrics = loss_fn(model, batch, training)
+        counter.assign_add(1)
+        bad = tf.reduce_any(tf.equal(counter, tf.constant(poisoned_steps, tf.int64)))
+        # Times NaN, so the gradients are NaN too (a tf.where would give them zero).
+        return loss * tf.where(bad, tf.constant(np.nan, loss.dtype), 1.0), metrics
+    return poisoned
+
+
+def test_a_nan_step_is_skipped_and_the_run_goes_on(tmp_path):
+    clean, _ = train(tmp_path / "clean", batch=8, accumulation=1, steps=2)
+    # Step 2's loss is NaN: its update is skipped, so the weights are those after step 1.
+    once, _ = train(tmp_path / "once", batch=8, accumulation=1, steps=1)
+    skipped, trainer = train(tmp_path / "nan", batch=8, accumulation=1, steps=2,
+                             poisoned=nan_on([2]))
+    assert trainer.step == 2 and np.isnan(trainer.history[-1]["loss"])
+    for a, b in zip(once.weights, skipped.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-7)
+    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(clean.weights,
+                                                                     skipped.weights))
+    assert all(np.all(np.isfinite(w.numpy())) for w in skipped.weights)
+
+
+def test_nan_steps_in_a_row_stop_the_run_with_one_line(tmp_path):
+    from tfmodels.errors import TrainingError
+
+    with pytest.raises(TrainingError, match=r"step 4: the loss was not finite for 3 steps in "
+                                            r"a row"):
+        train(tmp_path, batch=8, accumulation=1, steps=6, poisoned=nan_on([2, 3, 4, 5, 6]),
+              max_nonfinite_steps=3)
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    reader = tf.train.load_checkpoint(latest)
+    floats = [n for n, d in reader.get_variable_to_dtype_map().items() if d.is_floating]
+    assert len(floats) > 10
+    for name in floats:
+        assert np.all(np.isfinite(reader.get_tensor(name))), name

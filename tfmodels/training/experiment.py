@@ -86,6 +86,7 @@ class TrainerSection:
     log_every: int = 10
     max_checkpoints: int = 3
     seed: int = 42
+    max_nonfinite_steps: int = 10      # non-finite losses in a row (each skipped) that stop a run
 
 
 @dataclasses.dataclass

@@ -6,9 +6,15 @@ accumulation, float16 loss scaling, XLA, checkpoints through
 input iterator's position), resumption from the last checkpoint, TensorBoard
 scalars, a progress line, periodic evaluation keeping the best checkpoint, and
 ``metrics.json`` at the end. Files are written under temporary names and renamed.
+
+A step whose loss or gradients are not finite changes nothing (the update is
+skipped on every replica, as float16 loss scaling does); ``max_nonfinite_steps`` such
+steps in a row stop the run with one line, and a checkpoint is never written from
+non-finite weights.
 """
 import functools
 import json
+import math
 import os
 import time
 
@@ -16,6 +22,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.atomic import atomic_write
+from tfmodels.errors import TrainingError
 
 
 def write_json(path, value):
@@ -55,14 +62,15 @@ class Trainer:
         t = cfg.trainer
         args = dict(accumulation_steps=t.accumulation_steps, checkpoint_every=t.checkpoint_every,
                     max_checkpoints=t.max_checkpoints, log_every=t.log_every,
-                    eval_every=t.eval_every, global_batch_size=cfg.data.train_batch_size)
+                    eval_every=t.eval_every, global_batch_size=cfg.data.train_batch_size,
+                    max_nonfinite_steps=t.max_nonfinite_steps)
         args.update(settings)
         return cls(strategy, model_dir, model, optimizer, loss_fn, steps, **args)
 
     def __init__(self, strategy, model_dir, model, optimizer, loss_fn, total_steps,
                  accumulation_steps=1, checkpoint_every=500, max_checkpoints=3, log_every=10,
                  jit_compile=False, loss_scale=False, evaluate=None, eval_every=None,
-                 main_metric=None, global_batch_size=None, log=None):
+                 main_metric=None, global_batch_size=None, log=None, max_nonfinite_steps=10):
         self.strategy = strategy
         self.model_dir = model_dir
         self.model = model
@@ -78,13 +86,19 @@ class Trainer:
         self.eval_every = eval_every or checkpoint_every
         self.main_metric = main_metric
         self.global_batch_size = global_batch_size
+        self.max_nonfinite_steps = max_nonfinite_steps
         self.log = log or functools.partial(print, flush=True)
         self.chief = is_chief(strategy)
         self.history = []
         os.makedirs(model_dir, exist_ok=True)
         with strategy.scope():
-            if loss_scale:
-                self.optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+            # A dynamic loss scale skips an update whose gradients are not finite, on every
+            # replica alike (a fixed one applies it). Without float16 the scale starts at 1
+            # and never grows: it only halves at a skipped step, which float32 and
+            # bfloat16 gradients, unscaled again, do not notice.
+            no_growth = {} if loss_scale else {"initial_scale": 1.0,
+                                               "dynamic_growth_steps": 2 ** 30}
+            self.optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer, **no_growth)
             self.optimizer.build(model.trainable_variables)
         self._ckpt_dir = os.path.join(model_dir, "checkpoints")
         if not self.chief:  # other workers write their copy where nobody reads it
@@ -102,11 +116,8 @@ class Trainer:
         with tf.GradientTape() as tape:
             loss, metrics = self.loss_fn(model, batch, training=True)
             scaled = loss / (self.strategy.num_replicas_in_sync * self.accumulation_steps)
-            if self.loss_scale:
-                scaled = optimizer.get_scaled_loss(scaled)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        if self.loss_scale:
-            grads = optimizer.get_unscaled_gradients(grads)
+            scaled = optimizer.get_scaled_loss(scaled)
+        grads = optimizer.get_unscaled_gradients(tape.gradient(scaled, model.trainable_variables))
         return grads, loss, metrics
 
     def _replica_step(self, batches):
@@ -162,11 +173,15 @@ class Trainer:
         step_fn = self._make_step(iterator)
         start_step, started = self.step, time.time()
         window_start, window_step, running = time.time(), self.step, {}
+        bad_steps = 0
         while self.step < self.total_steps:
             out = step_fn()
             step = self.step
             for k, v in out.items():
                 running.setdefault(k, []).append(float(v))
+            bad_steps = 0 if math.isfinite(running["loss"][-1]) else bad_steps + 1
+            if bad_steps:
+                self._skipped(step, running["loss"][-1], bad_steps)
             if step % self.log_every == 0 or step == self.total_steps:
                 elapsed = time.time() - window_start
                 rate = (step - window_step) / max(elapsed, 1e-9)
@@ -201,10 +216,24 @@ class Trainer:
             self._save_history()
         return summary
 
+    def _skipped(self, step, loss, in_a_row):
+        self.log(f"step {step}: loss {loss}; the update was skipped")
+        if in_a_row >= self.max_nonfinite_steps:
+            raise TrainingError(
+                f"step {step}: the loss was not finite for {in_a_row} steps in a row, so "
+                f"training stopped; the checkpoints in {self._ckpt_dir} hold finite weights. "
+                "Lower optimizer.lr, check the data, or use float32")
+
     def _save(self, manager, checkpoint, step):
         """Saves; if the input pipeline cannot be serialized (stateful ops such as
         random masking), saves without it from then on: a resumed run then restarts
         the input stream instead of continuing it."""
+        weights = [v for v in self.model.weights if v.dtype.is_floating]
+        if not bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in weights])):
+            bad = [v.name for v in weights if not bool(tf.reduce_all(tf.math.is_finite(v)))]
+            raise TrainingError(f"step {step}: weights are not finite ({', '.join(bad[:3])}); "
+                                f"no checkpoint written, the earlier ones in {self._ckpt_dir} "
+                                "are kept")
         try:
             manager.save(checkpoint_number=step)
             return manager
