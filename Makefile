@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# House rules (pyflakes, pycodestyle, import order; pyproject.toml [tool.ruff]).
+# House rules (pyflakes, pycodestyle, import order; pyproject.toml [tool.ruff]) and the
+# formatter's layout (`.venv/bin/ruff format .` applies it).
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Both cores (pytest-xdist): a test spends most of its time tracing TensorFlow functions in
 # one Python thread. --dist=loadfile keeps a file's tests in one worker, so module-scoped

@@ -22,6 +22,7 @@ to the eager uncached run's: random weights give near-uniform logits, so the ord
 float sums can flip an argmax now and then (tests/generation check exact equality on a
 fixture whose logits are well apart).
 """
+
 import argparse
 import time
 
@@ -63,14 +64,18 @@ def main():
     tf.keras.utils.set_random_seed(0)
     model = GPT2LMHeadModel(config)
     ids = np.random.default_rng(0).integers(0, config.vocab_size, [args.batch, args.prompt])
-    features = {"input_ids": tf.constant(ids, tf.int32),
-                "input_mask": tf.ones([args.batch, args.prompt], tf.int32)}
+    features = {
+        "input_ids": tf.constant(ids, tf.int32),
+        "input_mask": tf.ones([args.batch, args.prompt], tf.int32),
+    }
     compiled = tf.function(lambda f: generate(model, f, args.new_tokens))
     recompute = tf.function(lambda f: full_recomputation(model, f, args.new_tokens))
-    runs = {"uncached": lambda: generate(model, features, args.new_tokens, use_cache=False),
-            "cached": lambda: generate(model, features, args.new_tokens),
-            "uncached, tf.function": lambda: recompute(features),
-            "cached, tf.function": lambda: compiled(features)}
+    runs = {
+        "uncached": lambda: generate(model, features, args.new_tokens, use_cache=False),
+        "cached": lambda: generate(model, features, args.new_tokens),
+        "uncached, tf.function": lambda: recompute(features),
+        "cached, tf.function": lambda: compiled(features),
+    }
     outputs = {name: run().numpy() for name, run in runs.items()}  # warm-up and tracing
     seconds = {name: [] for name in runs}
     for _ in range(args.rounds):
@@ -79,18 +84,25 @@ def main():
             run()
             seconds[name].append(time.perf_counter() - started)
     tokens = args.batch * args.new_tokens
-    print(f"GPT-2 shape: {config.num_layers} layers, width {config.hidden_size}, vocab "
-          f"{config.vocab_size}; prompt {args.prompt}, {args.new_tokens} new tokens, batch "
-          f"{args.batch}; median of {args.rounds} rounds")
-    print(f"{'decoding':24s} {'seconds':>8s} {'tokens/s':>9s} {'cache speed-up':>15s} "
-          f"{'same tokens':>12s}")
+    print(
+        f"GPT-2 shape: {config.num_layers} layers, width {config.hidden_size}, vocab "
+        f"{config.vocab_size}; prompt {args.prompt}, {args.new_tokens} new tokens, batch "
+        f"{args.batch}; median of {args.rounds} rounds"
+    )
+    print(
+        f"{'decoding':24s} {'seconds':>8s} {'tokens/s':>9s} {'cache speed-up':>15s} "
+        f"{'same tokens':>12s}"
+    )
     for name, values in seconds.items():
         median = np.median(values)
-        baseline = np.median(seconds[name.replace("cached", "uncached", 1)]
-                             if name.startswith("cached") else values)
+        baseline = np.median(
+            seconds[name.replace("cached", "uncached", 1)] if name.startswith("cached") else values
+        )
         same = np.mean(outputs[name] == outputs["uncached"])
-        print(f"{name:24s} {median:8.2f} {tokens / median:9.1f} {baseline / median:14.2f}x "
-              f"{same:12.2f}")
+        print(
+            f"{name:24s} {median:8.2f} {tokens / median:9.1f} {baseline / median:14.2f}x "
+            f"{same:12.2f}"
+        )
 
 
 if __name__ == "__main__":

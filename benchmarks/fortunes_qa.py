@@ -10,6 +10,7 @@ fresh span head through run_experiment (what run_squad.py runs; one evaluation
 at the end, no checkpoint selection on dev), and prints EM/F1 overall and per
 question template. ``--train_steps=0`` prints the baselines only.
 """
+
 import argparse
 import json
 import os
@@ -40,8 +41,12 @@ def main():
     parser.add_argument("--train_steps", type=int, default=300)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--max_dev", type=int, default=None,
-                        help="dev quotations (each gives 1-2 questions); default: all")
+    parser.add_argument(
+        "--max_dev",
+        type=int,
+        default=None,
+        help="dev quotations (each gives 1-2 questions); default: all",
+    )
     args = parser.parse_args()
 
     data_dir = os.path.join(args.out, "data")
@@ -50,20 +55,32 @@ def main():
     with open(os.path.join(data_dir, "dev.json"), encoding="utf-8") as f:
         dev = json.load(f)
     golds = fortunes_qa.golds_of(dev)
-    table = {name: _by_kind(golds, preds)
-             for name, preds in fortunes_qa.baseline_predictions(dev).items()}
+    table = {
+        name: _by_kind(golds, preds)
+        for name, preds in fortunes_qa.baseline_predictions(dev).items()
+    }
 
     if args.train_steps:
-        cfg = load_experiment(None, [
-            f"model.init_from={args.init_from}", f"model.seq_length={args.seq_length}",
-            f"data.train_batch_size={args.batch_size}", "data.eval_batch_size=64",
-            f"optimizer.lr={args.lr}", "schedule.warmup_fraction=0.1",
-            f"trainer.train_steps={args.train_steps}",
-            f"trainer.checkpoint_every={args.train_steps}", "trainer.log_every=25",
-            f"task.train_file={os.path.join(data_dir, 'train.json')}",
-            f"task.predict_file={os.path.join(data_dir, 'dev.json')}",
-            "task.doc_stride=64", "task.max_query_length=32", "task.max_answer_length=30"],
-            task_type="squad")
+        cfg = load_experiment(
+            None,
+            [
+                f"model.init_from={args.init_from}",
+                f"model.seq_length={args.seq_length}",
+                f"data.train_batch_size={args.batch_size}",
+                "data.eval_batch_size=64",
+                f"optimizer.lr={args.lr}",
+                "schedule.warmup_fraction=0.1",
+                f"trainer.train_steps={args.train_steps}",
+                f"trainer.checkpoint_every={args.train_steps}",
+                "trainer.log_every=25",
+                f"task.train_file={os.path.join(data_dir, 'train.json')}",
+                f"task.predict_file={os.path.join(data_dir, 'dev.json')}",
+                "task.doc_stride=64",
+                "task.max_query_length=32",
+                "task.max_answer_length=30",
+            ],
+            task_type="squad",
+        )
         model_dir = os.path.join(args.out, "model")
         started = time.time()
         run_experiment(cfg, model_dir)
@@ -71,8 +88,10 @@ def main():
         with open(os.path.join(model_dir, "predictions.json"), encoding="utf-8") as f:
             table[f"MiniLM, {args.train_steps} steps"] = _by_kind(golds, json.load(f))
 
-    print(f"\ndev: {counts['dev']['questions']} questions in {counts['dev']['passages']} "
-          f"passages; train: {counts['train']['questions']} in {counts['train']['passages']}")
+    print(
+        f"\ndev: {counts['dev']['questions']} questions in {counts['dev']['passages']} "
+        f"passages; train: {counts['train']['questions']} in {counts['train']['passages']}"
+    )
     print(f"{'system':24s} {'part':7s} {'n':>5s} {'EM':>6s} {'F1':>6s}")
     for name, rows in table.items():
         for part, m in rows.items():

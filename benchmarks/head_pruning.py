@@ -13,6 +13,7 @@ interleaved rounds in this run, so load from other processes hits them alike; ``
 the speedup against the unpruned model in wall-clock time, ``cpu x`` in CPU time of
 this process (steadier when the machine is shared).
 """
+
 import argparse
 import functools
 import sys
@@ -61,8 +62,12 @@ def main():
     parser.add_argument("--seq_length", type=int, default=64)
     parser.add_argument("--max_fraction", type=float, default=0.6)
     parser.add_argument("--step", type=float, default=0.1)
-    parser.add_argument("--importance_examples", type=int, default=128,
-                        help="dev examples to score importance on (0: all)")
+    parser.add_argument(
+        "--importance_examples",
+        type=int,
+        default=128,
+        help="dev examples to score importance on (0: all)",
+    )
     parser.add_argument("--rounds_b1", type=int, default=30)
     parser.add_argument("--rounds_b32", type=int, default=8)
     args = parser.parse_args()
@@ -78,7 +83,8 @@ def main():
     if args.importance_examples:
         scored = make_dataset(dev, pre, 32).unbatch().take(args.importance_examples).batch(32)
     pruned, log = head_pruning.iterative_head_pruning(
-        model, scored, loss_fn, args.max_fraction, step=args.step)
+        model, scored, loss_fn, args.max_fraction, step=args.step
+    )
     prune_seconds = time.perf_counter() - started
     progress("pruned", started)
     models = [model] + [head_pruning.prune_heads(model, entry["pruned_heads"]) for entry in log]
@@ -93,17 +99,23 @@ def main():
     progress("timed", started)
 
     total = model.config.num_layers * model.config.num_heads
-    print(f"{args.init_from}: {total} heads; importance on {args.importance_examples or len(dev)}"
-          f" dev examples; pruning took {prune_seconds:.0f} s")
-    print(f"{'removed':>9s} {'heads':>5s} {'dev acc':>7s} {'test acc':>8s} {'b1 ms':>6s} "
-          f"{'x':>5s} {'cpu x':>5s} {'b32 ms':>6s} {'x':>5s} {'cpu x':>5s}  heads per layer")
+    print(
+        f"{args.init_from}: {total} heads; importance on {args.importance_examples or len(dev)}"
+        f" dev examples; pruning took {prune_seconds:.0f} s"
+    )
+    print(
+        f"{'removed':>9s} {'heads':>5s} {'dev acc':>7s} {'test acc':>8s} {'b1 ms':>6s} "
+        f"{'x':>5s} {'cpu x':>5s} {'b32 ms':>6s} {'x':>5s} {'cpu x':>5s}  heads per layer"
+    )
     for i, (m, (dev_acc, test_acc)) in enumerate(zip(models, rows)):
         left = head_pruning.num_heads_left(m.config)
         per_layer = [len(m.config.kept_heads(layer)) for layer in range(m.config.num_layers)]
-        print(f"{total - left:3d} ({(total - left) / total:3.0%}) {left:5d} {dev_acc:7.4f} "
-              f"{test_acc:8.4f} {b1[i] * 1e3:6.1f} {b1[0] / b1[i]:5.2f} "
-              f"{b1_cpu[0] / b1_cpu[i]:5.2f} {b32[i] * 1e3:6.0f} {b32[0] / b32[i]:5.2f} "
-              f"{b32_cpu[0] / b32_cpu[i]:5.2f}  {per_layer}")
+        print(
+            f"{total - left:3d} ({(total - left) / total:3.0%}) {left:5d} {dev_acc:7.4f} "
+            f"{test_acc:8.4f} {b1[i] * 1e3:6.1f} {b1[0] / b1[i]:5.2f} "
+            f"{b1_cpu[0] / b1_cpu[i]:5.2f} {b32[i] * 1e3:6.0f} {b32[0] / b32[i]:5.2f} "
+            f"{b32_cpu[0] / b32_cpu[i]:5.2f}  {per_layer}"
+        )
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

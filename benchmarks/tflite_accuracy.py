@@ -9,6 +9,7 @@ accuracy on test.tsv, agreement of predicted labels with the Keras model, file s
 of the Keras model in a tf.function, measured in the same run. Full int8 is shown as
 it comes out of the converter, accuracy loss included.
 """
+
 import argparse
 import gzip
 import os
@@ -47,29 +48,37 @@ def main():
     call({k: v[:1] for k, v in features.items()})
     started = time.perf_counter()
     for i in range(20):
-        call({k: v[i:i + 1] for k, v in features.items()}).numpy()
+        call({k: v[i : i + 1] for k, v in features.items()}).numpy()
     keras_ms = (time.perf_counter() - started) / 20 * 1000
     print(f"{'variant':10s} {'MB':>7s} {'gzip MB':>8s} {'accuracy':>9s} {'agree':>6s} {'ms':>7s}")
-    print(f"{'keras':10s} {'':7s} {'':8s} {np.mean(keras_pred == test.labels[:n]):9.4f} "
-          f"{1.0:6.3f} {keras_ms:7.1f}")
+    print(
+        f"{'keras':10s} {'':7s} {'':8s} {np.mean(keras_pred == test.labels[:n]):9.4f} "
+        f"{1.0:6.3f} {keras_ms:7.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for quantize in (None, "dynamic", "float16", "int8"):
-            path = tfmodels.export.tflite(model, os.path.join(tmp, f"{quantize}.tflite"),
-                                          seq_length=args.seq_length, quantize=quantize,
-                                          representative_data=calibration)
+            path = tfmodels.export.tflite(
+                model,
+                os.path.join(tmp, f"{quantize}.tflite"),
+                seq_length=args.seq_length,
+                quantize=quantize,
+                representative_data=calibration,
+            )
             runner = Interpreter(model_path=path, num_threads=2).get_signature_runner()
             preds, times = [], []
             for i in range(n):
                 started = time.perf_counter()
-                out = runner(**{k: v[i:i + 1] for k, v in features.items()})["logits"]
+                out = runner(**{k: v[i : i + 1] for k, v in features.items()})["logits"]
                 times.append(time.perf_counter() - started)
                 preds.append(int(out.argmax()))
             preds = np.array(preds)
             with open(path, "rb") as f:
                 gz = len(gzip.compress(f.read()))
-            print(f"{str(quantize or 'float'):10s} {os.path.getsize(path) / 1e6:7.1f} "
-                  f"{gz / 1e6:8.1f} {np.mean(preds == test.labels[:n]):9.4f} "
-                  f"{np.mean(preds == keras_pred):6.3f} {1000 * np.mean(times):7.1f}")
+            print(
+                f"{str(quantize or 'float'):10s} {os.path.getsize(path) / 1e6:7.1f} "
+                f"{gz / 1e6:8.1f} {np.mean(preds == test.labels[:n]):9.4f} "
+                f"{np.mean(preds == keras_pred):6.3f} {1000 * np.mean(times):7.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ mixed_bfloat16. Needs tf-models-official (`make benchmark` installs it --no-deps
 
 mixed_bfloat16 is emulated on CPUs without bf16 instructions and is slow there.
 """
+
 import argparse
 import statistics
 import time
@@ -27,23 +28,41 @@ L, H, A, FFN, SEQ, BATCH, VOCAB = 4, 256, 4, 1024, 128, 32, 30522
 
 
 def ours():
-    model = bert.BertClassifier(bert.Config(vocab_size=VOCAB, hidden_size=H, num_layers=L,
-                                            num_heads=A, intermediate_size=FFN), num_labels=2)
+    model = bert.BertForSequenceClassification(
+        bert.Config(
+            vocab_size=VOCAB, hidden_size=H, num_layers=L, num_heads=A, intermediate_size=FFN
+        ),
+        num_labels=2,
+    )
     return lambda f, training: model(f, training=training)["logits"], model
 
 
 def model_garden():
     from official.nlp.modeling.networks import BertEncoderV2
-    encoder = BertEncoderV2(vocab_size=VOCAB, hidden_size=H, num_layers=L,
-                            num_attention_heads=A, inner_dim=FFN, max_sequence_length=512,
-                            type_vocab_size=2)
+
+    encoder = BertEncoderV2(
+        vocab_size=VOCAB,
+        hidden_size=H,
+        num_layers=L,
+        num_attention_heads=A,
+        inner_dim=FFN,
+        max_sequence_length=512,
+        type_vocab_size=2,
+    )
     head = keras.layers.Dense(2)
     dropout = keras.layers.Dropout(0.1)
 
     def call(f, training):
-        out = encoder({"input_word_ids": f["input_ids"], "input_mask": f["input_mask"],
-                       "input_type_ids": f["segment_ids"]}, training=training)
+        out = encoder(
+            {
+                "input_word_ids": f["input_ids"],
+                "input_mask": f["input_mask"],
+                "input_type_ids": f["segment_ids"],
+            },
+            training=training,
+        )
         return head(dropout(out["pooled_output"], training=training))
+
     call(batch()[0], False)
     return call, None
 
@@ -51,8 +70,11 @@ def model_garden():
 def batch():
     rng = np.random.default_rng(0)
     ids = rng.integers(1, VOCAB, size=(BATCH, SEQ)).astype(np.int32)
-    features = {"input_ids": tf.constant(ids), "input_mask": tf.ones_like(ids),
-                "segment_ids": tf.zeros_like(ids)}
+    features = {
+        "input_ids": tf.constant(ids),
+        "input_mask": tf.ones_like(ids),
+        "segment_ids": tf.zeros_like(ids),
+    }
     return features, tf.constant(rng.integers(0, 2, size=BATCH).astype(np.int32))
 
 
@@ -63,11 +85,13 @@ def make_step(call, variables_fn):
     def step(features, labels):
         with tf.GradientTape() as tape:
             logits = tf.cast(call(features, True), tf.float32)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True))
+            loss = tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            )
         variables = variables_fn()
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
+
     return step
 
 
@@ -86,8 +110,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     features, labels = batch()
-    print(f"BERT L{L}/H{H}/A{A}/I{FFN}, seq {SEQ}, batch {BATCH}: training steps/s "
-          f"(median of {args.rounds} rounds of {args.steps} steps)")
+    print(
+        f"BERT L{L}/H{H}/A{A}/I{FFN}, seq {SEQ}, batch {BATCH}: training steps/s "
+        f"(median of {args.rounds} rounds of {args.steps} steps)"
+    )
     for policy in ("float32", "mixed_bfloat16"):
         keras.mixed_precision.set_global_policy(policy)
         call_ours, model = ours()

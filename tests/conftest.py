@@ -1,4 +1,5 @@
 """Shared test helpers: fixture locations and the real MiniLM checkpoint."""
+
 import contextlib
 import importlib.util
 import os
@@ -63,13 +64,22 @@ def tiny_checkpoint(tmp_path_factory, minilm_path):
     from tfmodels.models import bert
 
     path = tmp_path_factory.mktemp("tiny_bert")
-    config = bert.Config(vocab_size=30522, hidden_size=16, num_layers=1, num_heads=2,
-                         intermediate_size=32, max_position_embeddings=64)
-    model = bert.BertEncoder(config)
+    config = bert.Config(
+        vocab_size=30522,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    model = bert.BertModel(config)
     rng = np.random.default_rng(0)  # the same weights in every worker, whatever ran before
     for weight in model.weights:
-        weight.assign(rng.normal(0.0, 0.02, weight.shape) if len(weight.shape) > 1 else
-                      np.full(weight.shape, 1.0 if "gamma" in weight.name else 0.0))
+        weight.assign(
+            rng.normal(0.0, 0.02, weight.shape)
+            if len(weight.shape) > 1
+            else np.full(weight.shape, 1.0 if "gamma" in weight.name else 0.0)
+        )
     tfmodels.save_pretrained(model, str(path))
     for name in ("vocab.txt", "tokenizer_config.json"):
         shutil.copy(os.path.join(minilm_path, name), path / name)
@@ -83,8 +93,14 @@ def run_script(script, *args, timeout=600):
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     env.pop("TF_CONFIG", None)
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def one_line_error(result):

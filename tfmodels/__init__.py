@@ -9,6 +9,7 @@ The public names load on first use (PEP 562): ``import tfmodels`` alone does not
 TensorFlow, so the command-line entry points (:mod:`tfmodels.cli`) can load it with
 its C++ start-up lines filtered out.
 """
+
 import importlib
 import os
 
@@ -18,8 +19,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tfmodels.errors import TfmodelsError  # noqa: E402  (no TensorFlow)
 
 __version__ = "0.1.0"
-_LAZY = {"export": "tfmodels.export", "build": "tfmodels.api", "from_pretrained": "tfmodels.api",
-         "preprocessor_from_pretrained": "tfmodels.api", "save_pretrained": "tfmodels.api"}
+_LAZY = {
+    "export": "tfmodels.export",
+    "build": "tfmodels.api",
+    "from_pretrained": "tfmodels.api",
+    "preprocessor_from_pretrained": "tfmodels.api",
+    "save_pretrained": "tfmodels.api",
+}
 __all__ = ["TfmodelsError", *_LAZY]
 
 

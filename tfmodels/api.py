@@ -1,4 +1,5 @@
 """Public entry points: build, from_pretrained, preprocessor_from_pretrained, save_pretrained."""
+
 import os
 
 import yaml
@@ -29,8 +30,7 @@ def load_model_config(name):
         raise ConfigError(f"{path}: a model config needs a 'family' key")
     values = dict(values)
     family = values.pop("family")
-    return registry.family(family, source=f"{path}: family").config_class.from_dict(
-        values, path)
+    return registry.family(family, source=f"{path}: family").config_class.from_dict(values, path)
 
 
 def build(name, architecture=None, **head_args):
@@ -73,8 +73,11 @@ def preprocessor_from_pretrained(path, seq_length=128):
             limits.append((config.get("max_position_embeddings"), config_path))
             if config.get("model_type") in registry.FAMILIES:
                 family = registry.family(config["model_type"])
-    kinds = [k for k, files in TOKENIZERS.items()
-             if all(os.path.isfile(os.path.join(path, f)) for f in files)]
+    kinds = [
+        k
+        for k, files in TOKENIZERS.items()
+        if all(os.path.isfile(os.path.join(path, f)) for f in files)
+    ]
     if family is not None and family.tokenizer in kinds:
         kind = family.tokenizer
     else:  # the files decide
@@ -83,17 +86,20 @@ def preprocessor_from_pretrained(path, seq_length=128):
             raise DataError(f"no vocab.txt in {path}")
     for max_positions, config_path in limits if kind != "byte_bpe" else ():  # it checks its own
         if max_positions and seq_length > max_positions:
-            raise ConfigError(f"seq_length {seq_length} exceeds the model's "
-                              f"max_position_embeddings {max_positions} ({config_path})")
+            raise ConfigError(
+                f"seq_length {seq_length} exceeds the model's "
+                f"max_position_embeddings {max_positions} ({config_path})"
+            )
     return _TOKENIZER_BUILDERS[kind](path, seq_length, family)
 
 
 def _wordpiece(path, seq_length, family):
     from tfmodels.tokenizers import Preprocessor, WordPieceTokenizer
 
-    return Preprocessor(WordPieceTokenizer(os.path.join(path, "vocab.txt"),
-                                           lower_case=_lower_case(path, True)),
-                        seq_length=seq_length)
+    return Preprocessor(
+        WordPieceTokenizer(os.path.join(path, "vocab.txt"), lower_case=_lower_case(path, True)),
+        seq_length=seq_length,
+    )
 
 
 def _byte_bpe(path, seq_length, family):
@@ -118,8 +124,9 @@ def _deberta_sentencepiece(path, seq_length, family):
     from tfmodels.tokenizers import Preprocessor
     from tfmodels.tokenizers.sentencepiece import SentencePieceTokenizer
 
-    tokenizer = SentencePieceTokenizer(os.path.join(path, "spm.model"),
-                                       lower_case=_lower_case(path, False), keep_accents=True)
+    tokenizer = SentencePieceTokenizer(
+        os.path.join(path, "spm.model"), lower_case=_lower_case(path, False), keep_accents=True
+    )
     return Preprocessor(tokenizer, seq_length=seq_length, pad_token="[PAD]")  # [CLS]=1 [SEP]=2
 
 
@@ -133,6 +140,10 @@ def _lower_case(path, default):
 
 # Which tokenizer a folder without a family's config.json holds, most specific first.
 _BY_FILES = ("byte_bpe", "deberta_sentencepiece", "sentencepiece", "wordpiece")
-_TOKENIZER_BUILDERS = {"wordpiece": _wordpiece, "byte_bpe": _byte_bpe,
-                       "sentencepiece": _sentencepiece, "t5_sentencepiece": _t5_sentencepiece,
-                       "deberta_sentencepiece": _deberta_sentencepiece}
+_TOKENIZER_BUILDERS = {
+    "wordpiece": _wordpiece,
+    "byte_bpe": _byte_bpe,
+    "sentencepiece": _sentencepiece,
+    "t5_sentencepiece": _t5_sentencepiece,
+    "deberta_sentencepiece": _deberta_sentencepiece,
+}

@@ -3,6 +3,7 @@
 A killed or failed run thus never leaves a half-written file (or SavedModel
 directory) under the real name, and the temporary is removed on error.
 """
+
 import contextlib
 import os
 import shutil

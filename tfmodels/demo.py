@@ -3,6 +3,7 @@ the topic dataset built from Debian's ``fortunes``, plus what a first-time user 
 to see beside the scores: two baselines to judge them by, and the exported SavedModel
 answering a few sample texts.
 """
+
 import dataclasses
 import os
 from typing import List, Optional
@@ -19,7 +20,7 @@ from tfmodels.tasks.classifier_experiment import ClassificationConfig, Classifie
 class FortunesTopicsConfig(ClassificationConfig):
     type: str = "fortunes_topics"
     fortunes_dir: Optional[str] = None  # the fortune files; default Debian's folder
-    baselines: bool = True              # majority-class and bag-of-words baselines
+    baselines: bool = True  # majority-class and bag-of-words baselines
     sample_texts: List[str] = dataclasses.field(default_factory=list)  # for the SavedModel
 
 
@@ -28,10 +29,13 @@ def ensure_fortunes_data(section):
     if os.path.isfile(os.path.join(section.data_dir or "", "train.tsv")):
         return
     os.makedirs(section.data_dir, exist_ok=True)
-    counts = build_fortunes_dataset(section.data_dir,
-                                    source_dir=section.fortunes_dir or FORTUNES_DIR)
-    print(f"built the fortunes topic dataset in {section.data_dir}: " +
-          ", ".join(f"{s} {sum(c.values())}" for s, c in counts.items()))
+    counts = build_fortunes_dataset(
+        section.data_dir, source_dir=section.fortunes_dir or FORTUNES_DIR
+    )
+    print(
+        f"built the fortunes topic dataset in {section.data_dir}: "
+        + ", ".join(f"{s} {sum(c.values())}" for s, c in counts.items())
+    )
 
 
 class FortunesTopicsTask(ClassifierTask):
@@ -45,17 +49,19 @@ class FortunesTopicsTask(ClassifierTask):
     def finish(self, model, model_dir):
         report = super().finish(model, model_dir)
         if self.section.baselines:
-            report["baselines"] = baselines(self.glue, self.section.data_dir,
-                                            self.train_examples)
+            report["baselines"] = baselines(self.glue, self.section.data_dir, self.train_examples)
         if "saved_model" in report and self.glue.columns.text_b is None:
-            report["sample_predictions"] = sample_predictions(report["saved_model"],
-                                                              self.section.sample_texts)
+            report["sample_predictions"] = sample_predictions(
+                report["saved_model"], self.section.sample_texts
+            )
         return report
 
     def result_lines(self, report):
         lines = [f"{'baseline ' + k:34s} {v:.4f}" for k, v in report.get("baselines", {}).items()]
-        return lines + [f"SavedModel says {r['label']!r} ({r['probability']:.2f}) for: {r['text']}"
-                        for r in report.get("sample_predictions", [])]
+        return lines + [
+            f"SavedModel says {r['label']!r} ({r['probability']:.2f}) for: {r['text']}"
+            for r in report.get("sample_predictions", [])
+        ]
 
 
 def _joined_text(examples):
@@ -73,7 +79,8 @@ def baselines(task, data_dir, train):
         examples = task.read(data_dir, file_name)
         out[f"{split}/majority_accuracy"] = majority_baseline(train.labels, examples.labels)
         out[f"{split}/bow_logreg_accuracy"] = logistic_regression_baseline(
-            train_text, train.labels, _joined_text(examples), examples.labels)
+            train_text, train.labels, _joined_text(examples), examples.labels
+        )
     return out
 
 
@@ -85,5 +92,7 @@ def sample_predictions(export_dir, texts):
     out = loaded.signatures["serving_default"](text=tf.constant(texts))
     labels = [x.decode() if isinstance(x, bytes) else str(x) for x in out["label"].numpy()]
     best = np.max(out["probabilities"].numpy(), axis=-1)
-    return [{"text": t, "label": label, "probability": float(p)}
-            for t, label, p in zip(texts, labels, best)]
+    return [
+        {"text": t, "label": label, "probability": float(p)}
+        for t, label, p in zip(texts, labels, best)
+    ]

@@ -3,6 +3,7 @@
 Used for model configurations and experiment configurations alike; the message
 names the source file and the dotted key (``trainer.train_steps``).
 """
+
 import dataclasses
 import re
 import typing

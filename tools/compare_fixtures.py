@@ -10,6 +10,7 @@ tensors and .npz arrays equal in dtype, shape and value (else the max abs differ
 anything else byte-identical but for the output folder's own path (TF's ``checkpoint``
 file names it). Names default to those both folders hold; exit status 1 if any differs.
 """
+
 import argparse
 import json
 import os
@@ -87,28 +88,35 @@ def compare(name, new_root, old_root=FIXTURES):
     extra = set(os.listdir(new)) - set(os.listdir(old)) if os.path.isdir(new) else set()
     result = {file: "not committed" for file in sorted(extra)}
     for file in sorted(os.listdir(old)):
-        difference = compare_file(os.path.join(old, file), os.path.join(new, file),
-                                  old_root, new_root)
+        difference = compare_file(
+            os.path.join(old, file), os.path.join(new, file), old_root, new_root
+        )
         if difference:
             result[file] = difference
     return result
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("new", help="folder of regenerated fixtures")
     parser.add_argument("--reference", default=FIXTURES, help="default: tests/fixtures")
     parser.add_argument("--only", metavar="NAME[,NAME]", help="just these fixtures")
     args = parser.parse_args()
-    names = (args.only.split(",") if args.only else
-             sorted(set(os.listdir(args.new)) & set(os.listdir(args.reference))))
+    names = (
+        args.only.split(",")
+        if args.only
+        else sorted(set(os.listdir(args.new)) & set(os.listdir(args.reference)))
+    )
     failed = False
     for name in names:
         differences = compare(name, args.new, args.reference)
         failed |= any(d not in TOLERATED for d in differences.values())
-        print(f"{name:32} " + ("; ".join(f"{file}: {d}" for file, d in differences.items())
-                               or "identical"))
+        print(
+            f"{name:32} "
+            + ("; ".join(f"{file}: {d}" for file, d in differences.items()) or "identical")
+        )
     raise SystemExit(1 if failed else 0)
 
 

@@ -1,4 +1,5 @@
 """The compression study on a tiny classifier: rows measured, report written, rows reused."""
+
 import csv
 import json
 import os
@@ -21,9 +22,15 @@ def tiny_study_inputs(tmp_path_factory, tiny_checkpoint):
     root = tmp_path_factory.mktemp("study")
     teacher = str(root / "teacher")
     # Two layers, so that layer sharing and a half-depth student have something to remove.
-    config = bert.Config(vocab_size=30522, hidden_size=16, num_layers=2, num_heads=2,
-                         intermediate_size=32, max_position_embeddings=64)
-    model = bert.BertClassifier(config, num_labels=2)
+    config = bert.Config(
+        vocab_size=30522,
+        hidden_size=16,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    model = bert.BertForSequenceClassification(config, num_labels=2)
     model.label_names = LABELS
     tfmodels.save_pretrained(model, teacher)
     for name in ("vocab.txt", "tokenizer_config.json"):
@@ -34,8 +41,11 @@ def tiny_study_inputs(tmp_path_factory, tiny_checkpoint):
         with open(data / f"{split}.tsv", "w", encoding="utf-8") as f:
             f.write("text\tlabel\n")
             for i in range(12):
-                f.write(f"the match number {i} was won\tsports\n" if i % 2 else
-                        f"a bowl of soup number {i}\tfood\n")
+                f.write(
+                    f"the match number {i} was won\tsports\n"
+                    if i % 2
+                    else f"a bowl of soup number {i}\tfood\n"
+                )
     return teacher, str(data), root
 
 
@@ -43,8 +53,16 @@ def tiny_study_inputs(tmp_path_factory, tiny_checkpoint):
 def study(tiny_study_inputs):
     """One study for the module: the teacher row is measured once and reused."""
     teacher, data, root = tiny_study_inputs
-    return benchmark.Study(teacher, data, str(root / "out"), seq_length=16, train_seq_length=16,
-                           steps=2, batch_size=4, latency_repeats=1)
+    return benchmark.Study(
+        teacher,
+        data,
+        str(root / "out"),
+        seq_length=16,
+        train_seq_length=16,
+        steps=2,
+        batch_size=4,
+        latency_repeats=1,
+    )
 
 
 def test_study_writes_table_and_reuses_rows(study):
@@ -72,8 +90,9 @@ def test_study_writes_table_and_reuses_rows(study):
 
 
 def test_script_names_a_missing_teacher(tmp_path):
-    result = run_script("run_benchmark.py", f"--teacher={tmp_path}/none",
-                        f"--output_dir={tmp_path}/out")
+    result = run_script(
+        "run_benchmark.py", f"--teacher={tmp_path}/none", f"--output_dir={tmp_path}/out"
+    )
     line = one_line_error(result)
     assert "--teacher" in line and "make demo" in line
 
@@ -92,7 +111,8 @@ def test_training_rows_and_one_latency_pass(study):
     # One block instead of L, plus ALBERT's E -> H projection (H*H + H).
     hidden = study.teacher.config.hidden_size
     assert by_method["albert_shared"]["params"] == (
-        teacher_row["params"] - (layers - 1) * block + hidden * hidden + hidden)
+        teacher_row["params"] - (layers - 1) * block + hidden * hidden + hidden
+    )
     student = tfmodels.from_pretrained(study.path(os.path.join("models", "distilbert_student")))
     assert student.config.num_layers == layers // 2 == 1
     assert by_method["distilbert_student"]["params"] < teacher_row["params"]

@@ -1,4 +1,5 @@
 """Weight clustering: <= K values per kernel after fine-tuning with our Trainer, strip, reload."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -25,20 +26,34 @@ def run(tmp_path_factory):
     """A classifier clustered to 8 values per kernel, fine-tuned by our Trainer, stripped."""
     tmp = tmp_path_factory.mktemp("clustering")
     tf.keras.utils.set_random_seed(4)
-    model = bert.BertClassifier(CONFIG, num_labels=2)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=2)
     order = [w.name for w in model.weights]
     tfmodels.save_pretrained(model, str(tmp / "dense"))
     clustered = clustering.cluster_model(model, 8)
     wrappers = clustering.clustering_wrappers(clustered)
     initial = [c.numpy().copy() for w in wrappers for c in w.cluster_centroids.values()]
-    trainer = Trainer(tf.distribute.get_strategy(), str(tmp / "train"), clustered,
-                      keras.optimizers.Adam(1e-3), loss_fn, total_steps=3,
-                      checkpoint_every=100, log=lambda *_: None)
+    trainer = Trainer(
+        tf.distribute.get_strategy(),
+        str(tmp / "train"),
+        clustered,
+        keras.optimizers.Adam(1e-3),
+        loss_fn,
+        total_steps=3,
+        checkpoint_every=100,
+        log=lambda *_: None,
+    )
     trainer.train(dataset())
     trained = [c.numpy().copy() for w in wrappers for c in w.cluster_centroids.values()]
     stripped = clustering.strip_clustering(clustered)
-    return {"tmp": tmp, "model": model, "clustered": clustered, "stripped": stripped,
-            "order": order, "initial": initial, "trained": trained}
+    return {
+        "tmp": tmp,
+        "model": model,
+        "clustered": clustered,
+        "stripped": stripped,
+        "order": order,
+        "initial": initial,
+        "trained": trained,
+    }
 
 
 def test_every_kernel_keeps_at_most_k_trained_values(run):
@@ -72,13 +87,14 @@ def test_clustered_model_runs_reloads_and_compresses(run):
     assert np.isfinite(logits).all()
     assert max_abs_diff(logits, run["stripped"](x)["logits"]) < 1e-6
     assert unique_counts(loaded) == unique_counts(run["stripped"])
-    assert gzip_size(tmp / "clustered" / "model.safetensors") < \
-        0.8 * gzip_size(tmp / "dense" / "model.safetensors")
+    assert gzip_size(tmp / "clustered" / "model.safetensors") < 0.8 * gzip_size(
+        tmp / "dense" / "model.safetensors"
+    )
 
 
 @pytest.mark.parametrize("clusters", [16, 32, 64])
 def test_cluster_counts_without_training(clusters):
-    model = bert.BertClassifier(CONFIG, num_labels=2)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=2)
     before = {name: v.numpy().copy() for name, v in target_weights(model)}
     clustering.strip_clustering(clustering.cluster_model(model, clusters))
     for name, variable in target_weights(model):
@@ -91,7 +107,7 @@ def test_cluster_counts_without_training(clusters):
 
 @pytest.fixture(scope="module")
 def tiny():
-    return bert.BertClassifier(CONFIG, num_labels=2)
+    return bert.BertForSequenceClassification(CONFIG, num_labels=2)
 
 
 @pytest.mark.parametrize("clusters", [1, 0, -4, 2.5, True, "16", None])

@@ -1,4 +1,5 @@
 """Distillation losses, layer mappings, student initialisation and augmentation on tiny BERTs."""
+
 import dataclasses
 import os
 
@@ -15,8 +16,14 @@ from tfmodels.layers.attention import attention_allowed, masked_softmax
 from tfmodels.models import bert
 from tfmodels.tokenizers import WordPieceTokenizer
 
-CONFIG = bert.Config(vocab_size=50, hidden_size=16, num_layers=4, num_heads=2,
-                     intermediate_size=32, max_position_embeddings=32)
+CONFIG = bert.Config(
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=4,
+    num_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=32,
+)
 
 
 def features(batch=3, length=10, seed=0):
@@ -24,9 +31,11 @@ def features(batch=3, length=10, seed=0):
     mask = np.ones([batch, length], np.int32)
     mask[1, 6:] = 0
     mask[2, 3:] = 0
-    return {"input_ids": tf.constant(rng.integers(5, 50, [batch, length]) * mask, tf.int32),
-            "input_mask": tf.constant(mask),
-            "segment_ids": tf.constant(np.zeros([batch, length], np.int32))}
+    return {
+        "input_ids": tf.constant(rng.integers(5, 50, [batch, length]) * mask, tf.int32),
+        "input_mask": tf.constant(mask),
+        "segment_ids": tf.constant(np.zeros([batch, length], np.int32)),
+    }
 
 
 def mlm_batch():
@@ -69,32 +78,42 @@ def all_losses(teacher, student, projections=False):
     if hasattr(teacher, "mlm_head"):
         for restrict in (False, True):
             _, metrics = distill.distilbert_loss(teacher, restrict_ce_to_mask=restrict)(
-                distiller, mlm_batch(), training=False)
+                distiller, mlm_batch(), training=False
+            )
             out[f"mlm_ce_{restrict}"] = metrics["ce_loss"]
             out[f"mlm_cos_{restrict}"] = metrics["cos_loss"]
         return out
     labels = tf.constant([0, 1, 2])
     loss, metrics = distill.distilbert_loss(teacher, alpha_mlm=0.0)(
-        distiller, (features(), labels), training=False)
+        distiller, (features(), labels), training=False
+    )
     out.update(distilbert_total=loss, ce=metrics["ce_loss"], cos=metrics["cos_loss"])
     layer_map = distill.uniform_layer_map(n, m)
     loss, metrics = distill.tinybert_intermediate_loss(teacher, layer_map)(
-        distiller, (features(), labels), training=False)
+        distiller, (features(), labels), training=False
+    )
     out.update(intermediate_total=loss, **metrics)
     loss, _ = distill.tinybert_prediction_loss(teacher, temperature=2.0)(
-        distiller, (features(), labels), training=False)
+        distiller, (features(), labels), training=False
+    )
     out["prediction"] = loss
     return out
 
 
-NARROW = bert.Config(vocab_size=50, hidden_size=8, num_layers=2, num_heads=2,
-                     intermediate_size=16, max_position_embeddings=32)
+NARROW = bert.Config(
+    vocab_size=50,
+    hidden_size=8,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=16,
+    max_position_embeddings=32,
+)
 
 
 @pytest.fixture(scope="module")
 def teacher():
     tf.random.set_seed(1)
-    model = bert.BertClassifier(CONFIG, num_labels=3)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=3)
     sharpen(model)
     return model
 
@@ -120,7 +139,7 @@ def test_every_loss_is_zero_when_the_student_is_the_teacher(teacher):
 
 def test_masked_lm_losses_are_zero_for_a_copy_and_positive_otherwise():
     tf.random.set_seed(2)
-    teacher = bert.BertMaskedLM(dataclasses.replace(CONFIG, num_layers=2))
+    teacher = bert.BertForMaskedLM(dataclasses.replace(CONFIG, num_layers=2))
     sharpen(teacher, 10.0)
     for name, value in all_losses(teacher, copy_of(teacher)).items():
         assert abs(float(value)) <= 1e-6, name
@@ -163,12 +182,13 @@ def test_distilbert_init_copies_every_other_teacher_layer(teacher):
     for k in range(2):
         for a, b in zip(s.transformer_layers[k].weights, t.transformer_layers[2 * k].weights):
             assert a.shape == b.shape and np.array_equal(a.numpy(), b.numpy()), a.name
-    assert not np.array_equal(s.transformer_layers[1].weights[0].numpy(),
-                              t.transformer_layers[1].weights[0].numpy())
-    for a, b in zip(s.embedding_layer.weights + s.pooler_layer.weights +
-                    student.classifier_head.weights,
-                    t.embedding_layer.weights + t.pooler_layer.weights +
-                    teacher.classifier_head.weights):
+    assert not np.array_equal(
+        s.transformer_layers[1].weights[0].numpy(), t.transformer_layers[1].weights[0].numpy()
+    )
+    for a, b in zip(
+        s.embedding_layer.weights + s.pooler_layer.weights + student.classifier_head.weights,
+        t.embedding_layer.weights + t.pooler_layer.weights + teacher.classifier_head.weights,
+    ):
         assert np.array_equal(a.numpy(), b.numpy()), a.name
 
 
@@ -193,8 +213,9 @@ def test_forward_matches_the_model_and_its_attention(teacher):
     allowed = attention_allowed(feats["input_mask"], 10, False)
     x = out["embedding_output"]
     for i, block in enumerate(teacher.encoder.transformer_layers):
-        _, probs = block.attention(x, attention_mask=feats["input_mask"],
-                                   return_attention_scores=True)
+        _, probs = block.attention(
+            x, attention_mask=feats["input_mask"], return_attention_scores=True
+        )
         scores = out["attention_scores"][i]
         # Masked keys are zeroed (row 2 has 3 real tokens); their softmax is the model's.
         assert float(tf.reduce_max(tf.abs(scores[2, :, :, 3:]))) == 0.0
@@ -234,12 +255,20 @@ def test_what_each_method_needs_of_the_pair(teacher, half, narrow):
 def test_masked_lm_augmentation(minilm_path, teacher):
     tokenizer = WordPieceTokenizer(os.path.join(minilm_path, "vocab.txt"))
     tf.random.set_seed(4)
-    mlm = bert.BertMaskedLM(bert.Config(vocab_size=30522, hidden_size=16, num_layers=1,
-                                        num_heads=2, intermediate_size=16,
-                                        max_position_embeddings=32))
+    mlm = bert.BertForMaskedLM(
+        bert.Config(
+            vocab_size=30522,
+            hidden_size=16,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=16,
+            max_position_embeddings=32,
+        )
+    )
     text = "The Cat sat on 42 mats, distillation!"
-    augmenter = MaskedLMAugmenter(mlm, tokenizer, seq_length=32, candidates=4, prob=1.0,
-                                  per_example=5)
+    augmenter = MaskedLMAugmenter(
+        mlm, tokenizer, seq_length=32, candidates=4, prob=1.0, per_example=5
+    )
     ((words, pieces),) = augmenter.split_words([text])
     assert words == ["the", "cat", "sat", "on", "42", "mats", ",", "distillation", "!"]
     found = augmenter.candidates(words, pieces)

@@ -5,6 +5,7 @@ layers of BERT (and its configurations) and ALBERT; the other families are refus
 a ConfigError naming their first unsupported layer. When a family gains QAT support,
 this table and the README's change together.
 """
+
 import pytest
 
 from tfmodels.compression.clustering import cluster_model
@@ -13,25 +14,42 @@ from tfmodels.compression.qat import quantize_model
 from tfmodels.errors import ConfigError
 from tfmodels.models import registry
 
-TINY = dict(vocab_size=40, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-            max_position_embeddings=34)
-EXTRA = {"albert": {"embedding_size": 8}, "electra": {"embedding_size": 8},
-         "mobilebert": {"embedding_size": 8, "intra_bottleneck_size": 8}}
+TINY = dict(
+    vocab_size=40,
+    hidden_size=16,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=34,
+)
+EXTRA = {
+    "albert": {"embedding_size": 8},
+    "electra": {"embedding_size": 8},
+    "mobilebert": {"embedding_size": 8, "intra_bottleneck_size": 8},
+}
 # family: the layer QAT refuses (None: QAT supported).
-QAT_REFUSES = {"bert": None, "albert": None, "roberta": "SlicingOpLambda",
-               "electra": "SlicingOpLambda", "distilbert": "SlicingOpLambda",
-               "mobilebert": "TrigramEmbeddings", "deberta-v2": "TFOpLambda"}
+QAT_REFUSES = {
+    "bert": None,
+    "albert": None,
+    "roberta": "SlicingOpLambda",
+    "electra": "SlicingOpLambda",
+    "distilbert": "SlicingOpLambda",
+    "mobilebert": "TrigramEmbeddings",
+    "deberta-v2": "TFOpLambda",
+}
 
 
 def classifier(family):
     declared = registry.family(family)
     return declared.tasks["classification"](
-        declared.config_class(**TINY, **EXTRA.get(family, {})), num_labels=2)
+        declared.config_class(**TINY, **EXTRA.get(family, {})), num_labels=2
+    )
 
 
 def test_the_table_covers_every_family_with_a_classifier():
-    assert set(QAT_REFUSES) == {f for f in registry.FAMILIES
-                                if "classification" in registry.family(f).tasks}
+    assert set(QAT_REFUSES) == {
+        f for f in registry.FAMILIES if "classification" in registry.family(f).tasks
+    }
 
 
 @pytest.mark.parametrize("family", QAT_REFUSES)

@@ -1,4 +1,5 @@
 """flat_model: one graph over the same layers, same outputs, shared weights."""
+
 import numpy as np
 import tensorflow as tf
 from tf_keras.src.engine.functional import Functional
@@ -6,15 +7,23 @@ from tf_keras.src.engine.functional import Functional
 from tfmodels.compression.functional import flat_model
 from tfmodels.models import bert
 
-CONFIG = bert.Config(vocab_size=50, hidden_size=16, num_layers=2, num_heads=2,
-                     intermediate_size=32, max_position_embeddings=32)
-FEATURES = {"input_ids": tf.constant([[1, 2, 3, 0], [4, 5, 6, 7]]),
-            "input_mask": tf.constant([[1, 1, 1, 0], [1, 1, 1, 1]]),
-            "segment_ids": tf.constant([[0, 0, 1, 0], [0, 1, 1, 1]])}
+CONFIG = bert.Config(
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=32,
+)
+FEATURES = {
+    "input_ids": tf.constant([[1, 2, 3, 0], [4, 5, 6, 7]]),
+    "input_mask": tf.constant([[1, 1, 1, 0], [1, 1, 1, 1]]),
+    "segment_ids": tf.constant([[0, 0, 1, 0], [0, 1, 1, 1]]),
+}
 
 
 def test_flat_model_has_no_nested_model_and_shares_weights():
-    for cls in (bert.BertClassifier, bert.BertPretrainer, bert.BertEncoder):
+    for cls in (bert.BertForSequenceClassification, bert.BertForPreTraining, bert.BertModel):
         model = cls(CONFIG)
         flat = flat_model(model)
         assert not any(isinstance(layer, Functional) for layer in flat.layers)
@@ -26,7 +35,7 @@ def test_flat_model_has_no_nested_model_and_shares_weights():
 
 
 def test_training_the_flat_model_changes_the_original():
-    model = bert.BertClassifier(CONFIG)
+    model = bert.BertForSequenceClassification(CONFIG)
     flat = flat_model(model)
     kernel = model.classifier_head.out.kernel
     before = kernel.numpy().copy()

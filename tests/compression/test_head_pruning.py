@@ -1,4 +1,5 @@
 """Attention-head pruning: importance, physically smaller models, save/reload, HF parity."""
+
 import contextlib
 import json
 
@@ -13,8 +14,14 @@ from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 
-TINY = bert.Config(vocab_size=60, hidden_size=32, num_layers=2, num_heads=4,
-                   intermediate_size=48, max_position_embeddings=16)
+TINY = bert.Config(
+    vocab_size=60,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=16,
+)
 REMOVE = {0: [1, 3], 1: [2]}
 
 
@@ -32,7 +39,7 @@ def make_features(batch=5, length=10, seed=0):
 @pytest.fixture(scope="module")
 def model():
     tf.keras.utils.set_random_seed(1)
-    classifier = bert.BertClassifier(TINY, num_labels=3)
+    classifier = bert.BertForSequenceClassification(TINY, num_labels=3)
     # Non-zero biases, so a bias sliced or copied wrongly cannot hide.
     for variable in classifier.weights:
         if len(variable.shape) == 1 and "layer_norm" not in variable.name:
@@ -55,8 +62,10 @@ def outputs(model, features, removed=None):
     with contextlib.ExitStack() as stack:
         if removed is not None:
             stack.enter_context(head_pruning.gates_installed(model, tf.constant(gates)))
-        return (model(features)["logits"].numpy(),
-                model.encoder(features)["sequence_output"].numpy())
+        return (
+            model(features)["logits"].numpy(),
+            model.encoder(features)["sequence_output"].numpy(),
+        )
 
 
 def assert_close(got, expected, tolerance=1e-5):
@@ -69,8 +78,7 @@ def test_the_model_has_no_gate_and_gates_of_one_change_nothing(model):
     features = make_features()
     assert_close(outputs(model, features, {}), outputs(model, features), 0.0)
     with head_pruning.gates_installed(model, tf.ones([5, 2, 4])):
-        assert all(b.attention.head_gate is not None
-                   for b in model.encoder.transformer_layers)
+        assert all(b.attention.head_gate is not None for b in model.encoder.transformer_layers)
     assert all(b.attention.head_gate is None for b in model.encoder.transformer_layers)
 
 
@@ -107,15 +115,17 @@ def test_save_and_reload_keep_shapes_and_outputs(model, tmp_path):
         assert json.load(f)["pruned_heads"] == {"0": [1, 3], "1": [2]}  # HF's spelling
     reloaded = tfmodels.from_pretrained(str(tmp_path))
     assert reloaded.config.pruned_heads == REMOVE
-    assert [b.attention.query.kernel.shape[-1] for b in reloaded.encoder.transformer_layers] \
-        == [16, 24]
+    assert [b.attention.query.kernel.shape[-1] for b in reloaded.encoder.transformer_layers] == [
+        16,
+        24,
+    ]
     assert_close(outputs(reloaded, features), outputs(pruned, features), 0.0)
 
 
 def test_config_with_pruned_heads_builds_the_small_model():
     config = bert.Config.from_hf({**TINY.to_hf(), "pruned_heads": {"1": [0, 3]}})
     assert config.pruned_heads == {1: [0, 3]} and config.kept_heads(1) == [1, 2]
-    encoder = bert.BertEncoder(config)
+    encoder = bert.BertModel(config)
     assert [b.attention.num_heads for b in encoder.transformer_layers] == [4, 2]
     assert encoder.transformer_layers[1].attention.value.kernel.shape == (32, 16)
     assert "pruned_heads" not in TINY.to_hf()  # unpruned configs write what they did before
@@ -163,8 +173,9 @@ def test_iterative_pruning(model, dataset):
     assert pruned.config.pruned_heads == log[-1]["pruned_heads"]
     # Step 1 removed the two least important heads (one layer could not lose both).
     first = log[0]
-    assert first["removed"] == head_pruning.least_important_heads(first["importance"],
-                                                                  model.config, 2)
+    assert first["removed"] == head_pruning.least_important_heads(
+        first["importance"], model.config, 2
+    )
     # Step 2's importance was measured on the pruned model: removed heads score 0.
     for layer, heads in first["removed"].items():
         assert np.all(log[1]["importance"][layer, heads] == 0)
@@ -178,12 +189,15 @@ def test_bad_fractions_are_config_errors(model, dataset, fraction):
         head_pruning.iterative_head_pruning(model, dataset, loss_fn, fraction)
 
 
-@pytest.mark.parametrize("heads,message", [
-    ({0: [4]}, "layer 0 has no head 4"),
-    ({2: [0]}, "layer 2 does not exist"),
-    ({1: [0, 1, 2, 3]}, "removing all 4 heads of layer 1"),
-    ({0: "1"}, "list of head indexes"),
-])
+@pytest.mark.parametrize(
+    "heads,message",
+    [
+        ({0: [4]}, "layer 0 has no head 4"),
+        ({2: [0]}, "layer 2 does not exist"),
+        ({1: [0, 1, 2, 3]}, "removing all 4 heads of layer 1"),
+        ({0: "1"}, "list of head indexes"),
+    ],
+)
 def test_bad_heads_are_config_errors(model, heads, message):
     with pytest.raises(ConfigError, match=message):
         head_pruning.prune_heads(model, heads)
@@ -206,5 +220,4 @@ def test_loads_a_checkpoint_pruned_by_huggingface():
     ref = dict(np.load(fixture_path("bert_tiny_pruned_heads", "reference.npz")))
     features = {k: ref[k] for k in ("input_ids", "input_mask", "segment_ids")}
     assert max_abs_diff(model(features)["logits"], ref["logits"]) <= 1e-4
-    assert max_abs_diff(model.encoder(features)["sequence_output"],
-                        ref["sequence_output"]) <= 1e-4
+    assert max_abs_diff(model.encoder(features)["sequence_output"], ref["sequence_output"]) <= 1e-4

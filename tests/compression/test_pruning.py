@@ -1,4 +1,5 @@
 """Magnitude and 2:4 pruning: target sparsity through our Trainer, strip, reload, file sizes."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,15 +15,21 @@ from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 from tfmodels.training.trainer import Trainer
 
-CONFIG = bert.Config(vocab_size=60, hidden_size=32, num_layers=1, num_heads=2,
-                     intermediate_size=64, max_position_embeddings=16)
+CONFIG = bert.Config(
+    vocab_size=60,
+    hidden_size=32,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=16,
+)
 SEQ = 8
 
 
 def features(n=16, seed=0):
     ids = np.random.default_rng(seed).integers(1, 60, size=(n, SEQ)).astype(np.int32)
     segments = np.zeros_like(ids)
-    segments[:, SEQ // 2:] = 1
+    segments[:, SEQ // 2 :] = 1
     return {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": segments}
 
 
@@ -38,8 +45,9 @@ def eager_steps(model, steps):
     for x, y in dataset().take(steps):
         with tf.GradientTape() as tape:
             loss, _ = loss_fn(model, (x, y), training=True)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                      model.trainable_variables))
+        optimizer.apply_gradients(
+            zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +55,23 @@ def run(tmp_path_factory):
     """A classifier pruned to 75% by our Trainer's custom loop, then stripped."""
     tmp = tmp_path_factory.mktemp("pruning")
     tf.keras.utils.set_random_seed(1)
-    model = bert.BertClassifier(CONFIG, num_labels=2)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=2)
     tfmodels.save_pretrained(model, str(tmp / "dense"))
     pruned = pruning.prune_model(model, 0.75, begin_step=0, end_step=6, frequency=2)
-    trainer = Trainer(tf.distribute.get_strategy(), str(tmp / "train"), pruned,
-                      keras.optimizers.Adam(1e-3), loss_fn, total_steps=6,
-                      checkpoint_every=100, log=lambda *_: None)
+    trainer = Trainer(
+        tf.distribute.get_strategy(),
+        str(tmp / "train"),
+        pruned,
+        keras.optimizers.Adam(1e-3),
+        loss_fn,
+        total_steps=6,
+        checkpoint_every=100,
+        log=lambda *_: None,
+    )
     trainer.train(dataset())
     steps = pruning.pruning_step(pruned)
     stripped = pruning.strip_pruning(pruned)
-    return {"tmp": tmp, "model": model, "pruned": pruned, "stripped": stripped,
-            "steps": steps}
+    return {"tmp": tmp, "model": model, "pruned": pruned, "stripped": stripped, "steps": steps}
 
 
 def test_trainer_prunes_every_dense_kernel_to_the_target(run):
@@ -80,8 +94,9 @@ def test_stripped_model_reloads_with_its_zeros_and_outputs(run):
     x = features(4, seed=5)
     assert max_abs_diff(loaded(x)["logits"], run["stripped"](x)["logits"]) < 1e-6
     assert max_abs_diff(run["pruned"](x)["logits"], run["stripped"](x)["logits"]) < 1e-6
-    for (name, a), (_, b) in zip(pruning.target_weights(run["stripped"]),
-                                 pruning.target_weights(loaded)):
+    for (name, a), (_, b) in zip(
+        pruning.target_weights(run["stripped"]), pruning.target_weights(loaded)
+    ):
         np.testing.assert_array_equal(a.numpy() == 0, b.numpy() == 0, err_msg=name)
 
 
@@ -99,7 +114,7 @@ def test_pruned_safetensors_compress_better_than_dense(run):
 
 def test_two_four_pattern_along_the_input_axis():
     tf.keras.utils.set_random_seed(2)
-    model = bert.BertClassifier(CONFIG, num_labels=2)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=2)
     pruned = pruning.prune_model(model, pattern="2:4")
     eager_steps(pruned, 2)
     pruning.strip_pruning(pruned)
@@ -115,9 +130,10 @@ def test_two_four_pattern_along_the_input_axis():
 
 def test_embedding_table_pruned_on_request():
     tf.keras.utils.set_random_seed(3)
-    model = bert.BertClassifier(CONFIG, num_labels=2)
-    pruned = pruning.prune_model(model, 0.5, begin_step=0, end_step=1, frequency=1,
-                                 include_embeddings=True)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=2)
+    pruned = pruning.prune_model(
+        model, 0.5, begin_step=0, end_step=1, frequency=1, include_embeddings=True
+    )
     eager_steps(pruned, 1)
     x = features(4, seed=7)  # segment ids reach the wrapped embedding layer
     assert max_abs_diff(pruned(x)["logits"], model(x)["logits"]) < 1e-6
@@ -132,7 +148,7 @@ def test_a_layer_called_twice_still_counts_forward_passes():
     model = keras.Model(inputs, keras.layers.Dense(1, name="out")(shared(shared(inputs))))
     pruned = pruning.prune_model(model, 0.5, begin_step=0, end_step=4, frequency=2)
     x = np.ones((2, 8), np.float32)
-    for passes, sparsity in ((2, 0.5 * (1 - 0.5 ** 3)), (4, 0.5)):
+    for passes, sparsity in ((2, 0.5 * (1 - 0.5**3)), (4, 0.5)):
         while pruning.pruning_step(pruned) < passes:
             pruned(x, training=True)
         assert (shared.kernel.numpy() == 0).mean() == sparsity
@@ -140,7 +156,7 @@ def test_a_layer_called_twice_still_counts_forward_passes():
 
 @pytest.fixture(scope="module")
 def tiny():
-    return bert.BertClassifier(CONFIG, num_labels=2)
+    return bert.BertForSequenceClassification(CONFIG, num_labels=2)
 
 
 @pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.5, True, "0.5", None])
@@ -149,16 +165,23 @@ def test_sparsity_outside_zero_one_is_a_config_error(tiny, sparsity):
         pruning.prune_model(tiny, sparsity, end_step=10, frequency=1)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"pattern": "2:2"}, "pattern"), ({"pattern": "4:2"}, "pattern"),
-    ({"pattern": "2-4"}, "pattern"), ({"pattern": "2:4", "target_sparsity": 0.8}, "0.5"),
-    ({"target_sparsity": 0.5}, "end_step"),
-    ({"target_sparsity": 0.5, "end_step": 0}, "end_step"),
-    ({"target_sparsity": 0.5, "end_step": 10, "frequency": 0}, "frequency"),
-    ({"target_sparsity": 0.5, "end_step": 10, "frequency": 3}, "multiple of frequency"),
-    ({"target_sparsity": 0.5, "end_step": 10, "frequency": 1, "initial_sparsity": 0.6},
-     "initial_sparsity"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"pattern": "2:2"}, "pattern"),
+        ({"pattern": "4:2"}, "pattern"),
+        ({"pattern": "2-4"}, "pattern"),
+        ({"pattern": "2:4", "target_sparsity": 0.8}, "0.5"),
+        ({"target_sparsity": 0.5}, "end_step"),
+        ({"target_sparsity": 0.5, "end_step": 0}, "end_step"),
+        ({"target_sparsity": 0.5, "end_step": 10, "frequency": 0}, "frequency"),
+        ({"target_sparsity": 0.5, "end_step": 10, "frequency": 3}, "multiple of frequency"),
+        (
+            {"target_sparsity": 0.5, "end_step": 10, "frequency": 1, "initial_sparsity": 0.6},
+            "initial_sparsity",
+        ),
+    ],
+)
 def test_bad_schedule_or_pattern_is_a_config_error(tiny, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         pruning.prune_model(tiny, **kwargs)

@@ -1,4 +1,5 @@
 """QAT: every layer wrapped, training runs, builtin-only int8 TFLite that agrees with Keras."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,8 +18,14 @@ from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 
-CONFIG = bert.Config(vocab_size=64, hidden_size=16, num_layers=1, num_heads=2,
-                     intermediate_size=32, max_position_embeddings=16)
+CONFIG = bert.Config(
+    vocab_size=64,
+    hidden_size=16,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=16,
+)
 SEQ = 12
 BUILTIN = {name for name in dir(schema.BuiltinOperator) if name.isupper()} - {"CUSTOM", "DELEGATE"}
 
@@ -27,7 +34,7 @@ def features_and_labels(rows=8):
     rng = np.random.default_rng(0)
     ids = rng.integers(1, CONFIG.vocab_size, size=(rows, SEQ)).astype(np.int32)
     mask = np.ones_like(ids)
-    mask[rows // 2:, SEQ // 2:] = 0
+    mask[rows // 2 :, SEQ // 2 :] = 0
     ids[mask == 0] = 0
     features = {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}
     return features, rng.integers(0, 3, size=rows).astype(np.int32)
@@ -37,7 +44,7 @@ def features_and_labels(rows=8):
 def qat(tmp_path_factory):
     """A tiny classifier, its QAT model after a few steps, and the converted file."""
     tf.keras.utils.set_random_seed(0)
-    model = bert.BertClassifier(CONFIG, num_labels=3)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=3)
     features, labels = features_and_labels()
     float_logits = model(features)["logits"].numpy()
     qat_model = quantize_model(model)
@@ -54,29 +61,45 @@ def qat(tmp_path_factory):
         return loss
 
     losses = [float(step((features, labels))) for _ in range(3)]
-    path = tfmodels.export.tflite(qat_model, str(tmp_path_factory.mktemp("qat") / "m.tflite"),
-                                  seq_length=SEQ, quantize="qat")
-    return {"model": model, "float_logits": float_logits, "calibrated_logits": calibrated_logits,
-            "qat": qat_model, "losses": losses, "path": path, "features": features}
+    path = tfmodels.export.tflite(
+        qat_model, str(tmp_path_factory.mktemp("qat") / "m.tflite"), seq_length=SEQ, quantize="qat"
+    )
+    return {
+        "model": model,
+        "float_logits": float_logits,
+        "calibrated_logits": calibrated_logits,
+        "qat": qat_model,
+        "losses": losses,
+        "path": path,
+        "features": features,
+    }
 
 
 def test_every_layer_and_every_weight_is_quantized(qat):
     model, qat_model = qat["model"], qat["qat"]
     assert is_quantized(qat_model) and not is_quantized(model)
-    layers = [layer for layer in qat_model.layers
-              if not isinstance(layer, keras.layers.InputLayer)]
+    layers = [layer for layer in qat_model.layers if not isinstance(layer, keras.layers.InputLayer)]
     assert [layer.name for layer in layers] == [
-        "quant_embeddings", "quant_layer_0", "quant_pooler", "quant_classifier"]
+        "quant_embeddings",
+        "quant_layer_0",
+        "quant_pooler",
+        "quant_classifier",
+    ]
     assert all(isinstance(layer, QuantizeWrapperV2) for layer in layers)
     # No float Dense: each has an output quantization point in its activation slot ...
-    dense = [sub for layer in layers for sub in layer._flatten_layers()
-             if isinstance(sub, keras.layers.Dense)]
+    dense = [
+        sub
+        for layer in layers
+        for sub in layer._flatten_layers()
+        if isinstance(sub, keras.layers.Dense)
+    ]
     assert len(dense) == 8  # q, k, v, attention output, intermediate, output, pooler, logits
     assert all(isinstance(d.activation, QuantizedActivation) for d in dense)
     # ... and every kernel and embedding table is fake-quantized by a wrapper.
     quantized = {id(w) for layer in layers for w, _, _ in layer._weight_vars}
-    tables = [w for w in qat_model.trainable_weights
-              if w.name.endswith(("kernel:0", "embeddings:0"))]
+    tables = [
+        w for w in qat_model.trainable_weights if w.name.endswith(("kernel:0", "embeddings:0"))
+    ]
     assert len(tables) == 11 and all(id(w) in quantized for w in tables)
     # Same interface; the float model keeps its own weights.
     assert sorted(qat_model.input) == sorted(model.input)
@@ -107,8 +130,11 @@ def test_tflite_uses_builtin_ops_and_int8_matmuls(qat):
     assert ops <= BUILTIN, f"non-builtin ops: {ops - BUILTIN}"
     interpreter = Interpreter(model_path=qat["path"])
     tensors = interpreter.get_tensor_details()
-    heavy = [op for op in interpreter._get_ops_details()
-             if op["op_name"] in ("FULLY_CONNECTED", "BATCH_MATMUL")]
+    heavy = [
+        op
+        for op in interpreter._get_ops_details()
+        if op["op_name"] in ("FULLY_CONNECTED", "BATCH_MATMUL")
+    ]
     assert sorted(op["op_name"] for op in heavy).count("FULLY_CONNECTED") == 8
     assert sorted(op["op_name"] for op in heavy).count("BATCH_MATMUL") == 2
     for op in heavy:
@@ -120,11 +146,17 @@ def test_tflite_predictions_agree_with_the_qat_keras_model(qat):
     features = qat["features"]
     expected = qat["qat"](features)["logits"].numpy()
     runner = Interpreter(model_path=qat["path"]).get_signature_runner()
-    got = np.concatenate([runner(**{k: v[i:i + 1] for k, v in features.items()})["logits"]
-                          for i in range(len(expected))])
+    got = np.concatenate(
+        [
+            runner(**{k: v[i : i + 1] for k, v in features.items()})["logits"]
+            for i in range(len(expected))
+        ]
+    )
     agreement = np.mean(got.argmax(-1) == expected.argmax(-1))
-    print(f"QAT TFLite vs QAT Keras: label agreement {agreement:.3f}, max |logit diff| "
-          f"{np.abs(got - expected).max():.5f} (max |logit| {np.abs(expected).max():.5f})")
+    print(
+        f"QAT TFLite vs QAT Keras: label agreement {agreement:.3f}, max |logit diff| "
+        f"{np.abs(got - expected).max():.5f} (max |logit| {np.abs(expected).max():.5f})"
+    )
     assert agreement == 1.0
     assert np.abs(got - expected).max() <= 0.1 * np.abs(expected).max()
 
@@ -144,7 +176,7 @@ def test_checkpoint_restores_weights_and_ranges(qat, tmp_path):
 
 
 def test_masked_lm_keeps_its_tied_table_and_converts(tmp_path):
-    model = bert.BertMaskedLM(CONFIG)
+    model = bert.BertForMaskedLM(CONFIG)
     qat_model = quantize_model(model)
     wrappers = {layer.name: layer for layer in qat_model.layers}
     embedding_weights = {id(w) for w, _, _ in wrappers["quant_embeddings"]._weight_vars}
@@ -155,11 +187,14 @@ def test_masked_lm_keeps_its_tied_table_and_converts(tmp_path):
     # Keras traces each wrapper separately when saving: the head must not read a
     # tensor of the embedding layer's call (the converter would silently fall back
     # to a path that drops the signature).
-    path = tfmodels.export.tflite(qat_model, str(tmp_path / "mlm.tflite"), seq_length=SEQ,
-                                  quantize="qat")
+    path = tfmodels.export.tflite(
+        qat_model, str(tmp_path / "mlm.tflite"), seq_length=SEQ, quantize="qat"
+    )
     interpreter = Interpreter(model_path=path)
     assert list(interpreter.get_signature_list()["serving_default"]["outputs"]) == [
-        "mlm_logits", "sequence_output"]
+        "mlm_logits",
+        "sequence_output",
+    ]
     assert set(tfmodels.export.op_names(path)) <= BUILTIN
 
 
@@ -171,8 +206,11 @@ class Scale(keras.layers.Layer):
 def test_unsupported_layer_is_named():
     inputs = keras.Input((4,), name="x")
     model = keras.Model(inputs, keras.layers.Dense(2)(Scale(name="scale")(inputs)))
-    with pytest.raises(ConfigError, match=r"layer 'scale' \(Scale\) is not supported by QAT.*"
-                                          r"Register a quantized version"):
+    with pytest.raises(
+        ConfigError,
+        match=r"layer 'scale' \(Scale\) is not supported by QAT.*"
+        r"Register a quantized version",
+    ):
         quantize_model(model)
 
 

@@ -4,6 +4,7 @@ the comparison of every reference output, and the save_pretrained round trip.
 Each fixture directory holds an HF checkpoint (``config.json``, ``model.safetensors``) and
 ``reference.npz``: the inputs (``IDS``) and the reference implementation's outputs on them.
 """
+
 import functools
 import json
 import os
@@ -54,8 +55,9 @@ def error_at_real_tokens(got, expected, mask):
     return max_abs_diff(at_real_tokens(got, mask), at_real_tokens(expected, mask))
 
 
-def assert_outputs_match_reference(name, architecture, ids=IDS, tolerance=1e-4, *,
-                                   everywhere=False, skip=(), from_encoder=False):
+def assert_outputs_match_reference(
+    name, architecture, ids=IDS, tolerance=1e-4, *, everywhere=False, skip=(), from_encoder=False
+):
     """Every output in the fixture's reference.npz (but the inputs ``ids`` and ``skip``)
     has the reference's shape and is within ``tolerance`` of it at real tokens (at every
     position with ``everywhere``). ``architecture``, unless None, is the loaded model's.
@@ -116,8 +118,11 @@ def assert_parameter_count_equals_the_checkpoint(name, converter):
     """The loaded model has as many parameters as the checkpoint's tensors that
     ``converter`` does not ignore."""
     tensors = load_file(fixture_path(name, "model.safetensors"))
-    count = sum(v.size for k, v in tensors.items()
-                if k.removeprefix(converter.PREFIX + ".") not in converter.IGNORED)
+    count = sum(
+        v.size
+        for k, v in tensors.items()
+        if k.removeprefix(converter.PREFIX + ".") not in converter.IGNORED
+    )
     assert loaded(name).count_params() == count
 
 
@@ -141,8 +146,9 @@ def assert_save_pretrained_is_lossless(model, name, path):
     return written, source
 
 
-def assert_reloads_with_the_reference_outputs(path, name, keys, tolerance=1e-4, *,
-                                              everywhere=False):
+def assert_reloads_with_the_reference_outputs(
+    path, name, keys, tolerance=1e-4, *, everywhere=False
+):
     """The checkpoint saved at ``path`` loads back and gives fixture ``name``'s reference
     ``keys`` at real tokens (at every position with ``everywhere``)."""
     ref = reference(name)

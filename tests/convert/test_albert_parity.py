@@ -5,6 +5,7 @@ padded rows and two segments; ``albert_tiny_grouped`` has 3 layers over 2 groups
 2 blocks; ``albert_tiny_masked_lm`` has E == H; ``albert_tiny_classifier`` takes real
 text through the reference tokenizer and ships its spiece.model.
 """
+
 import json
 
 import numpy as np
@@ -26,10 +27,13 @@ from tests.convert.parity import (
 )
 from tfmodels.convert import albert as converter
 
-FIXTURES = {"albert_tiny_model": "AlbertModel", "albert_tiny_grouped": "AlbertModel",
-            "albert_tiny_pretraining": "AlbertForPreTraining",
-            "albert_tiny_masked_lm": "AlbertForMaskedLM",
-            "albert_tiny_classifier": "AlbertForSequenceClassification"}
+FIXTURES = {
+    "albert_tiny_model": "AlbertModel",
+    "albert_tiny_grouped": "AlbertModel",
+    "albert_tiny_pretraining": "AlbertForPreTraining",
+    "albert_tiny_masked_lm": "AlbertForMaskedLM",
+    "albert_tiny_classifier": "AlbertForSequenceClassification",
+}
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -40,10 +44,15 @@ def test_outputs_match_reference_at_real_tokens(name):
 def test_grouped_checkpoint_shares_blocks_as_the_reference():
     model = loaded("albert_tiny_grouped")
     assert [len(g) for g in model.layer_groups] == [2, 2]
-    names = {n for n in load_file(fixture_path("albert_tiny_grouped", "model.safetensors"))
-             if ".albert_layers." in n}
+    names = {
+        n
+        for n in load_file(fixture_path("albert_tiny_grouped", "model.safetensors"))
+        if ".albert_layers." in n
+    }
     assert {n.split(".albert_layers.")[0] for n in names} == {
-        "encoder.albert_layer_groups.0", "encoder.albert_layer_groups.1"}
+        "encoder.albert_layer_groups.0",
+        "encoder.albert_layer_groups.1",
+    }
     assert len(reference("albert_tiny_grouped")["encoder_outputs"]) == 3 * 2
 
 
@@ -56,8 +65,16 @@ def test_parameter_count_equals_the_checkpoint(name):
 def test_save_pretrained_is_lossless(name, tmp_path):
     written, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
     assert written["architectures"] == [FIXTURES[name]] and written["model_type"] == "albert"
-    for key in ("embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
-                "inner_group_num", "hidden_act", "classifier_dropout_prob", "vocab_size"):
+    for key in (
+        "embedding_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_hidden_groups",
+        "inner_group_num",
+        "hidden_act",
+        "classifier_dropout_prob",
+        "vocab_size",
+    ):
         assert written[key] == source[key], key
 
 
@@ -76,8 +93,10 @@ def test_text_to_logits_matches_the_reference_end_to_end():
     pre = tfmodels.preprocessor_from_pretrained(path, seq_length=ref["input_ids"].shape[1])
     singles = [t[0] for t in texts if len(t) == 1]
     pairs = [t for t in texts if len(t) == 2]
-    rows = [pre(tf.constant(singles)), pre((tf.constant([a for a, _ in pairs]),
-                                            tf.constant([b for _, b in pairs])))]
+    rows = [
+        pre(tf.constant(singles)),
+        pre((tf.constant([a for a, _ in pairs]), tf.constant([b for _, b in pairs]))),
+    ]
     features = {k: tf.concat([r[k] for r in rows], 0) for k in IDS}
     for key in IDS:
         np.testing.assert_array_equal(features[key], ref[key])
@@ -86,8 +105,11 @@ def test_text_to_logits_matches_the_reference_end_to_end():
 
 
 def test_backbone_checkpoint_fine_tunes_with_a_new_head():
-    model = tfmodels.from_pretrained(fixture_path("albert_tiny_model"),
-                                     architecture="AlbertForSequenceClassification", num_labels=4)
+    model = tfmodels.from_pretrained(
+        fixture_path("albert_tiny_model"),
+        architecture="AlbertForSequenceClassification",
+        num_labels=4,
+    )
     ref = reference("albert_tiny_model")
     features = {k: ref[k] for k in IDS}
     assert model(features)["logits"].shape == (3, 4)

@@ -1,6 +1,7 @@
 """HF BART checkpoints load and match the reference outputs at real tokens (encoder and
 decoder padding with pad id 1); saving is lossless; tied copies of ``shared`` and a
 ``model.``-prefixed BartModel are accepted; greedy generation matches HF ``generate``."""
+
 import json
 import shutil
 
@@ -30,8 +31,11 @@ def errors(model, name):
     """Max abs error of each reference output, at real encoder / decoder tokens."""
     ref = reference(name)
     out = model({k: ref[k] for k in FEATURES})
-    masks = {"encoder_output": ref["input_mask"], "sequence_output": ref["decoder_input_mask"],
-             "logits": ref["decoder_input_mask"]}
+    masks = {
+        "encoder_output": ref["input_mask"],
+        "sequence_output": ref["decoder_input_mask"],
+        "logits": ref["decoder_input_mask"],
+    }
     result = {}
     for key, mask in masks.items():
         if key in ref and key in out:
@@ -67,10 +71,22 @@ def test_fixtures_cover_both_embedding_scales():
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_save_pretrained_is_lossless(name, tmp_path):
     config, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
-    for key in ("model_type", "d_model", "encoder_layers", "decoder_layers",
-                "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
-                "decoder_ffn_dim", "max_position_embeddings", "scale_embedding",
-                "activation_function", "pad_token_id", "decoder_start_token_id", "vocab_size"):
+    for key in (
+        "model_type",
+        "d_model",
+        "encoder_layers",
+        "decoder_layers",
+        "encoder_attention_heads",
+        "decoder_attention_heads",
+        "encoder_ffn_dim",
+        "decoder_ffn_dim",
+        "max_position_embeddings",
+        "scale_embedding",
+        "activation_function",
+        "pad_token_id",
+        "decoder_start_token_id",
+        "vocab_size",
+    ):
         assert config[key] == source[key], key
     reloaded = tfmodels.from_pretrained(str(tmp_path))
     assert max(errors(reloaded, name).values()) <= 1e-4
@@ -80,8 +96,11 @@ def test_tied_copies_and_model_prefix_are_accepted(tmp_path):
     target = tmp_path / "lm"
     shutil.copytree(fixture_path("bart_tiny_lm"), target)
     tensors = load_file(str(target / "model.safetensors"))
-    for name in ("lm_head.weight", "model.encoder.embed_tokens.weight",
-                 "model.decoder.embed_tokens.weight"):
+    for name in (
+        "lm_head.weight",
+        "model.encoder.embed_tokens.weight",
+        "model.decoder.embed_tokens.weight",
+    ):
         tensors[name] = tensors["model.shared.weight"]
     save_file(tensors, str(target / "model.safetensors"))
     assert max(errors(tfmodels.from_pretrained(str(target)), "bart_tiny_lm").values()) <= 1e-4
@@ -90,13 +109,13 @@ def test_tied_copies_and_model_prefix_are_accepted(tmp_path):
     shutil.copytree(fixture_path("bart_tiny_model"), target)
     tensors = load_file(str(target / "model.safetensors"))
     save_file({f"model.{k}": v for k, v in tensors.items()}, str(target / "model.safetensors"))
-    assert max(errors(tfmodels.from_pretrained(str(target)),
-                      "bart_tiny_model").values()) <= 1e-4
+    assert max(errors(tfmodels.from_pretrained(str(target)), "bart_tiny_model").values()) <= 1e-4
 
 
 def test_backbone_and_lm_checkpoints_load_as_each_other():
-    lm = tfmodels.from_pretrained(fixture_path("bart_tiny_model"),
-                                  architecture="BartForConditionalGeneration")
+    lm = tfmodels.from_pretrained(
+        fixture_path("bart_tiny_model"), architecture="BartForConditionalGeneration"
+    )
     assert not lm.lm_head.bias.numpy().any()  # newly initialized: zeros
     result = errors(lm, "bart_tiny_model")
     assert max(result.values()) <= 1e-4 and "logits" not in result
@@ -111,8 +130,12 @@ def test_greedy_generation_matches_hf_generate():
     model = loaded("bart_tiny_generation")
     assert (ref["input_mask"] == 0).any()  # encoder inputs of different lengths
     assert len(np.unique(ref["greedy_ids"])) > 4  # HF's output is no single repeated token
-    tokens = generate(model, {"input_ids": ref["input_ids"], "input_mask": ref["input_mask"]},
-                      max_new_tokens=20, pad_id=1)
+    tokens = generate(
+        model,
+        {"input_ids": ref["input_ids"], "input_mask": ref["input_mask"]},
+        max_new_tokens=20,
+        pad_id=1,
+    )
     np.testing.assert_array_equal(tokens, ref["greedy_ids"])
 
 
@@ -123,8 +146,9 @@ def test_a_wrong_checkpoint_is_refused(tmp_path):
     tensors["decoder.layers.0.fc1.weight"] = tensors["decoder.layers.0.fc1.weight"][:, :16]
     del tensors["encoder.layernorm_embedding.bias"]
     save_file(tensors, str(target / "model.safetensors"))
-    with pytest.raises(CheckpointError,
-                       match=r"encoder\.layernorm_embedding\.bias.*decoder\.layers\.0\.fc1"):
+    with pytest.raises(
+        CheckpointError, match=r"encoder\.layernorm_embedding\.bias.*decoder\.layers\.0\.fc1"
+    ):
         tfmodels.from_pretrained(str(target))
 
 

@@ -9,6 +9,7 @@ are DeBERTaV3-shaped (shared key, c2p + p2c, 4 log buckets each side up to dista
 clamped at 6), absolute positions and token types. The masked LMs cover both HF
 head layouts (``legacy``: cls.predictions.*; else lm_predictions.lm_head.*).
 """
+
 import json
 
 import numpy as np
@@ -30,11 +31,13 @@ from tests.convert.parity import (
 from tfmodels.convert import deberta as converter
 from tfmodels.layers import relative_positions
 
-FIXTURES = {"deberta_tiny_model": "DebertaV2Model",
-            "deberta_tiny_v2_model": "DebertaV2Model",
-            "deberta_tiny_masked_lm": "DebertaV2ForMaskedLM",
-            "deberta_tiny_masked_lm_v3": "DebertaV2ForMaskedLM",
-            "deberta_tiny_classifier": "DebertaV2ForSequenceClassification"}
+FIXTURES = {
+    "deberta_tiny_model": "DebertaV2Model",
+    "deberta_tiny_v2_model": "DebertaV2Model",
+    "deberta_tiny_masked_lm": "DebertaV2ForMaskedLM",
+    "deberta_tiny_masked_lm_v3": "DebertaV2ForMaskedLM",
+    "deberta_tiny_classifier": "DebertaV2ForSequenceClassification",
+}
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -57,23 +60,42 @@ def test_parameter_count_equals_the_checkpoint(name):
     assert_parameter_count_equals_the_checkpoint(name, converter)
 
 
-@pytest.mark.parametrize("name", ["deberta_tiny_v2_model", "deberta_tiny_masked_lm",
-                                  "deberta_tiny_masked_lm_v3", "deberta_tiny_classifier"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deberta_tiny_v2_model",
+        "deberta_tiny_masked_lm",
+        "deberta_tiny_masked_lm_v3",
+        "deberta_tiny_classifier",
+    ],
+)
 def test_save_pretrained_is_lossless(name, tmp_path):
     written, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
     assert written["architectures"] == [FIXTURES[name]] and written["model_type"] == "deberta-v2"
-    for key in ("relative_attention", "position_buckets", "max_relative_positions",
-                "norm_rel_ebd", "share_att_key", "pos_att_type", "position_biased_input",
-                "type_vocab_size", "legacy", "pooler_hidden_act", "hidden_act"):
+    for key in (
+        "relative_attention",
+        "position_buckets",
+        "max_relative_positions",
+        "norm_rel_ebd",
+        "share_att_key",
+        "pos_att_type",
+        "position_biased_input",
+        "type_vocab_size",
+        "legacy",
+        "pooler_hidden_act",
+        "hidden_act",
+    ):
         assert written[key] == source[key], key
     if name == "deberta_tiny_classifier":
         assert_reloads_with_the_reference_outputs(tmp_path, name, ("logits",))
 
 
 def test_backbone_checkpoint_fine_tunes_with_a_new_head():
-    model = tfmodels.from_pretrained(fixture_path("deberta_tiny_model"),
-                                     architecture="DebertaV2ForSequenceClassification",
-                                     num_labels=4)
+    model = tfmodels.from_pretrained(
+        fixture_path("deberta_tiny_model"),
+        architecture="DebertaV2ForSequenceClassification",
+        num_labels=4,
+    )
     ref = reference("deberta_tiny_model")
     features = {k: tf.constant(ref[k]) for k in IDS}
     assert model(features)["logits"].shape == (3, 4)

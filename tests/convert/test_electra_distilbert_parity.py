@@ -4,6 +4,7 @@ Fixtures: the electra_* and distilbert_* rows of tools/make_fixtures.py (tiny ra
 checkpoints with non-zero biases; padding in two rows; two token types -- which
 DistilBERT, having none, must ignore).
 """
+
 import pytest
 
 from tests.convert.parity import (
@@ -28,8 +29,9 @@ FIXTURES = {  # name -> architecture of the checkpoint
 def test_outputs_match_reference_and_save_pretrained_is_lossless(name, tmp_path):
     # Every position is compared; backbone outputs of task models (``sequence_output``
     # of a classifier) come from ``model.encoder``.
-    compared = assert_outputs_match_reference(name, FIXTURES[name], everywhere=True,
-                                              from_encoder=True)
+    compared = assert_outputs_match_reference(
+        name, FIXTURES[name], everywhere=True, from_encoder=True
+    )
     assert len(compared) >= 2, compared
 
     model = loaded(name)
@@ -39,6 +41,8 @@ def test_outputs_match_reference_and_save_pretrained_is_lossless(name, tmp_path)
     assert registry.family(hf["model_type"]).config_class.from_hf(config) == model.config
     written = model.config.to_hf()
     assert {k: config[k] for k in written if k in hf} == {k: hf[k] for k in written if k in hf}
-    names = {"distilbert": {"dim", "n_layers", "n_heads", "hidden_dim", "activation"},
-             "electra": {"embedding_size", "num_hidden_layers", "num_attention_heads"}}
+    names = {
+        "distilbert": {"dim", "n_layers", "n_heads", "hidden_dim", "activation"},
+        "electra": {"embedding_size", "num_hidden_layers", "num_attention_heads"},
+    }
     assert names[hf["model_type"]] <= set(written)

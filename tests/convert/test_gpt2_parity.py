@@ -1,5 +1,6 @@
 """HF GPT-2 checkpoints load and match the reference outputs; saving is lossless; the tied
 ``lm_head.weight`` and the old causal-mask buffers are accepted when a checkpoint has them."""
+
 import shutil
 
 import numpy as np
@@ -44,15 +45,24 @@ def test_outputs_match_reference_at_real_tokens(name):
 
 
 def test_lm_logits_are_compared():
-    assert "logits" in assert_outputs_match_reference("gpt2_tiny_lm", "GPT2LMHeadModel",
-                                                      skip=SKIP)
+    assert "logits" in assert_outputs_match_reference("gpt2_tiny_lm", "GPT2LMHeadModel", skip=SKIP)
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_save_pretrained_is_lossless(name, tmp_path):
     config, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
-    for key in ("model_type", "n_embd", "n_layer", "n_head", "n_positions", "vocab_size",
-                "layer_norm_epsilon", "activation_function", "resid_pdrop", "embd_pdrop"):
+    for key in (
+        "model_type",
+        "n_embd",
+        "n_layer",
+        "n_head",
+        "n_positions",
+        "vocab_size",
+        "layer_norm_epsilon",
+        "activation_function",
+        "resid_pdrop",
+        "embd_pdrop",
+    ):
         assert config[key] == source[key], key
     assert "lm_head.weight" not in load_file(str(tmp_path / "model.safetensors"))
     key = "logits" if "logits" in reference(name) else "sequence_output"
@@ -75,13 +85,16 @@ def test_stored_lm_head_and_mask_buffers_are_accepted(tmp_path):
 
 
 def test_backbone_checkpoint_loads_as_lm():
-    model = tfmodels.from_pretrained(fixture_path("gpt2_tiny_model"),
-                                     architecture="GPT2LMHeadModel")
+    model = tfmodels.from_pretrained(
+        fixture_path("gpt2_tiny_model"), architecture="GPT2LMHeadModel"
+    )
     ref = reference("gpt2_tiny_model")
     got = run(model, ref)
     assert got["logits"].shape == ref["input_ids"].shape + (99,)
-    assert error_at_real_tokens(got["sequence_output"], ref["sequence_output"],
-                                ref["input_mask"]) <= 1e-4
+    assert (
+        error_at_real_tokens(got["sequence_output"], ref["sequence_output"], ref["input_mask"])
+        <= 1e-4
+    )
 
 
 def test_a_wrong_checkpoint_is_refused(tmp_path):

@@ -1,4 +1,5 @@
 """HF checkpoints load and match the reference outputs; errors are clear; saving is lossless."""
+
 import json
 import shutil
 
@@ -18,9 +19,12 @@ from tests.convert.parity import (
 )
 from tfmodels.errors import CheckpointError, ConfigError
 
-FIXTURES = {"bert_tiny_model": "BertModel", "bert_tiny_pretraining": "BertForPreTraining",
-            "bert_tiny_masked_lm": "BertForMaskedLM",
-            "bert_tiny_classifier": "BertForSequenceClassification"}
+FIXTURES = {
+    "bert_tiny_model": "BertModel",
+    "bert_tiny_pretraining": "BertForPreTraining",
+    "bert_tiny_masked_lm": "BertForMaskedLM",
+    "bert_tiny_classifier": "BertForSequenceClassification",
+}
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -51,12 +55,12 @@ def test_save_pretrained_is_lossless(name, tmp_path):
 
 
 def test_backbone_checkpoint_fine_tunes_with_a_new_head():
-    model = tfmodels.from_pretrained(fixture_path("bert_tiny_model"),
-                                     architecture="BertForSequenceClassification", num_labels=5)
+    model = tfmodels.from_pretrained(
+        fixture_path("bert_tiny_model"), architecture="BertForSequenceClassification", num_labels=5
+    )
     ref = reference("bert_tiny_model")
     assert run(model, ref)["logits"].shape == (3, 5)
-    assert max_abs_diff(run(model.encoder, ref)["sequence_output"],
-                        ref["sequence_output"]) <= 1e-4
+    assert max_abs_diff(run(model.encoder, ref)["sequence_output"], ref["sequence_output"]) <= 1e-4
 
 
 def _copy_fixture(tmp_path, name="bert_tiny_model"):
@@ -70,8 +74,9 @@ def test_wrong_shapes_are_listed(tmp_path):
     tensors = load_file(str(target / "model.safetensors"))
     tensors["encoder.layer.0.attention.self.query.weight"] = np.zeros([32, 31], np.float32)
     save_file(tensors, str(target / "model.safetensors"))
-    with pytest.raises(CheckpointError,
-                       match=r"wrong shapes: encoder\.layer\.0\.attention\.self\.query\.weight"):
+    with pytest.raises(
+        CheckpointError, match=r"wrong shapes: encoder\.layer\.0\.attention\.self\.query\.weight"
+    ):
         tfmodels.from_pretrained(str(target))
 
 

@@ -1,4 +1,5 @@
 """The real pretrained all-MiniLM-L6-v2: token ids and hidden states match the reference."""
+
 import json
 
 import numpy as np
@@ -18,11 +19,16 @@ def reference():
 def features(minilm_path, reference):
     with open(fixture_path("sentences.json"), encoding="utf-8") as f:
         sentences = json.load(f)
-    pre = tfmodels.preprocessor_from_pretrained(minilm_path,
-                                                seq_length=int(reference["seq_length"]))
+    pre = tfmodels.preprocessor_from_pretrained(
+        minilm_path, seq_length=int(reference["seq_length"])
+    )
     singles = pre(tf.constant(sentences["singles"]))
-    pairs = pre((tf.constant([a for a, _ in sentences["pairs"]]),
-                 tf.constant([b for _, b in sentences["pairs"]])))
+    pairs = pre(
+        (
+            tf.constant([a for a, _ in sentences["pairs"]]),
+            tf.constant([b for _, b in sentences["pairs"]]),
+        )
+    )
     return {k: np.concatenate([singles[k], pairs[k]]) for k in singles}
 
 
@@ -38,6 +44,8 @@ def test_hidden_states_match_the_reference(minilm_path, features, reference):
     out = model(features)
     # Compared where tokens are real; values at padded positions are not used by anything.
     real = reference["input_mask"].astype(bool)
-    assert max_abs_diff(out["sequence_output"].numpy()[real],
-                        reference["sequence_output"][real]) <= 1e-4
+    assert (
+        max_abs_diff(out["sequence_output"].numpy()[real], reference["sequence_output"][real])
+        <= 1e-4
+    )
     assert max_abs_diff(out["pooled_output"], reference["pooled_output"]) <= 1e-4

@@ -4,6 +4,7 @@ Fixtures: tools/make_fixtures.py (the mobilebert_* rows) (one tiny random checkp
 class, plus the IB-BERT block with LayerNorm). Padded positions are compared
 too: the reference's outputs there match ours (both attend to the real keys).
 """
+
 import os
 import shutil
 
@@ -59,8 +60,7 @@ def test_save_pretrained_is_lossless(name, tmp_path):
     assert set(config) - {"num_labels", "id2label", "label2id"} <= set(hf_config)
     assert type(model.config).from_hf(config) == type(model.config).from_hf(hf_config)
     if name == "mobilebert_tiny_pretraining":  # one full reload: weights land where they came from
-        assert_reloads_with_the_reference_outputs(tmp_path, name, ("mlm_logits",),
-                                                  everywhere=True)
+        assert_reloads_with_the_reference_outputs(tmp_path, name, ("mlm_logits",), everywhere=True)
 
 
 def test_missing_and_unexpected_weights_are_listed(tmp_path):

@@ -6,6 +6,7 @@ Fixtures: the *_qa rows of tools/make_fixtures.py (each family's tiny configurat
 inputs, logits spread to ~5). Compared at every position, but RoBERTa and DeBERTa at real tokens
 (tests/convert/parity.py ``OWN_PADDING``).
 """
+
 import numpy as np
 import pytest
 
@@ -22,13 +23,15 @@ from tests.convert.parity import (
     reference,
 )
 
-FIXTURES = {"bert_tiny_qa": "BertForQuestionAnswering",
-            "roberta_tiny_qa": "RobertaForQuestionAnswering",
-            "albert_tiny_qa": "AlbertForQuestionAnswering",
-            "electra_tiny_qa": "ElectraForQuestionAnswering",
-            "distilbert_tiny_qa": "DistilBertForQuestionAnswering",
-            "mobilebert_tiny_qa": "MobileBertForQuestionAnswering",
-            "deberta_tiny_qa": "DebertaV2ForQuestionAnswering"}
+FIXTURES = {
+    "bert_tiny_qa": "BertForQuestionAnswering",
+    "roberta_tiny_qa": "RobertaForQuestionAnswering",
+    "albert_tiny_qa": "AlbertForQuestionAnswering",
+    "electra_tiny_qa": "ElectraForQuestionAnswering",
+    "distilbert_tiny_qa": "DistilBertForQuestionAnswering",
+    "mobilebert_tiny_qa": "MobileBertForQuestionAnswering",
+    "deberta_tiny_qa": "DebertaV2ForQuestionAnswering",
+}
 LOGITS = ("start_logits", "end_logits")
 
 
@@ -37,8 +40,9 @@ def test_logits_match_reference_and_save_pretrained_is_lossless(name, tmp_path):
     everywhere = not name.startswith(OWN_PADDING)
     ref = reference(name)
     assert not ref["input_mask"].all()  # padded rows
-    compared = assert_outputs_match_reference(name, FIXTURES[name], skip=("num_parameters",),
-                                              everywhere=everywhere, from_encoder=True)
+    compared = assert_outputs_match_reference(
+        name, FIXTURES[name], skip=("num_parameters",), everywhere=everywhere, from_encoder=True
+    )
     assert sorted(compared) == ["end_logits", "sequence_output", "start_logits"]
     model = loaded(name)
     assert model.count_params() == ref["num_parameters"]  # no pooler, as the reference
@@ -49,13 +53,17 @@ def test_logits_match_reference_and_save_pretrained_is_lossless(name, tmp_path):
 def test_every_family_with_a_span_head_has_a_fixture():
     """GPT-2 (decoder-only), the encoder-decoders and XLNet (whose HF QA head is a
     beam-search head) have none."""
-    assert model_types(FIXTURES) == families_with("question_answering") == {
-        "bert", "roberta", "albert", "electra", "distilbert", "mobilebert", "deberta-v2"}
+    assert (
+        model_types(FIXTURES)
+        == families_with("question_answering")
+        == {"bert", "roberta", "albert", "electra", "distilbert", "mobilebert", "deberta-v2"}
+    )
 
 
 def test_a_backbone_fine_tunes_with_a_fresh_span_head():
-    model = tfmodels.from_pretrained(fixture_path("bert_tiny_model"),
-                                     architecture="question_answering")
+    model = tfmodels.from_pretrained(
+        fixture_path("bert_tiny_model"), architecture="question_answering"
+    )
     ref = reference("bert_tiny_model")
     out = model({k: ref[k] for k in ("input_ids", "input_mask", "segment_ids")})
     assert out["start_logits"].shape == out["end_logits"].shape == ref["input_ids"].shape

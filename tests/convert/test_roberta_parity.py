@@ -1,4 +1,5 @@
 """HF RoBERTa checkpoints load and match the reference outputs; saving is lossless."""
+
 import shutil
 
 import pytest
@@ -17,9 +18,11 @@ from tests.convert.parity import (
 )
 from tfmodels.models import roberta
 
-FIXTURES = {"roberta_tiny_model": roberta.RobertaEncoder,
-            "roberta_tiny_masked_lm": roberta.RobertaMaskedLM,
-            "roberta_tiny_classifier": roberta.RobertaClassifier}
+FIXTURES = {
+    "roberta_tiny_model": roberta.RobertaModel,
+    "roberta_tiny_masked_lm": roberta.RobertaForMaskedLM,
+    "roberta_tiny_classifier": roberta.RobertaForSequenceClassification,
+}
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
@@ -38,16 +41,21 @@ def test_outputs_match_reference_at_real_tokens(name):
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_save_pretrained_is_lossless(name, tmp_path):
     config, _ = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
-    assert (config["model_type"], config["pad_token_id"], config["type_vocab_size"]) == \
-        ("roberta", 1, 1)
+    assert (config["model_type"], config["pad_token_id"], config["type_vocab_size"]) == (
+        "roberta",
+        1,
+        1,
+    )
     key = "logits" if "logits" in reference(name) else "sequence_output"
     assert_reloads_with_the_reference_outputs(tmp_path, name, (key,))
 
 
 def test_backbone_checkpoint_fine_tunes_with_a_new_head():
-    model = tfmodels.from_pretrained(fixture_path("roberta_tiny_model"),
-                                     architecture="RobertaForSequenceClassification",
-                                     num_labels=5)
+    model = tfmodels.from_pretrained(
+        fixture_path("roberta_tiny_model"),
+        architecture="RobertaForSequenceClassification",
+        num_labels=5,
+    )
     ref = reference("roberta_tiny_model")
     assert run(model, ref)["logits"].shape == (3, 5)
     got = run(model.encoder, ref)["sequence_output"]

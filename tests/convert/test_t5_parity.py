@@ -1,5 +1,6 @@
 """HF T5 checkpoints (T5Model, T5ForConditionalGeneration tied and untied) load and match
 the reference outputs at real tokens; saving is lossless; 20 greedy steps give HF's ids."""
+
 import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
@@ -10,8 +11,11 @@ from tests.convert.parity import assert_save_pretrained_is_lossless, loaded, ref
 from tfmodels.generation import generate
 from tfmodels.models import t5
 
-FIXTURES = {"t5_tiny_model": t5.T5Model, "t5_tiny_lm": t5.T5ForConditionalGeneration,
-            "t5_tiny_lm_untied": t5.T5ForConditionalGeneration}
+FIXTURES = {
+    "t5_tiny_model": t5.T5Model,
+    "t5_tiny_lm": t5.T5ForConditionalGeneration,
+    "t5_tiny_lm_untied": t5.T5ForConditionalGeneration,
+}
 FEATURES = ("input_ids", "input_mask", "decoder_input_ids", "decoder_input_mask")
 
 
@@ -24,8 +28,9 @@ def errors(model, ref):
         if key in ref:
             mask = ref["input_mask" if key == "encoder_output" else "decoder_input_mask"]
             assert out[key].shape == ref[key].shape, key
-            found[key] = max_abs_diff(np.asarray(out[key])[mask.astype(bool)],
-                                      ref[key][mask.astype(bool)])
+            found[key] = max_abs_diff(
+                np.asarray(out[key])[mask.astype(bool)], ref[key][mask.astype(bool)]
+            )
     return found
 
 
@@ -52,10 +57,21 @@ def test_untied_checkpoint_has_its_own_head_and_no_rescale():
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_save_pretrained_is_lossless(name, tmp_path):
     config, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
-    for key in ("model_type", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers",
-                "num_heads", "relative_attention_num_buckets", "relative_attention_max_distance",
-                "layer_norm_epsilon", "feed_forward_proj", "tie_word_embeddings",
-                "decoder_start_token_id"):
+    for key in (
+        "model_type",
+        "d_model",
+        "d_kv",
+        "d_ff",
+        "num_layers",
+        "num_decoder_layers",
+        "num_heads",
+        "relative_attention_num_buckets",
+        "relative_attention_max_distance",
+        "layer_norm_epsilon",
+        "feed_forward_proj",
+        "tie_word_embeddings",
+        "decoder_start_token_id",
+    ):
         assert config[key] == source[key], key
     saved = load_file(str(tmp_path / "model.safetensors"))
     assert not [k for k in saved if "embed_tokens" in k]  # tied copies of shared.weight
@@ -73,11 +89,11 @@ def test_greedy_generation_matches_hf():
     ref = reference("t5_tiny_generation")
     assert len(set(ref["input_mask"].sum(axis=1))) == 3  # encoder inputs of different lengths
     model = loaded("t5_tiny_generation")
-    ids = generate(model, {"input_ids": ref["input_ids"], "input_mask": ref["input_mask"]},
-                   max_new_tokens=20)
+    ids = generate(
+        model, {"input_ids": ref["input_ids"], "input_mask": ref["input_mask"]}, max_new_tokens=20
+    )
     assert len(set(ref["greedy_ids"][0])) > 5  # not one token repeated
     np.testing.assert_array_equal(ids.numpy(), ref["greedy_ids"])
-
 
 
 def test_preprocessor_matches_hf_t5_tokenizer():
@@ -104,4 +120,4 @@ def test_preprocessor_matches_hf_t5_tokenizer():
     short = T5Preprocessor.from_config(pre.get_config() | {"seq_length": 8})(texts)["input_ids"]
     assert short.numpy().tolist() == [ids[:7] + [1] for ids in ref["ids"]]
     pair = pre((texts[:1], texts[3:]))["input_ids"].numpy()[0]
-    assert pair[:len(ref["ids"][0]) + len(ref["ids"][3])].tolist() == ref["ids"][0] + ref["ids"][3]
+    assert pair[: len(ref["ids"][0]) + len(ref["ids"][3])].tolist() == ref["ids"][0] + ref["ids"][3]

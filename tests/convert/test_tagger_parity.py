@@ -7,6 +7,7 @@ logits spread to ~5; ELECTRA with E != H, whose token head is a plain ``classifi
 Dense unlike its sequence classifier's ``classifier.out_proj``). Compared at every
 position, but RoBERTa and DeBERTa at real tokens (tests/convert/parity.py ``OWN_PADDING``).
 """
+
 import pytest
 
 from tests.convert.parity import (
@@ -20,13 +21,15 @@ from tests.convert.parity import (
     reference,
 )
 
-FIXTURES = {"bert_tiny_tagger": "BertForTokenClassification",
-            "roberta_tiny_tagger": "RobertaForTokenClassification",
-            "albert_tiny_tagger": "AlbertForTokenClassification",
-            "electra_tiny_tagger": "ElectraForTokenClassification",
-            "distilbert_tiny_tagger": "DistilBertForTokenClassification",
-            "mobilebert_tiny_tagger": "MobileBertForTokenClassification",
-            "deberta_tiny_tagger": "DebertaV2ForTokenClassification"}
+FIXTURES = {
+    "bert_tiny_tagger": "BertForTokenClassification",
+    "roberta_tiny_tagger": "RobertaForTokenClassification",
+    "albert_tiny_tagger": "AlbertForTokenClassification",
+    "electra_tiny_tagger": "ElectraForTokenClassification",
+    "distilbert_tiny_tagger": "DistilBertForTokenClassification",
+    "mobilebert_tiny_tagger": "MobileBertForTokenClassification",
+    "deberta_tiny_tagger": "DebertaV2ForTokenClassification",
+}
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
 
@@ -35,8 +38,9 @@ def test_logits_match_reference_and_save_pretrained_is_lossless(name, tmp_path):
     everywhere = not name.startswith(OWN_PADDING)
     ref = reference(name)
     assert ref["logits"].shape == ref["input_ids"].shape + (len(LABELS),)
-    compared = assert_outputs_match_reference(name, FIXTURES[name], skip=("num_parameters",),
-                                              everywhere=everywhere, from_encoder=True)
+    compared = assert_outputs_match_reference(
+        name, FIXTURES[name], skip=("num_parameters",), everywhere=everywhere, from_encoder=True
+    )
     assert sorted(compared) == ["logits", "sequence_output"]
     model = loaded(name)
     assert model.count_params() == ref["num_parameters"]

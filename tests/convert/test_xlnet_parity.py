@@ -1,6 +1,7 @@
 """HF XLNet checkpoints load and match the reference: content stream, LM logits, the query
 stream with perm_mask/target_mapping, Transformer-XL memory, HF's greedy generation;
 saving is lossless; a wrong checkpoint is refused."""
+
 import shutil
 
 import numpy as np
@@ -25,9 +26,18 @@ from tfmodels.errors import CheckpointError
 from tfmodels.models import xlnet
 
 FIXTURES = {"xlnet_tiny_model": xlnet.XLNetModel, "xlnet_tiny_lm": xlnet.XLNetLMHeadModel}
-EXTRA = ("num_parameters", "mem_input_ids", "sequence_output_with_mems", "perm_mask",
-         "target_mapping", "two_stream_logits", "prompt_ids", "generated_ids",
-         "generated_logits", "generated_ids_mems")
+EXTRA = (
+    "num_parameters",
+    "mem_input_ids",
+    "sequence_output_with_mems",
+    "perm_mask",
+    "target_mapping",
+    "two_stream_logits",
+    "prompt_ids",
+    "generated_ids",
+    "generated_logits",
+    "generated_ids_mems",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +61,13 @@ def test_outputs_match_reference_at_real_tokens(name):
 def test_segments_matter():
     """The segment term is live: all-zero segment_ids change the output."""
     ref = reference("xlnet_tiny_model")
-    out = loaded("xlnet_tiny_model")({**{k: ref[k] for k in IDS},
-                                      "segment_ids": np.zeros_like(ref["segment_ids"])})
-    assert error_at_real_tokens(out["sequence_output"], ref["sequence_output"],
-                                ref["input_mask"]) > 1e-2
+    out = loaded("xlnet_tiny_model")(
+        {**{k: ref[k] for k in IDS}, "segment_ids": np.zeros_like(ref["segment_ids"])}
+    )
+    assert (
+        error_at_real_tokens(out["sequence_output"], ref["sequence_output"], ref["input_mask"])
+        > 1e-2
+    )
 
 
 def test_query_stream_matches_reference(permutation_lm):
@@ -70,18 +83,32 @@ def test_memory_matches_reference():
     ref = reference("xlnet_tiny_model")
     source = loaded("xlnet_tiny_model")
     model = xlnet.XLNetModel(source.config, with_mems=True)
-    check_and_assign(converter.backbone_weights(model),
-                     read_weights(converter.backbone_weights(source)), "xlnet_tiny_model")
+    check_and_assign(
+        converter.backbone_weights(model),
+        read_weights(converter.backbone_weights(source)),
+        "xlnet_tiny_model",
+    )
     previous = ref["mem_input_ids"]
     batch, layers, width = previous.shape[0], source.config.num_layers, 32
-    first = model({"input_ids": previous, "input_mask": np.ones_like(previous),
-                   "mems": np.zeros((batch, layers, 0, width), np.float32)})
+    first = model(
+        {
+            "input_ids": previous,
+            "input_mask": np.ones_like(previous),
+            "mems": np.zeros((batch, layers, 0, width), np.float32),
+        }
+    )
     assert first["mems"].shape == (batch, layers, previous.shape[1], width)
     out = model({**{k: ref[k] for k in IDS}, "mems": first["mems"]})
-    assert error_at_real_tokens(out["sequence_output"], ref["sequence_output_with_mems"],
-                                ref["input_mask"]) <= 1e-4
-    assert error_at_real_tokens(out["sequence_output"], ref["sequence_output"],
-                                ref["input_mask"]) > 1e-2  # the memory was used
+    assert (
+        error_at_real_tokens(
+            out["sequence_output"], ref["sequence_output_with_mems"], ref["input_mask"]
+        )
+        <= 1e-4
+    )
+    assert (
+        error_at_real_tokens(out["sequence_output"], ref["sequence_output"], ref["input_mask"])
+        > 1e-2
+    )  # the memory was used
 
 
 def test_greedy_generation_matches_reference(permutation_lm):
@@ -100,9 +127,21 @@ def test_greedy_generation_matches_reference(permutation_lm):
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_save_pretrained_is_lossless(name, tmp_path):
     config, source = assert_save_pretrained_is_lossless(loaded(name), name, tmp_path)
-    for key in ("model_type", "d_model", "n_layer", "n_head", "d_inner", "d_head",
-                "ff_activation", "layer_norm_eps", "dropout", "vocab_size", "attn_type",
-                "bi_data", "clamp_len"):
+    for key in (
+        "model_type",
+        "d_model",
+        "n_layer",
+        "n_head",
+        "d_inner",
+        "d_head",
+        "ff_activation",
+        "layer_norm_eps",
+        "dropout",
+        "vocab_size",
+        "attn_type",
+        "bi_data",
+        "clamp_len",
+    ):
         assert config[key] == source[key], key
     assert "lm_loss.weight" not in load_file(str(tmp_path / "model.safetensors"))
     key = "logits" if "logits" in reference(name) else "sequence_output"

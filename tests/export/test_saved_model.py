@@ -1,4 +1,5 @@
 """The SavedModel answers raw text in a fresh process that has only TensorFlow + tf-text."""
+
 import os
 import subprocess
 import sys
@@ -26,8 +27,9 @@ def exported(tmp_path_factory, tiny_checkpoint):
     model = tfmodels.from_pretrained(tiny_checkpoint, architecture="classification", num_labels=3)
     pre = tfmodels.preprocessor_from_pretrained(tiny_checkpoint, seq_length=16)
     export_dir = str(tmp_path_factory.mktemp("saved_model") / "exported")
-    tfmodels.export.saved_model(model, export_dir, preprocessor=pre,
-                                label_names=["neg", "neutral", "pos"])
+    tfmodels.export.saved_model(
+        model, export_dir, preprocessor=pre, label_names=["neg", "neutral", "pos"]
+    )
     return model, pre, export_dir
 
 
@@ -39,19 +41,27 @@ def test_text_and_id_signatures_in_a_fresh_process(exported):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     code = "import sys; sys.modules['tfmodels'] = None\n" + LOAD  # tfmodels must not be needed
-    result = subprocess.run([sys.executable, "-c", code, export_dir], capture_output=True,
-                            text=True, timeout=300, env=env, cwd=parent)
+    result = subprocess.run(
+        [sys.executable, "-c", code, export_dir],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=parent,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "['serve_ids', 'serving_default']"
     import json
+
     outputs, labels = json.loads(lines[1]), json.loads(lines[2])
     expected = model(pre(tf.constant(["a test sentence", "another"])))["logits"].numpy()
     np.testing.assert_allclose(outputs["logits"], expected, atol=1e-5)
     np.testing.assert_allclose(np.sum(outputs["probabilities"], -1), 1.0, atol=1e-5)
     assert labels == [["neg", "neutral", "pos"][i] for i in expected.argmax(-1)]
     ids = tf.saved_model.load(export_dir).signatures["serve_ids"](
-        **pre(tf.constant(["a test sentence"])))
+        **pre(tf.constant(["a test sentence"]))
+    )
     np.testing.assert_allclose(ids["logits"], expected[:1], atol=1e-5)
 
 
@@ -60,10 +70,20 @@ def test_saved_model_cli_lists_both_signatures(exported):
     export_dir = exported[2]
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([cli, "show", "--dir", export_dir, "--all"], capture_output=True,
-                            text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [cli, "show", "--dir", export_dir, "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    for expected in ("signature_def['serving_default']", "signature_def['serve_ids']",
-                     "inputs['text']", "inputs['input_ids']", "outputs['probabilities']",
-                     "outputs['label']"):
+    for expected in (
+        "signature_def['serving_default']",
+        "signature_def['serve_ids']",
+        "inputs['text']",
+        "inputs['input_ids']",
+        "outputs['probabilities']",
+        "outputs['label']",
+    ):
         assert expected in result.stdout

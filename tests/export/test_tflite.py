@@ -4,6 +4,7 @@ Errors are relative to the largest |logit|: the head is scaled so that logits re
 +-8 (a fresh head's ~0.05 would hide any error under an absolute tolerance). Each
 (model, quantization) is converted once per module and the file shared by the tests.
 """
+
 import functools
 import os
 
@@ -17,8 +18,14 @@ import tfmodels
 from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 
-CONFIG = bert.Config(vocab_size=200, hidden_size=32, num_layers=2, num_heads=4,
-                     intermediate_size=64, max_position_embeddings=32)
+CONFIG = bert.Config(
+    vocab_size=200,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=32,
+)
 SEQ_LENGTH = 16
 # TFLite's builtin operators, as its flatbuffer schema lists them; Flex ops and custom
 # ops (which need extra delegates on device) are not among them.
@@ -26,10 +33,12 @@ BUILTIN = {name for name in dir(schema.BuiltinOperator) if name.isupper()} - {"C
 # Bounds on max |TFLite - Keras| / max |Keras logit|. Measured on this model with 12
 # draws (seeds 0-5, two ways of drawing the 32 rows; int8 calibrated on the rows it
 # is evaluated on): the worst draw, then seed 0 (the one tested), in the comments.
-BOUNDS = {None: 1e-5,  # 3.0e-7, 2.4e-7: float32 rounding only
-          "float16": 1e-3,  # 4.3e-4, 2.7e-4
-          "dynamic": 0.015,  # 1.0e-2, 5.4e-3
-          "int8": 0.07}  # 4.9e-2, 2.5e-2
+BOUNDS = {
+    None: 1e-5,  # 3.0e-7, 2.4e-7: float32 rounding only
+    "float16": 1e-3,  # 4.3e-4, 2.7e-4
+    "dynamic": 0.015,  # 1.0e-2, 5.4e-3
+    "int8": 0.07,
+}  # 4.9e-2, 2.5e-2
 
 
 def assert_close_to_keras(got, expected, bound):
@@ -57,7 +66,7 @@ def random_features(rng, rows, vocab_size, seq_length):
 @pytest.fixture(scope="module")
 def model_and_features():
     tf.keras.utils.set_random_seed(0)
-    model = bert.BertClassifier(CONFIG, num_labels=3)
+    model = bert.BertForSequenceClassification(CONFIG, num_labels=3)
     features = random_features(np.random.default_rng(0), 32, CONFIG.vocab_size, SEQ_LENGTH)
     kernel = model.get_layer("classifier").out.kernel  # its bias is zero: logits scale with it
     kernel.assign(kernel * (8.0 / np.abs(model(features)["logits"]).max()))
@@ -73,29 +82,33 @@ def converted(model_and_features, tmp_path_factory):
 
     @functools.lru_cache(maxsize=None)
     def convert(quantize):
-        return tfmodels.export.tflite(model, str(folder / f"{quantize}.tflite"),
-                                      seq_length=SEQ_LENGTH, quantize=quantize,
-                                      representative_data=features)
+        return tfmodels.export.tflite(
+            model,
+            str(folder / f"{quantize}.tflite"),
+            seq_length=SEQ_LENGTH,
+            quantize=quantize,
+            representative_data=features,
+        )
+
     return convert
 
 
 def run(path, features):
     runner = Interpreter(model_path=path).get_signature_runner()
     rows = len(features["input_ids"])
-    return np.concatenate([runner(**{k: v[i:i + 1] for k, v in features.items()})["logits"]
-                           for i in range(rows)])
+    return np.concatenate(
+        [runner(**{k: v[i : i + 1] for k, v in features.items()})["logits"] for i in range(rows)]
+    )
 
 
 @pytest.mark.parametrize("quantize", list(BOUNDS))
-def test_conversion_uses_builtin_ops_and_agrees_with_keras(quantize, model_and_features,
-                                                           converted):
+def test_conversion_uses_builtin_ops_and_agrees_with_keras(quantize, model_and_features, converted):
     model, features = model_and_features
     path = converted(quantize)
     ops = set(tfmodels.export.op_names(path))
     assert ops <= BUILTIN, f"non-builtin ops: {ops - BUILTIN}"
     assert not [f for f in os.listdir(os.path.dirname(path)) if ".tmp" in f]
-    assert_close_to_keras(run(path, features), model(features)["logits"].numpy(),
-                          BOUNDS[quantize])
+    assert_close_to_keras(run(path, features), model(features)["logits"].numpy(), BOUNDS[quantize])
 
 
 def test_quantized_files_are_smaller(converted):
@@ -118,15 +131,26 @@ def test_bad_requests(model_and_features, tmp_path):
 
 def test_run_export_script(tmp_path, tiny_checkpoint):
     from tests.conftest import one_line_error, run_script
+
     data = tmp_path / "calibration.tsv"
     data.write_text("text\tlabel\nfirst text\ta\nsecond text here\tb\n")
-    result = run_script("run_export.py", f"--init_from={tiny_checkpoint}",
-                        f"--export_dir={tmp_path / 'out'}", "--seq_length=16", "--quantize=int8",
-                        f"--calibration_file={data}")
+    result = run_script(
+        "run_export.py",
+        f"--init_from={tiny_checkpoint}",
+        f"--export_dir={tmp_path / 'out'}",
+        "--seq_length=16",
+        "--quantize=int8",
+        f"--calibration_file={data}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert os.path.isfile(tmp_path / "out" / "model_int8.tflite")
     assert os.path.isfile(tmp_path / "out" / "saved_model" / "saved_model.pb")
-    bad = run_script("run_export.py", f"--init_from={tiny_checkpoint}",
-                     f"--export_dir={tmp_path / 'out2'}", "--formats=tflite", "--quantize=int8",
-                     "--seq_length=16")
+    bad = run_script(
+        "run_export.py",
+        f"--init_from={tiny_checkpoint}",
+        f"--export_dir={tmp_path / 'out2'}",
+        "--formats=tflite",
+        "--quantize=int8",
+        "--seq_length=16",
+    )
     assert "--calibration_file: file not found" in one_line_error(bad)

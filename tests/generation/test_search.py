@@ -1,4 +1,5 @@
 """Decoding: the key/value cache changes nothing, and the searches do what they claim."""
+
 import itertools
 
 import numpy as np
@@ -16,22 +17,33 @@ from tfmodels.models.transformer import Config, TransformerForConditionalGenerat
 def gpt2():
     model = tfmodels.from_pretrained(fixture_path("gpt2_tiny_generation"))
     reference = np.load(fixture_path("gpt2_tiny_generation/reference.npz"))
-    features = {"input_ids": tf.constant(reference["input_ids"], tf.int32),
-                "input_mask": tf.constant(reference["input_mask"], tf.int32)}
+    features = {
+        "input_ids": tf.constant(reference["input_ids"], tf.int32),
+        "input_mask": tf.constant(reference["input_mask"], tf.int32),
+    }
     return model, features, reference
 
 
 @pytest.fixture(scope="module")
 def transformer():
     tf.keras.utils.set_random_seed(1)
-    config = Config(vocab_size=24, hidden_size=32, num_layers=2, num_heads=4,
-                    intermediate_size=64, max_position_embeddings=64, dropout=0.0,
-                    initializer_range=0.2)
+    config = Config(
+        vocab_size=24,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        dropout=0.0,
+        initializer_range=0.2,
+    )
     model = TransformerForConditionalGeneration(config)
     for weight in model.trainable_weights:  # spread the logits: varied greedy tokens
         weight.assign(weight * 3.0)
-    features = {"input_ids": tf.constant([[5, 6, 7, 8, 2], [9, 10, 2, 0, 0]]),
-                "input_mask": tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])}
+    features = {
+        "input_ids": tf.constant([[5, 6, 7, 8, 2], [9, 10, 2, 0, 0]]),
+        "input_mask": tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
+    }
     return model, features
 
 
@@ -87,8 +99,8 @@ def test_rows_stop_at_eos_and_then_pad(transformer):
         hits = np.flatnonzero(row == eos)
         if len(hits):
             end = hits[0]
-            np.testing.assert_array_equal(out[:end + 1], row[:end + 1])
-            assert np.all(out[end + 1:] == 0)
+            np.testing.assert_array_equal(out[: end + 1], row[: end + 1])
+            assert np.all(out[end + 1 :] == 0)
         else:
             np.testing.assert_array_equal(out, row)
 
@@ -99,19 +111,27 @@ def test_beam_search_with_enough_beams_is_exhaustive(transformer):
     model, features = transformer
     features = {k: v[:1] for k, v in features.items()}
     steps, vocab = 3, model.config.vocab_size
-    tokens, scores = beam_search(model, features, steps, num_beams=vocab * vocab,
-                                 length_penalty=0.0)
+    tokens, scores = beam_search(
+        model, features, steps, num_beams=vocab * vocab, length_penalty=0.0
+    )
     start = tf.constant([[model.decoder_start_id]])
     best, best_logp = None, -np.inf
     prefixes = [()]
     logp = {(): 0.0}
     for _ in range(steps):  # score every sequence by teacher forcing its prefixes
-        batch = tf.constant([list(p) for p in prefixes], tf.int32) if prefixes[0] else \
-            tf.zeros([1, 0], tf.int32)
+        batch = (
+            tf.constant([list(p) for p in prefixes], tf.int32)
+            if prefixes[0]
+            else tf.zeros([1, 0], tf.int32)
+        )
         decoder = tf.concat([tf.repeat(start, len(prefixes), 0), batch], 1)
-        out = model({"input_ids": tf.repeat(features["input_ids"], len(prefixes), 0),
-                     "input_mask": tf.repeat(features["input_mask"], len(prefixes), 0),
-                     "decoder_input_ids": decoder})["logits"][:, -1]
+        out = model(
+            {
+                "input_ids": tf.repeat(features["input_ids"], len(prefixes), 0),
+                "input_mask": tf.repeat(features["input_mask"], len(prefixes), 0),
+                "decoder_input_ids": decoder,
+            }
+        )["logits"][:, -1]
         step_logp = tf.nn.log_softmax(out).numpy()
         prefixes = [p + (t,) for p in prefixes for t in range(vocab)]
         for i, p in enumerate(prefixes):
@@ -152,8 +172,8 @@ def test_filters_keep_what_they_promise():
     logits = tf.math.log(tf.constant([[0.5, 0.2, 0.15, 0.1, 0.05]]))
     kept = lambda out: set(np.flatnonzero(np.isfinite(out.numpy()[0])))  # noqa: E731
     assert kept(filter_logits(logits, top_k=2)) == {0, 1}
-    assert kept(filter_logits(logits, top_p=0.6)) == {0, 1}      # 0.5 < 0.6 <= 0.7
-    assert kept(filter_logits(logits, top_p=0.5)) == {0}         # the first alone reaches it
+    assert kept(filter_logits(logits, top_p=0.6)) == {0, 1}  # 0.5 < 0.6 <= 0.7
+    assert kept(filter_logits(logits, top_p=0.5)) == {0}  # the first alone reaches it
     assert kept(filter_logits(logits, top_p=0.99)) == {0, 1, 2, 3, 4}
     np.testing.assert_allclose(filter_logits(logits, temperature=2.0), logits / 2.0)
 
@@ -161,8 +181,7 @@ def test_filters_keep_what_they_promise():
 def test_sampling_is_reproducible_and_respects_top_k(gpt2):
     model, features, _ = gpt2
     a = generate(model, features, 6, method="sample", top_k=3, seed=7)
-    np.testing.assert_array_equal(a, generate(model, features, 6, method="sample", top_k=3,
-                                              seed=7))
+    np.testing.assert_array_equal(a, generate(model, features, 6, method="sample", top_k=3, seed=7))
     assert not np.array_equal(a, generate(model, features, 6, method="sample", top_k=3, seed=8))
     greedy_k1 = generate(model, features, 6, method="sample", top_k=1, seed=3)
     np.testing.assert_array_equal(greedy_k1, generate(model, features, 6))

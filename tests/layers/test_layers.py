@@ -1,4 +1,5 @@
 """Every shared layer: config round-trip, checkpoint save/restore, masks."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,25 +20,39 @@ B, S, H = 2, 7, 16
 
 
 def _embeddings(**kw):
-    return TransformerEmbeddings(50, 8, max_positions=20, type_vocab_size=2, hidden_size=H,
-                                 dropout_rate=0.0, **kw)
+    return TransformerEmbeddings(
+        50, 8, max_positions=20, type_vocab_size=2, hidden_size=H, dropout_rate=0.0, **kw
+    )
 
 
 LAYERS = {
-    "attention": (lambda: MultiHeadAttention(4, dropout_rate=0.0),
-                  lambda layer: layer(tf.random.normal([B, S, H]))),
+    "attention": (
+        lambda: MultiHeadAttention(4, dropout_rate=0.0),
+        lambda layer: layer(tf.random.normal([B, S, H])),
+    ),
     "embeddings": (_embeddings, lambda layer: layer(tf.ones([B, S], tf.int32))),
-    "block_post_ln": (lambda: TransformerEncoderBlock(4, 32, dropout_rate=0.0),
-                      lambda layer: layer(tf.random.normal([B, S, H]))),
-    "block_pre_ln": (lambda: TransformerEncoderBlock(4, 32, activation="gelu_tanh",
-                                                     norm_first=True, causal=True),
-                     lambda layer: layer(tf.random.normal([B, S, H]))),
+    "block_post_ln": (
+        lambda: TransformerEncoderBlock(4, 32, dropout_rate=0.0),
+        lambda layer: layer(tf.random.normal([B, S, H])),
+    ),
+    "block_pre_ln": (
+        lambda: TransformerEncoderBlock(
+            4, 32, activation="gelu_tanh", norm_first=True, causal=True
+        ),
+        lambda layer: layer(tf.random.normal([B, S, H])),
+    ),
     "pooler": (lambda: Pooler(H), lambda layer: layer(tf.random.normal([B, S, H]))),
-    "classification_head": (lambda: ClassificationHead(3, inner_dim=H),
-                            lambda layer: layer(tf.random.normal([B, H]))),
-    "masked_lm_head": (lambda: MaskedLMHead(_embeddings()),
-                       lambda layer: (layer.embedding_layer(tf.ones([B, S], tf.int32)),
-                                      layer(tf.random.normal([B, S, H])))[1]),
+    "classification_head": (
+        lambda: ClassificationHead(3, inner_dim=H),
+        lambda layer: layer(tf.random.normal([B, H])),
+    ),
+    "masked_lm_head": (
+        lambda: MaskedLMHead(_embeddings()),
+        lambda layer: (
+            layer.embedding_layer(tf.ones([B, S], tf.int32)),
+            layer(tf.random.normal([B, S, H])),
+        )[1],
+    ),
 }
 
 
@@ -88,14 +103,19 @@ def test_causal_attention_ignores_the_future():
     _, probs = attention(x, return_attention_scores=True)
     assert probs.shape == (2, 4, 6, 6)
     np.testing.assert_allclose(tf.reduce_sum(probs, -1), 1.0, atol=1e-5)
-    assert float(tf.reduce_max(tf.linalg.band_part(probs, 0, -1) -
-                               tf.linalg.band_part(probs, 0, 0))) == 0.0
+    assert (
+        float(tf.reduce_max(tf.linalg.band_part(probs, 0, -1) - tf.linalg.band_part(probs, 0, 0)))
+        == 0.0
+    )
 
 
 def test_masked_attention_probabilities_are_zero_on_padding():
     attention = MultiHeadAttention(2)
-    _, probs = attention(tf.random.normal([1, 4, H]), attention_mask=tf.constant([[1, 1, 0, 0]]),
-                         return_attention_scores=True)
+    _, probs = attention(
+        tf.random.normal([1, 4, H]),
+        attention_mask=tf.constant([[1, 1, 0, 0]]),
+        return_attention_scores=True,
+    )
     assert float(tf.reduce_max(probs[..., 2:])) == 0.0
 
 
@@ -131,8 +151,9 @@ def test_masked_lm_head_is_tied_to_the_embeddings():
     logits = head(tf.random.normal([1, 3, H]))
     assert logits.shape == (1, 3, 50)
     embeddings.word_embeddings.assign(tf.zeros([50, 8]))
-    np.testing.assert_allclose(head(tf.random.normal([1, 3, H])),
-                               tf.broadcast_to(head.bias, [1, 3, 50]), atol=1e-6)
+    np.testing.assert_allclose(
+        head(tf.random.normal([1, 3, H])), tf.broadcast_to(head.bias, [1, 3, 50]), atol=1e-6
+    )
 
 
 def test_activations_by_name():
@@ -148,12 +169,14 @@ def test_layers_serialize_inside_a_functional_model():
     inputs = keras.Input([None, H])
     model = keras.Model(inputs, TransformerEncoderBlock(4, 32)(inputs))
     clone = keras.Model.from_config(
-        model.get_config(), custom_objects={"TransformerEncoderBlock": TransformerEncoderBlock})
+        model.get_config(), custom_objects={"TransformerEncoderBlock": TransformerEncoderBlock}
+    )
     assert clone.count_params() == model.count_params()
 
 
 def test_masked_softmax_equals_additive_mask_and_has_no_large_constants():
     from tfmodels.layers import masked_softmax
+
     scores = tf.constant([[[[1.0, 50.0, -3.0, 2.0]]]])  # a padded key scoring highest
     allowed = tf.constant([[[[True, False, True, True]]]])
     expected = tf.nn.softmax(scores + (1.0 - tf.cast(allowed, tf.float32)) * -1e9, -1)

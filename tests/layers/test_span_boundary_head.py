@@ -1,5 +1,6 @@
 """Span boundary head: output shape, f's inputs (x_{s-1}, x_{e+1}, p at index i - s),
 the tied decoder, config round trip and checkpoints."""
+
 import numpy as np
 import tensorflow as tf
 
@@ -50,12 +51,13 @@ def test_inputs_are_boundaries_and_relative_position_i_minus_s():
     for b in range(B):
         for j in range(P):
             np.testing.assert_array_equal(x[b, j, :H], seq[b, left[b, j]])
-            np.testing.assert_array_equal(x[b, j, H:2 * H], seq[b, right[b, j]])
-            np.testing.assert_array_equal(x[b, j, 2 * H:], table[relative[b, j]])
+            np.testing.assert_array_equal(x[b, j, H : 2 * H], seq[b, right[b, j]])
+            np.testing.assert_array_equal(x[b, j, 2 * H :], table[relative[b, j]])
     # Deeper than the table: clipped to its last row (the objective drops those targets).
-    deep = head.boundary_inputs(sequence, tf.constant([[11], [11]]), tf.constant([[0], [0]]),
-                                tf.constant([[11], [11]])).numpy()
-    np.testing.assert_array_equal(deep[0, 0, 2 * H:], table[5])
+    deep = head.boundary_inputs(
+        sequence, tf.constant([[11], [11]]), tf.constant([[0], [0]]), tf.constant([[11], [11]])
+    ).numpy()
+    np.testing.assert_array_equal(deep[0, 0, 2 * H :], table[5])
 
 
 def test_config_round_trip_and_checkpoint(tmp_path):

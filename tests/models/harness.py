@@ -25,6 +25,7 @@ in its file. Each model is checked for:
   happens);
 - the family's own invariants (``Role.check``) on every build.
 """
+
 import dataclasses
 import json
 from typing import Any, Callable, Mapping, Optional
@@ -90,6 +91,7 @@ class FamilySpec:
 def models_fixture(spec):
     """A module-scoped fixture ``models``: role -> model built from the tiny config on
     first use, for the common checks and the family's own tests alike."""
+
     @pytest.fixture(scope="module", name="models")
     def models():
         return Models(spec)
@@ -100,6 +102,7 @@ def models_fixture(spec):
 def common_checks(spec):
     """A test of every role of ``spec`` (:func:`run_role_test`), for the module to hold
     as ``test_common_checks``; it uses the module's :func:`models_fixture`."""
+
     @pytest.mark.parametrize("role", list(spec.roles))
     def test_common_checks(role, models, tmp_path):
         run_role_test(spec, role, models[role], tmp_path)
@@ -143,17 +146,25 @@ def run_task_model_test(spec, role, model, tmp_path):
     if first == role:  # a later role with the same Role names the same model
         # mixed_bfloat16 on the backbone only: the heads are Dense layers on its output,
         # and building every head once more cost a third of this suite's time.
-        run_model_test(declared, spec.config, spec.features, tmp_path, model,
-                       mixed_precision=role == "backbone")
+        run_model_test(
+            declared,
+            spec.config,
+            spec.features,
+            tmp_path,
+            model,
+            mixed_precision=role == "backbone",
+        )
 
 
 def check_family(spec):
     """The registry declares exactly the roles of ``spec``; its config round-trips."""
     family = registry.family(spec.name)
-    assert dict(family.tasks) == {role: declared.cls for role, declared in spec.roles.items()}, \
+    assert dict(family.tasks) == {role: declared.cls for role, declared in spec.roles.items()}, (
         "the family's roles and classes"
-    assert registry.backbone_architecture(spec.name) == spec.roles["backbone"].architecture, \
+    )
+    assert registry.backbone_architecture(spec.name) == spec.roles["backbone"].architecture, (
         "backbone architecture"
+    )
     assert family.config_class is type(spec.config), "config class"
     assert family.config_class.family == spec.name, "config family"
     check_config_round_trips(spec.config)
@@ -162,10 +173,10 @@ def check_family(spec):
 def check_config_round_trips(config):
     """to_dict/from_dict (our YAML) and to_hf/from_hf (HF config.json), as JSON."""
     config_class = type(config)
-    assert config_class.from_dict(json.loads(json.dumps(config.to_dict()))) == config, \
+    assert config_class.from_dict(json.loads(json.dumps(config.to_dict()))) == config, (
         "to_dict/from_dict"
-    assert config_class.from_hf(json.loads(json.dumps(config.to_hf()))) == config, \
-        "to_hf/from_hf"
+    )
+    assert config_class.from_hf(json.loads(json.dumps(config.to_hf()))) == config, "to_hf/from_hf"
 
 
 def check_registry(spec, role):
@@ -174,10 +185,12 @@ def check_registry(spec, role):
     declared = spec.roles[role]
     assert declared.cls.architecture == declared.architecture, "architecture name"
     assert registry.model_class(spec.name, role) is declared.cls, "class of the role"
-    first = next(other.cls for other in spec.roles.values()
-                 if other.architecture == declared.architecture)
-    assert registry.model_class(spec.name, declared.architecture) is first, \
+    first = next(
+        other.cls for other in spec.roles.values() if other.architecture == declared.architecture
+    )
+    assert registry.model_class(spec.name, declared.architecture) is first, (
         "class of the architecture name"
+    )
 
 
 def run_model_test(declared, config, features, tmp_path, model=None, mixed_precision=True):
@@ -212,8 +225,9 @@ def check_rebuilt(declared, model, features, outputs, tmp_path):
     assert clone.get_config() == model.get_config(), "rebuilt get_config"
     assert type(clone.config) is type(model.config), "rebuilt config class"
     assert clone.config == model.config, "rebuilt config"
-    assert type(model.config).from_dict(model.get_config()["config"]) == model.config, \
+    assert type(model.config).from_dict(model.get_config()["config"]) == model.config, (
         "get_config's config"
+    )
     path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
     tf.train.Checkpoint(model=clone).read(path).assert_consumed()
     assert clone.count_params() == model.count_params(), "rebuilt parameter count"
@@ -235,13 +249,15 @@ def check_mixed_bfloat16(declared, config, model, features, outputs):
     assert {v.dtype for v in mixed.variables} == {tf.float32}, "mixed_bfloat16 variables"
     assert shapes(mixed_outputs) == shapes(outputs), "mixed_bfloat16 output shapes"
     dtypes = {t.dtype for t in tensors(mixed_outputs).values()}
-    assert tf.bfloat16 in dtypes and dtypes <= {tf.bfloat16, tf.float32}, \
+    assert tf.bfloat16 in dtypes and dtypes <= {tf.bfloat16, tf.float32}, (
         f"mixed_bfloat16 output dtypes {dtypes}"
+    )
     for key, value in tensors(outputs).items():
         got = tf.cast(tensors(mixed_outputs)[key], tf.float32).numpy()
         scale = np.abs(value.numpy()).max()
-        assert np.abs(got - value.numpy()).max() <= BFLOAT16_TOLERANCE * scale, \
+        assert np.abs(got - value.numpy()).max() <= BFLOAT16_TOLERANCE * scale, (
             f"mixed_bfloat16 {key} far from float32"
+        )
     return mixed
 
 
@@ -258,8 +274,12 @@ def tensors(outputs):
 
 def shapes(outputs):
     """``{key: shape}``, a list of shapes for a list output."""
-    return {key: [tuple(item.shape) for item in value] if isinstance(value, (list, tuple))
-            else tuple(value.shape) for key, value in outputs.items()}
+    return {
+        key: [tuple(item.shape) for item in value]
+        if isinstance(value, (list, tuple))
+        else tuple(value.shape)
+        for key, value in outputs.items()
+    }
 
 
 def assert_close(actual, expected, atol, what):
@@ -267,5 +287,6 @@ def assert_close(actual, expected, atol, what):
     actual, expected = tensors(actual), tensors(expected)
     assert set(actual) == set(expected), f"{what}: keys"
     for key, value in expected.items():
-        np.testing.assert_allclose(np.asarray(actual[key]), np.asarray(value), rtol=0,
-                                   atol=atol, err_msg=f"{what}: {key}")
+        np.testing.assert_allclose(
+            np.asarray(actual[key]), np.asarray(value), rtol=0, atol=atol, err_msg=f"{what}: {key}"
+        )

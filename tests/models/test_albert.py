@@ -1,5 +1,6 @@
 """ALBERT: the common checks (tests/models/harness.py) and what is ALBERT's own: real
 parameter sharing, hidden groups, the factorized embedding and MLM head, config errors."""
+
 import dataclasses
 
 import numpy as np
@@ -11,8 +12,15 @@ from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.models import albert
 
-TINY = albert.Config(vocab_size=60, embedding_size=8, hidden_size=16, num_layers=2, num_heads=2,
-                     intermediate_size=24, max_position_embeddings=16)
+TINY = albert.Config(
+    vocab_size=60,
+    embedding_size=8,
+    hidden_size=16,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=24,
+    max_position_embeddings=16,
+)
 GROUPED = dataclasses.replace(TINY, num_hidden_groups=2, inner_group_num=2)
 ONE_LAYER = dataclasses.replace(TINY, num_layers=1)  # where sharing is not the point
 VARIABLES_PER_BLOCK = 16  # q, k, v, output (kernel + bias), 2 LayerNorms, 2 FFN Dense
@@ -21,26 +29,53 @@ OTHER_VARIABLES = 3 + 2 + 2 + 2  # 3 tables + LayerNorm, E->H projection, pooler
 
 def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 1, 60, tf.int32, seed=1)
-    return {"input_ids": ids, "input_mask": tf.ones_like(ids),
-            "segment_ids": tf.zeros_like(ids)}
+    return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": tf.zeros_like(ids)}
 
 
 SEQUENCE, POOLED = (2, 6, 16), (2, 16)
-SPEC = harness.FamilySpec("albert", ONE_LAYER, features(), {
-    "backbone": Role(albert.AlbertEncoder, "AlbertModel", {
-        "sequence_output": SEQUENCE, "pooled_output": POOLED, "encoder_outputs": [SEQUENCE]}),
-    "pretraining": Role(albert.AlbertPretrainer, "AlbertForPreTraining", {
-        "sequence_output": SEQUENCE, "pooled_output": POOLED, "mlm_logits": (2, 6, 60),
-        "sentence_logits": (2, 2)}),
-    "masked_lm": Role(albert.AlbertMaskedLM, "AlbertForMaskedLM",
-                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)}),
-    "classification": Role(albert.AlbertClassifier, "AlbertForSequenceClassification",
-                           {"logits": (2, 3)}, kwargs={"num_labels": 3}),
-    "token_classification": Role(albert.AlbertTokenClassifier, "AlbertForTokenClassification",
-                                 {"logits": (2, 6, 2)}),
-    "question_answering": Role(albert.AlbertForQuestionAnswering, "AlbertForQuestionAnswering",
-                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
-})
+SPEC = harness.FamilySpec(
+    "albert",
+    ONE_LAYER,
+    features(),
+    {
+        "backbone": Role(
+            albert.AlbertModel,
+            "AlbertModel",
+            {"sequence_output": SEQUENCE, "pooled_output": POOLED, "encoder_outputs": [SEQUENCE]},
+        ),
+        "pretraining": Role(
+            albert.AlbertForPreTraining,
+            "AlbertForPreTraining",
+            {
+                "sequence_output": SEQUENCE,
+                "pooled_output": POOLED,
+                "mlm_logits": (2, 6, 60),
+                "sentence_logits": (2, 2),
+            },
+        ),
+        "masked_lm": Role(
+            albert.AlbertForMaskedLM,
+            "AlbertForMaskedLM",
+            {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)},
+        ),
+        "classification": Role(
+            albert.AlbertForSequenceClassification,
+            "AlbertForSequenceClassification",
+            {"logits": (2, 3)},
+            kwargs={"num_labels": 3},
+        ),
+        "token_classification": Role(
+            albert.AlbertForTokenClassification,
+            "AlbertForTokenClassification",
+            {"logits": (2, 6, 2)},
+        ),
+        "question_answering": Role(
+            albert.AlbertForQuestionAnswering,
+            "AlbertForQuestionAnswering",
+            {"start_logits": (2, 6), "end_logits": (2, 6)},
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -48,7 +83,7 @@ test_common_checks = harness.common_checks(SPEC)
 
 
 def test_one_set_of_block_weights_serves_every_layer(models):
-    encoder = albert.AlbertEncoder(TINY)
+    encoder = albert.AlbertModel(TINY)
     out = encoder(features())
     assert len(out["encoder_outputs"]) == 2
     assert len(encoder.transformer_layers) == 1
@@ -59,7 +94,7 @@ def test_one_set_of_block_weights_serves_every_layer(models):
 
 
 def test_groups_hold_distinct_blocks_applied_in_order():
-    encoder = albert.AlbertEncoder(GROUPED)
+    encoder = albert.AlbertModel(GROUPED)
     f = features()
     out = encoder(f)
     assert [len(g) for g in encoder.layer_groups] == [2, 2]
@@ -78,6 +113,7 @@ def test_groups_hold_distinct_blocks_applied_in_order():
 
 def test_layer_to_group_rule_matches_the_reference():
     """HF AlbertTransformer: group ``int(i / (L / G))``, also when G does not divide L."""
+
     def groups(layers, num_groups):
         config = dataclasses.replace(TINY, num_layers=layers, num_hidden_groups=num_groups)
         return [config.group_of_layer(i) for i in range(layers)]
@@ -90,7 +126,7 @@ def test_layer_to_group_rule_matches_the_reference():
 
 def test_embedding_size_equal_to_hidden_size_keeps_the_projection():
     config = dataclasses.replace(ONE_LAYER, embedding_size=16)
-    encoder = albert.AlbertEncoder(config)
+    encoder = albert.AlbertModel(config)
     assert encoder.embedding_layer.projection is None
     assert encoder.embedding_projection.kernel.shape == (16, 16)
     assert encoder(features())["sequence_output"].shape == (2, 6, 16)
@@ -122,8 +158,10 @@ def test_pretrainer_heads_are_tied_and_factorized(models):
 
 def test_classifier_uses_classifier_dropout_only(models):
     model, f = models["classification"], SPEC.features  # hidden dropout 0, classifier 0.1
-    np.testing.assert_array_equal(model.encoder(f, training=True)["pooled_output"],
-                                  model.encoder(f, training=False)["pooled_output"])
+    np.testing.assert_array_equal(
+        model.encoder(f, training=True)["pooled_output"],
+        model.encoder(f, training=False)["pooled_output"],
+    )
     assert model.classifier_head.dropout_rate == 0.1
     a, b = model(f, training=False)["logits"], model(f, training=True)["logits"]
     assert np.max(np.abs(a - b)) > 1e-6

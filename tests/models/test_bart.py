@@ -2,6 +2,7 @@
 generation == uncached, pad id 1 (padding changes no real token; generation pads with 1
 after eos), the HF layout round trip with final_logits_bias, refused variants, and
 RoBERTa-style byte-level BPE packing for a BART folder."""
+
 import json
 import shutil
 
@@ -18,10 +19,19 @@ from tfmodels.generation import generate
 from tfmodels.models import bart
 
 # Encoder and decoder differ in depth, heads and width, as BART allows.
-TINY = bart.Config(vocab_size=50, hidden_size=32, num_encoder_layers=1, num_decoder_layers=2,
-                   num_encoder_heads=4, num_decoder_heads=2, encoder_intermediate_size=37,
-                   decoder_intermediate_size=41, max_position_embeddings=32,
-                   scale_embedding=True, dropout=0.0)
+TINY = bart.Config(
+    vocab_size=50,
+    hidden_size=32,
+    num_encoder_layers=1,
+    num_decoder_layers=2,
+    num_encoder_heads=4,
+    num_decoder_heads=2,
+    encoder_intermediate_size=37,
+    decoder_intermediate_size=41,
+    max_position_embeddings=32,
+    scale_embedding=True,
+    dropout=0.0,
+)
 PAD, EOS = 1, 2
 
 
@@ -43,14 +53,18 @@ def lm():
 
 
 def encoder_inputs():
-    ids = np.array([[0, 5, 17, 23, 42, 8, 2], [0, 33, 9, 2, PAD, PAD, PAD],
-                    [0, 12, 40, 4, 21, 2, PAD]], np.int32)
+    ids = np.array(
+        [[0, 5, 17, 23, 42, 8, 2], [0, 33, 9, 2, PAD, PAD, PAD], [0, 12, 40, 4, 21, 2, PAD]],
+        np.int32,
+    )
     return {"input_ids": ids, "input_mask": (ids != PAD).astype(np.int32)}
 
 
 def decoder_features():
-    return {**encoder_inputs(),
-            "decoder_input_ids": np.array([[2, 4, 6], [2, 8, 1], [2, 3, 5]], np.int32)}
+    return {
+        **encoder_inputs(),
+        "decoder_input_ids": np.array([[2, 4, 6], [2, 8, 1], [2, 3, 5]], np.int32),
+    }
 
 
 def final_logits_bias_is_a_buffer(model):
@@ -59,13 +73,23 @@ def final_logits_bias_is_a_buffer(model):
 
 
 ENCODER, DECODER = (3, 7, 32), (3, 3, 32)
-SPEC = harness.FamilySpec("bart", TINY, decoder_features(), {
-    "backbone": Role(bart.BartModel, "BartModel",
-                     {"encoder_output": ENCODER, "sequence_output": DECODER}),
-    "seq2seq_lm": Role(bart.BartForConditionalGeneration, "BartForConditionalGeneration",
-                       {"encoder_output": ENCODER, "sequence_output": DECODER,
-                        "logits": (3, 3, 50)}, atol=1e-5, check=final_logits_bias_is_a_buffer),
-})
+SPEC = harness.FamilySpec(
+    "bart",
+    TINY,
+    decoder_features(),
+    {
+        "backbone": Role(
+            bart.BartModel, "BartModel", {"encoder_output": ENCODER, "sequence_output": DECODER}
+        ),
+        "seq2seq_lm": Role(
+            bart.BartForConditionalGeneration,
+            "BartForConditionalGeneration",
+            {"encoder_output": ENCODER, "sequence_output": DECODER, "logits": (3, 3, 50)},
+            atol=1e-5,
+            check=final_logits_bias_is_a_buffer,
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -105,12 +129,17 @@ def test_generation_pads_with_pad_id_after_eos(lm):
 def test_padding_with_pad_id_changes_no_real_token(lm):
     features = encoder_inputs()
     dec = np.array([[2, 7, 9, 11, 13], [2, 14, 3, PAD, PAD], [2, 5, 6, 8, 10]], np.int32)
-    full = lm({**features, "decoder_input_ids": dec,
-               "decoder_input_mask": (dec != PAD).astype(np.int32)})
-    alone = lm({"input_ids": features["input_ids"][1:2, :4],
-                "input_mask": features["input_mask"][1:2, :4], "decoder_input_ids": dec[1:2, :3]})
-    np.testing.assert_allclose(full["encoder_output"][1, :4], alone["encoder_output"][0],
-                               atol=1e-5)
+    full = lm(
+        {**features, "decoder_input_ids": dec, "decoder_input_mask": (dec != PAD).astype(np.int32)}
+    )
+    alone = lm(
+        {
+            "input_ids": features["input_ids"][1:2, :4],
+            "input_mask": features["input_mask"][1:2, :4],
+            "decoder_input_ids": dec[1:2, :3],
+        }
+    )
+    np.testing.assert_allclose(full["encoder_output"][1, :4], alone["encoder_output"][0], atol=1e-5)
     np.testing.assert_allclose(full["logits"][1, :3], alone["logits"][0], atol=1e-4)
     # Without the masks the padding is attended to: the masks are what protects the outputs.
     unmasked = lm({"input_ids": features["input_ids"], "decoder_input_ids": dec})
@@ -129,16 +158,20 @@ def test_hf_layout_round_trip_keeps_final_logits_bias(lm, tmp_path):
     np.testing.assert_allclose(reloaded(features)["logits"], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"normalize_before": True}, "normalize_before"),
-    ({"add_final_layer_norm": True}, "add_final_layer_norm"),
-    ({"tie_word_embeddings": False}, "tie_word_embeddings"),
-    ({"num_decoder_heads": 5}, "decoder_attention_heads"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"normalize_before": True}, "normalize_before"),
+        ({"add_final_layer_norm": True}, "add_final_layer_norm"),
+        ({"tie_word_embeddings": False}, "tie_word_embeddings"),
+        ({"num_decoder_heads": 5}, "decoder_attention_heads"),
+    ],
+)
 def test_unsupported_variants_are_refused(override, message):
     with pytest.raises(ConfigError, match=message):
-        bart.Config.from_hf({**TINY.to_hf(), **{bart.Config.HF_NAMES.get(k, k): v
-                                                 for k, v in override.items()}})
+        bart.Config.from_hf(
+            {**TINY.to_hf(), **{bart.Config.HF_NAMES.get(k, k): v for k, v in override.items()}}
+        )
 
 
 def test_bart_folder_gets_roberta_style_byte_bpe_features(tmp_path):

@@ -1,5 +1,6 @@
 """BERT family: the common checks (tests/models/harness.py) and what is BERT's own: named
 configurations, strict config errors, tied MLM table, dropout only in training."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,35 +11,70 @@ from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.models import bert
 
-TINY = bert.Config(vocab_size=60, hidden_size=32, num_layers=2, num_heads=4,
-                   intermediate_size=48, max_position_embeddings=16)
+TINY = bert.Config(
+    vocab_size=60,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=16,
+)
 
 
 def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 1, 60, tf.int32)
-    return {"input_ids": ids, "input_mask": tf.ones_like(ids),
-            "segment_ids": tf.zeros_like(ids)}
+    return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": tf.zeros_like(ids)}
 
 
 SEQUENCE, POOLED = (2, 6, 32), (2, 32)
-SPEC = harness.FamilySpec("bert", TINY, features(), {
-    "backbone": Role(bert.BertEncoder, "BertModel", {
-        "sequence_output": SEQUENCE, "pooled_output": POOLED,
-        "encoder_outputs": [SEQUENCE] * 2, "attention_scores": [(2, 4, 6, 6)] * 2},
-        kwargs={"output_attention_scores": True}),
-    "pretraining": Role(bert.BertPretrainer, "BertForPreTraining", {
-        "sequence_output": SEQUENCE, "pooled_output": POOLED, "mlm_logits": (2, 6, 60),
-        "sentence_logits": (2, 2)}),
-    "masked_lm": Role(bert.BertMaskedLM, "BertForMaskedLM",
-                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)}),
-    # num_labels=1 regresses: one output.
-    "classification": Role(bert.BertClassifier, "BertForSequenceClassification",
-                           {"logits": (2, 1)}, kwargs={"num_labels": 1}),
-    "question_answering": Role(bert.BertForQuestionAnswering, "BertForQuestionAnswering",
-                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
-    "token_classification": Role(bert.BertTokenClassifier, "BertForTokenClassification",
-                                 {"logits": (2, 6, 2)}),
-})
+SPEC = harness.FamilySpec(
+    "bert",
+    TINY,
+    features(),
+    {
+        "backbone": Role(
+            bert.BertModel,
+            "BertModel",
+            {
+                "sequence_output": SEQUENCE,
+                "pooled_output": POOLED,
+                "encoder_outputs": [SEQUENCE] * 2,
+                "attention_scores": [(2, 4, 6, 6)] * 2,
+            },
+            kwargs={"output_attention_scores": True},
+        ),
+        "pretraining": Role(
+            bert.BertForPreTraining,
+            "BertForPreTraining",
+            {
+                "sequence_output": SEQUENCE,
+                "pooled_output": POOLED,
+                "mlm_logits": (2, 6, 60),
+                "sentence_logits": (2, 2),
+            },
+        ),
+        "masked_lm": Role(
+            bert.BertForMaskedLM,
+            "BertForMaskedLM",
+            {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)},
+        ),
+        # num_labels=1 regresses: one output.
+        "classification": Role(
+            bert.BertForSequenceClassification,
+            "BertForSequenceClassification",
+            {"logits": (2, 1)},
+            kwargs={"num_labels": 1},
+        ),
+        "question_answering": Role(
+            bert.BertForQuestionAnswering,
+            "BertForQuestionAnswering",
+            {"start_logits": (2, 6), "end_logits": (2, 6)},
+        ),
+        "token_classification": Role(
+            bert.BertForTokenClassification, "BertForTokenClassification", {"logits": (2, 6, 2)}
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)

@@ -1,5 +1,6 @@
 """DeBERTa: the common checks (tests/models/harness.py) and what is DeBERTa's own: HF config
 spellings and refusals, disentangled attention with log buckets, the enhanced mask decoder."""
+
 import dataclasses
 
 import numpy as np
@@ -13,37 +14,74 @@ from tfmodels.errors import ConfigError
 from tfmodels.layers import EnhancedMaskDecoder, log_bucket_position
 from tfmodels.models import deberta
 
-TINY = deberta.Config(vocab_size=50, hidden_size=16, num_layers=2, num_heads=2,
-                      intermediate_size=24, max_position_embeddings=16, relative_attention=True,
-                      position_buckets=4, max_relative_positions=16,
-                      pos_att_type=["p2c", "c2p"], share_att_key=True,
-                      norm_rel_ebd="layer_norm", position_biased_input=False)
+TINY = deberta.Config(
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=24,
+    max_position_embeddings=16,
+    relative_attention=True,
+    position_buckets=4,
+    max_relative_positions=16,
+    pos_att_type=["p2c", "c2p"],
+    share_att_key=True,
+    norm_rel_ebd="layer_norm",
+    position_biased_input=False,
+)
 
 
 def features(batch=2, length=10, seed=1):
     ids = tf.random.uniform([batch, length], 1, 50, tf.int32, seed=seed)
-    mask = tf.concat([tf.ones([batch, length - 2], tf.int32),
-                      tf.constant([[1, 1], [0, 0]], tf.int32)], axis=1)
+    mask = tf.concat(
+        [tf.ones([batch, length - 2], tf.int32), tf.constant([[1, 1], [0, 0]], tf.int32)], axis=1
+    )
     return {"input_ids": ids, "input_mask": mask, "segment_ids": tf.zeros_like(ids)}
 
 
 SEQUENCE = (2, 10, 16)  # no pooled_output: DeBERTa has no pooler
-SPEC = harness.FamilySpec("deberta-v2", TINY, features(), {
-    "backbone": Role(deberta.DebertaEncoder, "DebertaV2Model", {
-        "sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2,
-        "attention_scores": [(2, 2, 10, 10)] * 2}, kwargs={"output_attention_scores": True}),
-    "pretraining": Role(deberta.DebertaPretrainer, "DebertaV2ForPreTraining", {
-        "sequence_output": SEQUENCE, "decoder_output": SEQUENCE, "mlm_logits": (2, 10, 50)}),
-    "masked_lm": Role(deberta.DebertaMaskedLM, "DebertaV2ForMaskedLM",
-                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 10, 50)}),
-    "classification": Role(deberta.DebertaClassifier, "DebertaV2ForSequenceClassification",
-                           {"logits": (2, 2)}),
-    "token_classification": Role(deberta.DebertaTokenClassifier,
-                                 "DebertaV2ForTokenClassification", {"logits": (2, 10, 2)}),
-    "question_answering": Role(deberta.DebertaForQuestionAnswering,
-                               "DebertaV2ForQuestionAnswering",
-                               {"start_logits": (2, 10), "end_logits": (2, 10)}),
-})
+SPEC = harness.FamilySpec(
+    "deberta-v2",
+    TINY,
+    features(),
+    {
+        "backbone": Role(
+            deberta.DebertaV2Model,
+            "DebertaV2Model",
+            {
+                "sequence_output": SEQUENCE,
+                "encoder_outputs": [SEQUENCE] * 2,
+                "attention_scores": [(2, 2, 10, 10)] * 2,
+            },
+            kwargs={"output_attention_scores": True},
+        ),
+        "pretraining": Role(
+            deberta.DebertaV2ForPreTraining,
+            "DebertaV2ForPreTraining",
+            {"sequence_output": SEQUENCE, "decoder_output": SEQUENCE, "mlm_logits": (2, 10, 50)},
+        ),
+        "masked_lm": Role(
+            deberta.DebertaV2ForMaskedLM,
+            "DebertaV2ForMaskedLM",
+            {"sequence_output": SEQUENCE, "mlm_logits": (2, 10, 50)},
+        ),
+        "classification": Role(
+            deberta.DebertaV2ForSequenceClassification,
+            "DebertaV2ForSequenceClassification",
+            {"logits": (2, 2)},
+        ),
+        "token_classification": Role(
+            deberta.DebertaV2ForTokenClassification,
+            "DebertaV2ForTokenClassification",
+            {"logits": (2, 10, 2)},
+        ),
+        "question_answering": Role(
+            deberta.DebertaV2ForQuestionAnswering,
+            "DebertaV2ForQuestionAnswering",
+            {"start_logits": (2, 10), "end_logits": (2, 10)},
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -51,8 +89,14 @@ test_common_checks = harness.common_checks(SPEC)
 
 
 def test_config_reads_hf_spellings_and_rejects_what_it_cannot_build():
-    config = deberta.Config.from_hf({"hidden_size": 32, "num_attention_heads": 4,
-                                     "pos_att_type": "p2c|c2p", "relative_attention": True})
+    config = deberta.Config.from_hf(
+        {
+            "hidden_size": 32,
+            "num_attention_heads": 4,
+            "pos_att_type": "p2c|c2p",
+            "relative_attention": True,
+        }
+    )
     assert config.pos_att_type == ["p2c", "c2p"] and config.num_heads == 4
     assert deberta.Config.from_hf({"pos_att_type": None}).pos_att_type == []
     with pytest.raises(ConfigError, match="conv_kernel_size"):
@@ -76,8 +120,8 @@ def test_log_buckets_keep_short_distances_and_compress_long_ones():
 def test_position_terms_take_part_in_the_attention():
     config = dataclasses.replace(TINY, initializer_range=0.5)  # scores well away from 0
     f = features()
-    model = deberta.DebertaEncoder(config)
-    content_only = deberta.DebertaEncoder(dataclasses.replace(config, pos_att_type=[]))
+    model = deberta.DebertaV2Model(config)
+    content_only = deberta.DebertaV2Model(dataclasses.replace(config, pos_att_type=[]))
     content_only.set_weights(model.get_weights())  # same variables: shared key projections
     mask = f["input_mask"].numpy().astype(bool)
     a, b = model(f)["sequence_output"].numpy(), content_only(f)["sequence_output"].numpy()
@@ -87,8 +131,9 @@ def test_position_terms_take_part_in_the_attention():
     full = {k: v[:1, :8] for k, v in f.items()}
     reverse = {k: v[:, ::-1] for k, v in full.items()}
     flat = content_only(full)["sequence_output"].numpy()[0]
-    np.testing.assert_allclose(content_only(reverse)["sequence_output"].numpy()[0, ::-1], flat,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        content_only(reverse)["sequence_output"].numpy()[0, ::-1], flat, atol=1e-5
+    )
     ordered = model(full)["sequence_output"].numpy()[0]
     assert np.max(np.abs(model(reverse)["sequence_output"].numpy()[0, ::-1] - ordered)) > 1e-2
 
@@ -110,6 +155,7 @@ def test_masked_lm_head_is_tied_to_the_word_table(models):
 
 # The enhanced mask decoder (section 3.2).
 
+
 def test_decoder_reuses_the_last_layer_and_adds_only_a_position_table(models):
     pretrainer = models["pretraining"]
     decoder = pretrainer.encoder.decoder_layer
@@ -129,10 +175,14 @@ def test_decoder_output_differs_from_the_plain_masked_lm(models):
     out, reference = pretrainer(f), plain(f)
     np.testing.assert_allclose(out["sequence_output"], reference["sequence_output"], atol=1e-6)
     mask = f["input_mask"].numpy().astype(bool)
-    assert np.max(np.abs(out["decoder_output"].numpy()[mask] -
-                         out["sequence_output"].numpy()[mask])) > 1e-2
-    assert np.max(np.abs(out["mlm_logits"].numpy()[mask] -
-                         reference["mlm_logits"].numpy()[mask])) > 1e-3
+    assert (
+        np.max(np.abs(out["decoder_output"].numpy()[mask] - out["sequence_output"].numpy()[mask]))
+        > 1e-2
+    )
+    assert (
+        np.max(np.abs(out["mlm_logits"].numpy()[mask] - reference["mlm_logits"].numpy()[mask]))
+        > 1e-3
+    )
 
 
 def test_decoder_uses_absolute_positions_and_trains_the_shared_layer(models):
@@ -152,23 +202,25 @@ def test_decoder_uses_absolute_positions_and_trains_the_shared_layer(models):
     hidden = tf.random.normal([2, 10, TINY.hidden_size], seed=2)
     block = decoder.block
     with tf.GradientTape() as tape:
-        out = decoder(hidden, attention_mask=f["input_mask"],
-                      relative_embeddings=pretrainer.encoder.relative_embeddings(hidden))
-        loss = tf.reduce_sum(out ** 2)
-    grads = tape.gradient(loss, [block.attention.query.kernel, block.intermediate.kernel,
-                                 table])
+        out = decoder(
+            hidden,
+            attention_mask=f["input_mask"],
+            relative_embeddings=pretrainer.encoder.relative_embeddings(hidden),
+        )
+        loss = tf.reduce_sum(out**2)
+    grads = tape.gradient(loss, [block.attention.query.kernel, block.intermediate.kernel, table])
     assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
 
 
 def test_decoder_is_skipped_where_the_input_has_absolute_positions():
     """As in the original code: EMD decodes only without position_biased_input."""
     config = dataclasses.replace(TINY, position_biased_input=True)
-    pretrainer = deberta.DebertaPretrainer(config)
+    pretrainer = deberta.DebertaV2ForPreTraining(config)
     assert pretrainer.encoder.decoder_layer is None
     out = pretrainer(features())
     np.testing.assert_array_equal(out["decoder_output"], out["sequence_output"])
     with pytest.raises(ConfigError, match="num_layers >= 2"):
-        deberta.DebertaPretrainer(dataclasses.replace(TINY, num_layers=1))
+        deberta.DebertaV2ForPreTraining(dataclasses.replace(TINY, num_layers=1))
 
 
 def test_decoder_layer_config_round_trips(models):
@@ -183,9 +235,9 @@ def test_pretrainer_saves_in_the_original_layout_and_loads_back(models, tmp_path
     f = features()
     tfmodels.save_pretrained(pretrainer, str(tmp_path))
     from safetensors.numpy import load_file
+
     names = set(load_file(str(tmp_path / "model.safetensors")))
-    assert {"deberta.embeddings.position_embeddings.weight",
-            "lm_predictions.lm_head.bias"} <= names
+    assert {"deberta.embeddings.position_embeddings.weight", "lm_predictions.lm_head.bias"} <= names
     loaded = tfmodels.from_pretrained(str(tmp_path))
-    assert isinstance(loaded, deberta.DebertaPretrainer)
+    assert isinstance(loaded, deberta.DebertaV2ForPreTraining)
     np.testing.assert_allclose(loaded(f)["mlm_logits"], pretrainer(f)["mlm_logits"], atol=1e-5)

@@ -1,5 +1,6 @@
 """Each family's declaration (its module's ``FAMILY``) is complete and consistent: the
 registries read nothing else about a family."""
+
 import importlib
 
 import pytest
@@ -33,6 +34,7 @@ def test_declaration(name):
 
 
 def test_the_families_are_the_modules_that_declare_one():
-    declared = {importlib.import_module(module).FAMILY.name
-                for module in registry.FAMILIES.values()}
+    declared = {
+        importlib.import_module(module).FAMILY.name for module in registry.FAMILIES.values()
+    }
     assert declared == set(registry.FAMILIES)

@@ -1,6 +1,7 @@
 """GPT-2 family: the common checks (tests/models/harness.py) and what is GPT-2's own:
 causality, right padding, optional segment_ids, the tied LM head without bias, no LayerNorm
 on the embeddings, HF config names and refused variants."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,8 +12,9 @@ from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerEmbeddings
 from tfmodels.models import gpt2
 
-TINY = gpt2.Config(vocab_size=60, hidden_size=32, num_layers=2, num_heads=4,
-                   max_position_embeddings=16)
+TINY = gpt2.Config(
+    vocab_size=60, hidden_size=32, num_layers=2, num_heads=4, max_position_embeddings=16
+)
 
 
 def ids(batch=2, length=10, seed=1):
@@ -22,13 +24,25 @@ def ids(batch=2, length=10, seed=1):
 TOKENS = ids()
 FEATURES = {"input_ids": TOKENS, "input_mask": np.ones_like(TOKENS)}  # no segment_ids
 SEQUENCE = (2, 10, 32)
-SPEC = harness.FamilySpec("gpt2", TINY, FEATURES, {
-    "backbone": Role(gpt2.GPT2Model, "GPT2Model",
-                     {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2}),
-    # The rebuilt model's logits are identical (atol 0).
-    "causal_lm": Role(gpt2.GPT2LMHeadModel, "GPT2LMHeadModel",
-                      {"sequence_output": SEQUENCE, "logits": (2, 10, 60)}, atol=0.0),
-})
+SPEC = harness.FamilySpec(
+    "gpt2",
+    TINY,
+    FEATURES,
+    {
+        "backbone": Role(
+            gpt2.GPT2Model,
+            "GPT2Model",
+            {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2},
+        ),
+        # The rebuilt model's logits are identical (atol 0).
+        "causal_lm": Role(
+            gpt2.GPT2LMHeadModel,
+            "GPT2LMHeadModel",
+            {"sequence_output": SEQUENCE, "logits": (2, 10, 60)},
+            atol=0.0,
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -70,8 +84,9 @@ def test_segment_ids_are_optional_and_ignored(lm):
     tokens = ids()
     mask = np.ones_like(tokens)
     without = lm({"input_ids": tokens, "input_mask": mask})["logits"]
-    with_segments = lm({"input_ids": tokens, "input_mask": mask,
-                        "segment_ids": np.ones_like(tokens)})["logits"]
+    with_segments = lm(
+        {"input_ids": tokens, "input_mask": mask, "segment_ids": np.ones_like(tokens)}
+    )["logits"]
     np.testing.assert_array_equal(np.asarray(without), np.asarray(with_segments))
 
 
@@ -90,7 +105,7 @@ def test_embeddings_have_no_layer_norm_and_round_trip(models):
     tokens = ids()
     x = emb(tokens).numpy()  # dropout is off outside training: word + position only
     table, positions = emb.word_embeddings.numpy(), emb.position_embeddings.numpy()
-    np.testing.assert_allclose(x, table[tokens] + positions[:tokens.shape[1]], atol=1e-6)
+    np.testing.assert_allclose(x, table[tokens] + positions[: tokens.shape[1]], atol=1e-6)
     rebuilt = TransformerEmbeddings.from_config(emb.get_config())
     rebuilt(tokens)
     assert rebuilt.layer_norm is None
@@ -103,10 +118,16 @@ def test_config_has_the_hf_names():
     assert "n_inner" not in hf  # None: 4 * n_embd, as HF writes null
 
 
-@pytest.mark.parametrize("overrides", [
-    {"scale_attn_by_inverse_layer_idx": True}, {"scale_attn_weights": False},
-    {"add_cross_attention": True}, {"tie_word_embeddings": False},
-    {"hidden_size": 30, "num_heads": 4}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"scale_attn_by_inverse_layer_idx": True},
+        {"scale_attn_weights": False},
+        {"add_cross_attention": True},
+        {"tie_word_embeddings": False},
+        {"hidden_size": 30, "num_heads": 4},
+    ],
+)
 def test_unsupported_variants_are_refused(overrides):
     with pytest.raises(ConfigError):
         gpt2.Config(**overrides)

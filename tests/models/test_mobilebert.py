@@ -1,6 +1,7 @@
 """MobileBERT family: the common checks (tests/models/harness.py) and what is MobileBERT's
 own: the IB-BERT teacher's size, config errors and HF names, its layers (bottleneck blocks,
 trigram embeddings, NoNorm, split-value attention) and the widened tied MLM table."""
+
 import dataclasses
 
 import numpy as np
@@ -22,10 +23,18 @@ from tfmodels.layers import (
 )
 from tfmodels.models import mobilebert
 
-TINY = mobilebert.Config(vocab_size=60, hidden_size=32, embedding_size=16,
-                         intra_bottleneck_size=16, num_layers=2, num_heads=4,
-                         intermediate_size=24, num_feedforward_networks=3,
-                         max_position_embeddings=16, attention_dropout=0.0)
+TINY = mobilebert.Config(
+    vocab_size=60,
+    hidden_size=32,
+    embedding_size=16,
+    intra_bottleneck_size=16,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=24,
+    num_feedforward_networks=3,
+    max_position_embeddings=16,
+    attention_dropout=0.0,
+)
 
 
 SMALL = dataclasses.replace(TINY, num_layers=1, num_feedforward_networks=2)
@@ -33,27 +42,53 @@ SMALL = dataclasses.replace(TINY, num_layers=1, num_feedforward_networks=2)
 
 def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 1, 60, tf.int32, seed=1)
-    return {"input_ids": ids, "input_mask": tf.ones_like(ids),
-            "segment_ids": tf.zeros_like(ids)}
+    return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": tf.zeros_like(ids)}
 
 
 SEQUENCE, POOLED = (2, 6, 32), (2, 32)
-SPEC = harness.FamilySpec("mobilebert", SMALL, features(), {
-    "backbone": Role(mobilebert.MobileBertEncoder, "MobileBertModel", {
-        "sequence_output": SEQUENCE, "pooled_output": POOLED, "encoder_outputs": [SEQUENCE]}),
-    "pretraining": Role(mobilebert.MobileBertPretrainer, "MobileBertForPreTraining", {
-        "sequence_output": SEQUENCE, "pooled_output": POOLED, "mlm_logits": (2, 6, 60),
-        "sentence_logits": (2, 2)}, atol=1e-5),
-    "masked_lm": Role(mobilebert.MobileBertMaskedLM, "MobileBertForMaskedLM",
-                      {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)}),
-    "classification": Role(mobilebert.MobileBertClassifier,
-                           "MobileBertForSequenceClassification", {"logits": (2, 2)}),
-    "token_classification": Role(mobilebert.MobileBertTokenClassifier,
-                                 "MobileBertForTokenClassification", {"logits": (2, 6, 2)}),
-    "question_answering": Role(mobilebert.MobileBertForQuestionAnswering,
-                               "MobileBertForQuestionAnswering",
-                               {"start_logits": (2, 6), "end_logits": (2, 6)}),
-})
+SPEC = harness.FamilySpec(
+    "mobilebert",
+    SMALL,
+    features(),
+    {
+        "backbone": Role(
+            mobilebert.MobileBertModel,
+            "MobileBertModel",
+            {"sequence_output": SEQUENCE, "pooled_output": POOLED, "encoder_outputs": [SEQUENCE]},
+        ),
+        "pretraining": Role(
+            mobilebert.MobileBertForPreTraining,
+            "MobileBertForPreTraining",
+            {
+                "sequence_output": SEQUENCE,
+                "pooled_output": POOLED,
+                "mlm_logits": (2, 6, 60),
+                "sentence_logits": (2, 2),
+            },
+            atol=1e-5,
+        ),
+        "masked_lm": Role(
+            mobilebert.MobileBertForMaskedLM,
+            "MobileBertForMaskedLM",
+            {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)},
+        ),
+        "classification": Role(
+            mobilebert.MobileBertForSequenceClassification,
+            "MobileBertForSequenceClassification",
+            {"logits": (2, 2)},
+        ),
+        "token_classification": Role(
+            mobilebert.MobileBertForTokenClassification,
+            "MobileBertForTokenClassification",
+            {"logits": (2, 6, 2)},
+        ),
+        "question_answering": Role(
+            mobilebert.MobileBertForQuestionAnswering,
+            "MobileBertForQuestionAnswering",
+            {"start_logits": (2, 6), "end_logits": (2, 6)},
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -63,10 +98,15 @@ test_common_checks = harness.common_checks(SPEC)
 def test_ibbert_teacher_configuration_builds():
     """Two of its 24 identical blocks are built; the count is exact by linearity."""
     config = load_model_config("ibbert_teacher")
-    assert (config.num_layers, config.hidden_size, config.intra_bottleneck_size,
-            config.num_heads, config.intermediate_size, config.num_feedforward_networks) == \
-        (24, 512, 1024, 4, 4096, 1)
-    model = mobilebert.MobileBertEncoder(dataclasses.replace(config, num_layers=2))
+    assert (
+        config.num_layers,
+        config.hidden_size,
+        config.intra_bottleneck_size,
+        config.num_heads,
+        config.intermediate_size,
+        config.num_feedforward_networks,
+    ) == (24, 512, 1024, 4, 4096, 1)
+    model = mobilebert.MobileBertModel(dataclasses.replace(config, num_layers=2))
     per_block = model.transformer_layers[0].count_params()
     assert model.transformer_layers[1].count_params() == per_block
     total = model.count_params() + 22 * per_block
@@ -95,7 +135,7 @@ def test_hf_names_round_trip():
 
 
 def test_encoder_outputs():
-    encoder = mobilebert.MobileBertEncoder(TINY, output_attention_scores=True)
+    encoder = mobilebert.MobileBertModel(TINY, output_attention_scores=True)
     out = encoder(features())
     assert out["sequence_output"].shape == (2, 6, 32)
     assert out["pooled_output"].shape == (2, 32)
@@ -105,7 +145,7 @@ def test_encoder_outputs():
 
 
 def test_pooler_without_activation_is_the_cls_vector():
-    encoder = mobilebert.MobileBertEncoder(dataclasses.replace(SMALL, classifier_activation=False))
+    encoder = mobilebert.MobileBertModel(dataclasses.replace(SMALL, classifier_activation=False))
     out = encoder(features())
     assert encoder.pooler_layer is None
     np.testing.assert_array_equal(out["pooled_output"], out["sequence_output"][:, 0])
@@ -118,10 +158,12 @@ def test_pretrainer_scores_against_the_widened_tied_table(models):
     assert head.embedding_layer is model.encoder.embedding_layer
     assert head.extra_output_weights.shape == (60, 32 - 16)
     x = head.layer_norm(head.transform(out["sequence_output"]))
-    table = np.concatenate([head.embedding_layer.word_embeddings.numpy(),
-                            head.extra_output_weights.numpy()], axis=1)
-    np.testing.assert_allclose(out["mlm_logits"], x.numpy() @ table.T + head.bias.numpy(),
-                               atol=1e-5)
+    table = np.concatenate(
+        [head.embedding_layer.word_embeddings.numpy(), head.extra_output_weights.numpy()], axis=1
+    )
+    np.testing.assert_allclose(
+        out["mlm_logits"], x.numpy() @ table.T + head.bias.numpy(), atol=1e-5
+    )
 
 
 def test_trigram_embedding_sees_each_neighbour():
@@ -147,13 +189,15 @@ def test_split_value_attention_takes_values_from_another_tensor():
     layer = SplitValueAttention(2, head_size=4, output_size=8)
     query, value = tf.random.normal([2, 5, 8]), tf.random.normal([2, 5, 12])
     mask = tf.constant([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
-    out, probs = layer(query, key_value=query, value=value, attention_mask=mask,
-                       return_attention_scores=True)
+    out, probs = layer(
+        query, key_value=query, value=value, attention_mask=mask, return_attention_scores=True
+    )
     assert out.shape == (2, 5, 8) and layer.value.kernel.shape == (12, 8)
     np.testing.assert_array_equal(probs.numpy()[0, :, :, 3:], 0.0)
     # The probabilities depend on query/key only; the values come from ``value``.
-    other, probs2 = layer(query, key_value=query, value=value * 2.0, attention_mask=mask,
-                          return_attention_scores=True)
+    other, probs2 = layer(
+        query, key_value=query, value=value * 2.0, attention_mask=mask, return_attention_scores=True
+    )
     np.testing.assert_allclose(probs2, probs, atol=1e-6)
     assert np.abs(other.numpy() - out.numpy()).max() > 1e-3
     # Without ``value`` it is the shared MultiHeadAttention.
@@ -165,11 +209,14 @@ def test_split_value_attention_takes_values_from_another_tensor():
     np.testing.assert_allclose(plain(x), shared(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(num_ffn=3, key_query_shared_bottleneck=True),
-    dict(intra_size=32, normalization_type="layer_norm", activation="gelu"),  # inverted
-    dict(use_bottleneck=False, num_ffn=2, dropout_rate=0.1),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(num_ffn=3, key_query_shared_bottleneck=True),
+        dict(intra_size=32, normalization_type="layer_norm", activation="gelu"),  # inverted
+        dict(use_bottleneck=False, num_ffn=2, dropout_rate=0.1),
+    ],
+)
 def test_bottleneck_block_config_round_trip_and_shapes(kwargs, tmp_path):
     config = {"num_heads": 4, "intra_size": 8, "intermediate_size": 12, **kwargs}
     block = BottleneckEncoderBlock(**config)

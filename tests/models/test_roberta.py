@@ -1,5 +1,6 @@
 """RoBERTa family: the common checks (tests/models/harness.py) and what is RoBERTa's own:
 config defaults, positions numbered after the padding index, the heads of the reference."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,14 +10,19 @@ from tests.models.harness import Role
 from tfmodels.errors import ConfigError
 from tfmodels.models import roberta
 
-TINY = roberta.Config(vocab_size=60, hidden_size=32, num_layers=1, num_heads=4,
-                      intermediate_size=48, max_position_embeddings=18)
+TINY = roberta.Config(
+    vocab_size=60,
+    hidden_size=32,
+    num_layers=1,
+    num_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=18,
+)
 
 
 def features(batch=2, length=6):
     ids = tf.random.uniform([batch, length], 3, 60, tf.int32, seed=1)
-    return {"input_ids": ids, "input_mask": tf.ones_like(ids),
-            "segment_ids": tf.zeros_like(ids)}
+    return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": tf.zeros_like(ids)}
 
 
 def heads_as_in_the_reference(model):
@@ -28,26 +34,46 @@ def heads_as_in_the_reference(model):
 
 
 SEQUENCE = (2, 6, 32)
-MASKED_LM = Role(roberta.RobertaMaskedLM, "RobertaForMaskedLM",
-                 {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)},
-                 check=heads_as_in_the_reference)
-SPEC = harness.FamilySpec("roberta", TINY, features(), {
-    "backbone": Role(roberta.RobertaEncoder, "RobertaModel", {
-        "sequence_output": SEQUENCE, "pooled_output": (2, 32), "encoder_outputs": [SEQUENCE]},
-        check=heads_as_in_the_reference),
-    "pretraining": MASKED_LM,
-    "masked_lm": MASKED_LM,
-    "classification": Role(roberta.RobertaClassifier, "RobertaForSequenceClassification",
-                           {"logits": (2, 3)}, kwargs={"num_labels": 3},
-                           check=heads_as_in_the_reference),
-    "token_classification": Role(roberta.RobertaTokenClassifier,
-                                 "RobertaForTokenClassification", {"logits": (2, 6, 2)},
-                                 check=heads_as_in_the_reference),
-    "question_answering": Role(roberta.RobertaForQuestionAnswering,
-                               "RobertaForQuestionAnswering",
-                               {"start_logits": (2, 6), "end_logits": (2, 6)},
-                               check=heads_as_in_the_reference),
-})
+MASKED_LM = Role(
+    roberta.RobertaForMaskedLM,
+    "RobertaForMaskedLM",
+    {"sequence_output": SEQUENCE, "mlm_logits": (2, 6, 60)},
+    check=heads_as_in_the_reference,
+)
+SPEC = harness.FamilySpec(
+    "roberta",
+    TINY,
+    features(),
+    {
+        "backbone": Role(
+            roberta.RobertaModel,
+            "RobertaModel",
+            {"sequence_output": SEQUENCE, "pooled_output": (2, 32), "encoder_outputs": [SEQUENCE]},
+            check=heads_as_in_the_reference,
+        ),
+        "pretraining": MASKED_LM,
+        "masked_lm": MASKED_LM,
+        "classification": Role(
+            roberta.RobertaForSequenceClassification,
+            "RobertaForSequenceClassification",
+            {"logits": (2, 3)},
+            kwargs={"num_labels": 3},
+            check=heads_as_in_the_reference,
+        ),
+        "token_classification": Role(
+            roberta.RobertaForTokenClassification,
+            "RobertaForTokenClassification",
+            {"logits": (2, 6, 2)},
+            check=heads_as_in_the_reference,
+        ),
+        "question_answering": Role(
+            roberta.RobertaForQuestionAnswering,
+            "RobertaForQuestionAnswering",
+            {"start_logits": (2, 6), "end_logits": (2, 6)},
+            check=heads_as_in_the_reference,
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -56,8 +82,11 @@ test_common_checks = harness.common_checks(SPEC)
 
 def test_config_defaults_and_strictness():
     config = roberta.Config()
-    assert (config.vocab_size, config.max_position_embeddings, config.type_vocab_size) == \
-        (50265, 514, 1)
+    assert (config.vocab_size, config.max_position_embeddings, config.type_vocab_size) == (
+        50265,
+        514,
+        1,
+    )
     assert config.position_offset == 2
     with pytest.raises(ConfigError, match="unknown key 'pad_id'"):
         roberta.Config.from_dict({"pad_id": 1})
@@ -74,7 +103,7 @@ def test_mlm_table_is_the_word_embeddings_and_the_classifier_has_its_own_dense(m
 
 def test_positions_start_after_the_padding_index():
     encoder = roberta.from_config(TINY.to_dict())
-    assert isinstance(encoder, roberta.RobertaEncoder)
+    assert isinstance(encoder, roberta.RobertaModel)
     f = features()
     before = encoder(f)["sequence_output"].numpy()
     table = encoder.embedding_layer.position_embeddings

@@ -1,6 +1,7 @@
 """T5 family: the common checks (tests/models/harness.py) and what is T5's own: relative
 position buckets against HF's, the shared first-layer bias, cached generation against
 uncached, the HF layout round trip, refused variants."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,8 +15,17 @@ from tfmodels.generation import generate
 from tfmodels.layers.relative_position_bias import RelativePositionBias, relative_position_bucket
 from tfmodels.models import t5
 
-TINY = t5.Config(vocab_size=60, hidden_size=16, head_size=4, intermediate_size=24, num_layers=2,
-                 num_decoder_layers=1, num_heads=2, num_buckets=8, max_distance=20)
+TINY = t5.Config(
+    vocab_size=60,
+    hidden_size=16,
+    head_size=4,
+    intermediate_size=24,
+    num_layers=2,
+    num_decoder_layers=1,
+    num_heads=2,
+    num_buckets=8,
+    max_distance=20,
+)
 
 
 def features(seed=1):
@@ -27,18 +37,29 @@ def features(seed=1):
 
 
 def decoder_features():
-    return {**features(), "decoder_input_ids": np.array([[0, 5, 7], [0, 9, 0]], np.int32),
-            "decoder_input_mask": np.array([[1, 1, 1], [1, 1, 0]], np.int32)}
+    return {
+        **features(),
+        "decoder_input_ids": np.array([[0, 5, 7], [0, 9, 0]], np.int32),
+        "decoder_input_mask": np.array([[1, 1, 1], [1, 1, 0]], np.int32),
+    }
 
 
 ENCODER, DECODER = (2, 9, 16), (2, 3, 16)
-SPEC = harness.FamilySpec("t5", TINY, decoder_features(), {
-    "backbone": Role(t5.T5Model, "T5Model",
-                     {"encoder_output": ENCODER, "sequence_output": DECODER}),
-    "seq2seq_lm": Role(t5.T5ForConditionalGeneration, "T5ForConditionalGeneration",
-                       {"encoder_output": ENCODER, "sequence_output": DECODER,
-                        "logits": (2, 3, 60)}),
-})
+SPEC = harness.FamilySpec(
+    "t5",
+    TINY,
+    decoder_features(),
+    {
+        "backbone": Role(
+            t5.T5Model, "T5Model", {"encoder_output": ENCODER, "sequence_output": DECODER}
+        ),
+        "seq2seq_lm": Role(
+            t5.T5ForConditionalGeneration,
+            "T5ForConditionalGeneration",
+            {"encoder_output": ENCODER, "sequence_output": DECODER, "logits": (2, 3, 60)},
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)

@@ -1,6 +1,7 @@
 """XLNet family: the common checks (tests/models/harness.py) and what is XLNet's own: the
 relative-attention pieces against their definitions, what each stream may see, the memory,
 optional segments and refused options."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,16 +19,27 @@ from tfmodels.layers.two_stream_attention import (
 )
 from tfmodels.models import xlnet
 
-TINY = dict(vocab_size=40, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=24,
-            hidden_dropout=0.0)
+TINY = dict(
+    vocab_size=40,
+    hidden_size=16,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=24,
+    hidden_dropout=0.0,
+)
 
 
 def _features(ids, perm_mask, target):
     batch, length = ids.shape
     mapping = np.zeros((batch, 1, length), np.float32)
     mapping[:, 0, target] = 1.0
-    return {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids),
-            "perm_mask": perm_mask, "target_mapping": mapping}
+    return {
+        "input_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "segment_ids": np.zeros_like(ids),
+        "perm_mask": perm_mask,
+        "target_mapping": mapping,
+    }
 
 
 def two_streams_without_memory(model):
@@ -39,21 +51,38 @@ IDS = np.array([[3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]], np.int32)
 HIDDEN_TARGET = np.zeros((2, 6, 6), np.float32)
 HIDDEN_TARGET[:, :, 3] = 1.0  # no query sees the target, position 3
 TWO_STREAMS = _features(IDS, HIDDEN_TARGET, 3)
-CONTENT_ONLY = {"input_ids": IDS, "input_mask": np.ones_like(IDS),
-                "segment_ids": np.zeros_like(IDS)}
+CONTENT_ONLY = {
+    "input_ids": IDS,
+    "input_mask": np.ones_like(IDS),
+    "segment_ids": np.zeros_like(IDS),
+}
 SEQUENCE = (2, 6, 16)
-SPEC = harness.FamilySpec("xlnet", xlnet.Config(**TINY), CONTENT_ONLY, {
-    "backbone": Role(xlnet.XLNetModel, "XLNetModel",
-                     {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2}),
-    "lm": Role(xlnet.XLNetLMHeadModel, "XLNetLMHeadModel",
-               {"sequence_output": SEQUENCE, "logits": (2, 6, 40)}),
-    # The same HF name as "lm" (which a checkpoint of that name loads as), with the query
-    # stream at one target per row.
-    "pretraining": Role(xlnet.XLNetPermutationLM, "XLNetLMHeadModel",
-                        {"sequence_output": SEQUENCE, "query_output": (2, 1, 16),
-                         "logits": (2, 1, 40)},
-                        features=TWO_STREAMS, check=two_streams_without_memory),
-})
+SPEC = harness.FamilySpec(
+    "xlnet",
+    xlnet.Config(**TINY),
+    CONTENT_ONLY,
+    {
+        "backbone": Role(
+            xlnet.XLNetModel,
+            "XLNetModel",
+            {"sequence_output": SEQUENCE, "encoder_outputs": [SEQUENCE] * 2},
+        ),
+        "lm": Role(
+            xlnet.XLNetLMHeadModel,
+            "XLNetLMHeadModel",
+            {"sequence_output": SEQUENCE, "logits": (2, 6, 40)},
+        ),
+        # The same HF name as "lm" (which a checkpoint of that name loads as), with the query
+        # stream at one target per row.
+        "pretraining": Role(
+            xlnet.XLNetPermutationLM,
+            "XLNetLMHeadModel",
+            {"sequence_output": SEQUENCE, "query_output": (2, 1, 16), "logits": (2, 1, 40)},
+            features=TWO_STREAMS,
+            check=two_streams_without_memory,
+        ),
+    },
+)
 
 
 models = harness.models_fixture(SPEC)
@@ -87,8 +116,7 @@ def test_relative_position_encoding_is_transformer_xl_sinusoids():
     distances = np.arange(3, -2, -1.0)  # K, ..., 1 - Q
     inv_freq = 1.0 / 10000 ** (np.arange(0, 4, 2) / 4)
     angles = distances[:, None] * inv_freq
-    np.testing.assert_allclose(got, np.concatenate([np.sin(angles), np.cos(angles)], -1),
-                               atol=1e-6)
+    np.testing.assert_allclose(got, np.concatenate([np.sin(angles), np.cos(angles)], -1), atol=1e-6)
     clamped = relative_position_encoding(2, 3, 4, clamp_len=1).numpy()
     np.testing.assert_allclose(clamped[0], clamped[1], atol=1e-6)  # 3 and 2 -> 1
 
@@ -102,9 +130,11 @@ def test_segment_matrix_marks_other_segments_and_unknown_ones():
 
 
 def test_layers_round_trip_their_config():
-    for layer in (TwoStreamRelativeAttention(2, 8, dropout_rate=0.1, name="a"),
-                  TwoStreamBlock(2, 8, 24, activation="relu", name="b"),
-                  MaskEmbedding(16, name="m")):
+    for layer in (
+        TwoStreamRelativeAttention(2, 8, dropout_rate=0.1, name="a"),
+        TwoStreamBlock(2, 8, 24, activation="relu", name="b"),
+        MaskEmbedding(16, name="m"),
+    ):
         config = layer.get_config()
         assert type(layer).from_config(config).get_config() == config
 
@@ -124,9 +154,12 @@ def test_query_stream_sees_exactly_what_perm_mask_allows(permutation_lm):
         other = ids.copy()
         other[0, position] = 30
         out = permutation_lm(_features(other, perm_mask, target))
-        return (np.abs(out["logits"] - base["logits"]).max(),
-                np.abs(out["sequence_output"][0, position]
-                       - base["sequence_output"][0, position]).max())
+        return (
+            np.abs(out["logits"] - base["logits"]).max(),
+            np.abs(
+                out["sequence_output"][0, position] - base["sequence_output"][0, position]
+            ).max(),
+        )
 
     own_query, own_content = changed(target)
     assert own_query == 0.0 and own_content > 1e-3
@@ -140,8 +173,14 @@ def test_no_gradient_flows_into_the_memory():
     mems = tf.constant(np.random.default_rng(0).normal(size=(1, 2, 4, 16)), tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(mems)
-        out = model({"input_ids": ids, "input_mask": np.ones_like(ids),
-                     "segment_ids": np.zeros_like(ids), "mems": mems})
+        out = model(
+            {
+                "input_ids": ids,
+                "input_mask": np.ones_like(ids),
+                "segment_ids": np.zeros_like(ids),
+                "mems": mems,
+            }
+        )
         loss = tf.reduce_sum(out["sequence_output"])
     gradient = tape.gradient(loss, mems)
     assert gradient is None or not np.any(gradient.numpy())
@@ -166,7 +205,8 @@ def test_segment_ids_are_optional(permutation_lm):
     absent = permutation_lm(features)["sequence_output"]
     one = permutation_lm({**features, "segment_ids": np.zeros_like(ids)})["sequence_output"]
     two = permutation_lm({**features, "segment_ids": np.array([[0, 0, 0, 1, 1, 1]])})[
-        "sequence_output"]
+        "sequence_output"
+    ]
     np.testing.assert_allclose(absent, one, atol=1e-5)
     assert np.abs(absent - two).max() > 1e-3
 
@@ -177,8 +217,16 @@ def test_unsupported_options_are_refused():
             xlnet.Config.from_hf({"d_model": 16, "n_head": 2, **bad})
     with pytest.raises(ConfigError, match="n_head"):
         xlnet.Config(hidden_size=30, num_heads=4)
-    config = xlnet.Config.from_hf({"d_model": 16, "n_head": 2, "n_layer": 1, "d_inner": 8,
-                                   "ff_activation": "relu", "dropout": 0.2, "mem_len": None})
+    config = xlnet.Config.from_hf(
+        {
+            "d_model": 16,
+            "n_head": 2,
+            "n_layer": 1,
+            "d_inner": 8,
+            "ff_activation": "relu",
+            "dropout": 0.2,
+            "mem_len": None,
+        }
+    )
     assert (config.head_size, config.hidden_act, config.hidden_dropout) == (8, "relu", 0.2)
     assert config.to_hf()["d_inner"] == 8
-

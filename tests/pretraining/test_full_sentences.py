@@ -1,4 +1,5 @@
 """FULL-SENTENCES packing: limits, document separators, each sentence once; dynamic masks."""
+
 import numpy as np
 import pytest
 
@@ -71,14 +72,31 @@ def test_long_sentences_are_cut_and_lengths_checked():
 def test_records_read_back_with_new_masks_each_time(tmp_path):
     documents, _ = corpus(max_sentence=12)
     paths, count = write_full_sentence_records(
-        documents, str(tmp_path / "full"), num_shards=2, seq_length=32,
-        rng=np.random.default_rng(0), start_id=BOS, end_id=EOS, pad_id=PAD)
+        documents,
+        str(tmp_path / "full"),
+        num_shards=2,
+        seq_length=32,
+        rng=np.random.default_rng(0),
+        start_id=BOS,
+        end_id=EOS,
+        pad_id=PAD,
+    )
     assert count == len(pack_full_sentences(documents, 32, BOS, EOS))
-    dynamic = {"vocab_size": 600, "mask_id": MASK, "special_ids": [BOS, PAD, EOS],
-               "mask_rate": 0.15}
+    dynamic = {
+        "vocab_size": 600,
+        "mask_id": MASK,
+        "special_ids": [BOS, PAD, EOS],
+        "mask_rate": 0.15,
+    }
 
-    ds = pretraining_dataset(str(tmp_path / "full-*"), batch_size=count, seq_length=32,
-                             max_predictions=6, dynamic=dynamic, training=False)
+    ds = pretraining_dataset(
+        str(tmp_path / "full-*"),
+        batch_size=count,
+        seq_length=32,
+        max_predictions=6,
+        dynamic=dynamic,
+        training=False,
+    )
     first, second = list(ds.repeat(2))  # the same examples twice: masks drawn anew
     np.testing.assert_array_equal(first["input_mask"], second["input_mask"])
     assert not np.array_equal(first["masked_lm_positions"], second["masked_lm_positions"])

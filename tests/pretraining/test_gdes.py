@@ -1,4 +1,5 @@
 """GDES (DeBERTaV3, He et al. 2023, section 4.2): where each loss's gradient goes, and export."""
+
 import contextlib
 import dataclasses
 import functools
@@ -16,10 +17,20 @@ from tfmodels.pretraining.objectives import masked_lm_loss
 from tfmodels.pretraining.replaced_token_detection import replaced_token_loss
 
 DISCRIMINATOR = deberta.Config(
-    vocab_size=50, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=24,
-    max_position_embeddings=16, relative_attention=True, position_buckets=4,
-    max_relative_positions=16, pos_att_type=["p2c", "c2p"], share_att_key=True,
-    norm_rel_ebd="layer_norm", position_biased_input=False)
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=24,
+    max_position_embeddings=16,
+    relative_attention=True,
+    position_buckets=4,
+    max_relative_positions=16,
+    pos_att_type=["p2c", "c2p"],
+    share_att_key=True,
+    norm_rel_ebd="layer_norm",
+    position_biased_input=False,
+)
 GENERATOR = dataclasses.replace(DISCRIMINATOR, intermediate_size=12)  # smaller, same width
 FEATURES = ("input_ids", "input_mask", "segment_ids")
 
@@ -43,24 +54,25 @@ def batch():
     ids = np.random.default_rng(0).integers(5, 50, (2, 12)).astype(np.int32)
     mask = np.ones_like(ids)
     mask[1, 10:] = 0
-    return {"input_ids": tf.constant(ids), "input_mask": tf.constant(mask),
-            "segment_ids": tf.zeros_like(ids),
-            "masked_lm_positions": tf.constant([[1, 4, 7], [2, 3, 0]]),
-            "masked_lm_ids": tf.constant([[7, 8, 9], [10, 11, 0]]),
-            "masked_lm_weights": tf.constant([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])}
+    return {
+        "input_ids": tf.constant(ids),
+        "input_mask": tf.constant(mask),
+        "segment_ids": tf.zeros_like(ids),
+        "masked_lm_positions": tf.constant([[1, 4, 7], [2, 3, 0]]),
+        "masked_lm_ids": tf.constant([[7, 8, 9], [10, 11, 0]]),
+        "masked_lm_weights": tf.constant([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]]),
+    }
 
 
 def losses(model, data):
     out = model(data, training=False)
     rtd, _ = replaced_token_loss(out["rtd_logits"], out["rtd_labels"], data["input_mask"])
-    mlm, _ = masked_lm_loss(out["mlm_logits"], data["masked_lm_ids"],
-                            data["masked_lm_weights"])
+    mlm, _ = masked_lm_loss(out["mlm_logits"], data["masked_lm_ids"], data["masked_lm_weights"])
     return out, mlm, rtd
 
 
 def norm(gradient):
-    return 0.0 if gradient is None else float(tf.reduce_sum(tf.abs(
-        tf.convert_to_tensor(gradient))))
+    return 0.0 if gradient is None else float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(gradient))))
 
 
 def test_each_loss_trains_its_own_table():
@@ -113,10 +125,9 @@ def test_exported_discriminator_is_a_plain_deberta_checkpoint(tmp_path):
 def check_export(model, tmp_path):
     model.delta_embeddings.assign(tf.random.normal(model.delta_embeddings.shape, seed=4))
     plain = model.discriminator_backbone()
-    assert isinstance(plain, deberta.DebertaEncoder)
+    assert isinstance(plain, deberta.DebertaV2Model)
     expected = model.generator_embeddings.numpy() + model.delta_embeddings.numpy()
-    np.testing.assert_allclose(plain.embedding_layer.word_embeddings.numpy(), expected,
-                               atol=1e-7)
+    np.testing.assert_allclose(plain.embedding_layer.word_embeddings.numpy(), expected, atol=1e-7)
     features = {k: batch()[k] for k in FEATURES}
     want = model.discriminator(features)["sequence_output"].numpy()
     np.testing.assert_allclose(plain(features)["sequence_output"], want, atol=1e-5)
@@ -129,5 +140,6 @@ def check_export(model, tmp_path):
 
 def test_generator_and_discriminator_must_share_the_table_shape():
     with pytest.raises(ConfigError, match="hidden_size"):
-        gdes.GdesPretrainer(dataclasses.replace(GENERATOR, hidden_size=8, num_heads=2),
-                            DISCRIMINATOR)
+        gdes.GdesPretrainer(
+            dataclasses.replace(GENERATOR, hidden_size=8, num_heads=2), DISCRIMINATOR
+        )

@@ -1,11 +1,15 @@
 """Masked-LM corruption: rates, 80/10/10, whole words, labels exactly where tokens changed."""
+
 import numpy as np
 import tensorflow as tf
 
 from tfmodels.pretraining.masking import dynamic_masking, mask_tokens, word_groups
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(200)] + \
-    [f"##p{i}" for i in range(50)]
+VOCAB = (
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    + [f"w{i}" for i in range(200)]
+    + [f"##p{i}" for i in range(50)]
+)
 
 
 def sample_sequence(rng, length=100):
@@ -13,7 +17,7 @@ def sample_sequence(rng, length=100):
     while len(words) < length - 3:
         words.append(VOCAB[rng.integers(5, 205)])
         words.extend(VOCAB[205 + rng.integers(50)] for _ in range(rng.integers(0, 3)))
-    words = words[:length - 3]
+    words = words[: length - 3]
     half = len(words) // 2
     return ["[CLS]", *words[:half], "[SEP]", *words[half:], "[SEP]"]
 
@@ -71,8 +75,14 @@ def test_dynamic_masking_in_tf_data():
     ids[:, 0] = 2
     ids[np.arange(batch), lengths - 1] = 3
     ids[mask == 0] = 0
-    out = dynamic_masking(tf.constant(ids), tf.constant(mask), vocab_size=len(VOCAB), mask_id=4,
-                          special_ids=[0, 2, 3], max_predictions=40)
+    out = dynamic_masking(
+        tf.constant(ids),
+        tf.constant(mask),
+        vocab_size=len(VOCAB),
+        mask_id=4,
+        special_ids=[0, 2, 3],
+        max_predictions=40,
+    )
     masked = out["input_ids"].numpy()
     positions = out["masked_lm_positions"].numpy()
     labels = out["masked_lm_ids"].numpy()
@@ -91,6 +101,12 @@ def test_dynamic_masking_in_tf_data():
         n_same += int(np.sum(masked[row][real] == ids[row][real]))
     assert abs(n_mask / weights.sum() - 0.8) < 0.06
     # Dynamic: a second draw masks other positions.
-    again = dynamic_masking(tf.constant(ids), tf.constant(mask), vocab_size=len(VOCAB), mask_id=4,
-                            special_ids=[0, 2, 3], max_predictions=40)
+    again = dynamic_masking(
+        tf.constant(ids),
+        tf.constant(mask),
+        vocab_size=len(VOCAB),
+        mask_id=4,
+        special_ids=[0, 2, 3],
+        max_predictions=40,
+    )
     assert not np.array_equal(again["masked_lm_positions"].numpy(), positions)

@@ -1,5 +1,6 @@
 """Permutation LM data: the factorization order as masks, partial prediction, and a loss
 that trains."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -31,10 +32,9 @@ def test_masks_follow_the_factorization_order(length, real):
     assert not mapping[ex["target_weights"] == 0].any()
     predicted = real_rows.argmax(1)
     np.testing.assert_array_equal(np.sort(predicted), targets)
-    np.testing.assert_array_equal(ex["target_ids"][:len(targets)], ids[predicted])
+    np.testing.assert_array_equal(ex["target_ids"][: len(targets)], ids[predicted])
     # The masks of both streams, as XLNetModel builds them from perm_mask.
-    masks = xlnet.AttentionInputs(16)(mask[None], np.zeros((1, length), np.int32),
-                                      perm_mask[None])
+    masks = xlnet.AttentionInputs(16)(mask[None], np.zeros((1, length), np.int32), perm_mask[None])
     query = masks["query_allowed"].numpy()[0]
     content = masks["content_allowed"].numpy()[0]
     context = np.flatnonzero((order < 0) & (mask == 1))
@@ -48,22 +48,29 @@ def test_masks_follow_the_factorization_order(length, real):
 
 def test_the_order_is_random():
     ids = np.arange(5, 41)
-    orders = {tuple(permutation_example(ids, np.random.default_rng(s))["order"])
-              for s in range(5)}
+    orders = {tuple(permutation_example(ids, np.random.default_rng(s))["order"]) for s in range(5)}
     assert len(orders) == 5
 
 
 def test_loss_goes_down_in_ten_steps():
     tf.random.set_seed(0)
     rng = np.random.default_rng(0)
-    model = xlnet.XLNetPermutationLM(xlnet.Config(vocab_size=30, hidden_size=16, num_layers=1,
-                                                  num_heads=2, intermediate_size=32,
-                                                  hidden_dropout=0.0))
+    model = xlnet.XLNetPermutationLM(
+        xlnet.Config(
+            vocab_size=30,
+            hidden_size=16,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=32,
+            hidden_dropout=0.0,
+        )
+    )
     ids = rng.integers(3, 30, size=(4, 12)).astype(np.int32)
     mask = np.ones_like(ids)
     mask[1, 9:] = 0
-    batch = permutation_batch({"input_ids": ids, "input_mask": mask,
-                               "segment_ids": np.zeros_like(ids)}, rng)
+    batch = permutation_batch(
+        {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}, rng
+    )
     assert batch["target_mapping"].shape == (4, 2, 12)
     optimizer = keras.optimizers.Adam(1e-2)
 

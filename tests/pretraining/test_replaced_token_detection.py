@@ -1,5 +1,6 @@
 """ELECTRA's replaced token detection: labels, shared embeddings, no gradient through
 sampling, the lambda=50 sum, and a few joint optimisation steps that lower the loss."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,11 +13,24 @@ from tfmodels.pretraining.masking import dynamic_masking
 
 VOCAB, LENGTH, MASK_ID = 40, 16, 4
 # A generator narrower than the discriminator, both on 16-wide shared embeddings.
-GENERATOR = electra.Config(vocab_size=VOCAB, embedding_size=16, hidden_size=8, num_layers=1,
-                           num_heads=2, intermediate_size=16, max_position_embeddings=LENGTH)
-DISCRIMINATOR = electra.Config(vocab_size=VOCAB, embedding_size=16, hidden_size=32,
-                               num_layers=1, num_heads=4, intermediate_size=48,
-                               max_position_embeddings=LENGTH)
+GENERATOR = electra.Config(
+    vocab_size=VOCAB,
+    embedding_size=16,
+    hidden_size=8,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=16,
+    max_position_embeddings=LENGTH,
+)
+DISCRIMINATOR = electra.Config(
+    vocab_size=VOCAB,
+    embedding_size=16,
+    hidden_size=32,
+    num_layers=1,
+    num_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=LENGTH,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +48,17 @@ def masked_batch(seed=0, batch=4):
     ids[:, -1] = 3
     ids[1, 9], ids[1, 10:] = 3, 0
     segments = np.zeros_like(ids)
-    segments[:, LENGTH // 2:] = 1
+    segments[:, LENGTH // 2 :] = 1
     segments[mask == 0] = 0
     tf.random.set_seed(seed)
-    out = dynamic_masking(tf.constant(ids), tf.constant(mask), vocab_size=VOCAB,
-                          mask_id=MASK_ID, special_ids=[0, 2, 3], max_predictions=6)
+    out = dynamic_masking(
+        tf.constant(ids),
+        tf.constant(mask),
+        vocab_size=VOCAB,
+        mask_id=MASK_ID,
+        special_ids=[0, 2, 3],
+        max_predictions=6,
+    )
     out["segment_ids"] = tf.constant(segments)
     return out, ids
 
@@ -60,8 +80,9 @@ def test_labels_are_exactly_where_the_sample_differs(model):
     chosen = batch["masked_lm_weights"].numpy() > 0
     corrupted, labels = out["corrupted_ids"].numpy(), out["rtd_labels"].numpy()
     np.testing.assert_array_equal(out["original_ids"], original)
-    np.testing.assert_array_equal(np.take_along_axis(corrupted, positions, 1)[chosen],
-                                  out["sampled_ids"].numpy()[chosen])
+    np.testing.assert_array_equal(
+        np.take_along_axis(corrupted, positions, 1)[chosen], out["sampled_ids"].numpy()[chosen]
+    )
     touched = chosen_positions(batch)
     np.testing.assert_array_equal(corrupted[~touched], original[~touched])
     np.testing.assert_array_equal(labels, (corrupted != original).astype(np.int32))
@@ -100,8 +121,9 @@ def test_embeddings_are_one_variable_shared_by_both_models(model):
     # Each model keeps its own E -> H projection (H differs).
     assert gen.projection.kernel.shape == (16, 8) and disc.projection.kernel.shape == (16, 32)
     shared = sum(int(np.prod(v.shape)) for v in disc.weights if "projection" not in v.name)
-    assert model.count_params() == (model.generator.count_params() +
-                                    model.discriminator.count_params() - shared)
+    assert model.count_params() == (
+        model.generator.count_params() + model.discriminator.count_params() - shared
+    )
     ids = {v.ref() for v in model.trainable_variables}
     assert len(ids) == len(model.trainable_variables)
 
@@ -111,10 +133,14 @@ def test_loss_is_mlm_plus_50_rtd_and_sampling_passes_no_gradient(model):
     tf.random.set_seed(5)
     with tf.GradientTape(persistent=True) as tape:
         out = model(batch)
-        rtd_loss, _ = rtd.replaced_token_loss(out["rtd_logits"], out["rtd_labels"],
-                                              batch["input_mask"])
-    generator_only = [v for v in model.generator.trainable_variables
-                      if all(v is not w for w in model.discriminator.trainable_variables)]
+        rtd_loss, _ = rtd.replaced_token_loss(
+            out["rtd_logits"], out["rtd_labels"], batch["input_mask"]
+        )
+    generator_only = [
+        v
+        for v in model.generator.trainable_variables
+        if all(v is not w for w in model.discriminator.trainable_variables)
+    ]
     grads = tape.gradient(rtd_loss, generator_only)
     assert generator_only and all(g is None for g in grads)
     shared = model.discriminator.encoder.embedding_layer.word_embeddings
@@ -152,11 +178,16 @@ def test_generator_and_discriminator_must_fit_the_shared_embeddings():
 def test_config_round_trip_and_checkpoint(model, tmp_path):
     clone = rtd.ElectraPretrainer.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
-    assert (clone.generator.encoder.embedding_layer.word_embeddings is
-            clone.discriminator.encoder.embedding_layer.word_embeddings)
+    assert (
+        clone.generator.encoder.embedding_layer.word_embeddings
+        is clone.discriminator.encoder.embedding_layer.word_embeddings
+    )
     path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
     tf.train.Checkpoint(model=clone).read(path).assert_consumed()
     batch, _ = masked_batch()
     features = {k: batch[k] for k in ("input_ids", "input_mask", "segment_ids")}
-    np.testing.assert_allclose(clone.discriminator(features)["rtd_logits"],
-                               model.discriminator(features)["rtd_logits"], atol=1e-6)
+    np.testing.assert_allclose(
+        clone.discriminator(features)["rtd_logits"],
+        model.discriminator(features)["rtd_logits"],
+        atol=1e-6,
+    )

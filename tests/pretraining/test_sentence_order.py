@@ -1,4 +1,5 @@
 """Sentence-order prediction: in-order positives, the same pairs swapped as negatives, ~50/50."""
+
 import numpy as np
 import pytest
 
@@ -19,14 +20,16 @@ def is_contiguous(tokens):
     """True when ``tokens`` are consecutive tokens of one document, in order."""
     places = [place(t) for t in tokens]
     flat = [(d, s * 5 + t) for d, s, t in places]
-    return len({d for d, _ in flat}) == 1 and all(
-        b[1] == a[1] + 1 for a, b in zip(flat, flat[1:]))
+    return len({d for d, _ in flat}) == 1 and all(b[1] == a[1] + 1 for a, b in zip(flat, flat[1:]))
 
 
 def instances(swap_prob, seed=0, seq_length=24):
     rng = np.random.default_rng(seed)
-    return [x for i in range(len(DOCUMENTS))
-            for x in instances_from_document(DOCUMENTS, i, seq_length, rng, swap_prob=swap_prob)]
+    return [
+        x
+        for i in range(len(DOCUMENTS))
+        for x in instances_from_document(DOCUMENTS, i, seq_length, rng, swap_prob=swap_prob)
+    ]
 
 
 def test_positives_are_consecutive_segments_in_order():
@@ -75,8 +78,9 @@ def test_encoded_example_positions_and_label(swapped):
     a, b = ["p", "q", "r"], ["s", "t"]
     if swapped:
         a, b = b, a
-    example = encode_example(a, b, swapped, vocab, ids, seq_length=10,
-                             rng=np.random.default_rng(0), static_masking=False)
+    example = encode_example(
+        a, b, swapped, vocab, ids, seq_length=10, rng=np.random.default_rng(0), static_masking=False
+    )
     f = {k: list(v.int64_list.value) for k, v in example.features.feature.items()}
     expected = [ids[t] for t in ["[CLS]", *a, "[SEP]", *b, "[SEP]"]] + [0, 0]
     assert f["input_ids"] == expected

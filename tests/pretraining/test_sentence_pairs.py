@@ -1,4 +1,5 @@
 """Next-sentence pairs: half random, true continuations are consecutive, lengths fit."""
+
 import numpy as np
 
 from tfmodels.pretraining.records import shuffled_instances

@@ -1,5 +1,6 @@
 """T5 span corruption: the noise mask's counts and statistics, the sentinel layout, the
 sequence lengths, the records, and the shared seq2seq loss."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,10 +16,14 @@ from tfmodels.pretraining.span_corruption import (
 )
 
 # T5's layout: <pad> 0, </s> 1, <unk> 2, pieces, then <extra_id_99> ... <extra_id_0> last.
-T5_TOKENS = ["<pad>", "</s>", "<unk>"] + [f"w{i}" for i in range(60)] + \
-    [f"<extra_id_{i}>" for i in range(99, -1, -1)]
-T5_VOCAB = Vocabulary(T5_TOKENS, cls_token="</s>", sep_token="</s>", pad_token="<pad>",
-                      mask_token="<extra_id_0>")
+T5_TOKENS = (
+    ["<pad>", "</s>", "<unk>"]
+    + [f"w{i}" for i in range(60)]
+    + [f"<extra_id_{i}>" for i in range(99, -1, -1)]
+)
+T5_VOCAB = Vocabulary(
+    T5_TOKENS, cls_token="</s>", sep_token="</s>", pad_token="<pad>", mask_token="<extra_id_0>"
+)
 EOS = 1
 
 
@@ -105,9 +110,12 @@ def test_sequence_lengths_fill_the_inputs():
         tokens_length, targets_length = random_spans_helper(seq_length)
         rng = np.random.default_rng(seq_length)
         for length in range(1, tokens_length + 1):  # every chunk, the last short one included
-            inputs, targets = corrupt(list(range(3, 3 + length)),
-                                      random_spans_noise_mask(length, rng), list(range(200, 300)),
-                                      EOS)
+            inputs, targets = corrupt(
+                list(range(3, 3 + length)),
+                random_spans_noise_mask(length, rng),
+                list(range(200, 300)),
+                EOS,
+            )
             assert len(inputs) <= seq_length and len(targets) <= targets_length
             if length == tokens_length:
                 assert len(inputs) == seq_length
@@ -118,23 +126,32 @@ def test_a_vocabulary_without_sentinels_is_refused():
     with pytest.raises(ConfigError, match="extra_id_0"):
         sentinel_ids(vocab)
     with pytest.raises(ConfigError, match="mask_rate"):
-        next(span_corruption.span_corruption_examples([[["w1"]]], T5_VOCAB,
-                                                      RecordOptions(16, mask_rate=0.3),
-                                                      np.random.default_rng(0)))
+        next(
+            span_corruption.span_corruption_examples(
+                [[["w1"]]], T5_VOCAB, RecordOptions(16, mask_rate=0.3), np.random.default_rng(0)
+            )
+        )
 
 
 def test_records_parse_and_hold_the_shifted_targets():
     rng = np.random.default_rng(2)
-    documents = [[[f"w{i}" for i in rng.integers(0, 60, size=int(rng.integers(3, 12)))]
-                  for _ in range(int(rng.integers(1, 5)))] for _ in range(12)]
+    documents = [
+        [
+            [f"w{i}" for i in rng.integers(0, 60, size=int(rng.integers(3, 12)))]
+            for _ in range(int(rng.integers(1, 5)))
+        ]
+        for _ in range(12)
+    ]
     options = RecordOptions(seq_length=16, dupe_factor=1)
     examples = list(span_corruption.span_corruption_examples(documents, T5_VOCAB, options, rng))
     tokens_length, targets_length = random_spans_helper(16)
     stream = [T5_VOCAB.ids[t] for d in documents for s in d for t in s]
     assert len(examples) == -(-len(stream) // tokens_length)
 
-    spec = {name: tf.io.FixedLenFeature([16], tf.int64)
-            for name in ("input_ids", "input_mask", "segment_ids")}
+    spec = {
+        name: tf.io.FixedLenFeature([16], tf.int64)
+        for name in ("input_ids", "input_mask", "segment_ids")
+    }
     spec.update(span_corruption.span_corruption_features(16, 20))
     parsed = tf.io.parse_example([e.SerializeToString() for e in examples], spec)
     parsed = {k: v.numpy() for k, v in parsed.items()}
@@ -146,13 +163,17 @@ def test_records_parse_and_hold_the_shifted_targets():
         labels = parsed["labels"][i]
         assert (labels[n_out:] == seq2seq.IGNORE).all() and (labels[:n_out] >= 0).all()
         assert parsed["decoder_input_ids"][i][0] == 0  # T5 starts the decoder with <pad>
-        np.testing.assert_array_equal(parsed["decoder_input_ids"][i][1:n_out], labels[:n_out - 1])
+        np.testing.assert_array_equal(parsed["decoder_input_ids"][i][1:n_out], labels[: n_out - 1])
         assert (parsed["input_ids"][i][n_in:] == 0).all()
-        chunks.append(reinsert(list(parsed["input_ids"][i][:n_in - 1]), list(labels[:n_out - 1]),
-                               set(sentinels)))
+        chunks.append(
+            reinsert(
+                list(parsed["input_ids"][i][: n_in - 1]), list(labels[: n_out - 1]), set(sentinels)
+            )
+        )
     # the chunks, in some order, are the concatenated documents
-    assert sorted(chunks) == sorted(stream[i:i + tokens_length]
-                                    for i in range(0, len(stream), tokens_length))
+    assert sorted(chunks) == sorted(
+        stream[i : i + tokens_length] for i in range(0, len(stream), tokens_length)
+    )
 
 
 class FakeModel:
@@ -173,10 +194,13 @@ def test_seq2seq_loss_scores_labels_and_skips_padding():
     for b in range(2):
         for t in range(4):
             perfect[b, t, labels[b, t] if labels[b, t] >= 0 else 4] = 30.0
-    batch = {"input_ids": tf.ones([2, 6], tf.int32), "input_mask": tf.ones([2, 6], tf.int32),
-             "decoder_input_ids": tf.zeros([2, 4], tf.int32),
-             "decoder_input_mask": tf.constant((labels != -100).astype(np.int32)),
-             "labels": tf.constant(labels, tf.int32)}
+    batch = {
+        "input_ids": tf.ones([2, 6], tf.int32),
+        "input_mask": tf.ones([2, 6], tf.int32),
+        "decoder_input_ids": tf.zeros([2, 4], tf.int32),
+        "decoder_input_mask": tf.constant((labels != -100).astype(np.int32)),
+        "labels": tf.constant(labels, tf.int32),
+    }
     model = FakeModel(perfect)
     loss, metrics = seq2seq.seq2seq_lm_loss(model, batch, training=False)
     assert float(loss) < 1e-6 and float(metrics["lm_accuracy"]) > 0.99

@@ -1,5 +1,6 @@
 """SpanBERT span masking: span lengths, 15% of whole words, spans inside [CLS]..[SEP],
 80/10/10 per span, boundaries, and the TFRecord example."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,8 +10,11 @@ from tfmodels.pretraining import span_masking
 from tfmodels.pretraining.masking import word_groups
 from tfmodels.pretraining.span_masking import mask_spans, sample_span_lengths, span_length_pmf
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(200)] + \
-    [f"##p{i}" for i in range(50)]
+VOCAB = (
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    + [f"w{i}" for i in range(200)]
+    + [f"##p{i}" for i in range(50)]
+)
 IDS = {t: i for i, t in enumerate(VOCAB)}
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
 
@@ -27,8 +31,13 @@ def sample_words(rng, length):
 def sample_sequence(rng, length=200):
     """``[CLS] a [SEP] b [SEP]``: two segments, so spans have a [SEP] inside to respect."""
     half = (length - 3) // 2
-    return ["[CLS]", *sample_words(rng, half), "[SEP]", *sample_words(rng, length - 3 - half),
-            "[SEP]"]
+    return [
+        "[CLS]",
+        *sample_words(rng, half),
+        "[SEP]",
+        *sample_words(rng, length - 3 - half),
+        "[SEP]",
+    ]
 
 
 def spans_of(span_left, span_right):
@@ -39,11 +48,11 @@ def test_span_lengths_follow_the_truncated_geometric():
     """The paper's Geo(0.2) clipped at 10 with mean 3.8 is the renormalized truncation
     (the reference code's ``len_distrib``); min(Geo(0.2), 10) would have mean 4.46."""
     k = np.arange(1, 11)
-    truncated = 0.2 * 0.8 ** (k - 1) / (1 - 0.8 ** 10)
+    truncated = 0.2 * 0.8 ** (k - 1) / (1 - 0.8**10)
     np.testing.assert_allclose(span_length_pmf(0.2, 10), truncated, rtol=1e-12)
     assert abs((k * truncated).sum() - 3.797) < 1e-3
     clipped = 0.2 * 0.8 ** (k - 1)
-    clipped[-1] = 0.8 ** 9  # P(min(Geo, 10) = 10) = P(Geo >= 10)
+    clipped[-1] = 0.8**9  # P(min(Geo, 10) = 10) = P(Geo >= 10)
     assert abs((k * clipped).sum() - 4.463) < 1e-3
 
     n = 100_000
@@ -63,8 +72,9 @@ def test_rate_whole_words_special_tokens_and_boundaries():
     total = chosen = 0
     for _ in range(300):
         tokens = sample_sequence(rng)
-        masked, positions, originals, left, right = mask_spans(tokens, VOCAB, rng,
-                                                               max_predictions=40)
+        masked, positions, originals, left, right = mask_spans(
+            tokens, VOCAB, rng, max_predictions=40
+        )
         total += len(tokens)
         chosen += len(positions)
         assert positions == sorted(positions) and len(set(positions)) == len(positions)
@@ -136,8 +146,7 @@ def test_encode_span_example_round_trip():
     rng = np.random.default_rng(5)
     tokens = sample_words(rng, 40)
     example = span_masking.encode_span_example(tokens, VOCAB, IDS, 48, rng, max_predictions=10)
-    parsed = tf.io.parse_example([example.SerializeToString()],
-                                 span_masking.feature_spec(48, 10))
+    parsed = tf.io.parse_example([example.SerializeToString()], span_masking.feature_spec(48, 10))
     parsed = {k: v.numpy()[0] for k, v in parsed.items()}
     assert set(span_masking.SPAN_FEATURE_NAMES) <= set(parsed)
     n = int(parsed["masked_lm_weights"].sum())

@@ -4,6 +4,7 @@ script takes, and TensorFlow's C++ start-up lines stay out of a script's output.
 
 One subprocess only (each one that loads TensorFlow costs about 5 s); the rest in-process.
 """
+
 import ast
 import contextlib
 import importlib
@@ -22,12 +23,26 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 FLAGS = flags.FLAGS
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
     ENTRY_POINTS = tomllib.load(f)["project"]["scripts"]
-SHARED = {"config", "set", "model_dir", "distribution_strategy", "tpu", "mixed_precision",
-          "jit_compile"}
+SHARED = {
+    "config",
+    "set",
+    "model_dir",
+    "distribution_strategy",
+    "tpu",
+    "mixed_precision",
+    "jit_compile",
+}
 NOT_TRAINING = {"fewshot", "export", "benchmark", "create_pretraining_data"}  # no shared flags
-NOISE = ["absl::InitializeLog", "port.cc:", "custom operations are on", "cudart_stub.cc",
-         "Could not find cuda drivers", "cpu_feature_guard.cc", "cuda_platform.cc",
-         "failed call to cuInit"]
+NOISE = [
+    "absl::InitializeLog",
+    "port.cc:",
+    "custom operations are on",
+    "cudart_stub.cc",
+    "Could not find cuda drivers",
+    "cpu_feature_guard.cc",
+    "cuda_platform.cc",
+    "failed call to cuInit",
+]
 
 
 @contextlib.contextmanager
@@ -50,16 +65,27 @@ def test_help_lists_every_flag_and_no_tensorflow_start_up_lines():
     with flags_of(squad) as names:
         assert SHARED < names
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the default
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "run_squad.py"), "--help"],
-                            env=dict(env, PYTHONPATH=ROOT), capture_output=True, text=True,
-                            timeout=300, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "run_squad.py"), "--help"],
+        env=dict(env, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert result.stdout.startswith(squad.__doc__), result.stdout[:500] + result.stderr[-2000:]
     assert "TF_CPP_MIN_LOG_LEVEL=0" in result.stdout
-    listed = {name for name in names
-              if f"  --{name}:" in result.stdout or f"  --[no]{name}:" in result.stdout}
+    listed = {
+        name
+        for name in names
+        if f"  --{name}:" in result.stdout or f"  --[no]{name}:" in result.stdout
+    }
     assert listed == names
-    assert [line for line in (result.stdout + result.stderr).splitlines()
-            if any(noise in line for noise in NOISE)] == []
+    assert [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if any(noise in line for noise in NOISE)
+    ] == []
 
 
 @pytest.mark.parametrize("command", sorted(ENTRY_POINTS))
@@ -80,20 +106,25 @@ def script_file(module):
 
 def test_the_top_level_scripts_call_the_package_mains():
     modules = {target.split(":")[0].rsplit(".", 1)[1] for target in ENTRY_POINTS.values()}
-    cli = {f[:-3] for f in os.listdir(os.path.join(ROOT, "tfmodels", "cli"))
-           if f.endswith(".py") and f != "__init__.py"}
+    cli = {
+        f[:-3]
+        for f in os.listdir(os.path.join(ROOT, "tfmodels", "cli"))
+        if f.endswith(".py") and f != "__init__.py"
+    }
     assert len(ENTRY_POINTS) == 11 and modules == cli
     scripts = {f for f in os.listdir(ROOT) if f.startswith("run_") and f.endswith(".py")}
     assert scripts | {"create_pretraining_data.py"} == {script_file(m) for m in modules}
-    commands = {target.split(":")[0].rsplit(".", 1)[1]: command
-                for command, target in ENTRY_POINTS.items()}
+    commands = {
+        target.split(":")[0].rsplit(".", 1)[1]: command for command, target in ENTRY_POINTS.items()
+    }
     for name in modules:
         with open(os.path.join(ROOT, script_file(name)), encoding="utf-8") as f:
             source = f.read()
         # A docstring naming its command, then only the import of the package's main.
         assert f"`{commands[name]}`" in ast.get_docstring(ast.parse(source)), name
-        assert source.endswith(f"from tfmodels.cli.{name} import main\n\n"
-                               'if __name__ == "__main__":\n    main()\n'), name
+        assert source.endswith(
+            f'from tfmodels.cli.{name} import main\n\nif __name__ == "__main__":\n    main()\n'
+        ), name
 
 
 @pytest.mark.parametrize("command", ENTRY_POINTS)

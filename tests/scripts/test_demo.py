@@ -7,6 +7,7 @@ synthetic topics are separable by their words, so the run must also learn: dev
 accuracy far above the majority-class baseline (a broken training step, label mix-up
 or head that is never trained would sit at or near it).
 """
+
 import json
 import os
 import re
@@ -28,17 +29,17 @@ CONFIG = os.path.join(ROOT, "configs", "experiments", "demo_minilm_fortunes.yaml
 # Each topic's own words, shared by none of the others.
 WORDS = {
     "computers": "compiler kernel server software keyboard program memory disk network "
-                 "laptop monitor printer".split(),
+    "laptop monitor printer".split(),
     "food": "pizza cheese bread soup garlic butter kitchen dinner recipe onion sauce "
-            "bakery".split(),
+    "bakery".split(),
     "law": "judge lawyer court verdict jury statute attorney trial appeal prison witness "
-           "lawsuit".split(),
+    "lawsuit".split(),
     "politics": "senator taxes voters election ballot congress campaign president "
-                "parliament minister governor mayor".split(),
+    "parliament minister governor mayor".split(),
     "science": "atom molecule physics telescope laboratory experiment chemistry biology "
-               "theory particle gravity scientist".split(),
+    "theory particle gravity scientist".split(),
     "sports": "football soccer tennis goal stadium referee coach team player baseball "
-              "league match".split(),
+    "league match".split(),
 }
 FILLER = "the a of and it was is quite very often said then every when".split()
 # Distinct entries per topic: unequal, so the majority baseline is not just 1/6, and
@@ -73,7 +74,7 @@ def write_fortunes(folder, seed=0):
             words = text.split()  # two lines, a tab inside, sometimes an attribution
             lines = [" ".join(words[:3]) + "\t" + " ".join(words[3:6]), " ".join(words[6:])]
             if i % 3 == 0:
-                lines.append(f"\t\t-- {AUTHORS[i % len(AUTHORS)]}, \"Collected Sayings\"")
+                lines.append(f'\t\t-- {AUTHORS[i % len(AUTHORS)]}, "Collected Sayings"')
             entries.append("\n".join(lines))
             if i % 10 == 0:  # a duplicate: the same entry, or in other case and punctuation
                 entries.append(text if i % 20 else text.upper().replace(".", "!"))
@@ -91,9 +92,15 @@ def write_checkpoint(folder, minilm_path):
     first requested, and at its hidden size 16 one init in six reached only 0.55 dev
     accuracy in 400 steps; at 32 all of eight inits reached >= 0.93 in 200 steps."""
     tf.keras.utils.set_random_seed(0)
-    config = bert.Config(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2,
-                         intermediate_size=64, max_position_embeddings=64)
-    tfmodels.save_pretrained(bert.BertEncoder(config), folder)
+    config = bert.Config(
+        vocab_size=30522,
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    tfmodels.save_pretrained(bert.BertModel(config), folder)
     for name in ("vocab.txt", "tokenizer_config.json"):
         shutil.copy(os.path.join(minilm_path, name), folder)
     return folder
@@ -105,11 +112,19 @@ def demo(tmp_path_factory, minilm_path):
     tmp = tmp_path_factory.mktemp("demo")
     expected = write_fortunes(str(tmp / "fortunes"))
     checkpoint = write_checkpoint(str(tmp / "tiny_bert"), minilm_path)
-    cfg = load_experiment(CONFIG, [
-        f"task.fortunes_dir={tmp / 'fortunes'}", f"task.data_dir={tmp / 'data'}",
-        f"model.init_from={checkpoint}", "model.seq_length=32", "data.train_batch_size=16",
-        f"trainer.train_steps={STEPS}", "optimizer.lr=5e-3",
-        f"trainer.checkpoint_every={STEPS // 2}"])
+    cfg = load_experiment(
+        CONFIG,
+        [
+            f"task.fortunes_dir={tmp / 'fortunes'}",
+            f"task.data_dir={tmp / 'data'}",
+            f"model.init_from={checkpoint}",
+            "model.seq_length=32",
+            "data.train_batch_size=16",
+            f"trainer.train_steps={STEPS}",
+            "optimizer.lr=5e-3",
+            f"trainer.checkpoint_every={STEPS // 2}",
+        ],
+    )
     assert cfg.task.type == "fortunes_topics" and cfg.task.baselines and cfg.task.saved_model
     tf.keras.utils.set_random_seed(0)  # the classifier head and the dropout
     report = run_experiment(cfg, str(tmp / "run"))
@@ -146,10 +161,12 @@ def test_demo_reports_baselines_and_learns(demo):
     with open(model_dir / "eval_results.json") as f:
         assert json.load(f) == report["eval"]
     assert report["steps"] == STEPS and report["train_examples"] == pytest.approx(
-        0.7 * sum(UNIQUE.values()))
+        0.7 * sum(UNIQUE.values())
+    )
     baselines, results = report["baselines"], report["eval"]
-    assert set(baselines) == {f"{s}/{b}" for s in ("dev", "test")
-                              for b in ("majority_accuracy", "bow_logreg_accuracy")}
+    assert set(baselines) == {
+        f"{s}/{b}" for s in ("dev", "test") for b in ("majority_accuracy", "bow_logreg_accuracy")
+    }
     majority = max(UNIQUE.values()) / sum(UNIQUE.values())  # computers: 9 of 33 dev rows
     assert baselines["dev/majority_accuracy"] == pytest.approx(majority)
     assert baselines["dev/bow_logreg_accuracy"] > 0.9  # the words do separate the topics
@@ -167,7 +184,8 @@ def test_demo_exports_a_saved_model_and_an_hf_model(demo):
     assert report["saved_model"] == str(model_dir / "saved_model")
     texts = [s["text"] for s in samples] + [text for text, _ in dev]
     out = tf.saved_model.load(report["saved_model"]).signatures["serving_default"](
-        text=tf.constant(texts))
+        text=tf.constant(texts)
+    )
     probabilities, labels = out["probabilities"].numpy(), out["label"].numpy().astype(str)
     assert probabilities.shape == (len(texts), len(topics))
     assert np.all(probabilities > 0) and np.all(probabilities <= 1)
@@ -177,25 +195,31 @@ def test_demo_exports_a_saved_model_and_an_hf_model(demo):
         assert sample["label"] == label
         assert sample["probability"] == pytest.approx(float(p.max()))
     # The export is the evaluated model: the same dev accuracy from raw text.
-    assert np.mean(labels[len(samples):] == np.array([label for _, label in dev])) \
-        == pytest.approx(report["eval"]["dev/accuracy"])
+    assert np.mean(
+        labels[len(samples) :] == np.array([label for _, label in dev])
+    ) == pytest.approx(report["eval"]["dev/accuracy"])
 
     hf_dir = model_dir / "hf_model"
     assert os.path.isfile(hf_dir / "vocab.txt")
     model = tfmodels.from_pretrained(str(hf_dir), architecture="classification")
     assert model.label_names == topics
-    features = tfmodels.preprocessor_from_pretrained(str(hf_dir), seq_length=32)(
-        tf.constant(texts))
-    np.testing.assert_allclose(model(features, training=False)["logits"].numpy(),
-                               out["logits"].numpy(), atol=1e-5)
+    features = tfmodels.preprocessor_from_pretrained(str(hf_dir), seq_length=32)(tf.constant(texts))
+    np.testing.assert_allclose(
+        model(features, training=False)["logits"].numpy(), out["logits"].numpy(), atol=1e-5
+    )
 
 
 def test_demo_writes_curves_and_leaves_no_temporary_files(demo):
     _, model_dir, data_dir, _ = demo
     with open(model_dir / "training_curves.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    left = [os.path.join(d, n) for folder in (model_dir, data_dir)
-            for d, dirs, files in os.walk(folder) for n in dirs + files if ".tmp" in n]
+    left = [
+        os.path.join(d, n)
+        for folder in (model_dir, data_dir)
+        for d, dirs, files in os.walk(folder)
+        for n in dirs + files
+        if ".tmp" in n
+    ]
     assert not left
 
 
@@ -204,7 +228,10 @@ def test_demo_reads_debians_fortunes_by_default(tmp_path, monkeypatch):
     cfg = load_experiment(CONFIG, [f"task.data_dir={tmp_path}"])
     assert cfg.task.fortunes_dir is None
     calls = []
-    monkeypatch.setattr(demo_task, "build_fortunes_dataset",
-                        lambda out_dir, source_dir: calls.append(source_dir) or {})
+    monkeypatch.setattr(
+        demo_task,
+        "build_fortunes_dataset",
+        lambda out_dir, source_dir: calls.append(source_dir) or {},
+    )
     demo_task.ensure_fortunes_data(cfg.task)
     assert calls == [FORTUNES_DIR] == ["/usr/share/games/fortunes"]

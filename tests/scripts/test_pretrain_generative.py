@@ -11,6 +11,7 @@ packed by tfmodels yet; the permutation records only need the pieces, the separa
 and the pad token, so the ALBERT SentencePiece fixture stands in for it (the same
 algorithm, ``▁`` word starts) behind an XLNet config.json.
 """
+
 import json
 import shutil
 
@@ -26,20 +27,48 @@ STEPS = 10
 T5_SPIECE_SIZE = 68  # t5_spiece's pieces; HF's T5Tokenizer adds 100 <extra_id_N> after them
 
 TINY = {  # family, objective it defaults to, tiny model YAML, the class hf_model reloads as
-    "gpt2": ("causal_lm", "GPT2LMHeadModel",
-             dict(vocab_size=801, hidden_size=16, num_layers=1, num_heads=2,
-                  max_position_embeddings=SEQ)),
-    "t5": ("span_corruption", "T5ForConditionalGeneration",
-           dict(vocab_size=T5_SPIECE_SIZE + 100, hidden_size=16, head_size=8,
-                intermediate_size=32, num_layers=1, num_decoder_layers=1, num_heads=2,
-                num_buckets=8, max_distance=16)),
-    "bart": ("denoising", "BartForConditionalGeneration",
-             dict(vocab_size=800, hidden_size=16, num_encoder_layers=1, num_decoder_layers=1,
-                  num_encoder_heads=2, num_decoder_heads=2, encoder_intermediate_size=32,
-                  decoder_intermediate_size=32, max_position_embeddings=SEQ)),
-    "xlnet": ("permutation_lm", "XLNetLMHeadModel",
-              dict(vocab_size=1000, hidden_size=16, num_layers=1, num_heads=2,
-                   intermediate_size=32)),
+    "gpt2": (
+        "causal_lm",
+        "GPT2LMHeadModel",
+        dict(
+            vocab_size=801, hidden_size=16, num_layers=1, num_heads=2, max_position_embeddings=SEQ
+        ),
+    ),
+    "t5": (
+        "span_corruption",
+        "T5ForConditionalGeneration",
+        dict(
+            vocab_size=T5_SPIECE_SIZE + 100,
+            hidden_size=16,
+            head_size=8,
+            intermediate_size=32,
+            num_layers=1,
+            num_decoder_layers=1,
+            num_heads=2,
+            num_buckets=8,
+            max_distance=16,
+        ),
+    ),
+    "bart": (
+        "denoising",
+        "BartForConditionalGeneration",
+        dict(
+            vocab_size=800,
+            hidden_size=16,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            num_encoder_heads=2,
+            num_decoder_heads=2,
+            encoder_intermediate_size=32,
+            decoder_intermediate_size=32,
+            max_position_embeddings=SEQ,
+        ),
+    ),
+    "xlnet": (
+        "permutation_lm",
+        "XLNetLMHeadModel",
+        dict(vocab_size=1000, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
+    ),
 }
 
 
@@ -70,19 +99,32 @@ def experiment(tmp_path, family, *overrides):
 
     model_yaml = tmp_path / f"{family}.yaml"
     model_yaml.write_text(yaml.safe_dump({"family": family, **TINY[family][2]}))
-    return load_experiment(None, [
-        f"task.input_files={tmp_path}/records/*.tfrecord",
-        f"model.name={model_yaml}", f"model.seq_length={SEQ}", "data.train_batch_size=8",
-        f"trainer.train_steps={STEPS}", "trainer.log_every=1",
-        f"trainer.checkpoint_every={STEPS}", "optimizer.lr=5e-3", "schedule.warmup_steps=0",
-        "data.shuffle_buffer=100", *overrides], task_type="pretraining")
+    return load_experiment(
+        None,
+        [
+            f"task.input_files={tmp_path}/records/*.tfrecord",
+            f"model.name={model_yaml}",
+            f"model.seq_length={SEQ}",
+            "data.train_batch_size=8",
+            f"trainer.train_steps={STEPS}",
+            "trainer.log_every=1",
+            f"trainer.checkpoint_every={STEPS}",
+            "optimizer.lr=5e-3",
+            "schedule.warmup_steps=0",
+            "data.shuffle_buffer=100",
+            *overrides,
+        ],
+        task_type="pretraining",
+    )
 
 
 def first_record(records_dir):
     path = sorted(records_dir.glob("*.tfrecord"))[0]
     record = next(iter(tf.data.TFRecordDataset(str(path))))
-    return {k: list(v.int64_list.value or v.float_list.value)
-            for k, v in tf.train.Example.FromString(record.numpy()).features.feature.items()}
+    return {
+        k: list(v.int64_list.value or v.float_list.value)
+        for k, v in tf.train.Example.FromString(record.numpy()).features.feature.items()
+    }
 
 
 def reload_features(family):
@@ -106,9 +148,12 @@ def test_generative_pretraining_end_to_end(tmp_path, family):
     write_corpus(corpus)
     records = tmp_path / "records"
     # No objective given: the tokenizer folder's config.json family decides it.
-    _, facts = create_records([str(corpus)], tokenizer_dir(tmp_path, family), str(records),
-                              options=RecordOptions(seq_length=SEQ, static_masking=None,
-                                                    dupe_factor=2))
+    _, facts = create_records(
+        [str(corpus)],
+        tokenizer_dir(tmp_path, family),
+        str(records),
+        options=RecordOptions(seq_length=SEQ, static_masking=None, dupe_factor=2),
+    )
     with open(records / "records.json", encoding="utf-8") as f:
         manifest = json.load(f)
     assert manifest["objective"] == facts["objective"] == objective
@@ -134,8 +179,10 @@ def test_generative_pretraining_end_to_end(tmp_path, family):
     summary = run_experiment(experiment(tmp_path, family), str(model_dir))
     with open(model_dir / "history.json", encoding="utf-8") as f:
         losses = [h["loss"] for h in json.load(f) if "loss" in h]
-    print(f"\n{family} {objective}: loss {losses[0]:.3f} -> {losses[-1]:.3f} "
-          f"({', '.join(f'{x:.2f}' for x in losses)})")
+    print(
+        f"\n{family} {objective}: loss {losses[0]:.3f} -> {losses[-1]:.3f} "
+        f"({', '.join(f'{x:.2f}' for x in losses)})"
+    )
     assert len(losses) == STEPS and np.all(np.isfinite(losses))
     assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.05, losses
     metric = "plm_loss" if family == "xlnet" else "lm_loss"
@@ -156,16 +203,21 @@ def test_generative_model_refuses_masked_lm(tmp_path):
     from tfmodels.pretraining import registry
     from tfmodels.training.driver import run_experiment
 
-    with pytest.raises(ConfigError, match=r"objective 'mlm' \(RoBERTa.*\) needs a masked_lm "
-                                          r"model, but the gpt2 family has none; pick an "
-                                          r"objective the gpt2 family can run \(default: "
-                                          r"causal_lm\)"):
-        run_experiment(experiment(tmp_path, "gpt2", "task.objective=mlm"),
-                       str(tmp_path / "run"))
+    with pytest.raises(
+        ConfigError,
+        match=r"objective 'mlm' \(RoBERTa.*\) needs a masked_lm "
+        r"model, but the gpt2 family has none; pick an "
+        r"objective the gpt2 family can run \(default: "
+        r"causal_lm\)",
+    ):
+        run_experiment(experiment(tmp_path, "gpt2", "task.objective=mlm"), str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
     model = gpt2.GPT2LMHeadModel(gpt2.Config(**TINY["gpt2"][2]))
     registry.check_model(registry.get_objective("causal_lm"), model, "gpt2")  # fits
-    with pytest.raises(ConfigError, match=r"objective 'mlm_nsp' .* needs the model's mlm_head "
-                                          r"and sentence_head, but the gpt2 model "
-                                          r"GPT2LMHeadModel has none"):
+    with pytest.raises(
+        ConfigError,
+        match=r"objective 'mlm_nsp' .* needs the model's mlm_head "
+        r"and sentence_head, but the gpt2 model "
+        r"GPT2LMHeadModel has none",
+    ):
         registry.check_model(registry.get_objective("mlm_nsp"), model, "gpt2")

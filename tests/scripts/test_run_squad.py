@@ -1,4 +1,5 @@
 """run_squad.py end to end on the tiny BERT: official-format outputs; bad input exits 2."""
+
 import json
 import os
 
@@ -10,14 +11,33 @@ from tests.tasks.test_squad import CONTEXT, qa, write_squad
 from tfmodels.training.driver import run_experiment
 from tfmodels.training.experiment import load_experiment
 
-QUESTIONS = [qa("early", "Who opened it?", "Anna Smith"),
-             qa("late", "When did it close?", "2011"),
-             qa("none", "Who sold it?", impossible=True, plausible="Anna Smith")]
-ARGS = ["--set", "model.seq_length=32", "--set", "trainer.train_steps=30",
-        "--set", "trainer.checkpoint_every=30", "--set", "trainer.log_every=5",
-        "--set", "optimizer.lr=1e-2", "--set", "schedule.warmup_steps=0",
-        "--set", "data.train_batch_size=4", "--set", "data.eval_batch_size=8",
-        "--set", "task.doc_stride=8", "--set", "task.max_query_length=8"]
+QUESTIONS = [
+    qa("early", "Who opened it?", "Anna Smith"),
+    qa("late", "When did it close?", "2011"),
+    qa("none", "Who sold it?", impossible=True, plausible="Anna Smith"),
+]
+ARGS = [
+    "--set",
+    "model.seq_length=32",
+    "--set",
+    "trainer.train_steps=30",
+    "--set",
+    "trainer.checkpoint_every=30",
+    "--set",
+    "trainer.log_every=5",
+    "--set",
+    "optimizer.lr=1e-2",
+    "--set",
+    "schedule.warmup_steps=0",
+    "--set",
+    "data.train_batch_size=4",
+    "--set",
+    "data.eval_batch_size=8",
+    "--set",
+    "task.doc_stride=8",
+    "--set",
+    "task.max_query_length=8",
+]
 
 
 def test_trains_and_writes_official_format_predictions(tiny_checkpoint, tmp_path):
@@ -25,10 +45,16 @@ def test_trains_and_writes_official_format_predictions(tiny_checkpoint, tmp_path
     data = write_squad(tmp_path / "train.json", QUESTIONS, version="v2.0")
     out = tmp_path / "run"
     tf_keras.utils.set_random_seed(0)  # the new span head and dropout
-    cfg = load_experiment(None, [f"model.init_from={tiny_checkpoint}",
-                                 f"task.train_file={data}", f"task.predict_file={data}",
-                                 *ARGS[1::2]],
-                          task_type="squad")
+    cfg = load_experiment(
+        None,
+        [
+            f"model.init_from={tiny_checkpoint}",
+            f"task.train_file={data}",
+            f"task.predict_file={data}",
+            *ARGS[1::2],
+        ],
+        task_type="squad",
+    )
     run_experiment(cfg, str(out))
     predictions = json.loads((out / "predictions.json").read_text())
     null_odds = json.loads((out / "null_odds.json").read_text())
@@ -56,7 +82,13 @@ def test_bad_answer_start_exits_2_with_one_line_and_writes_nothing(tiny_checkpoi
     bad["answers"][0]["answer_start"] = 0
     data = write_squad(tmp_path / "bad.json", [bad])
     out = tmp_path / "run"
-    result = run_script("run_squad.py", f"--init_from={tiny_checkpoint}", f"--train_file={data}",
-                        f"--predict_file={data}", f"--model_dir={out}", *ARGS)
+    result = run_script(
+        "run_squad.py",
+        f"--init_from={tiny_checkpoint}",
+        f"--train_file={data}",
+        f"--predict_file={data}",
+        f"--model_dir={out}",
+        *ARGS,
+    )
     assert "bad.json: question q9" in one_line_error(result)
     assert not out.exists()

@@ -1,5 +1,6 @@
 """run_tagger.py end to end on tiny CoNLL files (IOBES on disk, BIO learned), and its
 one-line errors on bad input."""
+
 import json
 import os
 
@@ -15,12 +16,26 @@ from tfmodels.training.driver import run_experiment
 SENTENCES = [
     [("John", "B-PER"), ("Smith", "E-PER"), ("visited", "O"), ("Paris", "S-LOC"), (".", "O")],
     [("Reuters", "S-ORG"), ("said", "O"), ("on", "O"), ("Monday", "O")],
-    [("The", "O"), ("United", "B-ORG"), ("Nations", "E-ORG"), ("met", "O"), ("in", "O"),
-     ("New", "B-LOC"), ("York", "E-LOC")],
+    [
+        ("The", "O"),
+        ("United", "B-ORG"),
+        ("Nations", "E-ORG"),
+        ("met", "O"),
+        ("in", "O"),
+        ("New", "B-LOC"),
+        ("York", "E-LOC"),
+    ],
     # 20 words: more than seq_length - 2 = 14 sub-tokens, so it is split into windows.
     [(w, "O") for w in "and then a very long sentence went on and on for a while before".split()]
-    + [("Mary", "S-PER"), ("came", "O"), ("to", "O"), ("Berlin", "S-LOC"), ("again", "O"),
-       (".", "O"), ("ok", "O")],
+    + [
+        ("Mary", "S-PER"),
+        ("came", "O"),
+        ("to", "O"),
+        ("Berlin", "S-LOC"),
+        ("again", "O"),
+        (".", "O"),
+        ("ok", "O"),
+    ],
 ]
 
 
@@ -44,16 +59,26 @@ def data_dir(tmp_path):
     return folder
 
 
-SETTINGS = ["trainer.train_steps=40", "trainer.checkpoint_every=40", "data.train_batch_size=4",
-            "model.seq_length=16", "optimizer.lr=1e-2", "schedule.warmup_steps=0"]
+SETTINGS = [
+    "trainer.train_steps=40",
+    "trainer.checkpoint_every=40",
+    "data.train_batch_size=4",
+    "model.seq_length=16",
+    "optimizer.lr=1e-2",
+    "schedule.warmup_steps=0",
+]
 
 
-def test_trains_scores_entities_and_writes_predictions(tmp_path, data_dir, tiny_checkpoint,
-                                                       capsys):
+def test_trains_scores_entities_and_writes_predictions(tmp_path, data_dir, tiny_checkpoint, capsys):
     """run_tagger.py's body in-process, seeded, under XLA (the script runs below)."""
     tf_keras.utils.set_random_seed(0)  # the new token head and dropout
-    cfg = experiment(f"task.data_dir={data_dir}", f"model.init_from={tiny_checkpoint}",
-                     *SETTINGS, "runtime.jit_compile=true", task_type="tagging")
+    cfg = experiment(
+        f"task.data_dir={data_dir}",
+        f"model.init_from={tiny_checkpoint}",
+        *SETTINGS,
+        "runtime.jit_compile=true",
+        task_type="tagging",
+    )
     run_experiment(cfg, str(tmp_path / "run"))
     out = capsys.readouterr().out
     assert "step 40/40" in out
@@ -100,9 +125,13 @@ def test_trains_scores_entities_and_writes_predictions(tmp_path, data_dir, tiny_
 def test_bad_line_is_one_line_and_exit_2(tmp_path, data_dir, tiny_checkpoint):
     text = (data_dir / "train.txt").read_text().replace("Paris NNP B-NP S-LOC", "Paris S-LOC", 1)
     (data_dir / "train.txt").write_text(text)
-    result = run_script("run_tagger.py", f"--data_dir={data_dir}",
-                        f"--init_from={tiny_checkpoint}", f"--model_dir={tmp_path / 'run'}",
-                        *[f"--set={s}" for s in SETTINGS])
+    result = run_script(
+        "run_tagger.py",
+        f"--data_dir={data_dir}",
+        f"--init_from={tiny_checkpoint}",
+        f"--model_dir={tmp_path / 'run'}",
+        *[f"--set={s}" for s in SETTINGS],
+    )
     assert "train.txt:6: expected 4 columns" in one_line_error(result)
     assert not os.path.exists(tmp_path / "run")  # checked before anything is written
 
@@ -116,8 +145,9 @@ def test_bad_data_is_refused_before_the_model_is_built(case, tmp_path, data_dir)
     else:
         os.remove(data_dir / "test.txt")
         expected = "test file not found"
-    cfg = experiment(f"task.data_dir={data_dir}", "model.init_from=/nonexistent",
-                     task_type="tagging")
+    cfg = experiment(
+        f"task.data_dir={data_dir}", "model.init_from=/nonexistent", task_type="tagging"
+    )
     with pytest.raises(DataError, match=expected):
         run_experiment(cfg, str(tmp_path / "run"))
     assert not os.path.exists(tmp_path / "run")
@@ -128,8 +158,10 @@ def test_given_labels_are_checked():
     given = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
     cfg = experiment(f"task.labels=[{', '.join(given)}]", task_type="tagging")
     assert tagging_experiment._labels(cfg.task, sentences) == given
-    for labels, message in (("[O, B-PER]", "lacks 'I-PER'"), ("[O, B-PER, I-PER, S-LOC]",
-                                                                  "'S-LOC' is not a BIO tag")):
+    for labels, message in (
+        ("[O, B-PER]", "lacks 'I-PER'"),
+        ("[O, B-PER, I-PER, S-LOC]", "'S-LOC' is not a BIO tag"),
+    ):
         cfg = experiment(f"task.labels={labels}", task_type="tagging")
         with pytest.raises(ConfigError, match=message):
             tagging_experiment._labels(cfg.task, sentences)

@@ -1,5 +1,6 @@
 """CoNLL reading, BIO <-> IOBES, first-sub-token features and their mapping back, the
 masked token loss, and conlleval's entity scores on crafted predictions."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -34,8 +35,11 @@ def write(tmp_path, name, text):
 
 def test_read_conll_skips_docstart_and_keeps_line_numbers(tmp_path):
     sentences = conll.read_conll(write(tmp_path, "train.txt", TRAIN))
-    assert [s.words for s in sentences] == [["EU", "rejects", "German", "call", "."],
-                                            ["Peter", "Blackburn"], ["BRUSSELS", "1996-08-22"]]
+    assert [s.words for s in sentences] == [
+        ["EU", "rejects", "German", "call", "."],
+        ["Peter", "Blackburn"],
+        ["BRUSSELS", "1996-08-22"],
+    ]
     assert sentences[0].tags == ["B-ORG", "O", "B-MISC", "O", "O"]
     assert sentences[1].lines == [9, 10]
     assert conll.label_set(sentences) == ["O", "B-LOC", "B-MISC", "B-ORG", "B-PER", "I-PER"]
@@ -54,8 +58,11 @@ def test_bad_files_name_file_and_line(tmp_path):
     assert conll.find_split(str(tmp_path), "dev").endswith("dev.txt")
     sentences = conll.read_conll(write(tmp_path, "valid.txt", TRAIN.replace("B-PER", "B-PERSON")))
     with pytest.raises(DataError, match=r"valid\.txt:9: tag 'B-PERSON' is not in the label set"):
-        conll.label_ids(sentences, conll.label_set(conll.read_conll(path.replace(
-            "train.txt", "dev.txt"))), str(tmp_path / "valid.txt"))
+        conll.label_ids(
+            sentences,
+            conll.label_set(conll.read_conll(path.replace("train.txt", "dev.txt"))),
+            str(tmp_path / "valid.txt"),
+        )
     broken = conll.read_conll(write(tmp_path, "x.txt", "a NN X-PER\n"))
     with pytest.raises(DataError, match=r"x\.txt:1: tag 'X-PER'"):
         conll.convert_sentences(broken, "BIO", str(tmp_path / "x.txt"))
@@ -68,31 +75,48 @@ def test_bio_iobes_conversion_round_trips():
     assert conll.convert(iobes, "BIO") == bio
     assert conll.convert(conll.convert(iobes, "BIO"), "IOBES") == iobes
     # IOB1 (the original CoNLL-2003 files: I- opens a chunk, B- only between two of a type)
-    assert conll.convert(["I-PER", "I-PER", "B-PER", "O", "I-LOC"], "BIO") == \
-        ["B-PER", "I-PER", "B-PER", "O", "B-LOC"]
+    assert conll.convert(["I-PER", "I-PER", "B-PER", "O", "I-LOC"], "BIO") == [
+        "B-PER",
+        "I-PER",
+        "B-PER",
+        "O",
+        "B-LOC",
+    ]
     sentences = [conll.Sentence(["a"], ["S-PER"], [1])]
     assert conll.detect_scheme(sentences) == "IOBES"
 
 
-@pytest.mark.parametrize("tags", [
-    ["O", "E-PER", "S-PER", "I-PER", "B-LOC", "E-ORG"],
-    ["I-PER", "B-PER", "I-PER", "I-LOC", "O", "I-LOC"],
-    ["B-PER", "E-LOC", "I-LOC", "S-MISC", "E-MISC", "O"],
-])
+@pytest.mark.parametrize(
+    "tags",
+    [
+        ["O", "E-PER", "S-PER", "I-PER", "B-LOC", "E-ORG"],
+        ["I-PER", "B-PER", "I-PER", "I-LOC", "O", "I-LOC"],
+        ["B-PER", "E-LOC", "I-LOC", "S-MISC", "E-MISC", "O"],
+    ],
+)
 def test_chunks_follow_conlleval_as_seqeval_does(tags):
     from seqeval.metrics.sequence_labeling import get_entities
+
     assert conll.chunks(tags) == get_entities(tags)
 
 
 def test_entity_scores_on_crafted_predictions():
-    gold = [["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"],
-            ["B-ORG", "O", "B-MISC", "O"]]
-    predicted = [["B-PER", "O", "O", "O", "B-ORG", "I-ORG", "O"],  # boundary and type errors
-                 ["B-ORG", "O", "B-MISC", "B-MISC"]]              # right, right, spurious
+    gold = [["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"], ["B-ORG", "O", "B-MISC", "O"]]
+    predicted = [
+        ["B-PER", "O", "O", "O", "B-ORG", "I-ORG", "O"],  # boundary and type errors
+        ["B-ORG", "O", "B-MISC", "B-MISC"],
+    ]  # right, right, spurious
     # Gold chunks 4; predicted 5 (PER 0-0, ORG 4-5, ORG, MISC, MISC); 2 right.
-    expected = {"precision": 2 / 5, "recall": 2 / 4, "f1": 2 * 0.4 * 0.5 / 0.9,
-                "accuracy": 7 / 11, "f1_PER": 0.0, "f1_LOC": 0.0, "f1_ORG": 2 / 3,
-                "f1_MISC": 2 / 3}
+    expected = {
+        "precision": 2 / 5,
+        "recall": 2 / 4,
+        "f1": 2 * 0.4 * 0.5 / 0.9,
+        "accuracy": 7 / 11,
+        "f1_PER": 0.0,
+        "f1_LOC": 0.0,
+        "f1_ORG": 2 / 3,
+        "f1_MISC": 2 / 3,
+    }
     for scheme in ("BIO", "IOBES"):  # the same chunks in either scheme
         g = [conll.convert(t, scheme) for t in gold]
         p = [conll.convert(t, scheme) for t in predicted]
@@ -101,7 +125,8 @@ def test_entity_scores_on_crafted_predictions():
             if key != "accuracy" or scheme == "BIO":  # tags differ token by token in IOBES
                 assert got[key] == pytest.approx(value), (scheme, key)
         assert got["per_type"]["ORG"] == pytest.approx(
-            {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1})
+            {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1}
+        )
         assert got["per_type"]["LOC"]["support"] == 1
     # conlleval: I-X after O opens a chunk, so this prediction is right.
     assert conll.entity_metrics([["O", "B-PER", "I-PER"]], [["O", "I-PER", "I-PER"]])["f1"] == 1.0
@@ -114,10 +139,11 @@ def preprocessor(minilm_path):
 
 def test_first_subtoken_labels_and_mapping_back(preprocessor):
     words = ["Johanson", "\u200b", "visited", "U.N.", "in", "Gdańsk"]
-    sentences = [conll.Sentence(words, ["B-PER", "O", "O", "B-ORG", "O", "B-LOC"],
-                                list(range(1, 7))),
-                 conll.Sentence(["the"] * 9, ["O"] * 9, list(range(8, 17))),
-                 conll.Sentence(["antidisestablishmentarianism", "x"], ["B-MISC", "O"], [18, 19])]
+    sentences = [
+        conll.Sentence(words, ["B-PER", "O", "O", "B-ORG", "O", "B-LOC"], list(range(1, 7))),
+        conll.Sentence(["the"] * 9, ["O"] * 9, list(range(8, 17))),
+        conll.Sentence(["antidisestablishmentarianism", "x"], ["B-MISC", "O"], [18, 19]),
+    ]
     labels = ["O", "B-LOC", "B-MISC", "B-ORG", "B-PER"]
     ids = conll.label_ids(sentences, labels, "t")
     f = conll.make_features(sentences, preprocessor, ids)
@@ -126,8 +152,13 @@ def test_first_subtoken_labels_and_mapping_back(preprocessor):
     assert [len(p) for p in pieces[0]] == [2, 1, 1, 4, 1, 1] and pieces[0][1] == [unk]
     # Budget 6 sub-tokens a window: words split at word boundaries, never inside a word.
     assert [(n, first, positions) for n, first, positions in f.windows] == [
-        (0, 0, [1, 3, 4]), (0, 3, [1, 5, 6]), (1, 0, [1, 2, 3, 4, 5, 6]), (1, 6, [1, 2, 3]),
-        (2, 0, [1]), (2, 1, [1])]
+        (0, 0, [1, 3, 4]),
+        (0, 3, [1, 5, 6]),
+        (1, 0, [1, 2, 3, 4, 5, 6]),
+        (1, 6, [1, 2, 3]),
+        (2, 0, [1]),
+        (2, 1, [1]),
+    ]
     assert f.truncated_words == 1  # 8 pieces cut to 6
     for r, (n, first, positions) in enumerate(f.windows):
         length = int(f.input_mask[r].sum())
@@ -135,7 +166,7 @@ def test_first_subtoken_labels_and_mapping_back(preprocessor):
         assert (f.input_ids[r, length:] == 0).all()
         for k, position in enumerate(positions):
             word = pieces[n][first + k][:6]
-            np.testing.assert_array_equal(f.input_ids[r, position:position + len(word)], word)
+            np.testing.assert_array_equal(f.input_ids[r, position : position + len(word)], word)
         assert f.weights[r].sum() == len(positions)
         np.testing.assert_array_equal(np.nonzero(f.weights[r])[0], positions)
     assert f.weights.sum() == sum(len(s.words) for s in sentences)

@@ -1,4 +1,5 @@
 """GPT-3-style few-shot scoring: log-likelihoods, batching, prompts, truncation, TSV errors."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,8 +15,9 @@ SEQ = 32
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return ByteBPETokenizer(fixture_path("roberta_bpe", "vocab.json"),
-                            fixture_path("roberta_bpe", "merges.txt"))
+    return ByteBPETokenizer(
+        fixture_path("roberta_bpe", "vocab.json"), fixture_path("roberta_bpe", "merges.txt")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,14 @@ def model(tokenizer):
     tf.keras.utils.set_random_seed(0)
     # A large init range gives peaked, position-dependent logits (near-uniform ones
     # would let wrong position bookkeeping pass unnoticed).
-    config = gpt2.Config(vocab_size=tokenizer.vocab_size, hidden_size=16, num_layers=1,
-                         num_heads=2, max_position_embeddings=SEQ, initializer_range=0.5)
+    config = gpt2.Config(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        max_position_embeddings=SEQ,
+        initializer_range=0.5,
+    )
     return gpt2.GPT2LMHeadModel(config)
 
 
@@ -43,8 +51,10 @@ def by_hand(model, prompt, candidate):
 
 
 def items(*rows):
-    return [fewshot.Item(context, choices, label, f"test line {n}")
-            for n, (context, choices, label) in enumerate(rows, start=2)]
+    return [
+        fewshot.Item(context, choices, label, f"test line {n}")
+        for n, (context, choices, label) in enumerate(rows, start=2)
+    ]
 
 
 def test_score_is_the_sum_of_the_candidate_log_probs(model, scorer):
@@ -79,9 +89,11 @@ def test_prompt_has_exactly_k_demonstrations():
 
 
 def test_predictions_are_the_brute_force_argmax(model, scorer, tokenizer):
-    data = items(("The cat sat on the", ["mat", "dog", "sky is blue"], 0),
-                 ("Two plus two is", ["four", "five"], 1),
-                 ("Water is", ["wet", "dry", "made of fire", "cold"], 3))
+    data = items(
+        ("The cat sat on the", ["mat", "dog", "sky is blue"], 0),
+        ("Two plus two is", ["four", "five"], 1),
+        ("Water is", ["wet", "dry", "made of fire", "cold"], 3),
+    )
     fmt = fewshot.PromptFormat()
     demos = [[data[(i + 1) % 3]] for i in range(3)]
     scores, dropped, cut = fewshot.score_items(scorer, data, demos, fmt)
@@ -113,9 +125,11 @@ def test_a_model_that_favours_a_candidate_picks_it(tokenizer):
     favoured = tokenizer(tf.constant([" people"])).to_list()[0]
     assert len(favoured) == 1
     scorer = fewshot.Scorer(FavoursOneToken(tokenizer.vocab_size, favoured[0]), tokenizer, SEQ)
-    data = items(("Who is it? It is", ["you", "people", "man"], 1),
-                 ("Who is it? It is", ["people", "one"], 0),
-                 ("Who is it? It is", ["people", "man"], 1))
+    data = items(
+        ("Who is it? It is", ["you", "people", "man"], 1),
+        ("Who is it? It is", ["people", "one"], 0),
+        ("Who is it? It is", ["people", "man"], 1),
+    )
     results = fewshot.evaluate(scorer, data, shots=(0, 1))
     assert [r["correct"] for r in results.values()] == [2, 2]
 
@@ -124,13 +138,12 @@ def test_demonstrations_are_dropped_from_the_left_to_fit(scorer):
     data = items(*[(f"Sentence number {i} is here", ["yes", "no"], i % 2) for i in range(6)])
     fmt = fewshot.PromptFormat()
     demos = [[d for d in data if d is not q] for q in data]  # 5 demonstrations each
-    prompts, dropped, cut = fewshot._fit_prompts(
-        scorer, data, demos, fmt, [[[1]] for _ in data])
+    prompts, dropped, cut = fewshot._fit_prompts(scorer, data, demos, fmt, [[[1]] for _ in data])
     for q, demo, ids, n in zip(data, demos, prompts, dropped):
         assert 0 < n < 5 and cut == [0] * 6
         assert len(ids) + 1 <= SEQ
         assert ids == scorer.tokenize([fewshot.format_prompt(q, demo[n:], fmt)])[0]
-        longer = scorer.tokenize([fewshot.format_prompt(q, demo[n - 1:], fmt)])[0]
+        longer = scorer.tokenize([fewshot.format_prompt(q, demo[n - 1 :], fmt)])[0]
         assert len(longer) + 1 > SEQ  # one demonstration fewer dropped would not fit
     long_query = items((" ".join(["word"] * 40), ["yes", "no"], 0))
     prompts, dropped, cut = fewshot._fit_prompts(scorer, long_query, [[]], fmt, [[[1, 2]]])
@@ -148,13 +161,16 @@ def test_read_items_formats_and_errors(tmp_path):
     mc.write_text("context\tchoices\tlabel\nQ one\ta|b|c\tb\nQ two\tx|y\t1\n", encoding="utf-8")
     got = fewshot.read_items(str(mc))
     assert [(i.context, i.choices, i.label) for i in got] == [
-        ("Q one", ["a", "b", "c"], 1), ("Q two", ["x", "y"], 1)]
+        ("Q one", ["a", "b", "c"], 1),
+        ("Q two", ["x", "y"], 1),
+    ]
     cls = tmp_path / "cls.tsv"
     cls.write_text("label\tcontext\nneg\tBad film.\npos\tGood film.\n", encoding="utf-8")
     assert [i.label for i in fewshot.read_items(str(cls), ["pos", "neg"])] == [1, 0]
     bad = tmp_path / "bad.tsv"
-    bad.write_text("context\tchoices\tlabel\nQ one\ta|b\t0\nQ two has no label\ta|b\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "context\tchoices\tlabel\nQ one\ta|b\t0\nQ two has no label\ta|b\n", encoding="utf-8"
+    )
     with pytest.raises(DataError, match=r"bad.tsv line 3: expected 3 tab-separated fields"):
         fewshot.read_items(str(bad))
     bad.write_text("context\tchoices\tlabel\nQ\ta|b\tc\n", encoding="utf-8")

@@ -1,4 +1,5 @@
 """GLUE readers on the official layouts; bad rows and labels name file and line."""
+
 import numpy as np
 import pytest
 
@@ -48,8 +49,11 @@ def test_label_outside_the_task_set(tmp_path):
     data_dir = write_glue_task(str(tmp_path), "QNLI")
     with open(f"{data_dir}/dev.tsv", "a") as f:
         f.write("99\ta\tb\tmaybe\n")
-    with pytest.raises(DataError, match=r"dev\.tsv:10: label 'maybe' is not one of "
-                                        r"entailment, not_entailment"):
+    with pytest.raises(
+        DataError,
+        match=r"dev\.tsv:10: label 'maybe' is not one of "
+        r"entailment, not_entailment",
+    ):
         get_task("qnli").read(data_dir, "dev.tsv")
 
 

@@ -1,4 +1,5 @@
 """Source -> target fine-tuning: data, features, metrics, and a Transformer that learns."""
+
 import json
 import os
 import random
@@ -31,8 +32,9 @@ dropout: 0.0
 def reverse_task(tmp_path_factory):
     """A WordPiece vocabulary of 16 letters and pairs (letters, letters reversed)."""
     root = tmp_path_factory.mktemp("reverse")
-    (root / "vocab.txt").write_text("\n".join(
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + LETTERS) + "\n")
+    (root / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + LETTERS) + "\n"
+    )
     (root / "transformer_tiny.yaml").write_text(TINY_TRANSFORMER)
     rng = random.Random(0)
     data = root / "data"
@@ -47,13 +49,25 @@ def reverse_task(tmp_path_factory):
 
 
 def _overrides(root, steps):
-    return [f"task.data_dir={root / 'data'}", f"model.name={root / 'transformer_tiny.yaml'}",
-            f"model.vocab_file={root / 'vocab.txt'}", "model.seq_length=10",
-            "data.train_batch_size=64", "data.eval_batch_size=100", "optimizer.lr=0.003",
-            "optimizer.weight_decay=0.0", "schedule.name=inverse_sqrt", "schedule.warmup_steps=60",
-            f"trainer.train_steps={steps}", f"trainer.checkpoint_every={steps}",
-            "trainer.log_every=100", "task.kind=text2text", "task.target_length=8",
-            "task.num_beams=3", "task.label_smoothing=0.1"]
+    return [
+        f"task.data_dir={root / 'data'}",
+        f"model.name={root / 'transformer_tiny.yaml'}",
+        f"model.vocab_file={root / 'vocab.txt'}",
+        "model.seq_length=10",
+        "data.train_batch_size=64",
+        "data.eval_batch_size=100",
+        "optimizer.lr=0.003",
+        "optimizer.weight_decay=0.0",
+        "schedule.name=inverse_sqrt",
+        "schedule.warmup_steps=60",
+        f"trainer.train_steps={steps}",
+        f"trainer.checkpoint_every={steps}",
+        "trainer.log_every=100",
+        "task.kind=text2text",
+        "task.target_length=8",
+        "task.num_beams=3",
+        "task.label_smoothing=0.1",
+    ]
 
 
 @pytest.mark.slow
@@ -111,8 +125,9 @@ def test_reading_pairs_and_bad_rows(tmp_path):
 
 
 def test_metrics_are_the_packages_scores():
-    same = seq2seq.text_metrics("summarization", ["the cat sat on the mat"],
-                                ["the cat sat on the mat"])
+    same = seq2seq.text_metrics(
+        "summarization", ["the cat sat on the mat"], ["the cat sat on the mat"]
+    )
     assert same["bleu"] == pytest.approx(100.0) and same["rouge1"] == pytest.approx(100.0)
     # ROUGE-1: precision 2/2, recall 2/3 -> F1 0.8; ROUGE-2: 1/1 and 1/2 -> 2/3
     part = seq2seq.text_metrics("summarization", ["the cat"], ["the cat sat"])
@@ -124,8 +139,9 @@ def test_metrics_are_the_packages_scores():
 
 
 def test_glue_tasks_in_t5_prompts():
-    examples = glue.Examples(["0", "1"], ["A man.", "It rains."], ["A person.", "Dry."],
-                             np.array([1, 0]))
+    examples = glue.Examples(
+        ["0", "1"], ["A man.", "It rains."], ["A person.", "Dry."], np.array([1, 0])
+    )
     pairs = seq2seq.glue_pairs("mrpc", examples, "dev.tsv")
     assert pairs.sources[0] == "mrpc sentence1: A man. sentence2: A person."
     assert pairs.targets == ["equivalent", "not_equivalent"]
@@ -159,8 +175,14 @@ def test_script_names_the_bad_line_and_exits_2(reverse_task, tmp_path):
     (data / "train.tsv").write_text("a b\tb a\nc d\n")
     (data / "dev.tsv").write_text("a b\tb a\n")
     (data / "test.tsv").write_text("a b\tb a\n")
-    result = run_script("run_seq2seq.py", f"--data_dir={data}", f"--model_dir={tmp_path / 'run'}",
-                        "--set", f"model.name={reverse_task / 'transformer_tiny.yaml'}",
-                        "--set", f"model.vocab_file={reverse_task / 'vocab.txt'}")
+    result = run_script(
+        "run_seq2seq.py",
+        f"--data_dir={data}",
+        f"--model_dir={tmp_path / 'run'}",
+        "--set",
+        f"model.name={reverse_task / 'transformer_tiny.yaml'}",
+        "--set",
+        f"model.vocab_file={reverse_task / 'vocab.txt'}",
+    )
     assert f"{data / 'train.tsv'}:2: expected 2 tab-separated columns" in one_line_error(result)
     assert not (tmp_path / "run").exists()

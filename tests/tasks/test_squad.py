@@ -1,4 +1,5 @@
 """SQuAD reading, windowing (char offsets -> tokens -> text round trips) and decoding."""
+
 import json
 import os
 
@@ -10,11 +11,16 @@ from tests.conftest import fixture_path, minilm_dir
 from tfmodels.errors import DataError
 from tfmodels.tasks import squad
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
-         "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee "
-         "zulu").split()
-CONTEXT = ("In 1990 the café of Zürich (a small place) was opened by Anna Smith. " +
-           " ".join(WORDS) + ". It closed in 2011, after the flood.")
+WORDS = (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+    "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee "
+    "zulu"
+).split()
+CONTEXT = (
+    "In 1990 the café of Zürich (a small place) was opened by Anna Smith. "
+    + " ".join(WORDS)
+    + ". It closed in 2011, after the flood."
+)
 LONG_ANSWER = " ".join(WORDS[2:22])  # 20 tokens: more than any window holds
 
 
@@ -24,23 +30,26 @@ def qa(qid, question, answer=None, impossible=False, plausible=None, context=CON
         row["answers"] = [{"text": answer, "answer_start": context.index(answer)}]
     if impossible:
         row["is_impossible"] = True
-        row["plausible_answers"] = [{"text": plausible,
-                                     "answer_start": context.index(plausible)}]
+        row["plausible_answers"] = [{"text": plausible, "answer_start": context.index(plausible)}]
     return row
 
 
 def write_squad(path, questions, context=CONTEXT, version="1.1"):
-    data = {"version": version, "data": [{"title": "t", "paragraphs": [
-        {"context": context, "qas": questions}]}]}
+    data = {
+        "version": version,
+        "data": [{"title": "t", "paragraphs": [{"context": context, "qas": questions}]}],
+    }
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f)
     return str(path)
 
 
-QUESTIONS = [qa("early", "Who opened it?", "Anna Smith"),
-             qa("accent", "Where?", "café of Zürich"),
-             qa("late", "When did it close?", "2011"),
-             qa("long", "Which words?", LONG_ANSWER)]
+QUESTIONS = [
+    qa("early", "Who opened it?", "Anna Smith"),
+    qa("accent", "Where?", "café of Zürich"),
+    qa("late", "When did it close?", "2011"),
+    qa("long", "Which words?", LONG_ANSWER),
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +59,9 @@ def wordpiece():
 
 def convert(preprocessor, questions, tmp_path, context=CONTEXT):
     examples, _ = squad.read_squad(write_squad(tmp_path / "s.json", questions, context))
-    return examples, squad.convert_examples(examples, preprocessor, 24, doc_stride=5,
-                                            max_query_length=6)
+    return examples, squad.convert_examples(
+        examples, preprocessor, 24, doc_stride=5, max_query_length=6
+    )
 
 
 def spans(examples, features):
@@ -62,8 +72,9 @@ def spans(examples, features):
         window[qid] = window.get(qid, -1) + 1
         s, e = features.start_positions[row], features.end_positions[row]
         if s:
-            text = examples[index].context[features.token_start[row, s]:
-                                           features.token_end[row, e]]
+            text = examples[index].context[
+                features.token_start[row, s] : features.token_end[row, e]
+            ]
             out.setdefault(qid, []).append((window[qid], text))
     return out, window
 
@@ -115,13 +126,15 @@ def test_offsets_give_the_tokenizers_ids_and_original_text(wordpiece):
 def test_other_tokenizers_round_trip_whole_word_answers(fixture, tmp_path):
     """Byte-BPE has exact offsets; SentencePiece spans whole words (answers here are)."""
     preprocessor = tfmodels.preprocessor_from_pretrained(fixture_path(fixture), 24)
-    questions = [qa("who", "Who opened it?", "Anna"), qa("late", "When did it close?", "2011,"),
-                 qa("mid", "Which?", "tango uniform")]
+    questions = [
+        qa("who", "Who opened it?", "Anna"),
+        qa("late", "When did it close?", "2011,"),
+        qa("mid", "Which?", "tango uniform"),
+    ]
     examples, features = convert(preprocessor, questions, tmp_path)
     found, _ = spans(examples, features)
     for example in examples:
-        assert found[example.qid] and all(t == example.answers[0][0]
-                                          for _, t in found[example.qid])
+        assert found[example.qid] and all(t == example.answers[0][0] for _, t in found[example.qid])
     if fixture == "roberta_bpe":  # <s> q </s></s> passage </s>, one token type
         packer = preprocessor.packer
         q = min(6, len(preprocessor.tokenizer(["Who opened it?"])[0]))
@@ -149,8 +162,7 @@ def test_decode_maps_best_spans_back_and_scores_no_answer(wordpiece, tmp_path):
 
 
 def test_v2_unanswerable_questions_target_cls(wordpiece, tmp_path):
-    questions = [qa("no", "Who sold it?", impossible=True, plausible="Anna Smith"),
-                 QUESTIONS[0]]
+    questions = [qa("no", "Who sold it?", impossible=True, plausible="Anna Smith"), QUESTIONS[0]]
     examples, features = convert(wordpiece, questions, tmp_path)
     no = examples[0]
     assert no.is_impossible and no.answers == [] and no.plausible_answers[0][0] == "Anna Smith"
@@ -164,8 +176,11 @@ def test_bad_input_is_a_data_error_naming_file_and_question(wordpiece, tmp_path)
     bad = qa("q7", "Who?", "Anna Smith")
     bad["answers"][0]["answer_start"] += 1
     path = write_squad(tmp_path / "bad.json", [bad])
-    with pytest.raises(DataError, match=r"bad\.json: question q7: answer 'Anna Smith' does "
-                                        r"not match the context at answer_start"):
+    with pytest.raises(
+        DataError,
+        match=r"bad\.json: question q7: answer 'Anna Smith' does "
+        r"not match the context at answer_start",
+    ):
         squad.read_squad(path)
     (tmp_path / "broken.json").write_text('{"data": [')
     with pytest.raises(DataError, match="broken.json is not valid JSON"):
@@ -180,8 +195,16 @@ def test_bad_input_is_a_data_error_naming_file_and_question(wordpiece, tmp_path)
         convert(wordpiece, [qa("q1", "Who?", control, context=control)], tmp_path, control)
     context = "Anna \x01 Smith"
     with pytest.raises(DataError, match="q2: the tokenizer cannot represent the answer"):
-        examples, _ = squad.read_squad(write_squad(tmp_path / "c.json", [
-            qa("q2", "Who?", "\x01", context=context)], context=context))
+        examples, _ = squad.read_squad(
+            write_squad(
+                tmp_path / "c.json", [qa("q2", "Who?", "\x01", context=context)], context=context
+            )
+        )
         squad.convert_examples(examples, wordpiece, 24)
-    assert sorted(os.listdir(tmp_path)) == ["bad.json", "broken.json", "c.json", "s.json",
-                                            "shape.json"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "bad.json",
+        "broken.json",
+        "c.json",
+        "s.json",
+        "shape.json",
+    ]

@@ -1,4 +1,5 @@
 """SQuAD EM/F1 as the official scripts define them, on hand-computed cases."""
+
 import pytest
 
 from tfmodels.tasks.squad_metrics import (
@@ -11,13 +12,17 @@ from tfmodels.tasks.squad_metrics import (
 )
 
 
-@pytest.mark.parametrize("text, normalized", [
-    ("The  Quick, brown fox!", "quick brown fox"),
-    ("An apple a day", "apple day"),
-    ("theory of the anatomy", "theory of anatomy"),   # articles only as whole words
-    ("  U.S.A.\t(1990) ", "usa 1990"),
-    ("a", ""), ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, normalized",
+    [
+        ("The  Quick, brown fox!", "quick brown fox"),
+        ("An apple a day", "apple day"),
+        ("theory of the anatomy", "theory of anatomy"),  # articles only as whole words
+        ("  U.S.A.\t(1990) ", "usa 1990"),
+        ("a", ""),
+        ("", ""),
+    ],
+)
 def test_normalize_answer(text, normalized):
     assert normalize_answer(text) == normalized
 
@@ -38,8 +43,7 @@ def test_token_f1_by_hand():
 
 def test_max_over_gold_answers_and_no_answer_gold():
     golds = {"q1": ["Paris", "city of Paris"], "q2": [], "q3": ["the", "A."], "q4": ["x"]}
-    exact, f1 = raw_scores(golds, {"q1": "Paris France", "q2": "", "q3": "something",
-                                   "q4": ""})
+    exact, f1 = raw_scores(golds, {"q1": "Paris France", "q2": "", "q3": "something", "q4": ""})
     # q1: vs "Paris" P 1/2 R 1 -> 2/3; vs "city of Paris" P 1/2 R 1/3 -> 0.4
     assert exact == {"q1": 0.0, "q2": 1.0, "q3": 0.0, "q4": 0.0}
     assert f1 == pytest.approx({"q1": 2 / 3, "q2": 1.0, "q3": 0.0, "q4": 0.0})
@@ -49,8 +53,8 @@ def test_has_answer_and_no_answer_splits_and_missing_prediction():
     golds = {"a": ["red car"], "b": ["blue"], "c": [], "d": []}
     results = squad_evaluate(golds, {"a": "big red", "b": "blue", "c": ""})  # d missing
     assert results["total"] == 4
-    assert results["exact"] == pytest.approx(50.0)             # b, c
-    assert results["f1"] == pytest.approx(100 * 2.5 / 4)       # a: P = R = 1/2
+    assert results["exact"] == pytest.approx(50.0)  # b, c
+    assert results["f1"] == pytest.approx(100 * 2.5 / 4)  # a: P = R = 1/2
     assert (results["HasAns_exact"], results["HasAns_f1"]) == (50.0, 75.0)
     assert (results["NoAns_exact"], results["NoAns_total"]) == (50.0, 2)
     assert "HasAns_exact" not in squad_evaluate({"a": ["x"]}, {"a": "x"})  # v1.1: no splits

@@ -4,6 +4,7 @@ tests/fixtures/roberta_bpe holds a small BPE (800 tokens) trained on fortunes an
 the ids of transformers' RobertaTokenizer (checked against GPT-2's pure-Python
 algorithm) on sentences.json, edge cases and fortunes (tools/make_fixtures.py --only roberta_bpe).
 """
+
 import json
 import shutil
 
@@ -41,15 +42,17 @@ def test_ids_equal_the_reference_tokenizer(tok, ref):
 
 
 def test_ids_equal_the_reference_in_a_graph_one_text_at_a_time(tok, ref):
-    encode = tf.function(lambda text: tok(text),
-                         input_signature=[tf.TensorSpec([None], tf.string)])
+    encode = tf.function(lambda text: tok(text), input_signature=[tf.TensorSpec([None], tf.string)])
     texts, expected = ref["texts"][::3], ref["ids"][::3]
     got = [encode(tf.constant([t])).to_list()[0] for t in texts]
     assert mismatches(texts, got, expected) == []
     # Words of one byte leave nothing to merge: the loop must handle width 1 and 0.
     single = ["a", "!", " ", "\n", ""]
-    assert encode(tf.constant(single)).to_list() == tok(tf.constant(single)).to_list() == \
-        [[tok.token_to_id(c)] for c in ("a", "!", "Ġ", "Ċ")] + [[]]
+    assert (
+        encode(tf.constant(single)).to_list()
+        == tok(tf.constant(single)).to_list()
+        == [[tok.token_to_id(c)] for c in ("a", "!", "Ġ", "Ċ")] + [[]]
+    )
 
 
 def test_add_prefix_space(ref):
@@ -68,8 +71,11 @@ def test_merges_follow_rank_and_leave_unknown_symbols_as_unk():
     vocab = {"<unk>": 0, "a": 1, "b": 2, "ab": 3, "aa": 4, "aaaa": 5}
     tok = ByteBPETokenizer(vocab, [("a", "b"), ("a", "a"), ("aa", "aa")])
     # (a, a) merges left to right without overlap: aaaaa -> aa aa a -> aaaa a.
-    assert tok(tf.constant(["aaa", "aaaaa", "abc ab"])).to_list() == \
-        [[4, 1], [5, 1], [3, 0, 0, 3]]  # c and the space byte Ġ are not in the vocabulary
+    assert tok(tf.constant(["aaa", "aaaaa", "abc ab"])).to_list() == [
+        [4, 1],
+        [5, 1],
+        [3, 0, 0, 3],
+    ]  # c and the space byte Ġ are not in the vocabulary
     with pytest.raises(DataError, match="has no '<unk>' token"):
         ByteBPETokenizer({"a": 0}, [])
 
@@ -79,16 +85,18 @@ def test_packing_matches_the_reference(tok, ref):
     singles = pre(tf.constant(ref["singles"]))
     np.testing.assert_array_equal(singles["input_ids"], ref["singles_input_ids"])
     np.testing.assert_array_equal(singles["input_mask"], ref["singles_input_mask"])
-    pairs = pre((tf.constant([a for a, _ in ref["pairs"]]),
-                 tf.constant([b for _, b in ref["pairs"]])))
+    pairs = pre(
+        (tf.constant([a for a, _ in ref["pairs"]]), tf.constant([b for _, b in ref["pairs"]]))
+    )
     np.testing.assert_array_equal(pairs["input_ids"], ref["pairs_input_ids"])
     np.testing.assert_array_equal(pairs["input_mask"], ref["pairs_input_mask"])
     assert not pairs["segment_ids"].numpy().any()  # one token type
-    first = pairs["input_ids"].numpy()[0][:int(pairs["input_mask"].numpy()[0].sum())]
+    first = pairs["input_ids"].numpy()[0][: int(pairs["input_mask"].numpy()[0].sum())]
     assert tok.detokenize(first).count("</s>") == 3  # <s> a </s></s> b </s>
     clone = ByteBPEPreprocessor.from_config(pre.get_config())
-    np.testing.assert_array_equal(clone(tf.constant(ref["singles"]))["input_ids"],
-                                  singles["input_ids"])
+    np.testing.assert_array_equal(
+        clone(tf.constant(ref["singles"]))["input_ids"], singles["input_ids"]
+    )
 
 
 def test_packer_style_is_checked_and_bert_packing_is_the_default():
@@ -131,8 +139,11 @@ def test_bad_bpe_files_are_clear_errors(tmp_path):
 def test_saved_model_takes_raw_strings(tmp_path, tok, ref):
     module = tf.Module()
     module.pre = ByteBPEPreprocessor(tok, seq_length=ref["pack_length"])
-    module.serve = tf.function(lambda text: module.pre(text), autograph=False,
-                               input_signature=[tf.TensorSpec([None], tf.string)])
+    module.serve = tf.function(
+        lambda text: module.pre(text),
+        autograph=False,
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
     tf.saved_model.save(module, str(tmp_path / "pre"))
     loaded = tf.saved_model.load(str(tmp_path / "pre"))
     out = loaded.serve(tf.constant(ref["singles"]))

@@ -4,6 +4,7 @@ No real GPT-2 vocabulary is available offline; the roberta_bpe fixture (whose id
 are the HF tokenizer's, see test_byte_bpe.py) plus an ``<|endoftext|>`` token
 stands in for it: GPT-2 and RoBERTa share the byte-level BPE algorithm.
 """
+
 import json
 import shutil
 
@@ -53,7 +54,7 @@ def test_features_are_the_bpe_ids_without_specials_padded_with_eos(gpt2_dir, ref
     # A pair is the two texts back to back (longest-first truncation), still no specials.
     pair = pre((tf.constant(["Hello world"]), tf.constant(["Good bye"])))
     a, b = pre.tokenizer(tf.constant(["Hello world", "Good bye"])).to_list()
-    assert pair["input_ids"].numpy()[0, :len(a) + len(b)].tolist() == a + b
+    assert pair["input_ids"].numpy()[0, : len(a) + len(b)].tolist() == a + b
     clone = ByteBPEPreprocessor.from_config(pre.get_config())
     np.testing.assert_array_equal(clone(tf.constant(texts))["input_ids"], features["input_ids"])
 

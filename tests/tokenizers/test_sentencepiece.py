@@ -5,6 +5,7 @@ with ALBERT's special pieces, and the ids of transformers' slow (sentencepiece-b
 AlbertTokenizer for tests/fixtures/sentences.json and edge cases
 (tools/make_fixtures.py --only albert_spiece).
 """
+
 import json
 import os
 import shutil
@@ -25,8 +26,10 @@ IDS = ("input_ids", "input_mask", "segment_ids")
 # Texts where SentencePiece's Viterbi search meets a float tie between two orders of
 # the same pieces ("0" + "00" vs "00" + "0"): tf-text's bundled SentencePiece and the
 # Python package break it differently (0.4% of the fortunes differ, all such ties).
-TIES = {"In 2019, GDP grew 3.5% to $21,433,226,000,000 (approx.).",
-        "Numbers 1,000 and 10,000,000 and 9,9 and 3,14; 2,500, 0,5"}
+TIES = {
+    "In 2019, GDP grew 3.5% to $21,433,226,000,000 (approx.).",
+    "Numbers 1,000 and 10,000,000 and 9,9 and 3,14; 2,500, 0,5",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +65,12 @@ def test_ids_equal_the_reference_tokenizer(tok, reference):
 
 def test_packed_singles_and_pairs_equal_the_reference(pre, reference):
     singles = pre(tf.constant([s["text"] for s in reference["singles"]]))
-    pairs = pre((tf.constant([p["a"] for p in reference["pairs"]]),
-                 tf.constant([p["b"] for p in reference["pairs"]])))
+    pairs = pre(
+        (
+            tf.constant([p["a"] for p in reference["pairs"]]),
+            tf.constant([p["b"] for p in reference["pairs"]]),
+        )
+    )
     for rows, items in ((singles, reference["singles"]), (pairs, reference["pairs"])):
         for key in IDS:
             np.testing.assert_array_equal(rows[key], [item["packed"][key] for item in items])
@@ -106,13 +113,21 @@ def preprocess_text(text, lower_case=True, keep_accents=False):
 
 def test_normalization_equals_the_reference_preprocessing():
     whitespace = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
-    texts = ["a" + whitespace + "b", whitespace + "x" + whitespace, "``a'' ''' `` `",
-             "e\u0301 \u0e31 \u093f \u0f71 A\u030a", "\ufb01 x\u00b2 \u216b \u00bd \uff21",
-             "\u039f\u0394\u039f\u03a3 \u0130stanbul \u01c5 \u1e9e", "", "   "]
+    texts = [
+        "a" + whitespace + "b",
+        whitespace + "x" + whitespace,
+        "``a'' ''' `` `",
+        "e\u0301 \u0e31 \u093f \u0f71 A\u030a",
+        "\ufb01 x\u00b2 \u216b \u00bd \uff21",
+        "\u039f\u0394\u039f\u03a3 \u0130stanbul \u01c5 \u1e9e",
+        "",
+        "   ",
+    ]
     for lower_case, keep_accents in ((True, False), (False, True), (True, True)):
         got = albert_normalize(tf.constant(texts), lower_case, keep_accents).numpy()
         assert [g.decode("utf-8") for g in got] == [
-            preprocess_text(t, lower_case, keep_accents) for t in texts]
+            preprocess_text(t, lower_case, keep_accents) for t in texts
+        ]
 
 
 def test_empty_and_whitespace_only_text(pre):
@@ -124,8 +139,7 @@ def test_empty_and_whitespace_only_text(pre):
 def test_savedmodel_needs_no_model_file(tmp_path):
     model_copy = tmp_path / "spiece.model"
     shutil.copy(MODEL, model_copy)
-    pre = Preprocessor(SentencePieceTokenizer(str(model_copy)), seq_length=12,
-                       pad_token="<pad>")
+    pre = Preprocessor(SentencePieceTokenizer(str(model_copy)), seq_length=12, pad_token="<pad>")
     texts = tf.constant(["Hello, world!", "Numbers 1,000 and 9,9."])
     expected = pre(texts)
     module = tf.Module()

@@ -1,4 +1,5 @@
 """WordPiece tokenizer, packer and preprocessor: edge cases, in-graph use, vocab training."""
+
 import os
 
 import numpy as np
@@ -61,10 +62,23 @@ def test_long_text_is_truncated_and_ends_with_sep(pre):
 
 def test_pairs_get_segment_ids_and_longest_first_truncation(pre):
     row = pre((tf.constant(["a b"]), tf.constant(["c d e f g h i j k l"])))
-    assert tokens(pre, row) == ["[CLS]", "a", "b", "[SEP]", "c", "d", "e", "f", "g", "h", "i",
-                                "[SEP]"]
-    np.testing.assert_array_equal(row["segment_ids"].numpy()[0],
-                                  [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert tokens(pre, row) == [
+        "[CLS]",
+        "a",
+        "b",
+        "[SEP]",
+        "c",
+        "d",
+        "e",
+        "f",
+        "g",
+        "h",
+        "i",
+        "[SEP]",
+    ]
+    np.testing.assert_array_equal(
+        row["segment_ids"].numpy()[0], [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
+    )
 
 
 def test_normalization_and_unknown_characters(pre):
@@ -75,8 +89,9 @@ def test_normalization_and_unknown_characters(pre):
 def test_runs_inside_tf_function_and_savedmodel(pre, tmp_path):
     module = tf.Module()
     module.pre = pre
-    module.serve = tf.function(lambda texts: pre(texts),
-                               input_signature=[tf.TensorSpec([None], tf.string)])
+    module.serve = tf.function(
+        lambda texts: pre(texts), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
     expected = pre(tf.constant(["hello world", "tokenizers in graphs"]))
     tf.saved_model.save(module, str(tmp_path))
     assert "vocab.txt" in os.listdir(tmp_path / "assets")

@@ -8,6 +8,7 @@ Run as a subprocess by test_distribution.py:
     python distributed_worker.py STRATEGY NUM_CPU_DEVICES MODEL_DIR OUT.npz
 (with TF_CONFIG set for multi_worker_mirrored).
 """
+
 import sys
 
 import numpy as np
@@ -18,8 +19,12 @@ import tfmodels  # noqa: F401
 
 # isort: on
 
-strategy_name, devices, model_dir, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
-    sys.argv[4]
+strategy_name, devices, model_dir, out_path = (
+    sys.argv[1],
+    int(sys.argv[2]),
+    sys.argv[3],
+    sys.argv[4],
+)
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 
@@ -31,10 +36,19 @@ from tfmodels.training.trainer import Trainer  # noqa: E402
 strategy = get_strategy(strategy_name)
 tf.keras.utils.set_random_seed(1)
 with strategy.scope():
-    model = bert.BertClassifier(bert.Config(vocab_size=50, hidden_size=16, num_layers=1,
-                                            num_heads=2, intermediate_size=32,
-                                            max_position_embeddings=16, hidden_dropout=0.0,
-                                            attention_dropout=0.0), num_labels=2)
+    model = bert.BertForSequenceClassification(
+        bert.Config(
+            vocab_size=50,
+            hidden_size=16,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=16,
+            hidden_dropout=0.0,
+            attention_dropout=0.0,
+        ),
+        num_labels=2,
+    )
     optimizer = tf.keras.optimizers.SGD(learning_rate=0.5)
 initial = [w.numpy() for w in model.weights]
 rng = np.random.default_rng(0)
@@ -42,9 +56,21 @@ ids = rng.integers(1, 50, size=(64, 8)).astype(np.int32)
 features = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
 labels = (ids[:, 0] % 2).astype(np.int32)
 dataset = tf.data.Dataset.from_tensor_slices((features, labels)).repeat().batch(8)
-trainer = Trainer(strategy, model_dir, model, optimizer, loss_fn, total_steps=4,
-                  checkpoint_every=2, log_every=2, global_batch_size=8)
+trainer = Trainer(
+    strategy,
+    model_dir,
+    model,
+    optimizer,
+    loss_fn,
+    total_steps=4,
+    checkpoint_every=2,
+    log_every=2,
+    global_batch_size=8,
+)
 trainer.train(dataset)
-np.savez(out_path, replicas=strategy.num_replicas_in_sync,
-         changed=any(not np.allclose(a, w.numpy()) for a, w in zip(initial, model.weights)),
-         **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
+np.savez(
+    out_path,
+    replicas=strategy.num_replicas_in_sync,
+    changed=any(not np.allclose(a, w.numpy()) for a, w in zip(initial, model.weights)),
+    **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)},
+)

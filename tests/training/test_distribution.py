@@ -1,4 +1,5 @@
 """Training under MirroredStrategy (2 logical CPUs) and MultiWorkerMirrored (2 processes)."""
+
 import json
 import os
 import socket
@@ -30,8 +31,13 @@ def _free_port():
 
 def _train(tmp_path, strategy, devices):
     out = tmp_path / f"{strategy}.npz"
-    subprocess.run([sys.executable, WORKER, strategy, str(devices), str(tmp_path / strategy),
-                    str(out)], check=True, env=_env(), timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, WORKER, strategy, str(devices), str(tmp_path / strategy), str(out)],
+        check=True,
+        env=_env(),
+        timeout=300,
+        capture_output=True,
+    )
     return np.load(out)
 
 
@@ -66,10 +72,21 @@ def test_multi_worker_mirrored_equals_one_device(tmp_path, single_device):
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen(
-            [sys.executable, WORKER, "multi_worker_mirrored", "1", str(tmp_path / "run"),
-             str(tmp_path / f"w{index}.npz")], env=_env(TF_CONFIG=tf_config),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    WORKER,
+                    "multi_worker_mirrored",
+                    "1",
+                    str(tmp_path / "run"),
+                    str(tmp_path / f"w{index}.npz"),
+                ],
+                env=_env(TF_CONFIG=tf_config),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
     for p in procs:
         output, _ = p.communicate(timeout=300)
         assert p.returncode == 0, output.decode()[-3000:]

@@ -5,6 +5,7 @@ type; the driver must then do for it what it does for every script: train and re
 keep the best checkpoint, evaluate it, write eval_results.json, metrics.json, the
 history and the curves, and serve --mode=eval from the run's best checkpoint.
 """
+
 import dataclasses
 import json
 import os
@@ -43,13 +44,15 @@ class DoublingTask(Task):
     def train_dataset(self):
         x, y = self._data(0)
         return tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(
-            self.cfg.data.train_batch_size), len(x)
+            self.cfg.data.train_batch_size
+        ), len(x)
 
     def loss(self):
         def loss_fn(model, batch, training):
             x, y = batch
             loss = tf.reduce_mean(tf.square(model(x, training=training) - y))
             return loss, {}
+
         return loss_fn
 
     def evaluate(self, model):
@@ -65,10 +68,20 @@ def doubling(monkeypatch):
     monkeypatch.setitem(task_module.TASK_TYPES, "doubling", f"{__name__}:DoublingTask")
 
     def config(*sets):
-        return load_experiment(None, ["task.type=doubling", "optimizer.lr=0.3",
-                                      "optimizer.weight_decay=0", "schedule.warmup_steps=0",
-                                      "data.train_batch_size=8", "trainer.checkpoint_every=10",
-                                      "trainer.log_every=10", *sets])
+        return load_experiment(
+            None,
+            [
+                "task.type=doubling",
+                "optimizer.lr=0.3",
+                "optimizer.weight_decay=0",
+                "schedule.warmup_steps=0",
+                "data.train_batch_size=8",
+                "trainer.checkpoint_every=10",
+                "trainer.log_every=10",
+                *sets,
+            ],
+        )
+
     return config
 
 
@@ -95,20 +108,23 @@ def test_a_new_task_gets_training_resume_best_checkpoint_and_reports(doubling, t
     assert any(line.startswith("resumed from") for line in lines)
 
     # --mode=eval evaluates the run's best checkpoint, not a fresh model.
-    results = run_experiment(doubling("trainer.train_steps=50"), model_dir, "eval",
-                             log=lines.append)
+    results = run_experiment(
+        doubling("trainer.train_steps=50"), model_dir, "eval", log=lines.append
+    )
     assert results["dev/neg_mse"] > -0.05
     assert results["checkpoint"].startswith(os.path.join(model_dir, "best"))
 
 
 def test_modes_and_model_dir_are_checked_before_anything_runs(doubling, tmp_path):
-    with pytest.raises(ConfigError, match="--mode: unknown mode 'train'; known: "
-                                          "train_and_eval, eval, predict"):
+    with pytest.raises(
+        ConfigError, match="--mode: unknown mode 'train'; known: train_and_eval, eval, predict"
+    ):
         run_experiment(doubling(), str(tmp_path / "run"), "train")
     with pytest.raises(ConfigError, match="--model_dir is required"):
         run_experiment(doubling(), None)
     with pytest.raises(ConfigError, match="--mode=predict: doubling runs have no prediction"):
         run_experiment(doubling(), str(tmp_path / "run"), "predict")
-    with pytest.raises(ConfigError, match="unknown key 'task.data_dir'; known keys: "
-                                          "task.examples, task.type"):
+    with pytest.raises(
+        ConfigError, match="unknown key 'task.data_dir'; known keys: task.examples, task.type"
+    ):
         doubling("task.data_dir=x")

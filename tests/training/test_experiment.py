@@ -1,4 +1,5 @@
 """Experiment YAML, --set overrides and their errors; the optimizer and schedule."""
+
 import os
 
 import numpy as np
@@ -10,16 +11,29 @@ from tfmodels.training.experiment import load_experiment
 from tfmodels.training.optimization import WarmupLinearDecay, create_optimizer
 
 # The task type each training script runs (tfmodels/cli/*.py: common.run_task's first argument).
-SCRIPT_TASKS = {"run_classifier": "classification", "run_squad": "squad", "run_tagger": "tagging",
-                "run_seq2seq": "seq2seq", "run_multitask": "multitask",
-                "run_pretraining": "pretraining", "run_distillation": "distillation"}
+SCRIPT_TASKS = {
+    "run_classifier": "classification",
+    "run_squad": "squad",
+    "run_tagger": "tagging",
+    "run_seq2seq": "seq2seq",
+    "run_multitask": "multitask",
+    "run_pretraining": "pretraining",
+    "run_distillation": "distillation",
+}
 
 
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text("task:\n  name: mrpc\noptimizer:\n  lr: 3.0e-5\n")
-    cfg = load_experiment(str(path), ["trainer.train_steps=1000", "optimizer.lr=2e-5",
-                                      "task.labels=[a, b]", "runtime.jit_compile=true"])
+    cfg = load_experiment(
+        str(path),
+        [
+            "trainer.train_steps=1000",
+            "optimizer.lr=2e-5",
+            "task.labels=[a, b]",
+            "runtime.jit_compile=true",
+        ],
+    )
     assert cfg.task.type == "classification" and cfg.task.name == "mrpc"
     assert cfg.trainer.train_steps == 1000
     assert cfg.optimizer.lr == pytest.approx(2e-5)
@@ -29,22 +43,27 @@ def test_yaml_and_overrides(tmp_path):
 def test_the_task_section_has_its_types_fields_only(tmp_path):
     """``task.type`` picks the section's class; another task's key is unknown there, and
     a script refuses a config of another kind (but takes kinds derived from its own)."""
-    cfg = load_experiment(None, ["task.train_file=t.json", "task.doc_stride=64"],
-                          task_type="squad")
+    cfg = load_experiment(None, ["task.train_file=t.json", "task.doc_stride=64"], task_type="squad")
     assert type(cfg.task).__name__ == "SquadConfig" and cfg.task.doc_stride == 64
-    with pytest.raises(ConfigError, match="unknown key 'task.doc_stride'; known keys: "
-                                          "task.data_dir, task.label_column"):
+    with pytest.raises(
+        ConfigError,
+        match="unknown key 'task.doc_stride'; known keys: task.data_dir, task.label_column",
+    ):
         load_experiment(None, ["task.doc_stride=64"])
-    with pytest.raises(ConfigError, match="task.type: unknown task 'sqad'; known: "
-                                          "classification, fortunes_topics, squad"):
+    with pytest.raises(
+        ConfigError,
+        match="task.type: unknown task 'sqad'; known: classification, fortunes_topics, squad",
+    ):
         load_experiment(None, ["task.type=sqad"])
     path = tmp_path / "exp.yaml"
     path.write_text("task:\n  type: tagging\n")
-    with pytest.raises(ConfigError, match="exp.yaml: task.type is 'tagging', but this script "
-                                          "runs 'squad' tasks"):
+    with pytest.raises(
+        ConfigError, match="exp.yaml: task.type is 'tagging', but this script runs 'squad' tasks"
+    ):
         load_experiment(str(path), task_type="squad")
-    demo = load_experiment("configs/experiments/demo_minilm_fortunes.yaml",
-                           task_type="classification")
+    demo = load_experiment(
+        "configs/experiments/demo_minilm_fortunes.yaml", task_type="classification"
+    )
     assert demo.task.type == "fortunes_topics" and demo.task.baselines
 
 
@@ -81,8 +100,11 @@ def test_every_config_the_docs_name_exists():
     import glob
     import re
 
-    texts = glob.glob("tfmodels/cli/*.py") + glob.glob("configs/experiments/*.yaml") + \
-        ["README.md", "Makefile"]
+    texts = (
+        glob.glob("tfmodels/cli/*.py")
+        + glob.glob("configs/experiments/*.yaml")
+        + ["README.md", "Makefile"]
+    )
     named = set()
     for path in texts:
         with open(path, encoding="utf-8") as f:
@@ -98,8 +120,15 @@ def test_warmup_then_linear_decay():
 
 
 def test_no_weight_decay_on_layer_norm_and_bias():
-    cfg = load_experiment(None, ["optimizer.weight_decay=0.5", "optimizer.lr=0.1",
-                                 "schedule.warmup_steps=0", "optimizer.clipnorm=null"])
+    cfg = load_experiment(
+        None,
+        [
+            "optimizer.weight_decay=0.5",
+            "optimizer.lr=0.1",
+            "schedule.warmup_steps=0",
+            "optimizer.clipnorm=null",
+        ],
+    )
     optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=10)
     kernel = tf.Variable(tf.ones([2]), name="dense/kernel")
     bias = tf.Variable(tf.ones([2]), name="dense/bias")

@@ -1,4 +1,5 @@
 """SiFT: perturbations of normalized embeddings, the symmetric-KL adversarial loss."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,9 +11,11 @@ from tfmodels.tasks import classification
 from tfmodels.training.experiment import AdversarialSection
 from tfmodels.training.sift import normalize, perturbed, sift_loss, symmetric_kl, with_sift
 
-FEATURES = {"input_ids": tf.constant([[2, 5, 6, 7, 3, 0], [2, 9, 3, 0, 0, 0]]),
-            "input_mask": tf.constant([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]]),
-            "segment_ids": tf.zeros((2, 6), tf.int32)}
+FEATURES = {
+    "input_ids": tf.constant([[2, 5, 6, 7, 3, 0], [2, 9, 3, 0, 0, 0]]),
+    "input_mask": tf.constant([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]]),
+    "segment_ids": tf.zeros((2, 6), tf.int32),
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +41,22 @@ def test_zero_perturbation_changes_nothing_and_noise_does(model):
     np.testing.assert_allclose(same["logits"], clean["logits"], atol=1e-5)
     assert layer.perturbation is None  # restored after the block
     # (training=False: no dropout, whose masks would differ between the passes)
-    zero = sift_loss(model, FEATURES, clean, init_perturbation=0.0, step_size=0.0,
-                     training=False)
+    zero = sift_loss(model, FEATURES, clean, init_perturbation=0.0, step_size=0.0, training=False)
     assert float(zero) == pytest.approx(0.0, abs=1e-8)
-    noisy = sift_loss(model, FEATURES, clean, init_perturbation=1.0, step_size=0.1, seed=1,
-                      training=False)
+    noisy = sift_loss(
+        model, FEATURES, clean, init_perturbation=1.0, step_size=0.1, seed=1, training=False
+    )
     assert float(noisy) > 1e-6
 
 
 def test_the_ascent_step_increases_the_divergence(model):
     clean = model(FEATURES)
-    random_only = sift_loss(model, FEATURES, clean, init_perturbation=0.5, step_size=0.0,
-                            seed=3, training=False)
-    ascended = sift_loss(model, FEATURES, clean, init_perturbation=0.5, step_size=0.5, seed=3,
-                         training=False)
+    random_only = sift_loss(
+        model, FEATURES, clean, init_perturbation=0.5, step_size=0.0, seed=3, training=False
+    )
+    ascended = sift_loss(
+        model, FEATURES, clean, init_perturbation=0.5, step_size=0.5, seed=3, training=False
+    )
     assert float(ascended) > float(random_only)
 
 
@@ -71,8 +76,10 @@ def test_loss_fn_adds_the_weighted_term_only_when_asked(model):
     plain = with_sift(task_loss, AdversarialSection())
     loss, metrics = plain(model, (FEATURES, labels), training=True)
     assert "sift_loss" not in metrics
-    sift = with_sift(task_loss, AdversarialSection(method="sift", weight=2.0,
-                                                   init_perturbation=0.5, step_size=0.1))
+    sift = with_sift(
+        task_loss,
+        AdversarialSection(method="sift", weight=2.0, init_perturbation=0.5, step_size=0.1),
+    )
     total, metrics = sift(model, (FEATURES, labels), training=False)
     assert "sift_loss" not in metrics  # evaluation: no adversarial term
     total, metrics = sift(model, (FEATURES, labels), training=True)

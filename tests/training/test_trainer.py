@@ -1,4 +1,5 @@
 """The training loop: gradient accumulation, mixed precision, XLA, best-checkpoint keeping."""
+
 import json
 
 import numpy as np
@@ -12,30 +13,49 @@ from tfmodels.training.experiment import load_experiment
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.trainer import Trainer
 
-CONFIG = bert.Config(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2,
-                     intermediate_size=32, max_position_embeddings=16, hidden_dropout=0.0,
-                     attention_dropout=0.0)
+CONFIG = bert.Config(
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=16,
+    hidden_dropout=0.0,
+    attention_dropout=0.0,
+)
 
 
 def data(n=8):
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 50, size=(n, 6)).astype(np.int32)
-    features = {"input_ids": ids, "input_mask": np.ones_like(ids),
-                "segment_ids": np.zeros_like(ids)}
+    features = {
+        "input_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "segment_ids": np.zeros_like(ids),
+    }
     return features, (ids[:, 0] % 2).astype(np.int32)
 
 
 def train(tmp_path, batch, accumulation, steps=1, seed=3, poisoned=None, **kwargs):
     tf.keras.utils.set_random_seed(seed)
-    model = bert.BertClassifier(CONFIG)
+    model = bert.BertForSequenceClassification(CONFIG)
     cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
     optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100)
     features, labels = data()
     dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch).repeat()
-    trainer = Trainer(tf.distribute.get_strategy(), str(tmp_path), model, optimizer,
-                      poisoned or loss_fn,
-                      total_steps=steps, accumulation_steps=accumulation, checkpoint_every=1,
-                      log_every=1, log=lambda *_: None, **kwargs)
+    trainer = Trainer(
+        tf.distribute.get_strategy(),
+        str(tmp_path),
+        model,
+        optimizer,
+        poisoned or loss_fn,
+        total_steps=steps,
+        accumulation_steps=accumulation,
+        checkpoint_every=1,
+        log_every=1,
+        log=lambda *_: None,
+        **kwargs,
+    )
     trainer.train(dataset)
     return model, trainer
 
@@ -47,16 +67,19 @@ def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
     for a, b in zip(full.weights, halves.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     other, _ = train(tmp_path / "other", batch=4, accumulation=1)  # one half only: differs
-    assert any(not np.allclose(a.numpy(), b.numpy(), atol=1e-6)
-               for a, b in zip(full.weights, other.weights))
+    assert any(
+        not np.allclose(a.numpy(), b.numpy(), atol=1e-6)
+        for a, b in zip(full.weights, other.weights)
+    )
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_training_steps(tmp_path, policy):
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model, trainer = train(tmp_path, batch=4, accumulation=1, steps=3,
-                               loss_scale=policy == "mixed_float16")
+        model, trainer = train(
+            tmp_path, batch=4, accumulation=1, steps=3, loss_scale=policy == "mixed_float16"
+        )
         assert model.encoder.transformer_layers[0].compute_dtype == policy.split("_")[1]
         assert model.weights[0].dtype == tf.float32  # variables stay float32
         assert np.isfinite(trainer.history[-1]["loss"])
@@ -73,8 +96,15 @@ def test_xla_compiled_step_matches_the_plain_one(tmp_path):
 
 def test_best_checkpoint_follows_the_main_metric(tmp_path):
     scores = iter([0.5, 0.9, 0.7])
-    _, trainer = train(tmp_path, batch=8, accumulation=1, steps=3, eval_every=1,
-                       main_metric="dev/score", evaluate=lambda: {"dev/score": next(scores)})
+    _, trainer = train(
+        tmp_path,
+        batch=8,
+        accumulation=1,
+        steps=3,
+        eval_every=1,
+        main_metric="dev/score",
+        evaluate=lambda: {"dev/score": next(scores)},
+    )
     with open(tmp_path / "best" / "best.json") as f:
         best = json.load(f)
     assert best["step"] == 2 and best["value"] == 0.9
@@ -91,6 +121,7 @@ def nan_on(poisoned_steps):
         bad = tf.reduce_any(tf.equal(counter, tf.constant(poisoned_steps, tf.int64)))
         # Times NaN, so the gradients are NaN too (a tf.where would give them zero).
         return loss * tf.where(bad, tf.constant(np.nan, loss.dtype), 1.0), metrics
+
     return poisoned
 
 
@@ -98,23 +129,34 @@ def test_a_nan_step_is_skipped_and_the_run_goes_on(tmp_path):
     clean, _ = train(tmp_path / "clean", batch=8, accumulation=1, steps=2)
     # Step 2's loss is NaN: its update is skipped, so the weights are those after step 1.
     once, _ = train(tmp_path / "once", batch=8, accumulation=1, steps=1)
-    skipped, trainer = train(tmp_path / "nan", batch=8, accumulation=1, steps=2,
-                             poisoned=nan_on([2]))
+    skipped, trainer = train(
+        tmp_path / "nan", batch=8, accumulation=1, steps=2, poisoned=nan_on([2])
+    )
     assert trainer.step == 2 and np.isnan(trainer.history[-1]["loss"])
     for a, b in zip(once.weights, skipped.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-7)
-    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(clean.weights,
-                                                                     skipped.weights))
+    assert any(
+        not np.allclose(a.numpy(), b.numpy()) for a, b in zip(clean.weights, skipped.weights)
+    )
     assert all(np.all(np.isfinite(w.numpy())) for w in skipped.weights)
 
 
 def test_nan_steps_in_a_row_stop_the_run_with_one_line(tmp_path):
     from tfmodels.errors import TrainingError
 
-    with pytest.raises(TrainingError, match=r"step 4: the loss was not finite for 3 steps in "
-                                            r"a row"):
-        train(tmp_path, batch=8, accumulation=1, steps=6, poisoned=nan_on([2, 3, 4, 5, 6]),
-              max_nonfinite_steps=3)
+    with pytest.raises(
+        TrainingError,
+        match=r"step 4: the loss was not finite for 3 steps in "
+        r"a row",
+    ):
+        train(
+            tmp_path,
+            batch=8,
+            accumulation=1,
+            steps=6,
+            poisoned=nan_on([2, 3, 4, 5, 6]),
+            max_nonfinite_steps=3,
+        )
     latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
     reader = tf.train.load_checkpoint(latest)
     floats = [n for n, d in reader.get_variable_to_dtype_map().items() if d.is_floating]

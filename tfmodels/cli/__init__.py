@@ -14,6 +14,7 @@ The lines the shared libraries log while they load (the absl::InitializeLog bann
 oneDNN's "custom operations are on", "Could not find cuda drivers") ignore that level
 and any other environment variable, so TensorFlow is loaded here with them filtered out.
 """
+
 import contextlib
 import os
 import re
@@ -23,10 +24,14 @@ import tempfile
 from absl import app, flags
 
 # "I0000 00:00:1796575399.434206    6409 port.cc:153] ..." and the banner absl prints first.
-_CPP_LOG_LINE = re.compile(r"[IWEF]\d{4} [\d:.]+ +\d+ [\w.-]+:\d+\] |WARNING: All log messages "
-                           r"before absl::InitializeLog\(\) is called")
-_VERBOSE_HELP = ("\nTensorFlow's C++ log messages (start-up, CUDA, oneDNN) are hidden; set "
-                 "TF_CPP_MIN_LOG_LEVEL=0 in the environment to see them.\n")
+_CPP_LOG_LINE = re.compile(
+    r"[IWEF]\d{4} [\d:.]+ +\d+ [\w.-]+:\d+\] |WARNING: All log messages "
+    r"before absl::InitializeLog\(\) is called"
+)
+_VERBOSE_HELP = (
+    "\nTensorFlow's C++ log messages (start-up, CUDA, oneDNN) are hidden; set "
+    "TF_CPP_MIN_LOG_LEVEL=0 in the environment to see them.\n"
+)
 
 
 @contextlib.contextmanager

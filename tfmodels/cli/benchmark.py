@@ -8,6 +8,7 @@ topics). Writes compression.md, compression.csv and compression.png under
 --output_dir; finished rows are kept in rows/*.json and reused when the study is run
 again (delete them to measure anew).
 """
+
 import os
 
 from absl import flags
@@ -32,9 +33,14 @@ def define_flags():
 def run():
     if not os.path.isdir(FLAGS.teacher):
         raise ConfigError(f"--teacher: {FLAGS.teacher} not found (run `make demo` first)")
-    study = benchmark.Study(FLAGS.teacher, FLAGS.data_dir, FLAGS.output_dir,
-                            seq_length=FLAGS.seq_length, steps=FLAGS.steps,
-                            latency_repeats=FLAGS.latency_repeats)
+    study = benchmark.Study(
+        FLAGS.teacher,
+        FLAGS.data_dir,
+        FLAGS.output_dir,
+        seq_length=FLAGS.seq_length,
+        steps=FLAGS.steps,
+        latency_repeats=FLAGS.latency_repeats,
+    )
     _, paths = benchmark.run_study(study, FLAGS.rows)
     with open(paths[0], encoding="utf-8") as f:
         print(f.read())

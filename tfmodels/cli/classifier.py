@@ -5,6 +5,7 @@ r"""Fine-tunes, evaluates or predicts with a sentence(-pair) classifier.
     python run_classifier.py --task=mrpc --data_dir=glue_data/MRPC \
         --init_from=all-minilm-l6-v2 --model_dir=runs/mrpc
 """
+
 from absl import flags
 
 from tfmodels.cli import run_script
@@ -20,8 +21,12 @@ def define_flags():
 
 
 def run():
-    common.run_task("classification", {**common.TEXT_TASK_KEYS, "init_from": "model.init_from"},
-                    lambda cfg: f"runs/{cfg.task.name}", FLAGS.mode)
+    common.run_task(
+        "classification",
+        {**common.TEXT_TASK_KEYS, "init_from": "model.init_from"},
+        lambda cfg: f"runs/{cfg.task.name}",
+        FLAGS.mode,
+    )
 
 
 def main():

@@ -10,6 +10,7 @@ r"""Distils a BERT teacher into a smaller student (DistilBERT or TinyBERT recipe
 Only the student is written (model_dir/hf_model); a killed run resumes from its
 last checkpoint.
 """
+
 from absl import flags
 
 from tfmodels.cli import run_script
@@ -29,10 +30,17 @@ def define_flags():
 
 
 def run():
-    common.run_task("distillation", {
-        "method": "task.method", "stage": "task.stage", "teacher": "task.teacher",
-        "student_layers": "task.student_layers", "init_from": "model.init_from",
-        **common.TEXT_TASK_KEYS})
+    common.run_task(
+        "distillation",
+        {
+            "method": "task.method",
+            "stage": "task.stage",
+            "teacher": "task.teacher",
+            "student_layers": "task.student_layers",
+            "init_from": "model.init_from",
+            **common.TEXT_TASK_KEYS,
+        },
+    )
 
 
 def main():

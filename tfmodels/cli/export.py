@@ -6,6 +6,7 @@ r"""Exports a checkpoint as a SavedModel (raw text in, for TF Serving) and/or TF
 For --quantize=int8, --calibration_file (a TSV/CSV with a header) and
 --calibration_column name the texts the activation ranges are measured on.
 """
+
 import csv
 import os
 
@@ -25,8 +26,9 @@ def define_flags():
     flags.DEFINE_string("init_from", None, "HF checkpoint directory (e.g. a run's hf_model/).")
     flags.DEFINE_string("export_dir", None, "Output folder.")
     flags.DEFINE_list("formats", ["saved_model", "tflite"], "saved_model and/or tflite.")
-    flags.DEFINE_enum("quantize", "none", [str(q).lower() for q in QUANTIZE],
-                      "TFLite quantization.")
+    flags.DEFINE_enum(
+        "quantize", "none", [str(q).lower() for q in QUANTIZE], "TFLite quantization."
+    )
     flags.DEFINE_integer("seq_length", 128, "Fixed sequence length of the exported model.")
     flags.DEFINE_string("calibration_file", None, "TSV/CSV of texts for --quantize=int8.")
     flags.DEFINE_string("calibration_column", "text", "Column of --calibration_file to read.")
@@ -39,8 +41,9 @@ def _calibration_features(preprocessor):
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="," if path.endswith(".csv") else "\t"))
     if not rows or FLAGS.calibration_column not in rows[0]:
-        raise DataError(f"--calibration_column={FLAGS.calibration_column!r}: "
-                        f"not a column of {path}")
+        raise DataError(
+            f"--calibration_column={FLAGS.calibration_column!r}: not a column of {path}"
+        )
     texts = [r[FLAGS.calibration_column] for r in rows[:200]]
     return {k: v.numpy() for k, v in preprocessor(tf.constant(texts)).items()}
 
@@ -55,15 +58,20 @@ def run():
     if unknown:
         raise ConfigError(f"--formats: unknown {', '.join(sorted(unknown))}")
     if "saved_model" in FLAGS.formats:
-        out = tfmodels.export.saved_model(model, os.path.join(FLAGS.export_dir, "saved_model"),
-                                          preprocessor=preprocessor)
+        out = tfmodels.export.saved_model(
+            model, os.path.join(FLAGS.export_dir, "saved_model"), preprocessor=preprocessor
+        )
         print(f"wrote {out}")
     if "tflite" in FLAGS.formats:
         quantize = None if FLAGS.quantize == "none" else FLAGS.quantize
         calibration = _calibration_features(preprocessor) if quantize == "int8" else None
         out = tfmodels.export.tflite(
-            model, os.path.join(FLAGS.export_dir, f"model_{FLAGS.quantize}.tflite"),
-            seq_length=FLAGS.seq_length, quantize=quantize, representative_data=calibration)
+            model,
+            os.path.join(FLAGS.export_dir, f"model_{FLAGS.quantize}.tflite"),
+            seq_length=FLAGS.seq_length,
+            quantize=quantize,
+            representative_data=calibration,
+        )
         print(f"wrote {out} ({os.path.getsize(out) / 2**20:.1f} MiB)")
 
 

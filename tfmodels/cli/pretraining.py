@@ -7,6 +7,7 @@ token detection), or the one ``--objective`` / ``task.objective`` names.
     python run_pretraining.py --config=configs/experiments/pretrain_bert_tiny.yaml \
         --set task.input_files='data/pretrain/*.tfrecord' --model_dir=runs/pretrain
 """
+
 from absl import flags
 
 from tfmodels.cli import run_script
@@ -18,18 +19,25 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     common.define_common_flags()
-    flags.DEFINE_string("init_checkpoint", None,
-                        "Initial weights: a HF/Google checkpoint dir or a tfmodels TF checkpoint.")
-    flags.DEFINE_string("objective", None,
-                        f"Pre-training objective ({', '.join(registry.OBJECTIVES)}); overrides "
-                        "task.objective. Default: the model family's.")
+    flags.DEFINE_string(
+        "init_checkpoint",
+        None,
+        "Initial weights: a HF/Google checkpoint dir or a tfmodels TF checkpoint.",
+    )
+    flags.DEFINE_string(
+        "objective",
+        None,
+        f"Pre-training objective ({', '.join(registry.OBJECTIVES)}); overrides "
+        "task.objective. Default: the model family's.",
+    )
 
 
 def run():
     if FLAGS.objective is not None:
         registry.get_objective(FLAGS.objective, source="--objective")
-    common.run_task("pretraining", {"objective": "task.objective",
-                                    "init_checkpoint": "task.init_checkpoint"})
+    common.run_task(
+        "pretraining", {"objective": "task.objective", "init_checkpoint": "task.init_checkpoint"}
+    )
 
 
 def main():

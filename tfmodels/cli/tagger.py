@@ -7,6 +7,7 @@ r"""Fine-tunes, evaluates or predicts with a token tagger on CoNLL-2003 style fi
 line with its tag last, blank lines between sentences. Entity-level precision, recall
 and F1 are conlleval's (via seqeval); see tfmodels/tasks/conll.py for the features.
 """
+
 from absl import flags
 
 from tfmodels.cli import run_script
@@ -18,14 +19,19 @@ FLAGS = flags.FLAGS
 def define_flags():
     common.define_common_flags()
     common.define_fine_tuning_flags()
-    flags.DEFINE_string("data_dir", None,
-                        "Folder with train.txt, valid.txt (or dev.txt), test.txt.")
+    flags.DEFINE_string(
+        "data_dir", None, "Folder with train.txt, valid.txt (or dev.txt), test.txt."
+    )
     flags.DEFINE_enum("scheme", None, ["BIO", "IOBES"], "Tag scheme the model learns.")
 
 
 def run():
-    common.run_task("tagging", {"data_dir": "task.data_dir", "init_from": "model.init_from",
-                                "scheme": "task.scheme"}, lambda cfg: "runs/conll", FLAGS.mode)
+    common.run_task(
+        "tagging",
+        {"data_dir": "task.data_dir", "init_from": "model.init_from", "scheme": "task.scheme"},
+        lambda cfg: "runs/conll",
+        FLAGS.mode,
+    )
 
 
 def main():

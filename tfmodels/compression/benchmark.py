@@ -11,6 +11,7 @@ where it stopped. Latencies measured row by row drift with the machine's load, s
 :func:`retime` measures every row's files again at the end, interleaved, and the
 table's speedups come from that one pass.
 """
+
 import dataclasses
 import json
 import os
@@ -36,8 +37,11 @@ from tfmodels.training.driver import run_experiment
 from tfmodels.training.experiment import load_experiment
 from tfmodels.training.trainer import write_json
 
-EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "configs", "experiments")
+EXPERIMENTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "configs",
+    "experiments",
+)
 
 
 @dataclasses.dataclass
@@ -47,9 +51,9 @@ class Study:
     teacher_path: str
     data_dir: str
     output_dir: str
-    seq_length: int = 128           # scoring and latency
-    train_seq_length: int = 64      # recovery fine-tunes
-    steps: int = 150                # recovery fine-tune steps per method
+    seq_length: int = 128  # scoring and latency
+    train_seq_length: int = 64  # recovery fine-tunes
+    steps: int = 150  # recovery fine-tune steps per method
     batch_size: int = 32
     learning_rate: float = 2e-5
     latency_repeats: int = 20
@@ -57,16 +61,20 @@ class Study:
     def __post_init__(self):
         self.teacher = tfmodels.from_pretrained(self.teacher_path)
         if not hasattr(self.teacher, "classifier_head"):
-            raise ConfigError(f"--teacher={self.teacher_path}: not a sequence classifier "
-                              f"({self.teacher.architecture})")
+            raise ConfigError(
+                f"--teacher={self.teacher_path}: not a sequence classifier "
+                f"({self.teacher.architecture})"
+            )
         self.label_names = self.teacher.label_names
         self.task = get_task("tsv", self.data_dir, "text", None, "label", self.label_names)
         self.train = self.task.read(self.data_dir, "train.tsv")
         self.test = self.task.read(self.data_dir, "test.tsv")
-        self.preprocessor = tfmodels.preprocessor_from_pretrained(self.teacher_path,
-                                                                  self.seq_length)
+        self.preprocessor = tfmodels.preprocessor_from_pretrained(
+            self.teacher_path, self.seq_length
+        )
         self.train_preprocessor = tfmodels.preprocessor_from_pretrained(
-            self.teacher_path, self.train_seq_length)
+            self.teacher_path, self.train_seq_length
+        )
         self.test_features = self.features(self.test.text_a)
         self.calibration = self.features(self.train.text_a[:100])
         self.latency_features = {k: v[:1] for k, v in self.test_features.items()}
@@ -86,41 +94,56 @@ class Study:
         """One table row for a TFLite file (and the Keras model it came from, if any)."""
         logits = measure.tflite_logits(tflite_path, self.test_features)
         size = sizes(tflite_path)
-        row = {"method": method, "file": os.path.basename(tflite_path),
-               "file_mb": size["bytes"] / 1e6, "gzip_mb": size["gzip_bytes"] / 1e6,
-               "tflite_ms": measure.tflite_latency_ms(tflite_path, self.latency_features,
-                                                      self.latency_repeats),
-               "score": float(np.mean(logits.argmax(-1) == self.test.labels)), "note": note}
+        row = {
+            "method": method,
+            "file": os.path.basename(tflite_path),
+            "file_mb": size["bytes"] / 1e6,
+            "gzip_mb": size["gzip_bytes"] / 1e6,
+            "tflite_ms": measure.tflite_latency_ms(
+                tflite_path, self.latency_features, self.latency_repeats
+            ),
+            "score": float(np.mean(logits.argmax(-1) == self.test.labels)),
+            "note": note,
+        }
         if model is not None:
             row["params"], row["nonzero_params"] = measure.count_nonzero_params(model)
-            row["tf_ms"] = measure.keras_latency_ms(model, self.latency_features,
-                                                    self.latency_repeats)
+            row["tf_ms"] = measure.keras_latency_ms(
+                model, self.latency_features, self.latency_repeats
+            )
             row["model_dir"] = os.path.basename(
-                tfmodels.save_pretrained(model, self.path(os.path.join("models", method))))
+                tfmodels.save_pretrained(model, self.path(os.path.join("models", method)))
+            )
         return row
 
     def recover(self, model, callbacks=()):
         """The recovery fine-tune every training method gets: ``steps`` batches of train.tsv."""
         dataset = classification_dataset(self.train, self.train_preprocessor, self.batch_size)
-        return fine_tune(model, dataset, self.steps, self.learning_rate, callbacks=callbacks,
-                         verbose=0)
+        return fine_tune(
+            model, dataset, self.steps, self.learning_rate, callbacks=callbacks, verbose=0
+        )
 
     def tflite(self, model, name, quantize=None):
-        return tfmodels.export.tflite(model, self.path(f"{name}.tflite"),
-                                      seq_length=self.seq_length, quantize=quantize,
-                                      representative_data=self.calibration)
+        return tfmodels.export.tflite(
+            model,
+            self.path(f"{name}.tflite"),
+            seq_length=self.seq_length,
+            quantize=quantize,
+            representative_data=self.calibration,
+        )
 
 
 def teacher(study):
     model = study.teacher
-    return study.measure("teacher", study.tflite(model, "teacher"), model,
-                         "fine-tuned teacher, float32")
+    return study.measure(
+        "teacher", study.tflite(model, "teacher"), model, "fine-tuned teacher, float32"
+    )
 
 
 def _ptq(quantize, note):
     def row(study):
         path = study.tflite(study.teacher, f"ptq_{quantize}", quantize)
         return study.measure(f"ptq_{quantize}", path, note=note)
+
     row.__doc__ = note
     return row
 
@@ -138,17 +161,23 @@ def _pruned(sparsity):
     def row(study):
         # The sparsity rises over the first 70% of the steps; the rest recovers at target.
         end = max(1, int(0.7 * study.steps))
-        pruned = prune_model(study.fresh_teacher(), sparsity, begin_step=0, end_step=end,
-                             frequency=max(1, end // 10))
+        pruned = prune_model(
+            study.fresh_teacher(), sparsity, begin_step=0, end_step=end, frequency=max(1, end // 10)
+        )
         study.recover(pruned)
         model = strip_pruning(pruned)
         name = f"pruned_{round(100 * sparsity)}"
         reached = weight_sparsity(model)
-        row = study.measure(name, study.tflite(model, name), model,
-                            f"magnitude pruning of every Dense kernel to {sparsity:.0%}, "
-                            "float TFLite (zeros compress; no sparse kernels run)")
+        row = study.measure(
+            name,
+            study.tflite(model, name),
+            model,
+            f"magnitude pruning of every Dense kernel to {sparsity:.0%}, "
+            "float TFLite (zeros compress; no sparse kernels run)",
+        )
         row["kernel_sparsity"] = sum(reached.values()) / len(reached)
         return row
+
     row.__doc__ = f"magnitude pruning to {sparsity:.0%} sparsity, fine-tuned"
     return row
 
@@ -159,9 +188,13 @@ def _clustered(clusters):
         study.recover(clustered)
         model = strip_clustering(clustered)
         name = f"clustered_{clusters}"
-        return study.measure(name, study.tflite(model, name), model,
-                             f"k-means weight clustering, {clusters} centroids per kernel, "
-                             "float TFLite")
+        return study.measure(
+            name,
+            study.tflite(model, name),
+            model,
+            f"k-means weight clustering, {clusters} centroids per kernel, float TFLite",
+        )
+
     row.__doc__ = f"weight clustering with {clusters} clusters, fine-tuned"
     return row
 
@@ -170,44 +203,63 @@ def heads_pruned_60(study):
     """Michel et al. head pruning: 60% of the heads removed in steps of 20%, fine-tuned."""
     dev = study.task.read(study.data_dir, "dev.tsv")
     dataset = classification.make_dataset(dev, study.train_preprocessor, study.batch_size)
-    model, log = iterative_head_pruning(study.fresh_teacher(), dataset, classification.loss_fn,
-                                        0.6, step=0.2)
+    model, log = iterative_head_pruning(
+        study.fresh_teacher(), dataset, classification.loss_fn, 0.6, step=0.2
+    )
     study.recover(model)
     left = log[-1]["heads_left"] if log else None
-    return study.measure("heads_pruned_60", study.tflite(model, "heads_pruned_60"), model,
-                         f"{left} heads left, physically smaller attention, float TFLite")
+    return study.measure(
+        "heads_pruned_60",
+        study.tflite(model, "heads_pruned_60"),
+        model,
+        f"{left} heads left, physically smaller attention, float TFLite",
+    )
 
 
 def albert_shared(study):
     """ALBERT-style cross-layer sharing: one block (the mean of the teacher's), fine-tuned."""
     model = share_layers(study.fresh_teacher())
     study.recover(model)
-    return study.measure("albert_shared", study.tflite(model, "albert_shared"), model,
-                         f"one block shared by all {model.config.num_layers} layers, "
-                         "float TFLite (smaller file, same compute)")
+    return study.measure(
+        "albert_shared",
+        study.tflite(model, "albert_shared"),
+        model,
+        f"one block shared by all {model.config.num_layers} layers, "
+        "float TFLite (smaller file, same compute)",
+    )
 
 
 def _student(method, note):
     def row(study):
         """The distillation experiment of configs/experiments, pointed at this study."""
         steps = study.steps
-        overrides = [f"task.teacher={study.teacher_path}", f"task.data_dir={study.data_dir}",
-                     f"task.labels={json.dumps(study.label_names)}",
-                     f"trainer.train_steps={steps}",
-                     f"trainer.checkpoint_every={steps}", f"model.seq_length="
-                     f"{study.train_seq_length}", "task.compare_teacher=false",
-                     f"task.student_layers={max(1, study.teacher.config.num_layers // 2)}"]
+        overrides = [
+            f"task.teacher={study.teacher_path}",
+            f"task.data_dir={study.data_dir}",
+            f"task.labels={json.dumps(study.label_names)}",
+            f"trainer.train_steps={steps}",
+            f"trainer.checkpoint_every={steps}",
+            f"model.seq_length={study.train_seq_length}",
+            "task.compare_teacher=false",
+            f"task.student_layers={max(1, study.teacher.config.num_layers // 2)}",
+        ]
         if method == "tinybert":
             overrides.append(f"task.intermediate_steps={max(1, steps // 2)}")
         cfg = load_experiment(
-            os.path.join(EXPERIMENTS, f"distill_minilm_fortunes_{method}.yaml"), overrides,
-            task_type="distillation")
+            os.path.join(EXPERIMENTS, f"distill_minilm_fortunes_{method}.yaml"),
+            overrides,
+            task_type="distillation",
+        )
         report = run_experiment(cfg, study.path(f"{method}_run"), log=lambda *_: None)
         model = tfmodels.from_pretrained(report["student"])
         name = f"{method}_student"
-        return study.measure(name, study.tflite(model, name), model,
-                             f"{report['student_layers']}-layer student, "
-                             f"{method} distillation, float TFLite")
+        return study.measure(
+            name,
+            study.tflite(model, name),
+            model,
+            f"{report['student_layers']}-layer student, {method} distillation, float TFLite",
+        )
+
     row.__doc__ = note
     return row
 
@@ -251,12 +303,18 @@ def run_study(study, rows, log=print):
         row["minutes"] = (time.time() - started) / 60
         write_json(saved, row)
         results.append(row)
-        log(f"[{name}] test acc {row['score']:.4f}, gzip {row['gzip_mb']:.1f} MB, "
-            f"TFLite {row['tflite_ms']:.1f} ms ({row['minutes']:.1f} min)")
+        log(
+            f"[{name}] test acc {row['score']:.4f}, gzip {row['gzip_mb']:.1f} MB, "
+            f"TFLite {row['tflite_ms']:.1f} ms ({row['minutes']:.1f} min)"
+        )
     results = retime(study, results, log)
     from tfmodels.compression.report import write_report
-    paths = write_report(results, study.output_dir,
-                         title=f"Compression of {study.teacher_path} (seq {study.seq_length})")
+
+    paths = write_report(
+        results,
+        study.output_dir,
+        title=f"Compression of {study.teacher_path} (seq {study.seq_length})",
+    )
     return results, paths
 
 
@@ -268,12 +326,17 @@ def retime(study, rows, log=print):
         tflite_path = study.path(row["file"])
         if os.path.isfile(tflite_path):
             calls[(row["method"], "tflite_ms")] = measure.tflite_call(
-                tflite_path, study.latency_features)
-        model_dir = (study.teacher_path if row["method"] == "teacher" else
-                     row.get("model_dir") and study.path(os.path.join("models", row["model_dir"])))
+                tflite_path, study.latency_features
+            )
+        model_dir = (
+            study.teacher_path
+            if row["method"] == "teacher"
+            else row.get("model_dir") and study.path(os.path.join("models", row["model_dir"]))
+        )
         if model_dir and os.path.isdir(model_dir):
             calls[(row["method"], "tf_ms")] = measure.keras_call(
-                tfmodels.from_pretrained(model_dir), study.latency_features)
+                tfmodels.from_pretrained(model_dir), study.latency_features
+            )
     log(f"timing {len(calls)} files and models together, {study.latency_repeats} rounds")
     times = {key: [] for key in calls}
     for call in calls.values():  # warm-up: tracing, allocation

@@ -21,6 +21,7 @@ model is wrapped, so between :func:`cluster_model` and :func:`strip_clustering`
 use only the wrapped model. Training needs no per-step call. The wrapped layers
 see float32 kernels, so the model must be float32 (no mixed precision).
 """
+
 import numbers
 
 import tensorflow_model_optimization as tfmot
@@ -32,8 +33,12 @@ from tfmodels.compression.pruning import source_model, wrap_model
 from tfmodels.errors import ConfigError
 
 _INIT = tfmot.clustering.keras.CentroidInitialization
-INITS = {"kmeans++": _INIT.KMEANS_PLUS_PLUS, "linear": _INIT.LINEAR,
-         "density": _INIT.DENSITY_BASED, "random": _INIT.RANDOM}
+INITS = {
+    "kmeans++": _INIT.KMEANS_PLUS_PLUS,
+    "linear": _INIT.LINEAR,
+    "density": _INIT.DENSITY_BASED,
+    "random": _INIT.RANDOM,
+}
 
 
 class ClusterKernels(ClusterWeights):
@@ -50,12 +55,15 @@ class ClusterKernels(ClusterWeights):
         for path in layer.paths:
             owner, attribute = layer.weight_owner(path)
             if owner.compute_dtype != owner.variable_dtype:
-                raise ConfigError(f"cluster_model: {owner.name} computes in "
-                                  f"{owner.compute_dtype}; clustering needs a float32 model "
-                                  "(no mixed precision)")
+                raise ConfigError(
+                    f"cluster_model: {owner.name} computes in "
+                    f"{owner.compute_dtype}; clustering needs a float32 model "
+                    "(no mixed precision)"
+                )
             variable = getattr(owner, attribute)
             self.positions[path] = next(
-                i for i, w in enumerate(owner._trainable_weights) if w is variable)
+                i for i, w in enumerate(owner._trainable_weights) if w is variable
+            )
 
     def get_weight_from_layer(self, weight_name):
         return getattr(*self.layer.weight_owner(weight_name))
@@ -78,18 +86,23 @@ class ClusterKernels(ClusterWeights):
             setattr(owner, attribute, variable)
             position = self.positions[weight_name]
             weights = owner._trainable_weights  # setattr appended it: move it back in place
-            weights.insert(position, weights.pop(next(
-                i for i, w in enumerate(weights) if w is variable)))
+            weights.insert(
+                position, weights.pop(next(i for i, w in enumerate(weights) if w is variable))
+            )
         self.original_clusterable_weights = {}
 
 
 def _check_clusters(number_of_clusters, preserve_sparsity):
     least = 3 if preserve_sparsity else 2  # one cluster is kept at zero
-    if isinstance(number_of_clusters, bool) or not isinstance(number_of_clusters,
-                                                              numbers.Integral) \
-            or number_of_clusters < least:
-        raise ConfigError(f"cluster_model: number_of_clusters={number_of_clusters!r}; must be "
-                          f"an integer >= {least}")
+    if (
+        isinstance(number_of_clusters, bool)
+        or not isinstance(number_of_clusters, numbers.Integral)
+        or number_of_clusters < least
+    ):
+        raise ConfigError(
+            f"cluster_model: number_of_clusters={number_of_clusters!r}; must be "
+            f"an integer >= {least}"
+        )
 
 
 def cluster_model(model, number_of_clusters, init="kmeans++", preserve_sparsity=False):
@@ -111,9 +124,12 @@ def cluster_model(model, number_of_clusters, init="kmeans++", preserve_sparsity=
         return variable.shape.num_elements() > number_of_clusters
 
     def wrap(view):
-        return ClusterKernels(view, number_of_clusters=int(number_of_clusters),
-                              cluster_centroids_init=INITS[init],
-                              preserve_sparsity=preserve_sparsity)
+        return ClusterKernels(
+            view,
+            number_of_clusters=int(number_of_clusters),
+            cluster_centroids_init=INITS[init],
+            preserve_sparsity=preserve_sparsity,
+        )
 
     return wrap_model(model, wrap, "clustering", keep=keep)
 

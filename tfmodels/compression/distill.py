@@ -16,6 +16,7 @@ pre-training text; task distillation first those, then the prediction layer.
 The per-layer quantities come from the models' own sublayers, run block by
 block (:func:`forward`), so the layers themselves need no distillation hooks.
 """
+
 import contextlib
 import dataclasses
 import math
@@ -43,8 +44,10 @@ def encoder_of(model):
 
 def check_student_depth(teacher_layers, student_layers, flag="task.student_layers"):
     if not 1 <= student_layers <= teacher_layers:
-        raise ConfigError(f"{flag}: the student needs 1 to {teacher_layers} layers (the "
-                          f"teacher's depth); got {student_layers}")
+        raise ConfigError(
+            f"{flag}: the student needs 1 to {teacher_layers} layers (the "
+            f"teacher's depth); got {student_layers}"
+        )
 
 
 def every_other_layer(teacher_layers, student_layers):
@@ -73,9 +76,12 @@ def check_layer_list(values, student_layers, low, high, flag):
     """One layer number in ``[low, high]`` per student layer, or a ConfigError."""
     values = list(values)
     if len(values) != student_layers or any(
-            not isinstance(v, int) or not low <= v <= high for v in values):
-        raise ConfigError(f"{flag}: give {student_layers} teacher layer numbers (one per "
-                          f"student layer) between {low} and {high}; got {values}")
+        not isinstance(v, int) or not low <= v <= high for v in values
+    ):
+        raise ConfigError(
+            f"{flag}: give {student_layers} teacher layer numbers (one per "
+            f"student layer) between {low} and {high}; got {values}"
+        )
     return values
 
 
@@ -83,14 +89,16 @@ def student_config(teacher_config, num_layers=None, base=None):
     """The student's Config: ``base``'s widths (default: the teacher's) with ``num_layers``
     layers (default: ``base``'s own depth, or half the teacher's when ``base`` is None)."""
     if base is not None and base.vocab_size != teacher_config.vocab_size:
-        raise ConfigError(f"model.name: the student's vocab_size {base.vocab_size} differs from "
-                          f"the teacher's {teacher_config.vocab_size}; both read the same tokens")
+        raise ConfigError(
+            f"model.name: the student's vocab_size {base.vocab_size} differs from "
+            f"the teacher's {teacher_config.vocab_size}; both read the same tokens"
+        )
     if num_layers is None:
-        num_layers = base.num_layers if base is not None else max(
-            1, teacher_config.num_layers // 2)
+        num_layers = base.num_layers if base is not None else max(1, teacher_config.num_layers // 2)
     check_student_depth(teacher_config.num_layers, num_layers)
-    return dataclasses.replace(base or teacher_config, num_layers=num_layers,
-                               **_unpruned(base or teacher_config))
+    return dataclasses.replace(
+        base or teacher_config, num_layers=num_layers, **_unpruned(base or teacher_config)
+    )
 
 
 def _unpruned(config):
@@ -101,14 +109,26 @@ def _unpruned(config):
 
 def build_student(teacher, config, architecture=None):
     """A fresh model of ``config`` with the teacher's head (or ``architecture``)."""
-    return build_model(config.family, architecture or teacher.architecture, config,
-                       dict(getattr(teacher, "head_args", {})), "distillation student")
+    return build_model(
+        config.family,
+        architecture or teacher.architecture,
+        config,
+        dict(getattr(teacher, "head_args", {})),
+        "distillation student",
+    )
 
 
 def same_widths(student_config_, teacher_config):
     """Whether every weight of a student block has its teacher block's shape."""
-    keys = ("hidden_size", "num_heads", "intermediate_size", "embedding_size", "vocab_size",
-            "max_position_embeddings", "type_vocab_size")
+    keys = (
+        "hidden_size",
+        "num_heads",
+        "intermediate_size",
+        "embedding_size",
+        "vocab_size",
+        "max_position_embeddings",
+        "type_vocab_size",
+    )
     return all(getattr(student_config_, k) == getattr(teacher_config, k) for k in keys)
 
 
@@ -118,26 +138,39 @@ def init_from_teacher(student, teacher, layers=None):
     s, t = encoder_of(student), encoder_of(teacher)
     n, m = len(t.transformer_layers), len(s.transformer_layers)
     if not same_widths(s.config, t.config):
-        raise ConfigError("initialising the student from the teacher needs the teacher's widths "
-                          f"(student hidden {s.config.hidden_size}, heads {s.config.num_heads}, "
-                          f"FFN {s.config.intermediate_size}; teacher {t.config.hidden_size}, "
-                          f"{t.config.num_heads}, {t.config.intermediate_size}); use "
-                          "task.student_init=random or a student checkpoint")
-    layers = every_other_layer(n, m) if layers is None else check_layer_list(
-        layers, m, 0, n - 1, "task.init_layers")
+        raise ConfigError(
+            "initialising the student from the teacher needs the teacher's widths "
+            f"(student hidden {s.config.hidden_size}, heads {s.config.num_heads}, "
+            f"FFN {s.config.intermediate_size}; teacher {t.config.hidden_size}, "
+            f"{t.config.num_heads}, {t.config.intermediate_size}); use "
+            "task.student_init=random or a student checkpoint"
+        )
+    layers = (
+        every_other_layer(n, m)
+        if layers is None
+        else check_layer_list(layers, m, 0, n - 1, "task.init_layers")
+    )
     pairs = [(s.embedding_layer, t.embedding_layer)]
     pairs += [(s.transformer_layers[k], t.transformer_layers[i]) for k, i in enumerate(layers)]
     if s.pooler_layer is not None and t.pooler_layer is not None:
         pairs.append((s.pooler_layer, t.pooler_layer))
-    pairs += [(getattr(student, h), getattr(teacher, h)) for h in HEADS
-              if hasattr(student, h) and hasattr(teacher, h)]
-    copies = [(variable, value) for student_layer, teacher_layer in pairs
-              for variable, value in zip(student_layer.weights, teacher_layer.weights)]
+    pairs += [
+        (getattr(student, h), getattr(teacher, h))
+        for h in HEADS
+        if hasattr(student, h) and hasattr(teacher, h)
+    ]
+    copies = [
+        (variable, value)
+        for student_layer, teacher_layer in pairs
+        for variable, value in zip(student_layer.weights, teacher_layer.weights)
+    ]
     for variable, value in copies:  # all checked before any is copied
         if variable.shape != value.shape:  # e.g. a teacher block with pruned heads
-            raise ConfigError(f"initialising the student from the teacher: the teacher's "
-                              f"{value.name} has shape {value.shape}, the student's "
-                              f"{variable.name} {variable.shape}")
+            raise ConfigError(
+                f"initialising the student from the teacher: the teacher's "
+                f"{value.name} has shape {value.shape}, the student's "
+                f"{variable.name} {variable.shape}"
+            )
     for variable, value in copies:
         variable.assign(value)
     return layers
@@ -185,8 +218,9 @@ def forward(model, features, training=False, score_layers=(), mlm_positions=None
     """
     encoder = encoder_of(model)
     mask = features["input_mask"]
-    x = encoder.embedding_layer(features["input_ids"], features.get("segment_ids"),
-                                training=training)
+    x = encoder.embedding_layer(
+        features["input_ids"], features.get("segment_ids"), training=training
+    )
     out = {"embedding_output": x, "hidden_states": [], "attention_scores": {}}
     for i, block in enumerate(encoder.transformer_layers):
         if i in score_layers:
@@ -218,9 +252,11 @@ class Distiller(keras.Model):
         self.embedding_projection = self.hidden_projection = None
         if teacher_hidden_size and teacher_hidden_size != width:
             self.embedding_projection = keras.layers.Dense(
-                teacher_hidden_size, use_bias=False, name="W_e")
+                teacher_hidden_size, use_bias=False, name="W_e"
+            )
             self.hidden_projection = keras.layers.Dense(
-                teacher_hidden_size, use_bias=False, name="W_h")
+                teacher_hidden_size, use_bias=False, name="W_h"
+            )
             self.embedding_projection.build((None, width))
             self.hidden_projection.build((None, width))
 
@@ -246,8 +282,9 @@ def _soft_loss(student_logits, teacher_logits, temperature):
     return losses.soft_target_loss(student_logits, teacher_logits, temperature)
 
 
-def distilbert_loss(teacher, alpha_ce=5.0, alpha_mlm=2.0, alpha_cos=1.0, temperature=2.0,
-                    restrict_ce_to_mask=False):
+def distilbert_loss(
+    teacher, alpha_ce=5.0, alpha_mlm=2.0, alpha_cos=1.0, temperature=2.0, restrict_ce_to_mask=False
+):
     """The Trainer's ``loss_fn(distiller, batch, training)`` for DistilBERT.
 
     Defaults are the authors' training command (``--alpha_ce 5.0 --alpha_mlm 2.0
@@ -257,32 +294,41 @@ def distilbert_loss(teacher, alpha_ce=5.0, alpha_mlm=2.0, alpha_cos=1.0, tempera
     classification batches they are the logits and the labels' cross-entropy
     (MSE for a one-output regression head, without ``T^2``).
     """
+
     @_no_autograph
     def loss_fn(distiller, batch, training):
         features, labels = split_batch(batch)
         weights = features["input_mask"]
-        positions = batch["masked_lm_positions"] if (
-            labels is None and restrict_ce_to_mask) else None
+        positions = (
+            batch["masked_lm_positions"] if (labels is None and restrict_ce_to_mask) else None
+        )
         t = forward(teacher, features, mlm_positions=positions)
         s = forward(distiller.student, features, training=training, mlm_positions=positions)
         if "mlm_logits" in s:
             soft_weights = batch["masked_lm_weights"] if positions is not None else weights
-            soft = losses.soft_target_loss(s["mlm_logits"], t["mlm_logits"], temperature,
-                                           soft_weights) * temperature ** 2
-            masked = s["mlm_logits"] if positions is not None else tf.gather(
-                s["mlm_logits"], batch["masked_lm_positions"], batch_dims=1)
-            hard, accuracy = masked_lm_loss(masked, batch["masked_lm_ids"],
-                                            batch["masked_lm_weights"])
+            soft = (
+                losses.soft_target_loss(s["mlm_logits"], t["mlm_logits"], temperature, soft_weights)
+                * temperature**2
+            )
+            masked = (
+                s["mlm_logits"]
+                if positions is not None
+                else tf.gather(s["mlm_logits"], batch["masked_lm_positions"], batch_dims=1)
+            )
+            hard, accuracy = masked_lm_loss(
+                masked, batch["masked_lm_ids"], batch["masked_lm_weights"]
+            )
             hard_name, extra = "mlm_loss", {"mlm_accuracy": accuracy}
         else:
             soft = _soft_loss(s["logits"], t["logits"], temperature)
             if s["logits"].shape[-1] != 1:
-                soft *= temperature ** 2
+                soft *= temperature**2
             hard = losses.hard_label_loss(s["logits"], labels)
             hard_name, extra = "label_loss", {}
         cos = losses.cosine_embedding_loss(s["sequence_output"], t["sequence_output"], weights)
         loss = alpha_ce * soft + alpha_mlm * hard + alpha_cos * cos
         return loss, {"ce_loss": soft, hard_name: hard, "cos_loss": cos, **extra}
+
     return loss_fn
 
 
@@ -296,24 +342,37 @@ def tinybert_intermediate_loss(teacher, layer_map):
     def loss_fn(distiller, batch, training):
         features, _ = split_batch(batch)
         t = forward(teacher, features, score_layers=set(teacher_blocks))
-        s = forward(distiller.student, features, training=training,
-                    score_layers=range(len(teacher_blocks)))
-        emb = losses.mse(distiller.project(distiller.embedding_projection,
-                                           s["embedding_output"]), t["embedding_output"])
-        att = tf.add_n([losses.attention_score_loss(s["attention_scores"][m],
-                                                    t["attention_scores"][n])
-                        for m, n in enumerate(teacher_blocks)])
-        hid = tf.add_n([losses.mse(distiller.project(distiller.hidden_projection,
-                                                     s["hidden_states"][m]),
-                                   t["hidden_states"][n])
-                        for m, n in enumerate(teacher_blocks)])
+        s = forward(
+            distiller.student, features, training=training, score_layers=range(len(teacher_blocks))
+        )
+        emb = losses.mse(
+            distiller.project(distiller.embedding_projection, s["embedding_output"]),
+            t["embedding_output"],
+        )
+        att = tf.add_n(
+            [
+                losses.attention_score_loss(s["attention_scores"][m], t["attention_scores"][n])
+                for m, n in enumerate(teacher_blocks)
+            ]
+        )
+        hid = tf.add_n(
+            [
+                losses.mse(
+                    distiller.project(distiller.hidden_projection, s["hidden_states"][m]),
+                    t["hidden_states"][n],
+                )
+                for m, n in enumerate(teacher_blocks)
+            ]
+        )
         return emb + att + hid, {"emb_loss": emb, "att_loss": att, "hidden_loss": hid}
+
     return loss_fn
 
 
 def tinybert_prediction_loss(teacher, temperature=1.0):
     """The Trainer's loss for TinyBERT's prediction layer (eq. 11): soft cross-entropy
     (here its KL form) between the logits at temperature ``t``, MSE for regression."""
+
     @_no_autograph
     def loss_fn(distiller, batch, training):
         features, _ = split_batch(batch)
@@ -321,4 +380,5 @@ def tinybert_prediction_loss(teacher, temperature=1.0):
         s = forward(distiller.student, features, training=training)
         pred = _soft_loss(s["logits"], t["logits"], temperature)
         return pred, {"pred_loss": pred}
+
     return loss_fn

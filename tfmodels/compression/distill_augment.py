@@ -11,6 +11,7 @@ neighbours; no GloVe vectors ship with this library, so those words are kept.
 Like the authors' code, only alphabetic words are replaced, only by whole
 alphabetic vocabulary words, and only the first text of a pair is augmented.
 """
+
 import numpy as np
 import tensorflow as tf
 
@@ -25,15 +26,26 @@ MLM_ARCHITECTURES = ("BertForMaskedLM", "BertForPreTraining")
 class MaskedLMAugmenter:
     """``augment(texts)`` -> for each text, the original followed by its variants.
 
-    ``mlm_model`` has an ``mlm_head`` (BertMaskedLM / BertPretrainer);
+    ``mlm_model`` has an ``mlm_head`` (BertForMaskedLM / BertForPreTraining);
     ``tokenizer`` is the :class:`WordPieceTokenizer` of its vocabulary.
     """
 
-    def __init__(self, mlm_model, tokenizer, seq_length=128, candidates=15, prob=0.4,
-                 per_example=30, seed=0, batch_size=64):
+    def __init__(
+        self,
+        mlm_model,
+        tokenizer,
+        seq_length=128,
+        candidates=15,
+        prob=0.4,
+        per_example=30,
+        seed=0,
+        batch_size=64,
+    ):
         if not hasattr(mlm_model, "mlm_head"):
-            raise ConfigError("task.augment_mlm: the augmentation model needs a masked-LM "
-                              f"head ({' or '.join(MLM_ARCHITECTURES)})")
+            raise ConfigError(
+                "task.augment_mlm: the augmentation model needs a masked-LM "
+                f"head ({' or '.join(MLM_ARCHITECTURES)})"
+            )
         if not 0.0 <= prob <= 1.0:
             raise ConfigError(f"task.augment_prob must be in [0, 1]; got {prob}")
         self.model, self.tokenizer = mlm_model, tokenizer
@@ -45,8 +57,9 @@ class MaskedLMAugmenter:
         self.mask_id = vocab.index("[MASK]")
         self.words = np.asarray(vocab, dtype=object)
         # Whole alphabetic words only: no "##" pieces, [special] tokens or punctuation.
-        self.allowed = tf.constant([t.isalpha() for t in vocab] +
-                                   [False] * (mlm_model.config.vocab_size - len(vocab)))
+        self.allowed = tf.constant(
+            [t.isalpha() for t in vocab] + [False] * (mlm_model.config.vocab_size - len(vocab))
+        )
         self._top_k = tf.function(self._top_k_fn, reduce_retracing=True)
 
     def _top_k_fn(self, ids, mask, positions):
@@ -62,9 +75,10 @@ class MaskedLMAugmenter:
         normalized = normalize_text(tf.constant(texts), self.tokenizer.lower_case)
         pieces, starts, ends = self.tokenizer._tokenizer.tokenize_with_offsets(normalized)
         out = []
-        for text, ids, st, en in zip(normalized.numpy(), pieces.to_list(), starts.to_list(),
-                                     ends.to_list()):
-            words = [text[s[0]:e[-1]].decode("utf-8", "replace") for s, e in zip(st, en)]
+        for text, ids, st, en in zip(
+            normalized.numpy(), pieces.to_list(), starts.to_list(), ends.to_list()
+        ):
+            words = [text[s[0] : e[-1]].decode("utf-8", "replace") for s, e in zip(st, en)]
             out.append((words, ids))
         return out
 
@@ -74,9 +88,9 @@ class MaskedLMAugmenter:
         room = self.seq_length - 2
         ids = np.zeros([1, self.seq_length], np.int32)
         tokens = [self.cls_id] + flat[:room] + [self.sep_id]
-        ids[0, :len(tokens)] = tokens
+        ids[0, : len(tokens)] = tokens
         mask = np.zeros_like(ids)
-        mask[0, :len(tokens)] = 1
+        mask[0, : len(tokens)] = 1
         rows, where, start = [], [], 1
         for index, (word, word_pieces) in enumerate(zip(words, pieces)):
             if len(word_pieces) == 1 and word.isalpha() and start <= room:
@@ -85,12 +99,15 @@ class MaskedLMAugmenter:
             start += len(word_pieces)
         found = {}
         for begin in range(0, len(rows), self.batch_size):
-            chunk = where[begin:begin + self.batch_size]
+            chunk = where[begin : begin + self.batch_size]
             batch_ids = np.repeat(ids, len(chunk), axis=0)
             batch_ids[np.arange(len(chunk)), chunk] = self.mask_id
-            top = self._top_k(tf.constant(batch_ids), tf.constant(np.repeat(mask, len(chunk), 0)),
-                              tf.constant(chunk, tf.int32)).numpy()
-            for index, best in zip(rows[begin:begin + self.batch_size], top):
+            top = self._top_k(
+                tf.constant(batch_ids),
+                tf.constant(np.repeat(mask, len(chunk), 0)),
+                tf.constant(chunk, tf.int32),
+            ).numpy()
+            for index, best in zip(rows[begin : begin + self.batch_size], top):
                 found[index] = list(self.words[best])
         return found
 
@@ -111,8 +128,10 @@ class MaskedLMAugmenter:
         return sentences
 
     def augment(self, texts):
-        return [self.augment_text(words, self.candidates(words, pieces))
-                for words, pieces in self.split_words(list(texts))]
+        return [
+            self.augment_text(words, self.candidates(words, pieces))
+            for words, pieces in self.split_words(list(texts))
+        ]
 
 
 def augment_examples(examples, augmenter, log=None):
@@ -127,5 +146,9 @@ def augment_examples(examples, augmenter, log=None):
         labels += [examples.labels[i]] * len(variants)
         if log and (i + 1) % 100 == 0:
             log(f"augmented {i + 1}/{len(examples)} examples")
-    return Examples(ids, text_a, text_b if examples.text_b is not None else None,
-                    np.asarray(labels, examples.labels.dtype))
+    return Examples(
+        ids,
+        text_a,
+        text_b if examples.text_b is not None else None,
+        np.asarray(labels, examples.labels.dtype),
+    )

@@ -12,6 +12,7 @@ from it by the teacher's entropy, a constant for the student, so the gradients
 are the same and the loss is exactly 0 when the student matches the teacher.
 All losses compute in float32 and treat the teacher as a constant.
 """
+
 import tensorflow as tf
 
 
@@ -52,8 +53,9 @@ def cosine_embedding_loss(student_hidden, teacher_hidden, weights=None):
     """``1 - cos(h_s, h_t)`` per position, averaged over the positions with non-zero
     ``weights`` (DistilBERT: the real tokens; PyTorch's CosineEmbeddingLoss, target 1)."""
     student, teacher = _pair(student_hidden, teacher_hidden)
-    cosine = tf.reduce_sum(tf.math.l2_normalize(student, axis=-1) *
-                           tf.math.l2_normalize(teacher, axis=-1), axis=-1)
+    cosine = tf.reduce_sum(
+        tf.math.l2_normalize(student, axis=-1) * tf.math.l2_normalize(teacher, axis=-1), axis=-1
+    )
     return _weighted_mean(1.0 - cosine, weights)
 
 
@@ -76,5 +78,8 @@ def hard_label_loss(logits, labels):
     logits = tf.cast(logits, tf.float32)
     if logits.shape[-1] == 1:
         return tf.reduce_mean(tf.square(logits[:, 0] - tf.cast(labels, tf.float32)))
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=logits))
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(labels, tf.int32), logits=logits
+        )
+    )

@@ -21,6 +21,7 @@ Stages run on :class:`tfmodels.training.trainer.Trainer` (any tf.distribute
 strategy, checkpoints and resume per stage under ``model_dir``). The teacher is
 frozen (``trainable = False``) and never checkpointed.
 """
+
 import functools
 import os
 
@@ -52,8 +53,10 @@ def feature_map_loss(teacher_features, student_features, input_mask=None, normal
     t = tf.cast(teacher_features, tf.float32)
     s = tf.cast(student_features, tf.float32)
     if t.shape[-1] != s.shape[-1]:
-        raise ConfigError(f"feature-map transfer needs equal widths; teacher {t.shape[-1]}, "
-                          f"student {s.shape[-1]} (hidden_size)")
+        raise ConfigError(
+            f"feature-map transfer needs equal widths; teacher {t.shape[-1]}, "
+            f"student {s.shape[-1]} (hidden_size)"
+        )
     if normalize:
         t, s = _standardize(t), _standardize(s)
     return _masked_mean(tf.reduce_mean(tf.square(t - s), axis=-1), input_mask)
@@ -65,28 +68,43 @@ def attention_transfer_loss(teacher_probs, student_probs, input_mask=None):
     t = tf.cast(teacher_probs, tf.float32)
     s = tf.cast(student_probs, tf.float32)
     if t.shape[1] != s.shape[1]:
-        raise ConfigError(f"attention transfer needs equal head counts; teacher {t.shape[1]}, "
-                          f"student {s.shape[1]} (num_attention_heads)")
+        raise ConfigError(
+            f"attention transfer needs equal head counts; teacher {t.shape[1]}, "
+            f"student {s.shape[1]} (num_attention_heads)"
+        )
     kl = tf.reduce_sum(tf.math.xlogy(t, t) - tf.math.xlogy(t, tf.maximum(s, _EPS)), axis=-1)
     return _masked_mean(tf.reduce_mean(kl, axis=1), input_mask)
 
 
-def layer_transfer_loss(teacher_out, student_out, layer, input_mask=None, attention_weight=1.0,
-                        normalize=False):
+def layer_transfer_loss(
+    teacher_out, student_out, layer, input_mask=None, attention_weight=1.0, normalize=False
+):
     """FMT + ``attention_weight`` * AT at ``layer``, from two :func:`transfer_model` outputs.
 
     Returns ``(loss, {"feature_map_loss", "attention_loss"})``.
     """
-    fmt = feature_map_loss(teacher_out["encoder_outputs"][layer],
-                           student_out["encoder_outputs"][layer], input_mask, normalize)
-    at = attention_transfer_loss(teacher_out["attention_scores"][layer],
-                                 student_out["attention_scores"][layer], input_mask)
+    fmt = feature_map_loss(
+        teacher_out["encoder_outputs"][layer],
+        student_out["encoder_outputs"][layer],
+        input_mask,
+        normalize,
+    )
+    at = attention_transfer_loss(
+        teacher_out["attention_scores"][layer], student_out["attention_scores"][layer], input_mask
+    )
     return fmt + attention_weight * at, {"feature_map_loss": fmt, "attention_loss": at}
 
 
-def pretraining_distillation_loss(teacher_mlm_logits, student_mlm_logits, masked_lm_ids,
-                                  masked_lm_weights, sentence_logits=None,
-                                  next_sentence_labels=None, alpha=0.5, temperature=1.0):
+def pretraining_distillation_loss(
+    teacher_mlm_logits,
+    student_mlm_logits,
+    masked_lm_ids,
+    masked_lm_weights,
+    sentence_logits=None,
+    next_sentence_labels=None,
+    alpha=0.5,
+    temperature=1.0,
+):
     """PD: ``alpha * MLM + (1 - alpha) * KD + NSP`` on the masked positions [B, P, V].
 
     KD is KL(teacher || student) of the temperature-softened distributions,
@@ -99,13 +117,16 @@ def pretraining_distillation_loss(teacher_mlm_logits, student_mlm_logits, masked
     mlm, accuracy = masked_lm_loss(student, masked_lm_ids, weights)
     log_t = tf.nn.log_softmax(teacher / temperature)
     log_s = tf.nn.log_softmax(student / temperature)
-    kd_per_token = tf.reduce_sum(tf.exp(log_t) * (log_t - log_s), axis=-1) * temperature ** 2
+    kd_per_token = tf.reduce_sum(tf.exp(log_t) * (log_t - log_s), axis=-1) * temperature**2
     kd = tf.reduce_sum(kd_per_token * weights) / (tf.reduce_sum(weights) + 1e-5)
     loss = alpha * mlm + (1.0 - alpha) * kd
     metrics = {"mlm_loss": mlm, "mlm_accuracy": accuracy, "kd_loss": kd}
     if sentence_logits is not None and next_sentence_labels is not None:
-        nsp = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-            next_sentence_labels, tf.cast(sentence_logits, tf.float32), from_logits=True))
+        nsp = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(
+                next_sentence_labels, tf.cast(sentence_logits, tf.float32), from_logits=True
+            )
+        )
         metrics["nsp_loss"] = nsp
         loss += nsp
     return loss, metrics
@@ -114,8 +135,10 @@ def pretraining_distillation_loss(teacher_mlm_logits, student_mlm_logits, masked
 def _encoder(model):
     encoder = getattr(model, "encoder", model)
     if not hasattr(encoder, "transformer_layers"):
-        raise ConfigError(f"{model.name}: expected a MobileBERT model (from tfmodels.build or "
-                          "from_pretrained), got one without transformer_layers")
+        raise ConfigError(
+            f"{model.name}: expected a MobileBERT model (from tfmodels.build or "
+            "from_pretrained), got one without transformer_layers"
+        )
     return encoder
 
 
@@ -127,8 +150,9 @@ def transfer_model(model):
     """
     encoder = _encoder(model)
     blocks = [block.get_output_at(0) for block in encoder.transformer_layers]
-    outputs = {k: v for k, v in encoder.output.items() if k not in ("encoder_outputs",
-                                                                   "attention_scores")}
+    outputs = {
+        k: v for k, v in encoder.output.items() if k not in ("encoder_outputs", "attention_scores")
+    }
     outputs["encoder_outputs"] = [features for features, _ in blocks]
     outputs["attention_scores"] = [probs for _, probs in blocks]
     return keras.Model(encoder.input, outputs, name=f"{encoder.name}_transfer")
@@ -139,9 +163,11 @@ def check_compatible(teacher, student):
     t, s = _encoder(teacher).config, _encoder(student).config
     for field in ("num_layers", "num_heads", "hidden_size"):
         if getattr(t, field) != getattr(s, field):
-            raise ConfigError(f"teacher and student differ in {field}: {getattr(t, field)} vs "
-                              f"{getattr(s, field)}; layer-wise transfer pairs layer l with "
-                              "layer l at the same width and head count")
+            raise ConfigError(
+                f"teacher and student differ in {field}: {getattr(t, field)} vs "
+                f"{getattr(s, field)}; layer-wise transfer pairs layer l with "
+                "layer l at the same width and head count"
+            )
 
 
 def copy_embeddings(teacher, student):
@@ -153,12 +179,16 @@ def copy_embeddings(teacher, student):
     source = _encoder(teacher).embedding_layer
     target = _encoder(student).embedding_layer
     if len(source.weights) != len(target.weights):
-        raise ConfigError("teacher and student embeddings have different weights "
-                          "(trigram_input / embedding_size / type_vocab_size differ)")
+        raise ConfigError(
+            "teacher and student embeddings have different weights "
+            "(trigram_input / embedding_size / type_vocab_size differ)"
+        )
     for t, s in zip(source.weights, target.weights):
         if t.shape != s.shape:
-            raise ConfigError(f"embedding weight {s.name}: student shape {tuple(s.shape)} != "
-                              f"teacher shape {tuple(t.shape)}")
+            raise ConfigError(
+                f"embedding weight {s.name}: student shape {tuple(s.shape)} != "
+                f"teacher shape {tuple(t.shape)}"
+            )
         s.assign(t)
 
 
@@ -169,9 +199,15 @@ def train_only(student, layers):
     if layers is None:
         return
     keep = {id(layer) for layer in layers}
-    others = [encoder.embedding_layer, encoder.pooler_layer, *encoder.transformer_layers,
-              *(getattr(student, name, None)
-                for name in ("mlm_head", "sentence_head", "classifier_head"))]
+    others = [
+        encoder.embedding_layer,
+        encoder.pooler_layer,
+        *encoder.transformer_layers,
+        *(
+            getattr(student, name, None)
+            for name in ("mlm_head", "sentence_head", "classifier_head")
+        ),
+    ]
     for layer in others:
         if layer is not None and id(layer) not in keep:
             layer.trainable = False
@@ -181,15 +217,16 @@ def _features(batch):
     return {k: batch[k] for k in FEATURES}
 
 
-def _layer_loss(teacher_view, student_view, layer, attention_weight, normalize,
-                model, batch, training):
+def _layer_loss(
+    teacher_view, student_view, layer, attention_weight, normalize, model, batch, training
+):
     del model  # the student; its weights are reached through student_view
     features = _features(batch)
-    teacher_out = tf.nest.map_structure(tf.stop_gradient,
-                                        teacher_view(features, training=False))
+    teacher_out = tf.nest.map_structure(tf.stop_gradient, teacher_view(features, training=False))
     student_out = student_view(features, training=training)
-    return layer_transfer_loss(teacher_out, student_out, layer, features["input_mask"],
-                               attention_weight, normalize)
+    return layer_transfer_loss(
+        teacher_out, student_out, layer, features["input_mask"], attention_weight, normalize
+    )
 
 
 def _mlm_logits(model, sequence_output, positions):
@@ -205,9 +242,15 @@ def _distillation_loss(teacher, alpha, temperature, model, batch, training):
     student_logits = _mlm_logits(model, student_out["sequence_output"], positions)
     labels = batch.get("next_sentence_labels")
     return pretraining_distillation_loss(
-        teacher_logits, student_logits, batch["masked_lm_ids"], batch["masked_lm_weights"],
-        student_out.get("sentence_logits"), None if labels is None else labels[:, 0],
-        alpha, temperature)
+        teacher_logits,
+        student_logits,
+        batch["masked_lm_ids"],
+        batch["masked_lm_weights"],
+        student_out.get("sentence_logits"),
+        None if labels is None else labels[:, 0],
+        alpha,
+        temperature,
+    )
 
 
 def _adam(learning_rate, steps):
@@ -215,10 +258,10 @@ def _adam(learning_rate, steps):
     return keras.optimizers.Adam(learning_rate)
 
 
-def _run_stage(strategy, model_dir, model, loss_fn, dataset, steps, probe_batch, optimizer_fn,
-               log):
+def _run_stage(strategy, model_dir, model, loss_fn, dataset, steps, probe_batch, optimizer_fn, log):
     """One Trainer run; returns its summary with ``before``/``after``: the loss and its
     parts on ``probe_batch`` before and after the run."""
+
     def measure():
         loss, metrics = loss_fn(model, probe_batch, training=False)
         return {"loss": float(loss), **{k: float(v) for k, v in metrics.items()}}
@@ -226,9 +269,18 @@ def _run_stage(strategy, model_dir, model, loss_fn, dataset, steps, probe_batch,
     before = measure()
     with strategy.scope():
         optimizer = optimizer_fn(steps)
-    trainer = Trainer(strategy, model_dir, model, optimizer, loss_fn, total_steps=steps,
-                      checkpoint_every=steps, max_checkpoints=1, log_every=max(steps // 5, 1),
-                      log=log)
+    trainer = Trainer(
+        strategy,
+        model_dir,
+        model,
+        optimizer,
+        loss_fn,
+        total_steps=steps,
+        checkpoint_every=steps,
+        max_checkpoints=1,
+        log_every=max(steps // 5, 1),
+        log=log,
+    )
     summary = trainer.train(dataset)
     summary["before"], summary["after"] = before, measure()
     return summary
@@ -240,9 +292,19 @@ def _prepare(teacher, dataset, strategy):
     return strategy or tf.distribute.get_strategy(), next(iter(dataset))
 
 
-def progressive_knowledge_transfer(teacher, student, dataset, model_dir, steps_per_layer,
-                                   learning_rate=1e-3, attention_weight=1.0, normalize=False,
-                                   strategy=None, optimizer_fn=None, log=None):
+def progressive_knowledge_transfer(
+    teacher,
+    student,
+    dataset,
+    model_dir,
+    steps_per_layer,
+    learning_rate=1e-3,
+    attention_weight=1.0,
+    normalize=False,
+    strategy=None,
+    optimizer_fn=None,
+    log=None,
+):
     """PKT: for l = 0..L-1, trains student layer l alone on FMT_l + AT_l.
 
     ``dataset`` is a repeating ``tf.data.Dataset`` of feature batches; stage l
@@ -259,20 +321,39 @@ def progressive_knowledge_transfer(teacher, student, dataset, model_dir, steps_p
     try:
         for layer, block in enumerate(_encoder(student).transformer_layers):
             train_only(student, [block])
-            loss_fn = functools.partial(_layer_loss, teacher_view, student_view, layer,
-                                        attention_weight, normalize)
-            summary = _run_stage(strategy, os.path.join(model_dir, f"transfer_layer_{layer}"),
-                                 student, loss_fn, dataset, steps_per_layer, probe,
-                                 optimizer_fn, log)
+            loss_fn = functools.partial(
+                _layer_loss, teacher_view, student_view, layer, attention_weight, normalize
+            )
+            summary = _run_stage(
+                strategy,
+                os.path.join(model_dir, f"transfer_layer_{layer}"),
+                student,
+                loss_fn,
+                dataset,
+                steps_per_layer,
+                probe,
+                optimizer_fn,
+                log,
+            )
             summaries.append({"layer": layer, **summary})
     finally:
         train_only(student, None)
     return summaries
 
 
-def pretraining_distillation(teacher, student, dataset, model_dir, steps, learning_rate=1e-4,
-                             alpha=0.5, temperature=1.0, strategy=None, optimizer_fn=None,
-                             log=None):
+def pretraining_distillation(
+    teacher,
+    student,
+    dataset,
+    model_dir,
+    steps,
+    learning_rate=1e-4,
+    alpha=0.5,
+    temperature=1.0,
+    strategy=None,
+    optimizer_fn=None,
+    log=None,
+):
     """PD: trains all of ``student`` (a pre-training model) on alpha*MLM + (1-alpha)*KD + NSP.
 
     ``dataset`` batches carry the pre-training features of
@@ -281,20 +362,45 @@ def pretraining_distillation(teacher, student, dataset, model_dir, steps, learni
     """
     for name, model in (("teacher", teacher), ("student", student)):
         if not hasattr(model, "mlm_head"):
-            raise ConfigError(f"pre-training distillation needs a {name} with an MLM head "
-                              "(architecture='pretraining')")
+            raise ConfigError(
+                f"pre-training distillation needs a {name} with an MLM head "
+                "(architecture='pretraining')"
+            )
     strategy, probe = _prepare(teacher, dataset, strategy)
     train_only(student, None)
     loss_fn = functools.partial(_distillation_loss, teacher, alpha, temperature)
     optimizer_fn = optimizer_fn or functools.partial(_adam, learning_rate)
-    return _run_stage(strategy, os.path.join(model_dir, "pretraining_distillation"), student,
-                      loss_fn, dataset, steps, probe, optimizer_fn, log)
+    return _run_stage(
+        strategy,
+        os.path.join(model_dir, "pretraining_distillation"),
+        student,
+        loss_fn,
+        dataset,
+        steps,
+        probe,
+        optimizer_fn,
+        log,
+    )
 
 
-def distill(teacher, student, transfer_dataset, distillation_dataset, model_dir,
-            steps_per_layer, distillation_steps, transfer_learning_rate=1e-3,
-            distillation_learning_rate=1e-4, alpha=0.5, temperature=1.0, attention_weight=1.0,
-            normalize=False, strategy=None, optimizer_fn=None, log=None):
+def distill(
+    teacher,
+    student,
+    transfer_dataset,
+    distillation_dataset,
+    model_dir,
+    steps_per_layer,
+    distillation_steps,
+    transfer_learning_rate=1e-3,
+    distillation_learning_rate=1e-4,
+    alpha=0.5,
+    temperature=1.0,
+    attention_weight=1.0,
+    normalize=False,
+    strategy=None,
+    optimizer_fn=None,
+    log=None,
+):
     """The paper's schedule: copy the embedding, PKT layer by layer, then PD.
 
     ``optimizer_fn(learning_rate, steps)``, if given, makes every stage's optimizer.
@@ -303,12 +409,27 @@ def distill(teacher, student, transfer_dataset, distillation_dataset, model_dir,
     copy_embeddings(teacher, student)
     make = optimizer_fn or _adam
     transfer = progressive_knowledge_transfer(
-        teacher, student, transfer_dataset, model_dir, steps_per_layer,
-        attention_weight=attention_weight, normalize=normalize, strategy=strategy,
-        optimizer_fn=functools.partial(make, transfer_learning_rate), log=log)
+        teacher,
+        student,
+        transfer_dataset,
+        model_dir,
+        steps_per_layer,
+        attention_weight=attention_weight,
+        normalize=normalize,
+        strategy=strategy,
+        optimizer_fn=functools.partial(make, transfer_learning_rate),
+        log=log,
+    )
     distillation = pretraining_distillation(
-        teacher, student, distillation_dataset, model_dir, distillation_steps, alpha=alpha,
-        temperature=temperature, strategy=strategy,
-        optimizer_fn=functools.partial(make, distillation_learning_rate), log=log)
-    return {"progressive_knowledge_transfer": transfer,
-            "pretraining_distillation": distillation}
+        teacher,
+        student,
+        distillation_dataset,
+        model_dir,
+        distillation_steps,
+        alpha=alpha,
+        temperature=temperature,
+        strategy=strategy,
+        optimizer_fn=functools.partial(make, distillation_learning_rate),
+        log=log,
+    )
+    return {"progressive_knowledge_transfer": transfer, "pretraining_distillation": distillation}

@@ -7,6 +7,7 @@ are the Transformer's layers. :func:`flat_model` replays the nested graphs on ne
 inputs, so the result shares every layer and weight with the original: training
 the flat model (e.g. with pruning masks) trains the original model.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 from tf_keras.src.engine.functional import Functional
@@ -44,9 +45,11 @@ def flat_model(model):
     ``model``.
     """
     if not isinstance(model, Functional):
-        raise TypeError(f"{model.name}: flat_model takes a functional model, "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"{model.name}: flat_model takes a functional model, got {type(model).__name__}"
+        )
     inputs = tf.nest.map_structure(
         lambda x: keras.Input(shape=x.shape[1:], dtype=x.dtype, name=x.name.split(":")[0]),
-        model._nested_inputs)
+        model._nested_inputs,
+    )
     return keras.Model(inputs, _replay(model, inputs), name=f"{model.name}_flat")

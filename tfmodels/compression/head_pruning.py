@@ -18,6 +18,7 @@ HuggingFace's ``BertConfig.pruned_heads``) records them, so ``save_pretrained`` 
 ``from_pretrained`` and ``build`` give the same smaller model. A layer always keeps at
 least one head.
 """
+
 import contextlib
 import dataclasses
 import functools
@@ -34,10 +35,15 @@ def _encoder(model):
 
 def _check_supported(model):
     config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "kept_heads") or \
-            not hasattr(_encoder(model), "transformer_layers"):
-        raise ConfigError(f"head pruning needs a BERT-family tfmodels model (a config with "
-                          f"pruned_heads); got {type(model).__name__}")
+    if (
+        config is None
+        or not hasattr(config, "kept_heads")
+        or not hasattr(_encoder(model), "transformer_layers")
+    ):
+        raise ConfigError(
+            f"head pruning needs a BERT-family tfmodels model (a config with "
+            f"pruned_heads); got {type(model).__name__}"
+        )
     return config
 
 
@@ -86,8 +92,10 @@ def head_importance(model, dataset, loss_fn, normalize=True, max_batches=None):
     shape = (config.num_layers, config.num_heads)
     # A partial, not a closure: each call's function is its own (no retracing warnings);
     # the signature keeps a smaller last batch from tracing the gradient again.
-    step = tf.function(functools.partial(_gate_gradients, model, loss_fn, shape),
-                       input_signature=[spec[0], tuple(spec[1:])])
+    step = tf.function(
+        functools.partial(_gate_gradients, model, loss_fn, shape),
+        input_signature=[spec[0], tuple(spec[1:])],
+    )
     total = np.zeros(shape, np.float64)
     count = 0
     for batch in dataset.take(max_batches) if max_batches else dataset:
@@ -127,8 +135,10 @@ def prune_heads(model, heads_to_remove):
         again = sorted(set(heads) & set(config.pruned_heads.get(layer, ())))
         if again:
             raise ConfigError(f"prune_heads: head {again[0]} of layer {layer} is already removed")
-    merged = {layer: sorted(set(config.pruned_heads.get(layer, ())) | set(requested.get(layer, ())))
-              for layer in range(config.num_layers)}
+    merged = {
+        layer: sorted(set(config.pruned_heads.get(layer, ())) | set(requested.get(layer, ())))
+        for layer in range(config.num_layers)
+    }
     new_config = dataclasses.replace(config, pruned_heads={k: v for k, v in merged.items() if v})
     new = _rebuild(model, new_config)
     _copy_pruned_weights(model, new)
@@ -150,8 +160,9 @@ def _copy_pruned_weights(old, new):
             sliced[dst.kernel.ref()] = tf.gather(src.kernel, columns, axis=1)
             if dst.bias is not None:
                 sliced[dst.bias.ref()] = tf.gather(src.bias, columns)
-        sliced[after.output_dense.kernel.ref()] = tf.gather(before.output_dense.kernel,
-                                                            columns, axis=0)
+        sliced[after.output_dense.kernel.ref()] = tf.gather(
+            before.output_dense.kernel, columns, axis=0
+        )
     old_weights, new_weights = old.weights, new.weights
     assert len(old_weights) == len(new_weights), "pruned model has a different structure"
     for src, dst in zip(old_weights, new_weights):
@@ -164,9 +175,11 @@ def _copy_pruned_weights(old, new):
 def least_important_heads(importance, config, count):
     """The ``count`` heads of lowest importance among those left, never a layer's last one."""
     left = [len(config.kept_heads(layer)) for layer in range(config.num_layers)]
-    candidates = sorted((importance[layer, head], layer, head)
-                        for layer in range(config.num_layers)
-                        for head in config.kept_heads(layer))
+    candidates = sorted(
+        (importance[layer, head], layer, head)
+        for layer in range(config.num_layers)
+        for head in config.kept_heads(layer)
+    )
     chosen = {}
     for _, layer, head in candidates:
         if count == 0:
@@ -195,8 +208,10 @@ def iterative_head_pruning(model, dataset, loss_fn, fraction, step=0.1, max_batc
     target = int(round(fraction * total))
     most = total - config.num_layers
     if target > most:
-        raise ConfigError(f"cannot remove {target} of {total} heads ({fraction:.0%}): every "
-                          f"layer keeps at least one head, so at most {most} can go")
+        raise ConfigError(
+            f"cannot remove {target} of {total} heads ({fraction:.0%}): every "
+            f"layer keeps at least one head, so at most {most} can go"
+        )
     log = []
     removed = total - num_heads_left(config)
     k = 1
@@ -208,8 +223,15 @@ def iterative_head_pruning(model, dataset, loss_fn, fraction, step=0.1, max_batc
         chosen = least_important_heads(importance, model.config, goal - removed)
         model = prune_heads(model, chosen)
         removed = total - num_heads_left(model.config)
-        log.append({"step": len(log) + 1, "removed": chosen,
-                    "pruned_heads": {layer: list(heads)
-                                     for layer, heads in model.config.pruned_heads.items()},
-                    "heads_left": total - removed, "importance": importance})
+        log.append(
+            {
+                "step": len(log) + 1,
+                "removed": chosen,
+                "pruned_heads": {
+                    layer: list(heads) for layer, heads in model.config.pruned_heads.items()
+                },
+                "heads_left": total - removed,
+                "importance": importance,
+            }
+        )
     return model, log

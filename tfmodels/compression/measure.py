@@ -5,6 +5,7 @@ The compression table compares every variant on the same inputs in one process
 ``tf.function`` for Keras models (graph mode, as served) and of the ai-edge-litert
 interpreter for TFLite files.
 """
+
 import statistics
 import time
 
@@ -23,10 +24,13 @@ def count_nonzero_params(model):
 def synthetic_features(seq_length, batch_size=1, vocab_size=1000, seed=0):
     """Random ids with a full mask: a worst-case (no padding) latency input."""
     rng = np.random.default_rng(seed)
-    return {"input_ids": rng.integers(1000, 1000 + vocab_size, (batch_size, seq_length),
-                                      dtype=np.int32),
-            "input_mask": np.ones((batch_size, seq_length), np.int32),
-            "segment_ids": np.zeros((batch_size, seq_length), np.int32)}
+    return {
+        "input_ids": rng.integers(
+            1000, 1000 + vocab_size, (batch_size, seq_length), dtype=np.int32
+        ),
+        "input_mask": np.ones((batch_size, seq_length), np.int32),
+        "segment_ids": np.zeros((batch_size, seq_length), np.int32),
+    }
 
 
 def _median_ms(call, repeats, warmup=3):
@@ -54,6 +58,7 @@ def keras_latency_ms(model, features, repeats=20):
 
 def _runner(path, num_threads):
     from ai_edge_litert.interpreter import Interpreter
+
     return Interpreter(model_path=path, num_threads=num_threads).get_signature_runner()
 
 
@@ -71,8 +76,9 @@ def tflite_logits(path, features, num_threads=2):
     """Logits of a batch-1 TFLite classifier for every row of ``features`` ([N, S] arrays)."""
     runner = _runner(path, num_threads)
     rows = len(next(iter(features.values())))
-    return np.concatenate([runner(**{k: v[i:i + 1] for k, v in features.items()})["logits"]
-                           for i in range(rows)])
+    return np.concatenate(
+        [runner(**{k: v[i : i + 1] for k, v in features.items()})["logits"] for i in range(rows)]
+    )
 
 
 def keras_logits(model, features, batch_size=32):

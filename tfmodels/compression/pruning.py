@@ -30,6 +30,7 @@ steps therefore count training forward passes: with gradient accumulation over k
 micro-batches, one optimizer step is k pruning steps. The counter is a variable of
 the wrapped model, so it is checkpointed and resumes with it.
 """
+
 import numbers
 import weakref
 
@@ -55,8 +56,7 @@ def _dense_paths(layer, seen):
     """
     paths = []
     for name, value in vars(layer).items():
-        if name.startswith("_") or not isinstance(value, keras.layers.Layer) \
-                or id(value) in seen:
+        if name.startswith("_") or not isinstance(value, keras.layers.Layer) or id(value) in seen:
             continue
         seen.add(id(value))
         if isinstance(value, keras.layers.Dense):
@@ -75,8 +75,7 @@ def _weight_paths(flat, include_embeddings):
             paths = ["kernel"]
         else:
             paths = [f"{path}.kernel" for path in _dense_paths(layer, seen)]
-        if include_embeddings and isinstance(getattr(layer, "word_embeddings", None),
-                                             tf.Variable):
+        if include_embeddings and isinstance(getattr(layer, "word_embeddings", None), tf.Variable):
             paths.insert(0, "word_embeddings")
         if paths:
             targets[layer] = paths
@@ -91,8 +90,9 @@ def _resolve(obj, path):
     return obj, attribute
 
 
-class KernelView(keras.layers.Layer, tfmot.sparsity.keras.PrunableLayer,
-                 tfmot.clustering.keras.ClusterableLayer):
+class KernelView(
+    keras.layers.Layer, tfmot.sparsity.keras.PrunableLayer, tfmot.clustering.keras.ClusterableLayer
+):
     """One of our layers as TF-MOT sees it: the layer, called unchanged, and its kernels.
 
     ``paths`` are attribute paths from ``layer`` (``"attention.query.kernel"``);
@@ -123,8 +123,9 @@ class KernelView(keras.layers.Layer, tfmot.sparsity.keras.PrunableLayer,
 
     def get_config(self):
         config = super().get_config()
-        config.update(layer=keras.layers.serialize(self.layer), paths=list(self.paths),
-                      calls=self.calls)
+        config.update(
+            layer=keras.layers.serialize(self.layer), paths=list(self.paths), calls=self.calls
+        )
         return config
 
     @classmethod
@@ -156,8 +157,11 @@ def wrap_model(model, wrap, kind, include_embeddings=False, keep=None):
         for node in nodes:
             calls[node.layer] = calls.get(node.layer, 0) + 1
     wrapped = keras.models.clone_model(
-        flat, clone_function=lambda layer: wrap(KernelView(layer, targets[layer], calls[layer]))
-        if layer in targets else layer)
+        flat,
+        clone_function=lambda layer: (
+            wrap(KernelView(layer, targets[layer], calls[layer])) if layer in targets else layer
+        ),
+    )
     _SOURCES[wrapped] = (model, kind)
     return wrapped
 
@@ -167,8 +171,10 @@ def source_model(wrapped, kind):
     source = _SOURCES.get(wrapped) if isinstance(wrapped, keras.Model) else None
     if source is None or source[1] != kind:
         name = getattr(wrapped, "name", type(wrapped).__name__)
-        raise ConfigError(f"strip_{kind}: {name} is not a model returned by "
-                          f"{'prune_model' if kind == 'pruning' else 'cluster_model'}")
+        raise ConfigError(
+            f"strip_{kind}: {name} is not a model returned by "
+            f"{'prune_model' if kind == 'pruning' else 'cluster_model'}"
+        )
     return source[0]
 
 
@@ -184,8 +190,10 @@ def target_weights(model, include_embeddings=False):
 
 def weight_sparsity(model, include_embeddings=False):
     """``{variable name: fraction of exact zeros}`` of the compressed weights."""
-    return {name: float((variable.numpy() == 0).mean())
-            for name, variable in target_weights(model, include_embeddings)}
+    return {
+        name: float((variable.numpy() == 0).mean())
+        for name, variable in target_weights(model, include_embeddings)
+    }
 
 
 def _check_sparsity(value, name):
@@ -205,8 +213,9 @@ def parse_pattern(pattern):
         if not 0 < zeros < group:
             raise ValueError
     except ValueError:
-        raise ConfigError(f"prune_model: pattern={pattern!r}; expected 'M:N' with 0 < M < N, "
-                          "e.g. '2:4'") from None
+        raise ConfigError(
+            f"prune_model: pattern={pattern!r}; expected 'M:N' with 0 < M < N, e.g. '2:4'"
+        ) from None
     return zeros, group
 
 
@@ -216,23 +225,34 @@ def _check_schedule(target_sparsity, begin_step, end_step, frequency, initial_sp
     _check_sparsity(target_sparsity, "target_sparsity")
     _check_sparsity(initial_sparsity, "initial_sparsity")
     if initial_sparsity > target_sparsity:
-        raise ConfigError(f"prune_model: initial_sparsity {initial_sparsity} exceeds "
-                          f"target_sparsity {target_sparsity}")
+        raise ConfigError(
+            f"prune_model: initial_sparsity {initial_sparsity} exceeds "
+            f"target_sparsity {target_sparsity}"
+        )
     _check_step(begin_step, "begin_step", 0)
     if end_step is None:
-        raise ConfigError("prune_model: end_step is required (the step target_sparsity is "
-                          "reached)")
+        raise ConfigError("prune_model: end_step is required (the step target_sparsity is reached)")
     _check_step(end_step, "end_step", begin_step + 1)
     _check_step(frequency, "frequency", 1)
     if (end_step - begin_step) % frequency:
         raise ConfigError(
             f"prune_model: end_step - begin_step ({end_step} - {begin_step}) is not a multiple "
             f"of frequency {frequency}, so the last mask update would fall short of "
-            f"target_sparsity")
+            f"target_sparsity"
+        )
 
 
-def prune_model(model, target_sparsity=None, begin_step=0, end_step=None, frequency=100,
-                initial_sparsity=0.0, power=3, pattern=None, include_embeddings=False):
+def prune_model(
+    model,
+    target_sparsity=None,
+    begin_step=0,
+    end_step=None,
+    frequency=100,
+    initial_sparsity=0.0,
+    power=3,
+    pattern=None,
+    include_embeddings=False,
+):
     """``model`` with TF-MOT pruning wrappers, ready to fine-tune (fit or ``Trainer``).
 
     Unstructured: the sparsity of every kernel follows the polynomial schedule from
@@ -250,21 +270,33 @@ def prune_model(model, target_sparsity=None, begin_step=0, end_step=None, freque
     if pattern is not None:
         zeros, group = parse_pattern(pattern)
         if target_sparsity is not None and abs(target_sparsity - zeros / group) > 1e-9:
-            raise ConfigError(f"prune_model: pattern {pattern} fixes the sparsity at "
-                              f"{zeros / group:g}, not target_sparsity={target_sparsity!r}")
+            raise ConfigError(
+                f"prune_model: pattern {pattern} fixes the sparsity at "
+                f"{zeros / group:g}, not target_sparsity={target_sparsity!r}"
+            )
 
         def wrap(view):
             return PruneLowMagnitude(
-                view, pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(zeros / group, 0),
-                sparsity_m_by_n=(zeros, group))
+                view,
+                pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(zeros / group, 0),
+                sparsity_m_by_n=(zeros, group),
+            )
     else:
         _check_schedule(target_sparsity, begin_step, end_step, frequency, initial_sparsity)
 
         def wrap(view):  # a layer called n times per forward pass counts n steps per pass
-            return PruneLowMagnitude(view, pruning_schedule=tfmot.sparsity.keras.PolynomialDecay(
-                initial_sparsity=float(initial_sparsity), final_sparsity=float(target_sparsity),
-                begin_step=int(begin_step) * view.calls, end_step=int(end_step) * view.calls,
-                power=power, frequency=int(frequency) * view.calls))
+            return PruneLowMagnitude(
+                view,
+                pruning_schedule=tfmot.sparsity.keras.PolynomialDecay(
+                    initial_sparsity=float(initial_sparsity),
+                    final_sparsity=float(target_sparsity),
+                    begin_step=int(begin_step) * view.calls,
+                    end_step=int(end_step) * view.calls,
+                    power=power,
+                    frequency=int(frequency) * view.calls,
+                ),
+            )
+
     pruned = wrap_model(model, wrap, "pruning", include_embeddings=include_embeddings)
     for wrapper in pruning_wrappers(pruned):  # UpdatePruningStep.on_train_begin
         if int(wrapper.pruning_step.numpy()) == -1:

@@ -13,6 +13,7 @@ inside); TF-MOT's ``QuantizeWrapperV2`` wraps each of them with a QuantizeConfig
 that fake-quantizes its weights, nested sublayers' weights included. The input
 model is not changed and shares no weights with the result.
 """
+
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras import quantize_wrapper
 from tf_keras.src.engine.functional import Functional
@@ -28,8 +29,10 @@ def quantize_model(model, scheme=None):
     Raises ConfigError naming the first layer the scheme does not support.
     """
     if not isinstance(model, Functional):
-        raise ConfigError(f"quantize_model: {model.name} is a {type(model).__name__}, "
-                          "not a functional Keras model (use a tfmodels task model)")
+        raise ConfigError(
+            f"quantize_model: {model.name} is a {type(model).__name__}, "
+            "not a functional Keras model (use a tfmodels task model)"
+        )
     scheme = scheme or TransformerQuantizeScheme()
     registry = scheme.get_quantize_registry()
     flat = flat_model(model)

@@ -13,6 +13,7 @@ sublayers' ``call`` reads them. Activations are quantized inside the layers
 (``quantized_layers.FakeQuant``), because most of the points TFLite needs
 (attention matmul inputs, LayerNorm outputs) are not a layer's output.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras import quantize_config, quantizers
@@ -40,7 +41,8 @@ class WeightQuantizer(quantizers.Quantizer):
     def __call__(self, inputs, training, weights, **kwargs):
         bound = tf.stop_gradient(tf.maximum(tf.reduce_max(tf.abs(inputs)), 1e-8))
         return tf.quantization.fake_quant_with_min_max_vars(
-            inputs, -bound, bound, num_bits=NUM_BITS, narrow_range=True)
+            inputs, -bound, bound, num_bits=NUM_BITS, narrow_range=True
+        )
 
     def get_config(self):
         return {}
@@ -64,12 +66,19 @@ class ActivationQuantizer(quantizers.Quantizer):
             # ON_READ + MEAN, as BatchNormalization's moving statistics: each replica
             # updates its copy, reads average them.
             return layer.add_weight(
-                f"{name}_{suffix}", shape=(), trainable=False,
+                f"{name}_{suffix}",
+                shape=(),
+                trainable=False,
                 initializer=keras.initializers.Constant(value),
                 synchronization=tf.VariableSynchronization.ON_READ,
-                aggregation=tf.VariableAggregation.MEAN)
-        return {"min_var": weight("min", -6.0), "max_var": weight("max", 6.0),
-                "seen_var": weight("seen", 0.0)}
+                aggregation=tf.VariableAggregation.MEAN,
+            )
+
+        return {
+            "min_var": weight("min", -6.0),
+            "max_var": weight("max", 6.0),
+            "seen_var": weight("seen", 0.0),
+        }
 
     def __call__(self, inputs, training, weights, **kwargs):
         x = tf.cast(inputs, tf.float32)
@@ -81,8 +90,11 @@ class ActivationQuantizer(quantizers.Quantizer):
             decay = self.ema_decay * weights["seen_var"]  # 0 on the first batch
             low = tf.stop_gradient(decay * low + (1.0 - decay) * batch_low)
             high = tf.stop_gradient(decay * high + (1.0 - decay) * batch_high)
-            updates = [weights["min_var"].assign(low), weights["max_var"].assign(high),
-                       weights["seen_var"].assign(1.0)]
+            updates = [
+                weights["min_var"].assign(low),
+                weights["max_var"].assign(high),
+                weights["seen_var"].assign(1.0),
+            ]
         with tf.control_dependencies(updates):
             x = tf.quantization.fake_quant_with_min_max_vars(x, low, high, num_bits=NUM_BITS)
         return tf.cast(x, inputs.dtype)
@@ -124,8 +136,9 @@ class WeightsQuantizeConfig(quantize_config.QuantizeConfig):
                 if owner is None:  # an optional sublayer or weight this layer has not
                     break
                 if owner is _MISSING:
-                    raise ConfigError(f"layer {layer.name!r} has no weight {path!r} "
-                                      "(is the layer built?)")
+                    raise ConfigError(
+                        f"layer {layer.name!r} has no weight {path!r} (is the layer built?)"
+                    )
             if owner is not None:
                 present.append(path)
         return present

@@ -12,6 +12,7 @@ embeddings. Ours has the two parts TF-MOT's schemes have:
 Classes match exactly: a subclass of a supported layer (e.g. a MobileBERT head
 derived from MaskedLMHead) may compute differently and must be registered itself.
 """
+
 import re
 
 import tf_keras as keras
@@ -36,12 +37,17 @@ _ATTENTION = ("query", "key", "value", "output_dense")
 
 # layer class -> (quantized subclass, weight paths, quantize the layer output?)
 _DEFAULT_LAYERS = {
-    TransformerEmbeddings: (ql.QuantizedTransformerEmbeddings,
-                            ("word_embeddings", "position_embeddings", "token_type_embeddings",
-                             "projection.kernel"), False),
-    TransformerEncoderBlock: (ql.QuantizedTransformerEncoderBlock,
-                              tuple(f"attention.{d}.kernel" for d in _ATTENTION)
-                              + ("intermediate.kernel", "output_dense.kernel"), False),
+    TransformerEmbeddings: (
+        ql.QuantizedTransformerEmbeddings,
+        ("word_embeddings", "position_embeddings", "token_type_embeddings", "projection.kernel"),
+        False,
+    ),
+    TransformerEncoderBlock: (
+        ql.QuantizedTransformerEncoderBlock,
+        tuple(f"attention.{d}.kernel" for d in _ATTENTION)
+        + ("intermediate.kernel", "output_dense.kernel"),
+        False,
+    ),
     Pooler: (ql.QuantizedPooler, ("dense.kernel",), False),
     ClassificationHead: (ql.QuantizedClassificationHead, ("inner.kernel", "out.kernel"), False),
     MaskedLMHead: (ql.QuantizedMaskedLMHead, ("transform.kernel", "word_table"), True),
@@ -84,7 +90,8 @@ class TransformerQuantizeRegistry(quantize_registry.QuantizeRegistry):
                 f"layer {layer.name!r} ({type(layer).__name__}) is not supported by QAT; "
                 f"supported: {', '.join(self.supported_names())}. Register a quantized "
                 "version with TransformerQuantizeRegistry.register(...) and pass the "
-                "scheme to quantize_model, or remove the layer before quantizing")
+                "scheme to quantize_model, or remove the layer before quantizing"
+            )
         return self._layers[type(layer)]
 
 
@@ -96,7 +103,7 @@ def _relative_name(variable, layer):
     own = re.compile(re.escape(layer.name) + r"(_\d+)?$")
     for i, part in enumerate(parts):
         if own.match(part):
-            return "/".join(parts[i + 1:])
+            return "/".join(parts[i + 1 :])
     return "/".join(parts)
 
 
@@ -104,8 +111,12 @@ def copy_weights(source, target):
     """Assigns ``source``'s weights to the same-path weights of ``target`` (its
     quantized subclass); the fake-quant ranges are the only extra variables."""
     values = {_relative_name(v, source): v for v in source.weights}
-    ranges = {id(v) for layer in target._flatten_layers()
-              if isinstance(layer, ql.FakeQuant) for v in layer.weights}
+    ranges = {
+        id(v)
+        for layer in target._flatten_layers()
+        if isinstance(layer, ql.FakeQuant)
+        for v in layer.weights
+    }
     used = set()
     for variable in target.weights:
         if id(variable) in ranges:
@@ -113,14 +124,18 @@ def copy_weights(source, target):
         name = _relative_name(variable, target)
         value = values.get(name)
         if value is None or value.shape != variable.shape:
-            raise ConfigError(f"layer {target.name!r}: no weight {name!r} "
-                              f"{variable.shape} in {source.name!r} to copy")
+            raise ConfigError(
+                f"layer {target.name!r}: no weight {name!r} "
+                f"{variable.shape} in {source.name!r} to copy"
+            )
         variable.assign(value)
         used.add(name)
     missing = sorted(set(values) - used)
     if missing:
-        raise ConfigError(f"layer {target.name!r}: weights {missing} of {source.name!r} "
-                          "have no place in its quantized version")
+        raise ConfigError(
+            f"layer {target.name!r}: weights {missing} of {source.name!r} "
+            "have no place in its quantized version"
+        )
 
 
 class TransformerLayoutTransform(quantize_layout_transform.QuantizeLayoutTransform):
@@ -137,8 +152,10 @@ class TransformerLayoutTransform(quantize_layout_transform.QuantizeLayoutTransfo
             if isinstance(layer, MaskedLMHead):
                 # Keep the weight tie: the head reads the *copied* embedding table.
                 if id(layer.embedding_layer) not in copies:
-                    raise ConfigError(f"layer {layer.name!r}: its tied embedding layer "
-                                      f"{layer.embedding_layer.name!r} is not in the model")
+                    raise ConfigError(
+                        f"layer {layer.name!r}: its tied embedding layer "
+                        f"{layer.embedding_layer.name!r} is not in the model"
+                    )
                 copy.embedding_layer = copies[id(layer.embedding_layer)]
             copies[id(layer)] = copy
             return copy

@@ -17,6 +17,7 @@ arithmetic and the masked softmax's exp/sum/division stay float (their outputs
 get no range: they feed LayerNorm or softmax, which have no int8 path here),
 behind QUANTIZE/DEQUANTIZE ops.
 """
+
 import math
 
 import tensorflow as tf
@@ -52,8 +53,10 @@ class FakeQuant(keras.layers.Layer):
         if training is None:
             training = keras.backend.learning_phase()
         return tfmot_utils.smart_cond(
-            training, lambda: self.quantizer(x, True, self.range),
-            lambda: self.quantizer(x, False, self.range))
+            training,
+            lambda: self.quantizer(x, True, self.range),
+            lambda: self.quantizer(x, False, self.range),
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -140,19 +143,25 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
 
     # Same computation as MultiHeadAttention.call, with the four points (the base
     # class has no hook for a point between its ops).
-    def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False):
+    def call(
+        self,
+        query,
+        key_value=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
         key_value = query if key_value is None else key_value
         q = self.scaled_query(
-            self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size)))
+            self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
+        )
         k = self._split_heads(self.key(key_value))
         v = self._split_heads(self.value(key_value))
         scores = self.scores(tf.einsum("bhqd,bhkd->bhqk", q, k))
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = self.probs(tf.cast(probs, self.compute_dtype))
-        context = self.gate(tf.einsum("bhqk,bhkd->bhqd",
-                                      self.dropout(probs, training=training), v))
+        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
         context = tf.transpose(self.context(context), [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])

@@ -3,6 +3,7 @@
 One row per compressed variant; speedups and "% of teacher" are relative to the
 ``teacher`` row measured in the same run.
 """
+
 import csv
 import os
 
@@ -85,8 +86,13 @@ def _chart(rows, path, title):
     fig, ax = plt.subplots(figsize=(8, 5))
     for row in points:
         ax.scatter(row["gzip_mb"], row["score"])
-        ax.annotate(row["method"], (row["gzip_mb"], row["score"]), fontsize=8,
-                    xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            row["method"],
+            (row["gzip_mb"], row["score"]),
+            fontsize=8,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
     ax.set_xlabel("gzip size (MB)")
     ax.set_ylabel("test accuracy")
     ax.set_title(title)

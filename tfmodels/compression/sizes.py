@@ -7,6 +7,7 @@ model is the gzip size (Han et al. 2016 report Deep Compression the same way). A
 directory is measured as one tar stream of its files in sorted order with
 normalized metadata, so the figure does not depend on timestamps or file order.
 """
+
 import gzip
 import os
 import tarfile

@@ -10,6 +10,7 @@ bias [V]). ``lm_head.weight`` and ``{encoder,decoder}.embed_tokens.weight`` are
 ``shared`` itself (tied): accepted and ignored on load, and not written on save,
 as transformers itself saves them.
 """
+
 import re
 
 from tfmodels.convert.weight_map import Reshaped, add_dense, add_layer_norm
@@ -30,8 +31,12 @@ IGNORED = _Ignored()
 
 
 def _add_attention(weights, name, attention):
-    for hf, ours in (("q_proj", attention.query), ("k_proj", attention.key),
-                     ("v_proj", attention.value), ("out_proj", attention.output_dense)):
+    for hf, ours in (
+        ("q_proj", attention.query),
+        ("k_proj", attention.key),
+        ("v_proj", attention.value),
+        ("out_proj", attention.output_dense),
+    ):
         add_dense(weights, f"{name}.{hf}", ours)
 
 
@@ -45,8 +50,7 @@ def _add_stack(weights, name, stack):
         add_layer_norm(weights, p + "self_attn_layer_norm", block.attention_layer_norm)
         if hasattr(block, "cross_attention"):
             _add_attention(weights, p + "encoder_attn", block.cross_attention)
-            add_layer_norm(weights, p + "encoder_attn_layer_norm",
-                           block.cross_attention_layer_norm)
+            add_layer_norm(weights, p + "encoder_attn_layer_norm", block.cross_attention_layer_norm)
         add_dense(weights, p + "fc1", block.intermediate)
         add_dense(weights, p + "fc2", block.output_dense)
         add_layer_norm(weights, p + "final_layer_norm", block.output_layer_norm)

@@ -5,18 +5,22 @@ task models add the ``bert.`` prefix and their heads (``cls.*``, ``classifier.*`
 Google names are derived from the HF ones (``bert/encoder/layer_0/...``, kernels
 already [in, out], LayerNorm ``gamma``/``beta``).
 """
+
 import re
 
 from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "bert"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
-IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",
-           "cls.predictions.decoder.bias")
+IGNORED = (
+    "embeddings.position_ids",
+    "cls.predictions.decoder.weight",
+    "cls.predictions.decoder.bias",
+)
 
 
 def backbone_weights(encoder):
-    """``{HF name without prefix: (variable, transpose)}`` for a :class:`BertEncoder`."""
+    """``{HF name without prefix: (variable, transpose)}`` for a :class:`BertModel`."""
     weights = {}
     emb = encoder.embedding_layer
     weights["embeddings.word_embeddings.weight"] = (emb.word_embeddings, False)

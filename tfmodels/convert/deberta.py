@@ -10,18 +10,26 @@ as ``pooler.dense`` + ``classifier``. Our EMD pre-training model writes the
 original layout: ``lm_predictions.lm_head.*`` and the decoder's absolute positions
 as ``embeddings.position_embeddings`` (which HF's DebertaV2 models ignore).
 """
+
 from tfmodels.convert import bert
 from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "deberta"
 # Buffers, tied copies and the v3 discriminator's RTD head (ignored by HF as well).
-IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",
-           "cls.predictions.decoder.bias") + tuple(
-    f"mask_predictions.{layer}.{kind}" for layer in ("dense", "LayerNorm", "classifier")
-    for kind in ("weight", "bias"))
-_PROJECTIONS = {".attention.self.query.": ".attention.self.query_proj.",
-                ".attention.self.key.": ".attention.self.key_proj.",
-                ".attention.self.value.": ".attention.self.value_proj."}
+IGNORED = (
+    "embeddings.position_ids",
+    "cls.predictions.decoder.weight",
+    "cls.predictions.decoder.bias",
+) + tuple(
+    f"mask_predictions.{layer}.{kind}"
+    for layer in ("dense", "LayerNorm", "classifier")
+    for kind in ("weight", "bias")
+)
+_PROJECTIONS = {
+    ".attention.self.query.": ".attention.self.query_proj.",
+    ".attention.self.key.": ".attention.self.key_proj.",
+    ".attention.self.value.": ".attention.self.value_proj.",
+}
 
 
 def _renamed(name):
@@ -31,17 +39,24 @@ def _renamed(name):
 
 
 def backbone_weights(encoder):
-    """``{HF name without prefix: (variable, transpose)}`` for a :class:`DebertaEncoder`."""
-    weights = {_renamed(name): value for name, value in bert.backbone_weights(encoder).items()
-               if value[0] is not None}  # no absolute position table in v3
+    """``{HF name without prefix: (variable, transpose)}`` for a :class:`DebertaV2Model`."""
+    weights = {
+        _renamed(name): value
+        for name, value in bert.backbone_weights(encoder).items()
+        if value[0] is not None
+    }  # no absolute position table in v3
     for i, block in enumerate(encoder.transformer_layers):
         attention = block.attention
         if attention.position_key is not None:
-            add_dense(weights, f"encoder.layer.{i}.attention.self.pos_key_proj",
-                      attention.position_key)
+            add_dense(
+                weights, f"encoder.layer.{i}.attention.self.pos_key_proj", attention.position_key
+            )
         if attention.position_query is not None:
-            add_dense(weights, f"encoder.layer.{i}.attention.self.pos_query_proj",
-                      attention.position_query)
+            add_dense(
+                weights,
+                f"encoder.layer.{i}.attention.self.pos_query_proj",
+                attention.position_query,
+            )
     relative = encoder.relative_embeddings
     if relative is not None:
         weights["encoder.rel_embeddings.weight"] = (relative.embeddings, False)
@@ -49,7 +64,9 @@ def backbone_weights(encoder):
             add_layer_norm(weights, "encoder.LayerNorm", relative.norm)
     if encoder.decoder_layer is not None:
         weights["embeddings.position_embeddings.weight"] = (
-            encoder.decoder_layer.position_embeddings, False)
+            encoder.decoder_layer.position_embeddings,
+            False,
+        )
     return weights
 
 

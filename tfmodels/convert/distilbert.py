@@ -8,6 +8,7 @@ their heads: ``vocab_transform``, ``vocab_layer_norm``, ``vocab_projector.bias``
 (its weight is the tied word table); ``pre_classifier``, ``classifier``. BERT's
 map, renamed.
 """
+
 import re
 
 from tfmodels.convert import bert
@@ -17,15 +18,21 @@ PREFIX = "distilbert"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
 IGNORED = ("embeddings.position_ids", "vocab_projector.weight")
 
-_BLOCK = {"attention.self.query": "attention.q_lin", "attention.self.key": "attention.k_lin",
-          "attention.self.value": "attention.v_lin",
-          "attention.output.dense": "attention.out_lin",
-          "attention.output.LayerNorm": "sa_layer_norm",
-          "intermediate.dense": "ffn.lin1", "output.dense": "ffn.lin2",
-          "output.LayerNorm": "output_layer_norm"}
-_HEADS = {"cls.predictions.transform.dense": "vocab_transform",
-          "cls.predictions.transform.LayerNorm": "vocab_layer_norm",
-          "cls.predictions.bias": "vocab_projector.bias"}
+_BLOCK = {
+    "attention.self.query": "attention.q_lin",
+    "attention.self.key": "attention.k_lin",
+    "attention.self.value": "attention.v_lin",
+    "attention.output.dense": "attention.out_lin",
+    "attention.output.LayerNorm": "sa_layer_norm",
+    "intermediate.dense": "ffn.lin1",
+    "output.dense": "ffn.lin2",
+    "output.LayerNorm": "output_layer_norm",
+}
+_HEADS = {
+    "cls.predictions.transform.dense": "vocab_transform",
+    "cls.predictions.transform.LayerNorm": "vocab_layer_norm",
+    "cls.predictions.bias": "vocab_projector.bias",
+}
 _BERT_BLOCK_NAME = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$")
 
 
@@ -36,7 +43,7 @@ def _renamed(name):
         return f"transformer.layer.{index}.{_BLOCK[sublayer]}.{kind}"
     for old, new in _HEADS.items():
         if name == old or name.startswith(old + "."):
-            return new + name[len(old):]
+            return new + name[len(old) :]
     return name
 
 

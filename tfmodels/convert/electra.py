@@ -7,6 +7,7 @@ dense_prediction}`` (RTD), ``generator_predictions.{dense, LayerNorm}`` and
 ``generator_lm_head.bias`` (the generator; its weight is the tied word table),
 ``classifier.{dense, out_proj}``. BERT's map, renamed.
 """
+
 from tfmodels.convert import bert
 from tfmodels.convert.weight_map import add_dense
 
@@ -14,16 +15,18 @@ PREFIX = "electra"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
 IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids", "generator_lm_head.weight")
 
-_HEADS = {"cls.predictions.transform.dense": "generator_predictions.dense",
-          "cls.predictions.transform.LayerNorm": "generator_predictions.LayerNorm",
-          "cls.predictions.bias": "generator_lm_head.bias",
-          "classifier": "classifier.out_proj"}
+_HEADS = {
+    "cls.predictions.transform.dense": "generator_predictions.dense",
+    "cls.predictions.transform.LayerNorm": "generator_predictions.LayerNorm",
+    "cls.predictions.bias": "generator_lm_head.bias",
+    "classifier": "classifier.out_proj",
+}
 
 
 def _renamed(name):
     for old, new in _HEADS.items():
         if name == old or name.startswith(old + "."):
-            return new + name[len(old):]
+            return new + name[len(old) :]
     return name
 
 

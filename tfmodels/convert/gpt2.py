@@ -8,6 +8,7 @@ keeps weights [in, out] like Keras kernels: nothing is transposed. ``c_attn`` pa
 the query, key and value projections along its output axis. Old checkpoints also
 carry the causal-mask buffers ``h.{i}.attn.bias``/``attn.masked_bias``: ignored.
 """
+
 import re
 
 import numpy as np
@@ -49,16 +50,22 @@ class _Packed:
 
 def backbone_weights(encoder):
     """``{HF name without prefix: (variable, transpose)}`` for a :class:`GPT2Model`."""
-    weights = {"wte.weight": (encoder.embedding_layer.word_embeddings, False),
-               "wpe.weight": (encoder.embedding_layer.position_embeddings, False)}
+    weights = {
+        "wte.weight": (encoder.embedding_layer.word_embeddings, False),
+        "wpe.weight": (encoder.embedding_layer.position_embeddings, False),
+    }
     for i, block in enumerate(encoder.transformer_layers):
         p = f"h.{i}."
         attention = block.attention
         add_layer_norm(weights, p + "ln_1", block.attention_layer_norm)
-        weights[p + "attn.c_attn.weight"] = (_Packed(attention.query.kernel, attention.key.kernel,
-                                                     attention.value.kernel), False)
-        weights[p + "attn.c_attn.bias"] = (_Packed(attention.query.bias, attention.key.bias,
-                                                   attention.value.bias), False)
+        weights[p + "attn.c_attn.weight"] = (
+            _Packed(attention.query.kernel, attention.key.kernel, attention.value.kernel),
+            False,
+        )
+        weights[p + "attn.c_attn.bias"] = (
+            _Packed(attention.query.bias, attention.key.bias, attention.value.bias),
+            False,
+        )
         add_dense(weights, p + "attn.c_proj", attention.output_dense, transpose=False)
         add_layer_norm(weights, p + "ln_2", block.output_layer_norm)
         add_dense(weights, p + "mlp.c_fc", block.intermediate, transpose=False)

@@ -9,12 +9,16 @@ Task models add the ``mobilebert.`` prefix and their heads; the MLM head's
 ``cls.predictions.dense.weight`` is the extra output table, stored [H - E, V].
 NoNorm weights are named ``LayerNorm.weight``/``bias`` as LayerNorm's are.
 """
+
 from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "mobilebert"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
-IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",
-           "cls.predictions.decoder.bias")
+IGNORED = (
+    "embeddings.position_ids",
+    "cls.predictions.decoder.weight",
+    "cls.predictions.decoder.bias",
+)
 
 
 def _add_ffn(weights, intermediate, output, ffn):
@@ -24,7 +28,7 @@ def _add_ffn(weights, intermediate, output, ffn):
 
 
 def backbone_weights(encoder):
-    """``{HF name without prefix: (variable, transpose)}`` for a :class:`MobileBertEncoder`."""
+    """``{HF name without prefix: (variable, transpose)}`` for a :class:`MobileBertModel`."""
     weights = {}
     emb = encoder.embedding_layer
     weights["embeddings.word_embeddings.weight"] = (emb.word_embeddings, False)
@@ -41,8 +45,9 @@ def backbone_weights(encoder):
             add_layer_norm(weights, p + "bottleneck.input.LayerNorm", block.input_bottleneck_norm)
         if block.attention_bottleneck is not None:
             add_dense(weights, p + "bottleneck.attention.dense", block.attention_bottleneck)
-            add_layer_norm(weights, p + "bottleneck.attention.LayerNorm",
-                           block.attention_bottleneck_norm)
+            add_layer_norm(
+                weights, p + "bottleneck.attention.LayerNorm", block.attention_bottleneck_norm
+            )
         attention = block.attention
         add_dense(weights, p + "attention.self.query", attention.query)
         add_dense(weights, p + "attention.self.key", attention.key)

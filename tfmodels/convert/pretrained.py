@@ -5,6 +5,7 @@ HF layout: ``config.json`` (``model_type``, ``architectures``, hyper-parameters)
 with numpy alone. Google layout: ``bert_config.json`` and a TF1 checkpoint
 (``bert_model.ckpt.*``), read with ``tf.train.load_checkpoint``.
 """
+
 import glob
 import inspect
 import json
@@ -23,9 +24,16 @@ from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.models import registry
 
-TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "tokenizer.json", "vocab.json", "merges.txt", "spiece.model",
-                   "spm.model")
+TOKENIZER_FILES = (
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "spm.model",
+)
 _OPTIMIZER_STATE = re.compile(r"(adam_[mv]|global_step|bad_steps|good_steps|loss_scale)$")
 log = logging.getLogger(__name__)
 
@@ -50,8 +58,10 @@ def read_safetensors(directory):
         shards = sorted(set(read_json(index).get("weight_map", {}).values()))
         files = [os.path.join(directory, s) for s in shards]
     elif glob.glob(os.path.join(directory, "pytorch_model*.bin")):
-        raise CheckpointError(f"{directory} holds only PyTorch pickle weights; tfmodels reads "
-                              "safetensors (convert with safetensors.torch.save_file)")
+        raise CheckpointError(
+            f"{directory} holds only PyTorch pickle weights; tfmodels reads "
+            "safetensors (convert with safetensors.torch.save_file)"
+        )
     else:
         raise CheckpointError(f"no model.safetensors in {directory}")
     tensors = {}
@@ -60,8 +70,9 @@ def read_safetensors(directory):
             loaded = load_file(path)
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"cannot read {path}: {e}") from None
-        tensors.update({k: v.astype(np.float32) if v.dtype.kind == "f" else v
-                        for k, v in loaded.items()})
+        tensors.update(
+            {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in loaded.items()}
+        )
     return tensors
 
 
@@ -99,11 +110,12 @@ def from_pretrained(path, architecture=None, num_labels=None):
     if os.path.isfile(os.path.join(path, "config.json")):
         model, tensors, weights, optional, source = _load_hf(path, architecture, num_labels)
     elif os.path.isfile(os.path.join(path, "bert_config.json")):
-        model, tensors, weights, optional, source = _load_google(path, architecture,
-                                                                 num_labels)
+        model, tensors, weights, optional, source = _load_google(path, architecture, num_labels)
     else:
-        raise CheckpointError(f"{path} has neither config.json (HuggingFace layout) nor "
-                              "bert_config.json (Google BERT checkpoint)")
+        raise CheckpointError(
+            f"{path} has neither config.json (HuggingFace layout) nor "
+            "bert_config.json (Google BERT checkpoint)"
+        )
     fresh = []
     if architecture is not None:
         dropped = [n for n in tensors if n not in weights]
@@ -112,8 +124,12 @@ def from_pretrained(path, architecture=None, num_labels=None):
         tensors = {n: t for n, t in tensors.items() if n in weights}
         fresh = sorted(n for n in optional if n not in tensors)
         if fresh:
-            log.warning("%s: newly initialized (not in %s; train before use): %s",
-                        architecture, path, ", ".join(fresh))
+            log.warning(
+                "%s: newly initialized (not in %s; train before use): %s",
+                architecture,
+                path,
+                ", ".join(fresh),
+            )
     check_and_assign(weights, tensors, source, optional=optional if architecture else ())
     model.source_path = path
     model.newly_initialized = fresh
@@ -135,8 +151,10 @@ def _load_hf(path, architecture, num_labels):
     hf_config = read_json(os.path.join(path, "config.json"))
     family = hf_config.get("model_type")
     registry.family(family, source=f"{path}/config.json model_type")
-    arch = architecture or (hf_config.get("architectures") or
-                            [registry.backbone_architecture(family)])[0]
+    arch = (
+        architecture
+        or (hf_config.get("architectures") or [registry.backbone_architecture(family)])[0]
+    )
     source = f"{path}/config.json"
     config = registry.family(family).config_class.from_hf(hf_config, source)
     model = build_model(family, arch, config, _head_args(hf_config, num_labels), source)
@@ -144,7 +162,7 @@ def _load_hf(path, architecture, num_labels):
     prefix = converter.PREFIX + "."
     tensors = {}
     for name, value in read_safetensors(path).items():
-        name = name[len(prefix):] if name.startswith(prefix) else name
+        name = name[len(prefix) :] if name.startswith(prefix) else name
         if name not in converter.IGNORED:
             tensors[name] = value
     return model, tensors, {**backbone, **heads}, heads, f"{path}/model.safetensors"
@@ -160,7 +178,7 @@ def _load_google(path, architecture, num_labels):
         indexes = glob.glob(os.path.join(path, "*.ckpt*.index"))
         if not indexes:
             raise CheckpointError(f"no TF checkpoint (*.ckpt.index) in {path}")
-        prefix = indexes[0][:-len(".index")]
+        prefix = indexes[0][: -len(".index")]
     try:
         reader = tf.train.load_checkpoint(prefix)
         names = [n for n in reader.get_variable_to_shape_map() if not _OPTIMIZER_STATE.search(n)]
@@ -168,12 +186,14 @@ def _load_google(path, architecture, num_labels):
     except (tf.errors.OpError, ValueError) as e:
         raise CheckpointError(f"cannot read TF checkpoint {prefix}: {e}") from None
     if architecture is None:
-        architecture_found = "BertForPreTraining" if any(
-            n.startswith("cls/") for n in tensors) else "BertModel"
+        architecture_found = (
+            "BertForPreTraining" if any(n.startswith("cls/") for n in tensors) else "BertModel"
+        )
     else:
         architecture_found = architecture
-    model = build_model("bert", architecture_found, config, {"num_labels": num_labels or 2},
-                   config_path)
+    model = build_model(
+        "bert", architecture_found, config, {"num_labels": num_labels or 2}, config_path
+    )
     _, backbone, heads = _model_weights(model, "bert")
     weights = converter.google_weights(backbone, heads)
     optional = converter.google_weights({}, heads)
@@ -196,8 +216,7 @@ def save_pretrained(model, path):
     prefix = "" if is_backbone else converter.PREFIX + "."
     tensors = {prefix + k: v for k, v in read_weights(backbone).items()}
     tensors.update(read_weights(heads))
-    hf_config = {"architectures": [model.architecture], "model_type": family,
-                 **config.to_hf()}
+    hf_config = {"architectures": [model.architecture], "model_type": family, **config.to_hf()}
     num_labels = getattr(model, "head_args", {}).get("num_labels")
     if num_labels is not None:
         names = getattr(model, "label_names", None) or [f"LABEL_{i}" for i in range(num_labels)]
@@ -211,8 +230,11 @@ def save_pretrained(model, path):
         json.dump(hf_config, f, indent=2, sort_keys=True)
     source = getattr(model, "source_path", None)
     for name in TOKENIZER_FILES:
-        if source and os.path.isfile(os.path.join(source, name)) and \
-                os.path.abspath(source) != os.path.abspath(path):
+        if (
+            source
+            and os.path.isfile(os.path.join(source, name))
+            and os.path.abspath(source) != os.path.abspath(path)
+        ):
             with atomic_path(os.path.join(path, name)) as tmp:
                 shutil.copyfile(os.path.join(source, name), tmp)
     return path

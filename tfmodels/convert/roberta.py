@@ -5,13 +5,18 @@ so :func:`tfmodels.convert.bert.backbone_weights` maps it; task models add the
 ``roberta.`` prefix. Heads: ``lm_head.{dense, layer_norm, bias}`` (its ``decoder`` is
 tied to the word embeddings) and ``classifier.{dense, out_proj}``.
 """
+
 from tfmodels.convert.bert import backbone_weights  # noqa: F401  (same names as BERT)
 from tfmodels.convert.weight_map import add_dense, add_layer_norm, add_per_token_heads
 
 PREFIX = "roberta"
 # Buffers and tied copies that checkpoints may carry; they hold no free parameter.
-IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids", "lm_head.decoder.weight",
-           "lm_head.decoder.bias")
+IGNORED = (
+    "embeddings.position_ids",
+    "embeddings.token_type_ids",
+    "lm_head.decoder.weight",
+    "lm_head.decoder.bias",
+)
 
 
 def head_weights(model):

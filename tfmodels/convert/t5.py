@@ -15,6 +15,7 @@ HF's task model has no name prefix, so every weight of ``T5ForConditionalGenerat
 is listed by :func:`head_weights` (``save_pretrained`` prefixes backbone names of a
 task model) and :func:`backbone_weights` lists them only for ``T5Model``.
 """
+
 from tfmodels.convert.weight_map import add_dense
 
 PREFIX = ""
@@ -22,8 +23,12 @@ IGNORED = frozenset({"encoder.embed_tokens.weight", "decoder.embed_tokens.weight
 
 
 def _attention(weights, name, attention):
-    for hf, dense in (("q", attention.query), ("k", attention.key), ("v", attention.value),
-                      ("o", attention.output_dense)):
+    for hf, dense in (
+        ("q", attention.query),
+        ("k", attention.key),
+        ("v", attention.value),
+        ("o", attention.output_dense),
+    ):
         weights[f"{name}.{hf}.weight"] = (dense.kernel, True)
 
 

@@ -5,6 +5,7 @@ its variables under their Keras names (``encoder/encoder_layer_0/attention/query
 ``shared/embeddings``, ...), kernels [in, out] as Keras keeps them, and
 ``from_pretrained`` reads them back with the usual name and shape checks.
 """
+
 PREFIX = "model"
 IGNORED = frozenset()
 

@@ -5,6 +5,7 @@ A family's converter lists ``{checkpoint name: (variable, transpose)}``; PyTorch
 ``transpose``. Loading checks every name and shape first and reports all problems
 in one error, so a checkpoint never loads partially.
 """
+
 import numpy as np
 
 from tfmodels.errors import CheckpointError

@@ -9,6 +9,7 @@ HF names (``XLNetModel``): ``word_embedding.weight``, ``mask_emb`` [1, 1, H],
 itself (tied), ignored on load and not written on save. Our q/k/v/r/o are Dense
 kernels over all heads at once: [H, heads * head_size] (o: [heads * head_size, H]).
 """
+
 from tfmodels.convert.weight_map import Reshaped, add_dense, add_layer_norm
 
 PREFIX = "transformer"
@@ -17,14 +18,20 @@ IGNORED = frozenset({"lm_loss.weight"})
 
 def backbone_weights(encoder):
     """``{HF name without prefix: (variable, transpose)}`` for an :class:`XLNetModel`."""
-    weights = {"word_embedding.weight": (encoder.embedding_layer.word_embeddings, False),
-               "mask_emb": (encoder.mask_embedding.embedding, False)}
+    weights = {
+        "word_embedding.weight": (encoder.embedding_layer.word_embeddings, False),
+        "mask_emb": (encoder.mask_embedding.embedding, False),
+    }
     for i, block in enumerate(encoder.transformer_layers):
         p = f"layer.{i}."
         attention = block.attention
         heads = (int(attention.seg_embed.shape[1]), int(attention.seg_embed.shape[2]))
-        for name, dense in (("q", attention.query), ("k", attention.key),
-                            ("v", attention.value), ("r", attention.position)):
+        for name, dense in (
+            ("q", attention.query),
+            ("k", attention.key),
+            ("v", attention.value),
+            ("r", attention.position),
+        ):
             hf_shape = (dense.kernel.shape[0],) + heads
             weights[p + "rel_attn." + name] = (Reshaped(dense.kernel, hf_shape), False)
         output = attention.output_dense.kernel

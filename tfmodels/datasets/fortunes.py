@@ -6,6 +6,7 @@ separated by ``%`` lines. Entries are joined into one line, attribution lines
 removed, and a fixed-seed stratified split is written as train/dev/test.tsv with a
 ``text<TAB>label`` header.
 """
+
 import collections
 import os
 import re
@@ -34,13 +35,21 @@ def read_fortunes(path):
     return [t for t in texts if len(t) >= 20]
 
 
-def build_fortunes_dataset(out_dir, topics=DEFAULT_TOPICS, max_per_topic=400, seed=13,
-                           fractions=(0.7, 0.15, 0.15), source_dir=FORTUNES_DIR):
+def build_fortunes_dataset(
+    out_dir,
+    topics=DEFAULT_TOPICS,
+    max_per_topic=400,
+    seed=13,
+    fractions=(0.7, 0.15, 0.15),
+    source_dir=FORTUNES_DIR,
+):
     """Writes train/dev/test.tsv to ``out_dir``; returns the per-split label counts."""
     missing = [t for t in topics if not os.path.isfile(os.path.join(source_dir, t))]
     if missing:
-        raise DataError(f"fortunes topics not found in {source_dir}: {', '.join(missing)} "
-                        "(install Debian's `fortunes` package)")
+        raise DataError(
+            f"fortunes topics not found in {source_dir}: {', '.join(missing)} "
+            "(install Debian's `fortunes` package)"
+        )
     rng = np.random.default_rng(seed)
     seen, splits = set(), {"train": [], "dev": [], "test": []}
     for topic in topics:
@@ -53,8 +62,11 @@ def build_fortunes_dataset(out_dir, topics=DEFAULT_TOPICS, max_per_topic=400, se
         order = rng.permutation(len(texts))[:max_per_topic]
         n_train = int(round(fractions[0] * len(order)))
         n_dev = int(round(fractions[1] * len(order)))
-        for split, part in (("train", order[:n_train]), ("dev", order[n_train:n_train + n_dev]),
-                            ("test", order[n_train + n_dev:])):
+        for split, part in (
+            ("train", order[:n_train]),
+            ("dev", order[n_train : n_train + n_dev]),
+            ("test", order[n_train + n_dev :]),
+        ):
             splits[split] += [(texts[i].replace("\t", " "), topic) for i in part]
     os.makedirs(out_dir, exist_ok=True)
     counts = {}

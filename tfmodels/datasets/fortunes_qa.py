@@ -22,6 +22,7 @@ position prior of SQuAD's sliding-window baselines, section 5) and the first
 attribution of the right type in the passage (knows the answer type and where
 answers live, ignores the question's quote: expected EM ~ 1 / quotations per passage).
 """
+
 import json
 import os
 import re
@@ -37,11 +38,47 @@ TEMPLATES = {"author": 'Who said "{quote}..."?', "source": 'Which work is "{quot
 QUOTE_WORDS = 7
 MAX_AUTHOR_WORDS = 8
 # Attribution lines that name no speaker ("-- Seen on a bumper sticker").
-_NOT_A_NAME = {"a", "an", "the", "from", "seen", "overheard", "heard", "found", "written",
-               "sign", "graffiti", "bumper", "anonymous", "unknown", "as", "in", "on", "at",
-               "by", "quoted", "attributed", "posted", "printed", "message", "button",
-               "motto", "epitaph", "ad", "advertisement", "inscription", "told", "said",
-               "after", "with", "variously", "anon", "misc", "various", "author"}
+_NOT_A_NAME = {
+    "a",
+    "an",
+    "the",
+    "from",
+    "seen",
+    "overheard",
+    "heard",
+    "found",
+    "written",
+    "sign",
+    "graffiti",
+    "bumper",
+    "anonymous",
+    "unknown",
+    "as",
+    "in",
+    "on",
+    "at",
+    "by",
+    "quoted",
+    "attributed",
+    "posted",
+    "printed",
+    "message",
+    "button",
+    "motto",
+    "epitaph",
+    "ad",
+    "advertisement",
+    "inscription",
+    "told",
+    "said",
+    "after",
+    "with",
+    "variously",
+    "anon",
+    "misc",
+    "various",
+    "author",
+}
 _ATTRIBUTION = re.compile(r"^\s+(--|~~)\s+(.*)$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|.\x08")
 _AUTHOR_END = re.compile(r'[,"(\[;:<]|\s-\s|\s(?:in|on|about|to|at)\s')
@@ -65,23 +102,32 @@ def parse_quotation(lines):
         return None
     at = starts[0]
     # Everything after the attribution line must be its indented continuation.
-    if any(not line[:1].isspace() for line in lines[at + 1:] if line.strip()):
+    if any(not line[:1].isspace() for line in lines[at + 1 :] if line.strip()):
         return None
     text = _clean(" ".join(lines[:at]))
-    attribution = _clean(" ".join([_ATTRIBUTION.match(lines[at]).group(2)] + lines[at + 1:]))
+    attribution = _clean(" ".join([_ATTRIBUTION.match(lines[at]).group(2)] + lines[at + 1 :]))
     author = _AUTHOR_END.split(attribution, 1)[0].strip().rstrip(".")
     words = author.split()
-    if (not words or len(words) > MAX_AUTHOR_WORDS or not words[0][:1].isupper()
-            or words[0].lower().strip(".,") in _NOT_A_NAME or not re.search(r"[A-Za-z]", author)):
+    if (
+        not words
+        or len(words) > MAX_AUTHOR_WORDS
+        or not words[0][:1].isupper()
+        or words[0].lower().strip(".,") in _NOT_A_NAME
+        or not re.search(r"[A-Za-z]", author)
+    ):
         return None
     if len(text.split()) <= QUOTE_WORDS or '"' in " ".join(text.split()[:QUOTE_WORDS]):
         return None
     if " -- " in text or " -- " in attribution:
         return None  # the passage marks attributions with " -- "
-    match = _TITLE.search(attribution[len(author):])
+    match = _TITLE.search(attribution[len(author) :])
     title = match.group(1).strip() if match else None
-    return {"text": text, "attribution": attribution, "author": author,
-            "title": title if title and re.search(r"[A-Za-z]", title) else None}
+    return {
+        "text": text,
+        "attribution": attribution,
+        "author": author,
+        "title": title if title and re.search(r"[A-Za-z]", title) else None,
+    }
 
 
 def read_quotations(path, max_words=45):
@@ -107,10 +153,14 @@ def read_quotations(path, max_words=45):
 
 def _topic_files(source_dir):
     if not os.path.isdir(source_dir):
-        raise DataError(f"fortunes directory not found: {source_dir} "
-                        "(install Debian's `fortunes` package)")
-    names = sorted(n for n in os.listdir(source_dir)
-                   if "." not in n and os.path.isfile(os.path.join(source_dir, n)))
+        raise DataError(
+            f"fortunes directory not found: {source_dir} (install Debian's `fortunes` package)"
+        )
+    names = sorted(
+        n
+        for n in os.listdir(source_dir)
+        if "." not in n and os.path.isfile(os.path.join(source_dir, n))
+    )
     if not names:
         raise DataError(f"no fortune files in {source_dir}")
     return [os.path.join(source_dir, n) for n in names]
@@ -174,22 +224,34 @@ def _article(passages, split, templates):
         for q, (quote, author_start) in enumerate(zip(group, spans)):
             answers = {"author": (quote["author"], author_start)}
             if quote["title"] and sum(bool(other["title"]) for other in group) >= 2:
-                answers["source"] = (quote["title"], context.index(
-                    f'"{quote["title"]}"', author_start + len(quote["author"])) + 1)
+                answers["source"] = (
+                    quote["title"],
+                    context.index(f'"{quote["title"]}"', author_start + len(quote["author"])) + 1,
+                )
             for kind in templates:
                 if kind not in answers:
                     continue
                 text, start = answers[kind]
-                assert context[start:start + len(text)] == text
-                qas.append({"id": f"fortunes-{split}-{p}-{q}-{kind}",
-                            "question": TEMPLATES[kind].format(quote=_quote_of(quote["text"])),
-                            "answers": [{"text": text, "answer_start": start}]})
+                assert context[start : start + len(text)] == text
+                qas.append(
+                    {
+                        "id": f"fortunes-{split}-{p}-{q}-{kind}",
+                        "question": TEMPLATES[kind].format(quote=_quote_of(quote["text"])),
+                        "answers": [{"text": text, "answer_start": start}],
+                    }
+                )
         paragraphs.append({"context": context, "qas": qas})
     return {"version": "v1.1", "data": [{"title": f"fortunes-{split}", "paragraphs": paragraphs}]}
 
 
-def make_fortunes_qa(source_dir=FORTUNES_DIR, seed=13, dev_fraction=0.15,
-                     templates=("author", "source"), max_train=None, max_dev=None):
+def make_fortunes_qa(
+    source_dir=FORTUNES_DIR,
+    seed=13,
+    dev_fraction=0.15,
+    templates=("author", "source"),
+    max_train=None,
+    max_dev=None,
+):
     """``{"train": squad_json, "dev": squad_json}``: deterministic for a seed. Authors are
     split (all of an author's quotations in one split); ``max_train``/``max_dev`` cap
     the quotations per split (before grouping into passages)."""
@@ -199,8 +261,9 @@ def make_fortunes_qa(source_dir=FORTUNES_DIR, seed=13, dev_fraction=0.15,
     quotes = collect_quotations(source_dir)
     rng = np.random.default_rng(seed)
     authors = sorted({_key(q["author"]) for q in quotes})
-    dev_authors = set(authors[i] for i in rng.permutation(len(authors))[
-        :int(round(dev_fraction * len(authors)))])
+    dev_authors = set(
+        authors[i] for i in rng.permutation(len(authors))[: int(round(dev_fraction * len(authors)))]
+    )
     splits = {}
     for split, cap in (("train", max_train), ("dev", max_dev)):
         members = [q for q in quotes if (_key(q["author"]) in dev_authors) == (split == "dev")]
@@ -225,17 +288,20 @@ def build_fortunes_qa(out_dir, **kwargs):
     for split, data in splits.items():
         write_squad_json(data, os.path.join(out_dir, f"{split}.json"))
         paragraphs = data["data"][0]["paragraphs"]
-        counts[split] = {"passages": len(paragraphs),
-                         "questions": sum(len(p["qas"]) for p in paragraphs)}
+        counts[split] = {
+            "passages": len(paragraphs),
+            "questions": sum(len(p["qas"]) for p in paragraphs),
+        }
     return counts
 
 
 # ------------------------------------------------------------------------------ baselines
 
+
 def first_sentence(context):
     """The passage up to its first sentence end (``.!?`` before a space, or a line end)."""
     match = _SENTENCE_END.search(context)
-    return context[:match.end()].strip() if match else context.strip()
+    return context[: match.end()].strip() if match else context.strip()
 
 
 def first_attribution(context, question):
@@ -245,7 +311,7 @@ def first_attribution(context, question):
         at = line.find(" -- ")
         if at < 0:
             continue
-        attribution = line[at + 4:]
+        attribution = line[at + 4 :]
         if question.startswith("Who"):
             return _AUTHOR_END.split(attribution, 1)[0].strip().rstrip(".")
         match = _TITLE.search(attribution)
@@ -254,8 +320,10 @@ def first_attribution(context, question):
     return ""
 
 
-BASELINES = {"first_sentence": lambda context, question: first_sentence(context),
-             "first_attribution": first_attribution}
+BASELINES = {
+    "first_sentence": lambda context, question: first_sentence(context),
+    "first_attribution": first_attribution,
+}
 
 
 def baseline_predictions(dataset):
@@ -271,9 +339,12 @@ def baseline_predictions(dataset):
 
 def golds_of(dataset):
     """``{qid: [answer texts]}`` of a SQuAD JSON dict."""
-    return {qa["id"]: [a["text"] for a in qa["answers"]]
-            for article in dataset["data"] for paragraph in article["paragraphs"]
-            for qa in paragraph["qas"]}
+    return {
+        qa["id"]: [a["text"] for a in qa["answers"]]
+        for article in dataset["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    }
 
 
 def baseline_scores(dataset, kinds=None):
@@ -282,5 +353,6 @@ def baseline_scores(dataset, kinds=None):
     golds = golds_of(dataset)
     if kinds is not None:
         golds = {q: a for q, a in golds.items() if q.rsplit("-", 1)[-1] in kinds}
-    return {name: squad_evaluate(golds, preds)
-            for name, preds in baseline_predictions(dataset).items()}
+    return {
+        name: squad_evaluate(golds, preds) for name, preds in baseline_predictions(dataset).items()
+    }

@@ -5,6 +5,7 @@ for pair tasks) and ``serve_ids`` takes ``input_ids``/``input_mask``/``segment_i
 A classifier returns ``logits``, ``probabilities`` and ``label`` (the label name
 when names are known); a backbone returns ``sequence_output``/``pooled_output``.
 """
+
 import os
 import shutil
 
@@ -31,11 +32,13 @@ class _ServingModule(tf.Module):
             if logits.shape[-1] > 1:
                 result["probabilities"] = tf.nn.softmax(logits, -1)
                 label = tf.argmax(logits, -1, output_type=tf.int32)
-                result["label"] = label if self.label_names is None else \
-                    tf.gather(self.label_names, label)
+                result["label"] = (
+                    label if self.label_names is None else tf.gather(self.label_names, label)
+                )
             return result
-        return {k: tf.cast(out[k], tf.float32) for k in ("sequence_output", "pooled_output")
-                if k in out}
+        return {
+            k: tf.cast(out[k], tf.float32) for k in ("sequence_output", "pooled_output") if k in out
+        }
 
 
 def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=False):
@@ -45,19 +48,27 @@ def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=Fal
     label_names = label_names or getattr(model, "label_names", None)
     module = _ServingModule(model, preprocessor, list(label_names) if label_names else None)
     id_spec = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _IDS}
-    serve_ids = tf.function(lambda input_ids, input_mask, segment_ids: module.outputs(
-        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
-        input_signature=[id_spec[n] for n in _IDS])
+    serve_ids = tf.function(
+        lambda input_ids, input_mask, segment_ids: module.outputs(
+            {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}
+        ),
+        input_signature=[id_spec[n] for n in _IDS],
+    )
     signatures = {"serve_ids": serve_ids}
     if preprocessor is not None:
         if pair:
-            text = tf.function(lambda text_a, text_b: module.outputs(
-                preprocessor((text_a, text_b))), input_signature=[
-                tf.TensorSpec([None], tf.string, name="text_a"),
-                tf.TensorSpec([None], tf.string, name="text_b")])
+            text = tf.function(
+                lambda text_a, text_b: module.outputs(preprocessor((text_a, text_b))),
+                input_signature=[
+                    tf.TensorSpec([None], tf.string, name="text_a"),
+                    tf.TensorSpec([None], tf.string, name="text_b"),
+                ],
+            )
         else:
-            text = tf.function(lambda text: module.outputs(preprocessor(text)),
-                               input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+            text = tf.function(
+                lambda text: module.outputs(preprocessor(text)),
+                input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+            )
         signatures["serving_default"] = text
     else:
         signatures["serving_default"] = serve_ids

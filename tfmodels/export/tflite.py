@@ -7,6 +7,7 @@ on ``representative_data``; ops without an int8 kernel stay float) and ``"qat"``
 its fake-quant nodes, no calibration data). The signature's inputs are the int32
 feature names, its outputs the model's output names.
 """
+
 import os
 
 import numpy as np
@@ -27,6 +28,7 @@ def _signature(model, seq_length, batch_size):
     def serve(*tensors):
         out = model(dict(zip(names, tensors)), training=False)
         return {k: tf.cast(v, tf.float32) for k, v in out.items() if k not in _SKIPPED_OUTPUTS}
+
     return tf.function(serve, input_signature=specs).get_concrete_function()
 
 
@@ -36,7 +38,8 @@ def representative_dataset(features, limit=100):
 
     def generate():
         for i in range(n):
-            yield {k: np.asarray(v[i:i + 1], np.int32) for k, v in features.items()}
+            yield {k: np.asarray(v[i : i + 1], np.int32) for k, v in features.items()}
+
     return generate
 
 
@@ -46,17 +49,21 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
         raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
     if quantize == "qat":
         from tfmodels.compression.qat import is_quantized
+
         if not is_quantized(model):
             # Without fake-quant ranges Optimize.DEFAULT silently gives dynamic-range.
-            raise ConfigError("quantize='qat' needs a model from "
-                              "tfmodels.compression.qat.quantize_model (fine-tuned with "
-                              "fake quantization); for a float model use quantize='int8'")
+            raise ConfigError(
+                "quantize='qat' needs a model from "
+                "tfmodels.compression.qat.quantize_model (fine-tuned with "
+                "fake quantization); for a float model use quantize='int8'"
+            )
     if quantize == "int8" and representative_data is None:
         raise ConfigError("quantize='int8' needs representative_data (calibration features)")
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if max_positions and seq_length > max_positions:
-        raise ConfigError(f"seq_length {seq_length} exceeds max_position_embeddings "
-                          f"{max_positions}")
+        raise ConfigError(
+            f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}"
+        )
     function = _signature(model, seq_length, batch_size)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -82,5 +89,6 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
 def op_names(path):
     """The operator names a TFLite file uses (to check for builtin-only graphs)."""
     from ai_edge_litert.interpreter import Interpreter
+
     interpreter = Interpreter(model_path=path)
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})

@@ -6,9 +6,16 @@
 - :mod:`sampling` — temperature, top-k and top-p (nucleus) filtering of logits;
 - :mod:`search` — greedy and sampled decoding, and beam search with length penalty.
 """
+
 from tfmodels.generation.incremental import IncrementalDecoding, left_align
 from tfmodels.generation.sampling import filter_logits
 from tfmodels.generation.search import METHODS, beam_search, generate
 
-__all__ = ["IncrementalDecoding", "METHODS", "beam_search", "filter_logits", "generate",
-           "left_align"]
+__all__ = [
+    "IncrementalDecoding",
+    "METHODS",
+    "beam_search",
+    "filter_logits",
+    "generate",
+    "left_align",
+]

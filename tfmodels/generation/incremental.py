@@ -20,6 +20,7 @@ forward pass also uses, so cached and full computations share every weight:
 and, for encoder-decoders (``is_encoder_decoder = True``), ``encode(features)``
 -> [N, S, H] and ``decoder_start_id``.
 """
+
 import tensorflow as tf
 
 
@@ -45,8 +46,12 @@ class IncrementalDecoding:
         for block in self.decoder_blocks:
             attention = block.attention
             shape = [batch, attention.num_heads, length, attention.head_size]
-            layers.append({"key": tf.zeros(shape, attention.compute_dtype),
-                           "value": tf.zeros(shape, attention.compute_dtype)})
+            layers.append(
+                {
+                    "key": tf.zeros(shape, attention.compute_dtype),
+                    "value": tf.zeros(shape, attention.compute_dtype),
+                }
+            )
         return layers
 
     def start_generation(self, features, max_new_tokens):
@@ -63,9 +68,13 @@ class IncrementalDecoding:
         if self.is_encoder_decoder:
             encoder_output = self.encode({**features, "input_mask": mask})
             start = tf.fill([batch, 1], tf.constant(self.decoder_start_id, ids.dtype))
-            cache = {"encoder_mask": mask,
-                     "cross": [block.cross_attention.project_key_value(encoder_output)
-                               for block in self.decoder_blocks]}
+            cache = {
+                "encoder_mask": mask,
+                "cross": [
+                    block.cross_attention.project_key_value(encoder_output)
+                    for block in self.decoder_blocks
+                ],
+            }
             ids, mask = start, tf.ones_like(start, tf.int32)
         else:
             ids, mask = left_align(ids, mask, getattr(self, "pad_id", 0))
@@ -82,7 +91,7 @@ class IncrementalDecoding:
         steps = tf.shape(ids)[1]
         mask = cache["mask"]
         # Position of each slot among the real tokens (left padding is not counted).
-        positions = tf.maximum(tf.cumsum(mask, axis=1) - 1, 0)[:, index:index + steps]
+        positions = tf.maximum(tf.cumsum(mask, axis=1) - 1, 0)[:, index : index + steps]
         x = self.decoder_inputs(ids, positions)
         bias = self.decoder_self_bias(index + tf.range(steps), tf.shape(mask)[1])
         args = {} if bias is None else {"attention_bias": bias}
@@ -90,8 +99,14 @@ class IncrementalDecoding:
         for i, (block, layer_cache) in enumerate(zip(self.decoder_blocks, cache["layers"])):
             if self.is_encoder_decoder:
                 args.update(cross_cache=cache["cross"][i], encoder_mask=cache["encoder_mask"])
-            x, layer_cache = block(x, attention_mask=mask, cache=layer_cache,
-                                   cache_index=index, training=training, **args)
+            x, layer_cache = block(
+                x,
+                attention_mask=mask,
+                cache=layer_cache,
+                cache_index=index,
+                training=training,
+                **args,
+            )
             layers.append(layer_cache)
         at = steps - 1 if at is None else at
         x = tf.gather(x, tf.reshape(at, [1]), axis=1)

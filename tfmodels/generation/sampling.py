@@ -3,6 +3,7 @@
 
 Filtered-out tokens get ``-inf``, so a categorical draw never picks them.
 """
+
 import tensorflow as tf
 
 

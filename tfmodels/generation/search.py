@@ -5,6 +5,7 @@ size from the start), so ``tf.function(generate)`` traces once per prompt shape
 and XLA can compile it. After a row emits ``eos_id`` it only emits ``pad_id``; the
 loop ends when every row is done or after ``max_new_tokens``.
 """
+
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
@@ -19,9 +20,21 @@ def _set_column(tokens, column, values):
     return tf.where(hit, tf.cast(values, tokens.dtype)[..., tf.newaxis], tokens)
 
 
-def generate(model, features, max_new_tokens=20, method="greedy", temperature=1.0, top_k=0,
-             top_p=1.0, num_beams=4, length_penalty=1.0, eos_id=None, pad_id=0, seed=0,
-             use_cache=True):
+def generate(
+    model,
+    features,
+    max_new_tokens=20,
+    method="greedy",
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    num_beams=4,
+    length_penalty=1.0,
+    eos_id=None,
+    pad_id=0,
+    seed=0,
+    use_cache=True,
+):
     """New token ids [N, max_new_tokens] (``pad_id`` after ``eos_id``).
 
     ``method``: ``"greedy"`` (argmax), ``"sample"`` (a draw from the
@@ -33,8 +46,9 @@ def generate(model, features, max_new_tokens=20, method="greedy", temperature=1.
     if method not in METHODS:
         raise ConfigError(f"unknown decoding method {method!r}; known: {', '.join(METHODS)}")
     if method == "beam":
-        return beam_search(model, features, max_new_tokens, num_beams, length_penalty,
-                           eos_id, pad_id)[0][:, 0]
+        return beam_search(
+            model, features, max_new_tokens, num_beams, length_penalty, eos_id, pad_id
+        )[0][:, 0]
     if temperature <= 0:
         raise ConfigError(f"temperature must be > 0, got {temperature}")
 
@@ -66,10 +80,17 @@ def generate(model, features, max_new_tokens=20, method="greedy", temperature=1.
         return tf.logical_and(step < max_new_tokens, tf.logical_not(tf.reduce_all(done)))
 
     _, _, _, tokens, _ = tf.while_loop(
-        more, body, (tf.constant(0), logits, cache, tokens, done),
-        shape_invariants=(tf.TensorShape([]), logits.shape,
-                          tf.nest.map_structure(lambda t: t.shape, cache),
-                          tokens.shape, done.shape))
+        more,
+        body,
+        (tf.constant(0), logits, cache, tokens, done),
+        shape_invariants=(
+            tf.TensorShape([]),
+            logits.shape,
+            tf.nest.map_structure(lambda t: t.shape, cache),
+            tokens.shape,
+            done.shape,
+        ),
+    )
     return tokens
 
 
@@ -94,8 +115,9 @@ def _repeat_rows(features, times):
     return {key: tf.repeat(value, times, axis=0) for key, value in features.items()}
 
 
-def beam_search(model, features, max_new_tokens=20, num_beams=4, length_penalty=1.0,
-                eos_id=None, pad_id=0):
+def beam_search(
+    model, features, max_new_tokens=20, num_beams=4, length_penalty=1.0, eos_id=None, pad_id=0
+):
     """Beam search (Sutskever et al. 2014; Wu et al. 2016, section 7).
 
     Each step extends every live beam by every token, keeps the ``2 * num_beams``
@@ -119,8 +141,7 @@ def beam_search(model, features, max_new_tokens=20, num_beams=4, length_penalty=
     neg_inf = tf.constant(-1e9)  # finite: keeps the top_k ties away from NaNs
     alive_tokens = tf.fill([batch, k, max_new_tokens], tf.cast(pad_id, tf.int32))
     # Only the first copy of each prompt is alive at first, so step 0 has k distinct beams.
-    alive_logp = tf.tile(tf.concat([[0.0], tf.fill([k - 1], neg_inf)], 0)[tf.newaxis],
-                         [batch, 1])
+    alive_logp = tf.tile(tf.concat([[0.0], tf.fill([k - 1], neg_inf)], 0)[tf.newaxis], [batch, 1])
     done_tokens = alive_tokens
     done_score = tf.fill([batch, k], neg_inf)
 
@@ -134,8 +155,7 @@ def beam_search(model, features, max_new_tokens=20, num_beams=4, length_penalty=
         top_logp, top_index = tf.math.top_k(tf.reshape(total, [batch, k * vocab]), k=2 * k)
         origin, token = top_index // vocab, top_index % vocab
         extended = _set_column(tf.gather(alive_tokens, origin, batch_dims=1), step, token)
-        ended = (tf.equal(token, eos_id) if eos_id is not None
-                 else tf.zeros_like(token, tf.bool))
+        ended = tf.equal(token, eos_id) if eos_id is not None else tf.zeros_like(token, tf.bool)
         # Finished pool: the old finished and the candidates that just ended.
         candidates = tf.where(ended, penalized(top_logp, step + 1), neg_inf)
         pool_score = tf.concat([done_score, candidates], axis=1)
@@ -145,23 +165,28 @@ def beam_search(model, features, max_new_tokens=20, num_beams=4, length_penalty=
         # Alive: the k best candidates that did not end.
         alive_logp, keep = tf.math.top_k(tf.where(ended, neg_inf, top_logp), k=k)
         alive_tokens = tf.gather(extended, keep, batch_dims=1)
-        rows = tf.reshape(tf.gather(origin, keep, batch_dims=1)
-                          + k * tf.range(batch)[:, tf.newaxis], [-1])
+        rows = tf.reshape(
+            tf.gather(origin, keep, batch_dims=1) + k * tf.range(batch)[:, tf.newaxis], [-1]
+        )
         cache = tf.nest.map_structure(lambda t: tf.gather(t, rows), cache)
         last = tf.reshape(tf.gather(token, keep, batch_dims=1), [-1, 1])
         logits, cache = model.decode_step(last, cache, start + step)
         return step + 1, logits, cache, alive_tokens, alive_logp, done_tokens, done_score
 
     def more(step, logits, cache, alive_tokens, alive_logp, done_tokens, done_score):
-        hope = penalized(alive_logp[:, 0], max_new_tokens) if length_penalty > 0 \
+        hope = (
+            penalized(alive_logp[:, 0], max_new_tokens)
+            if length_penalty > 0
             else penalized(alive_logp[:, 0], step)
+        )
         beaten = tf.reduce_all(done_score[:, -1] >= hope)
         return tf.logical_and(step < max_new_tokens, tf.logical_not(beaten))
 
     state = (tf.constant(0), logits, cache, alive_tokens, alive_logp, done_tokens, done_score)
     invariants = tf.nest.map_structure(lambda t: tf.TensorShape([None] * t.shape.rank), state)
     step, _, _, alive_tokens, alive_logp, done_tokens, done_score = tf.while_loop(
-        more, body, state, shape_invariants=invariants)
+        more, body, state, shape_invariants=invariants
+    )
     # Live beams compete with the finished ones at their final length.
     pool_score = tf.concat([done_score, penalized(alive_logp, step)], axis=1)
     pool_tokens = tf.concat([done_tokens, alive_tokens], axis=1)

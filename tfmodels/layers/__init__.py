@@ -1,4 +1,5 @@
 """Shared Keras layers; every model family is a configuration of these."""
+
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.attention import MultiHeadAttention, attention_allowed, masked_softmax
 from tfmodels.layers.classification_head import ClassificationHead
@@ -8,8 +9,14 @@ from tfmodels.layers.pooler import Pooler
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
 
 __all__ = [
-    "ClassificationHead", "MaskedLMHead", "MultiHeadAttention", "Pooler",
-    "TransformerEmbeddings", "TransformerEncoderBlock", "attention_allowed", "get_activation",
+    "ClassificationHead",
+    "MaskedLMHead",
+    "MultiHeadAttention",
+    "Pooler",
+    "TransformerEmbeddings",
+    "TransformerEncoderBlock",
+    "attention_allowed",
+    "get_activation",
     "masked_softmax",
 ]
 
@@ -20,8 +27,13 @@ from tfmodels.layers.no_norm import NoNorm, normalization  # noqa: E402
 from tfmodels.layers.trigram_embeddings import TrigramEmbeddings  # noqa: E402
 
 __all__ += [
-    "BottleneckEncoderBlock", "ExtendedMaskedLMHead", "FeedForward", "NoNorm",
-    "SplitValueAttention", "TrigramEmbeddings", "normalization",
+    "BottleneckEncoderBlock",
+    "ExtendedMaskedLMHead",
+    "FeedForward",
+    "NoNorm",
+    "SplitValueAttention",
+    "TrigramEmbeddings",
+    "normalization",
 ]
 
 # SpanBERT (Joshi et al. 2020): span boundary objective head.
@@ -39,8 +51,12 @@ from tfmodels.layers.relative_positions import (  # noqa: E402
 )
 
 __all__ += [
-    "DisentangledAttention", "DisentangledEncoderBlock", "EnhancedMaskDecoder",
-    "RelativeEmbeddings", "log_bucket_position", "relative_positions",
+    "DisentangledAttention",
+    "DisentangledEncoderBlock",
+    "EnhancedMaskDecoder",
+    "RelativeEmbeddings",
+    "log_bucket_position",
+    "relative_positions",
 ]
 
 # Encoder-decoders (Transformer, T5, BART): decoder block, RMS norm.

@@ -4,6 +4,7 @@ BERT's original code and HF ``"gelu"`` use the exact erf GELU; GPT-2 and HF
 ``"gelu_new"`` use the tanh approximation (Hendrycks & Gimpel 2016, eq. 2).
 Both convert to the TFLite builtin GELU op.
 """
+
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError

@@ -4,6 +4,7 @@ One layer serves self-attention, cross-attention, padding masks and causal masks
 The number of heads and the head width are independent of the model width, so a
 layer can keep fewer heads after head pruning (Michel et al. 2019).
 """
+
 import math
 
 import tensorflow as tf
@@ -40,12 +41,14 @@ def cached_allowed(attention_mask, cache_index, query_length, key_length, causal
     if causal:
         allowed = key_positions[tf.newaxis, :] <= query_positions[:, tf.newaxis]
     else:
-        allowed = tf.broadcast_to(key_positions < cache_index + query_length,
-                                  [query_length, key_length])
+        allowed = tf.broadcast_to(
+            key_positions < cache_index + query_length, [query_length, key_length]
+        )
     allowed = allowed[tf.newaxis, tf.newaxis]
     if attention_mask is not None:
         allowed = tf.logical_and(
-            allowed, tf.cast(attention_mask, tf.bool)[:, tf.newaxis, tf.newaxis, :])
+            allowed, tf.cast(attention_mask, tf.bool)[:, tf.newaxis, tf.newaxis, :]
+        )
     return allowed
 
 
@@ -95,8 +98,18 @@ class MultiHeadAttention(keras.layers.Layer):
       scale into its initialization and uses 1.
     """
 
-    def __init__(self, num_heads, head_size=None, output_size=None, dropout_rate=0.0,
-                 causal=False, use_bias=True, initializer_range=0.02, scale=None, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        head_size=None,
+        output_size=None,
+        dropout_rate=0.0,
+        causal=False,
+        use_bias=True,
+        initializer_range=0.02,
+        scale=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.head_size = head_size
@@ -118,8 +131,11 @@ class MultiHeadAttention(keras.layers.Layer):
 
         def dense(name, units):
             return keras.layers.Dense(
-                units, use_bias=self.use_bias, name=name,
-                kernel_initializer=weight_initializer(self.initializer_range))
+                units,
+                use_bias=self.use_bias,
+                name=name,
+                kernel_initializer=weight_initializer(self.initializer_range),
+            )
 
         self.query = dense("query", inner)
         self.key = dense("key", inner)
@@ -132,8 +148,7 @@ class MultiHeadAttention(keras.layers.Layer):
         """``context`` [B, heads, Q, d] times the installed ``head_gate``, if any."""
         if self.head_gate is None:
             return context
-        return context * tf.cast(self.head_gate, self.compute_dtype)[:, :, tf.newaxis,
-                                                                       tf.newaxis]
+        return context * tf.cast(self.head_gate, self.compute_dtype)[:, :, tf.newaxis, tf.newaxis]
 
     def _split_heads(self, x):
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
@@ -147,12 +162,22 @@ class MultiHeadAttention(keras.layers.Layer):
     def project_key_value(self, key_value):
         """The keys and values of ``key_value`` [B, K, H], split into heads: a fixed
         cache for cross-attention, computed once per generated sequence."""
-        return {"key": self._split_heads(self.key(key_value)),
-                "value": self._split_heads(self.value(key_value))}
+        return {
+            "key": self._split_heads(self.key(key_value)),
+            "value": self._split_heads(self.value(key_value)),
+        }
 
-    def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False, attention_bias=None, cache=None,
-             cache_index=None):
+    def call(
+        self,
+        query,
+        key_value=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        attention_bias=None,
+        cache=None,
+        cache_index=None,
+    ):
         key_value = query if key_value is None else key_value
         q = self._split_heads(self.query(query)) * self.query_scale
         if cache is not None and cache_index is None:
@@ -169,14 +194,14 @@ class MultiHeadAttention(keras.layers.Layer):
             scores += tf.cast(attention_bias, scores.dtype)
         # Softmax in float32 under mixed precision.
         if cache_index is not None:
-            allowed = cached_allowed(attention_mask, cache_index, tf.shape(query)[1],
-                                     tf.shape(k)[2], self.causal)
+            allowed = cached_allowed(
+                attention_mask, cache_index, tf.shape(query)[1], tf.shape(k)[2], self.causal
+            )
         else:
             allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = tf.cast(probs, self.compute_dtype)
-        context = self.gate(tf.einsum("bhqk,bhkd->bhqd",
-                                      self.dropout(probs, training=training), v))
+        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
         context = tf.transpose(context, [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])
@@ -189,10 +214,15 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, head_size=self.head_size,
-                      output_size=self.output_size, dropout_rate=self.dropout_rate,
-                      causal=self.causal, use_bias=self.use_bias,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_heads=self.num_heads,
+            head_size=self.head_size,
+            output_size=self.output_size,
+            dropout_rate=self.dropout_rate,
+            causal=self.causal,
+            use_bias=self.use_bias,
+            initializer_range=self.initializer_range,
+        )
         if self.scale is not None:  # only when set: older saved configs stay as they were
             config["scale"] = self.scale
         return config
@@ -206,5 +236,6 @@ def _write(cache, update, index):
     inside = tf.logical_and(slots >= index, slots < index + steps)
     # Slot j takes update[j - index] where it is inside the window, else keeps cache[j].
     gathered = tf.gather(update, tf.clip_by_value(slots - index, 0, steps - 1), axis=2)
-    return tf.where(inside[tf.newaxis, tf.newaxis, :, tf.newaxis],
-                    tf.cast(gathered, cache.dtype), cache)
+    return tf.where(
+        inside[tf.newaxis, tf.newaxis, :, tf.newaxis], tf.cast(gathered, cache.dtype), cache
+    )

@@ -12,6 +12,7 @@ after the attention to keep the attention/FFN parameter ratio of BERT
 ("Stacked Feed-Forward Networks"). Norms are NoNorm or LayerNorm
 ("Operational Optimizations").
 """
+
 import math
 
 import tensorflow as tf
@@ -35,20 +36,30 @@ class SplitValueAttention(MultiHeadAttention):
     the shared bottleneck as query and key and the block input as value.
     """
 
-    def call(self, query, key_value=None, attention_mask=None, training=None,
-             return_attention_scores=False, value=None):
+    def call(
+        self,
+        query,
+        key_value=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        value=None,
+    ):
         if value is None:
-            return super().call(query, key_value=key_value, attention_mask=attention_mask,
-                                training=training,
-                                return_attention_scores=return_attention_scores)
+            return super().call(
+                query,
+                key_value=key_value,
+                attention_mask=attention_mask,
+                training=training,
+                return_attention_scores=return_attention_scores,
+            )
         key = query if key_value is None else key_value
         q = self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
         k = self._split_heads(self.key(key))
         v = self._split_heads(self.value(value))
         scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
-        probs = tf.cast(masked_softmax(tf.cast(scores, tf.float32), allowed),
-                        self.compute_dtype)
+        probs = tf.cast(masked_softmax(tf.cast(scores, tf.float32), allowed), self.compute_dtype)
         context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
         context = tf.transpose(context, [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
@@ -62,8 +73,16 @@ class SplitValueAttention(MultiHeadAttention):
 class FeedForward(keras.layers.Layer):
     """``norm(x + dropout(W2 act(W1 x)))``: one FFN sublayer with its residual and norm."""
 
-    def __init__(self, intermediate_size, activation="relu", normalization_type="no_norm",
-                 layer_norm_eps=1e-12, dropout_rate=0.0, initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        intermediate_size,
+        activation="relu",
+        normalization_type="no_norm",
+        layer_norm_eps=1e-12,
+        dropout_rate=0.0,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.intermediate_size = intermediate_size
         self.activation = activation
@@ -74,13 +93,19 @@ class FeedForward(keras.layers.Layer):
 
     def build(self, input_shape):
         self.intermediate = keras.layers.Dense(
-            self.intermediate_size, activation=get_activation(self.activation),
-            kernel_initializer=weight_initializer(self.initializer_range), name="intermediate")
+            self.intermediate_size,
+            activation=get_activation(self.activation),
+            kernel_initializer=weight_initializer(self.initializer_range),
+            name="intermediate",
+        )
         self.output_dense = keras.layers.Dense(
-            int(input_shape[-1]), kernel_initializer=weight_initializer(self.initializer_range),
-            name="output")
-        self.layer_norm = normalization(self.normalization_type, self.layer_norm_eps,
-                                        name="layer_norm")
+            int(input_shape[-1]),
+            kernel_initializer=weight_initializer(self.initializer_range),
+            name="output",
+        )
+        self.layer_norm = normalization(
+            self.normalization_type, self.layer_norm_eps, name="layer_norm"
+        )
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         super().build(input_shape)
 
@@ -90,10 +115,14 @@ class FeedForward(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(intermediate_size=self.intermediate_size, activation=self.activation,
-                      normalization_type=self.normalization_type,
-                      layer_norm_eps=self.layer_norm_eps, dropout_rate=self.dropout_rate,
-                      initializer_range=self.initializer_range)
+        config.update(
+            intermediate_size=self.intermediate_size,
+            activation=self.activation,
+            normalization_type=self.normalization_type,
+            layer_norm_eps=self.layer_norm_eps,
+            dropout_rate=self.dropout_rate,
+            initializer_range=self.initializer_range,
+        )
         return config
 
 
@@ -107,15 +136,26 @@ class BottleneckEncoderBlock(keras.layers.Layer):
     bottleneck to query, key and value alike.
     """
 
-    def __init__(self, num_heads, intra_size, intermediate_size, num_ffn=1, activation="relu",
-                 normalization_type="no_norm", use_bottleneck=True,
-                 key_query_shared_bottleneck=False, use_bottleneck_attention=False,
-                 dropout_rate=0.0, attention_dropout_rate=0.1, layer_norm_eps=1e-12,
-                 initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        intra_size,
+        intermediate_size,
+        num_ffn=1,
+        activation="relu",
+        normalization_type="no_norm",
+        use_bottleneck=True,
+        key_query_shared_bottleneck=False,
+        use_bottleneck_attention=False,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.1,
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if num_ffn < 1:
-            raise ConfigError(f"{self.name}: num_feedforward_networks must be >= 1, "
-                              f"got {num_ffn}")
+            raise ConfigError(f"{self.name}: num_feedforward_networks must be >= 1, got {num_ffn}")
         self.num_heads = num_heads
         self.intra_size = intra_size
         self.intermediate_size = intermediate_size
@@ -131,26 +171,33 @@ class BottleneckEncoderBlock(keras.layers.Layer):
         self.initializer_range = initializer_range
 
     def _dense(self, units, name):
-        return keras.layers.Dense(units, kernel_initializer=weight_initializer(
-            self.initializer_range), name=name)
+        return keras.layers.Dense(
+            units, kernel_initializer=weight_initializer(self.initializer_range), name=name
+        )
 
     def _norm(self, name, epsilon=None):
-        return normalization(self.normalization_type,
-                             self.layer_norm_eps if epsilon is None else epsilon, name=name)
+        return normalization(
+            self.normalization_type, self.layer_norm_eps if epsilon is None else epsilon, name=name
+        )
 
     def _ffn(self, index, last):
         return FeedForward(
-            self.intermediate_size, self.activation, self.normalization_type,
+            self.intermediate_size,
+            self.activation,
+            self.normalization_type,
             TORCH_LAYER_NORM_EPS if last else self.layer_norm_eps,
             dropout_rate=self.dropout_rate if last and not self.use_bottleneck else 0.0,
-            initializer_range=self.initializer_range, name=f"ffn_{index}")
+            initializer_range=self.initializer_range,
+            name=f"ffn_{index}",
+        )
 
     def build(self, input_shape):
         width = int(input_shape[-1])
         inner = self.intra_size if self.use_bottleneck else width
         if inner % self.num_heads:
-            raise ConfigError(f"{self.name}: intra-block width {inner} is not divisible by "
-                              f"{self.num_heads} heads")
+            raise ConfigError(
+                f"{self.name}: intra-block width {inner} is not divisible by {self.num_heads} heads"
+            )
         self.input_bottleneck = self.input_bottleneck_norm = None
         self.attention_bottleneck = self.attention_bottleneck_norm = None
         self.output_bottleneck = self.output_norm = None
@@ -168,9 +215,13 @@ class BottleneckEncoderBlock(keras.layers.Layer):
             self.output_bottleneck = self._dense(width, "output_bottleneck")
             self.output_norm = self._norm("output_norm")
         self.attention = SplitValueAttention(
-            self.num_heads, head_size=inner // self.num_heads, output_size=inner,
+            self.num_heads,
+            head_size=inner // self.num_heads,
+            output_size=inner,
             dropout_rate=self.attention_dropout_rate,
-            initializer_range=self.initializer_range, name="attention")
+            initializer_range=self.initializer_range,
+            name="attention",
+        )
         self.attention_norm = self._norm("attention_norm")
         # Stacked FFNs; the last one is BERT's own FFN and, in the HF port, the only
         # one with dropout (without bottleneck) and with PyTorch's default LayerNorm eps.
@@ -189,9 +240,14 @@ class BottleneckEncoderBlock(keras.layers.Layer):
                 query = value = residual
             elif self.attention_bottleneck is not None:
                 query = self._normed(self.attention_bottleneck_norm, self.attention_bottleneck(x))
-        attended, probs = self.attention(query, key_value=query, value=value,
-                                         attention_mask=attention_mask, training=training,
-                                         return_attention_scores=True)
+        attended, probs = self.attention(
+            query,
+            key_value=query,
+            value=value,
+            attention_mask=attention_mask,
+            training=training,
+            return_attention_scores=True,
+        )
         if not self.use_bottleneck:
             attended = self.dropout(attended, training=training)
         h = self._normed(self.attention_norm, residual + attended)
@@ -206,14 +262,19 @@ class BottleneckEncoderBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, intra_size=self.intra_size,
-                      intermediate_size=self.intermediate_size, num_ffn=self.num_ffn,
-                      activation=self.activation, normalization_type=self.normalization_type,
-                      use_bottleneck=self.use_bottleneck,
-                      key_query_shared_bottleneck=self.key_query_shared_bottleneck,
-                      use_bottleneck_attention=self.use_bottleneck_attention,
-                      dropout_rate=self.dropout_rate,
-                      attention_dropout_rate=self.attention_dropout_rate,
-                      layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_heads=self.num_heads,
+            intra_size=self.intra_size,
+            intermediate_size=self.intermediate_size,
+            num_ffn=self.num_ffn,
+            activation=self.activation,
+            normalization_type=self.normalization_type,
+            use_bottleneck=self.use_bottleneck,
+            key_query_shared_bottleneck=self.key_query_shared_bottleneck,
+            use_bottleneck_attention=self.use_bottleneck_attention,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config

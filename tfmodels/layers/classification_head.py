@@ -4,6 +4,7 @@ BERT feeds the pooled [CLS] vector through dropout and one Dense (Devlin et al.
 2019, section 4.1); RoBERTa and ELECTRA add an inner Dense + activation
 (``inner_dim``). ``num_classes=1`` is regression (STS-B).
 """
+
 import tf_keras as keras
 
 from tfmodels.layers.activations import get_activation
@@ -13,8 +14,15 @@ from tfmodels.layers.initializer import weight_initializer
 class ClassificationHead(keras.layers.Layer):
     """Call: ``head(vector)`` [B, H] -> logits [B, num_classes]."""
 
-    def __init__(self, num_classes, inner_dim=0, activation="tanh", dropout_rate=0.1,
-                 initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        inner_dim=0,
+        activation="tanh",
+        dropout_rate=0.1,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.inner_dim = inner_dim
@@ -25,10 +33,14 @@ class ClassificationHead(keras.layers.Layer):
         self.inner = None
         if inner_dim:
             self.inner = keras.layers.Dense(
-                inner_dim, activation=get_activation(activation), name="inner",
-                kernel_initializer=weight_initializer(initializer_range))
+                inner_dim,
+                activation=get_activation(activation),
+                name="inner",
+                kernel_initializer=weight_initializer(initializer_range),
+            )
         self.out = keras.layers.Dense(
-            num_classes, kernel_initializer=weight_initializer(initializer_range), name="logits")
+            num_classes, kernel_initializer=weight_initializer(initializer_range), name="logits"
+        )
 
     def call(self, x, training=None):
         x = self.dropout(x, training=training)
@@ -38,7 +50,11 @@ class ClassificationHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_classes=self.num_classes, inner_dim=self.inner_dim,
-                      activation=self.activation, dropout_rate=self.dropout_rate,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_classes=self.num_classes,
+            inner_dim=self.inner_dim,
+            activation=self.activation,
+            dropout_rate=self.dropout_rate,
+            initializer_range=self.initializer_range,
+        )
         return config

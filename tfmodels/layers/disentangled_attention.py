@@ -14,6 +14,7 @@ and values: the enhanced mask decoder (section 3.2) feeds positions-plus-hidden
 as queries into the last layer. The block is the post-LN Transformer block of
 :mod:`tfmodels.layers.transformer_block` with this attention plugged in.
 """
+
 import math
 
 import tensorflow as tf
@@ -44,14 +45,24 @@ class DisentangledAttention(MultiHeadAttention):
     lengths must be equal where the position terms are used (self-attention).
     """
 
-    def __init__(self, num_heads, pos_att_type=POSITION_TERMS, share_att_key=True, span=0,
-                 position_buckets=-1, max_relative_positions=-1, position_dropout_rate=0.0,
-                 **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        pos_att_type=POSITION_TERMS,
+        share_att_key=True,
+        span=0,
+        position_buckets=-1,
+        max_relative_positions=-1,
+        position_dropout_rate=0.0,
+        **kwargs,
+    ):
         super().__init__(num_heads, **kwargs)
         unknown = [t for t in pos_att_type if t not in POSITION_TERMS]
         if unknown:
-            raise ConfigError(f"{self.name}: pos_att_type {unknown[0]!r} is not one of "
-                              f"{', '.join(POSITION_TERMS)}")
+            raise ConfigError(
+                f"{self.name}: pos_att_type {unknown[0]!r} is not one of "
+                f"{', '.join(POSITION_TERMS)}"
+            )
         self.pos_att_type = list(pos_att_type)
         self.share_att_key = share_att_key
         self.span = span
@@ -63,10 +74,15 @@ class DisentangledAttention(MultiHeadAttention):
         super().build(input_shape)
         self.position_key = self.position_query = None
         if self.span > 0 and not self.share_att_key:
+
             def dense(name):
                 return keras.layers.Dense(
-                    self.num_heads * self.head_size, use_bias=self.use_bias, name=name,
-                    kernel_initializer=weight_initializer(self.initializer_range))
+                    self.num_heads * self.head_size,
+                    use_bias=self.use_bias,
+                    name=name,
+                    kernel_initializer=weight_initializer(self.initializer_range),
+                )
+
             if "c2p" in self.pos_att_type:
                 self.position_key = dense("position_key")
             if "p2c" in self.pos_att_type:
@@ -76,8 +92,9 @@ class DisentangledAttention(MultiHeadAttention):
     def _position_scores(self, q, k, relative_embeddings, training):
         """c2p + p2c scores [B, h, Q, K], unscaled."""
         table = self.position_dropout(relative_embeddings, training=training)[tf.newaxis]
-        relative = relative_positions(tf.shape(q)[2], tf.shape(k)[2], self.position_buckets,
-                                      self.max_relative_positions)
+        relative = relative_positions(
+            tf.shape(q)[2], tf.shape(k)[2], self.position_buckets, self.max_relative_positions
+        )
         index = tf.clip_by_value(relative + self.span, 0, 2 * self.span - 1)  # [Q, K]
         score = 0.0
         if "c2p" in self.pos_att_type:
@@ -93,8 +110,15 @@ class DisentangledAttention(MultiHeadAttention):
             score += tf.transpose(_take_per_row(p2c, tf.transpose(index)), [0, 1, 3, 2])
         return score
 
-    def call(self, query, key_value=None, attention_mask=None, relative_embeddings=None,
-             training=None, return_attention_scores=False):
+    def call(
+        self,
+        query,
+        key_value=None,
+        attention_mask=None,
+        relative_embeddings=None,
+        training=None,
+        return_attention_scores=False,
+    ):
         key_value = query if key_value is None else key_value
         q = self._split_heads(self.query(query))
         k = self._split_heads(self.key(key_value))
@@ -110,17 +134,22 @@ class DisentangledAttention(MultiHeadAttention):
         context = tf.transpose(context, [0, 2, 1, 3])
         batch, length = tf.shape(context)[0], tf.shape(context)[1]
         output = self.output_dense(
-            tf.reshape(context, [batch, length, self.num_heads * self.head_size]))
+            tf.reshape(context, [batch, length, self.num_heads * self.head_size])
+        )
         if return_attention_scores:
             return output, probs
         return output
 
     def get_config(self):
         config = super().get_config()
-        config.update(pos_att_type=self.pos_att_type, share_att_key=self.share_att_key,
-                      span=self.span, position_buckets=self.position_buckets,
-                      max_relative_positions=self.max_relative_positions,
-                      position_dropout_rate=self.position_dropout_rate)
+        config.update(
+            pos_att_type=self.pos_att_type,
+            share_att_key=self.share_att_key,
+            span=self.span,
+            position_buckets=self.position_buckets,
+            max_relative_positions=self.max_relative_positions,
+            position_dropout_rate=self.position_dropout_rate,
+        )
         return config
 
 
@@ -133,9 +162,17 @@ class DisentangledEncoderBlock(TransformerEncoderBlock):
     (the enhanced mask decoder's query stream).
     """
 
-    def __init__(self, num_heads, intermediate_size, pos_att_type=POSITION_TERMS,
-                 share_att_key=True, span=0, position_buckets=-1, max_relative_positions=-1,
-                 **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        intermediate_size,
+        pos_att_type=POSITION_TERMS,
+        share_att_key=True,
+        span=0,
+        position_buckets=-1,
+        max_relative_positions=-1,
+        **kwargs,
+    ):
         super().__init__(num_heads, intermediate_size, **kwargs)
         if self.norm_first or self.causal:
             raise ConfigError(f"{self.name}: DeBERTa blocks are post-LN and bidirectional")
@@ -149,16 +186,26 @@ class DisentangledEncoderBlock(TransformerEncoderBlock):
         super().build(input_shape)
         # Replaces the (never built, variable-free) MultiHeadAttention of the base block.
         self.attention = DisentangledAttention(
-            self.num_heads, pos_att_type=self.pos_att_type, share_att_key=self.share_att_key,
-            span=self.span, position_buckets=self.position_buckets,
+            self.num_heads,
+            pos_att_type=self.pos_att_type,
+            share_att_key=self.share_att_key,
+            span=self.span,
+            position_buckets=self.position_buckets,
             max_relative_positions=self.max_relative_positions,
-            position_dropout_rate=self.dropout_rate, head_size=self.head_size,
-            dropout_rate=self.attention_dropout_rate, initializer_range=self.initializer_range,
-            name="attention")
+            position_dropout_rate=self.dropout_rate,
+            head_size=self.head_size,
+            dropout_rate=self.attention_dropout_rate,
+            initializer_range=self.initializer_range,
+            name="attention",
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update(pos_att_type=self.pos_att_type, share_att_key=self.share_att_key,
-                      span=self.span, position_buckets=self.position_buckets,
-                      max_relative_positions=self.max_relative_positions)
+        config.update(
+            pos_att_type=self.pos_att_type,
+            share_att_key=self.share_att_key,
+            span=self.span,
+            position_buckets=self.position_buckets,
+            max_relative_positions=self.max_relative_positions,
+        )
         return config

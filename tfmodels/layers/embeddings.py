@@ -9,6 +9,7 @@ LayerNorm here (``layer_norm=False``): its pre-LN blocks normalize their inputs.
 ``perturbation`` (None unless adversarial fine-tuning sets it,
 :mod:`tfmodels.training.sift`) rewrites the sum before the LayerNorm.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -32,9 +33,20 @@ class TransformerEmbeddings(keras.layers.Layer):
     [B, S, H]. ``positions`` [B, S] replace ``0..S-1`` (before ``position_offset``):
     incremental decoding embeds one token at its place in the sequence."""
 
-    def __init__(self, vocab_size, embedding_size, max_positions=512, type_vocab_size=2,
-                 hidden_size=None, layer_norm_eps=1e-12, dropout_rate=0.1,
-                 initializer_range=0.02, position_offset=0, layer_norm=True, **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        embedding_size,
+        max_positions=512,
+        type_vocab_size=2,
+        hidden_size=None,
+        layer_norm_eps=1e-12,
+        dropout_rate=0.1,
+        initializer_range=0.02,
+        position_offset=0,
+        layer_norm=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_size = embedding_size
@@ -50,28 +62,37 @@ class TransformerEmbeddings(keras.layers.Layer):
 
     def build(self, input_shape):
         self.word_embeddings = self.add_weight(
-            "word_embeddings", [self.vocab_size, self.embedding_size],
-            initializer=weight_initializer(self.initializer_range))
+            "word_embeddings",
+            [self.vocab_size, self.embedding_size],
+            initializer=weight_initializer(self.initializer_range),
+        )
         self.position_embeddings = None
         if self.max_positions:
             self.position_embeddings = self.add_weight(
-                "position_embeddings", [self.max_positions, self.embedding_size],
-                initializer=weight_initializer(self.initializer_range))
+                "position_embeddings",
+                [self.max_positions, self.embedding_size],
+                initializer=weight_initializer(self.initializer_range),
+            )
         self.token_type_embeddings = None
         if self.type_vocab_size:
             self.token_type_embeddings = self.add_weight(
-                "token_type_embeddings", [self.type_vocab_size, self.embedding_size],
-                initializer=weight_initializer(self.initializer_range))
+                "token_type_embeddings",
+                [self.type_vocab_size, self.embedding_size],
+                initializer=weight_initializer(self.initializer_range),
+            )
         self.layer_norm = None
         if self.use_layer_norm:
             self.layer_norm = keras.layers.LayerNormalization(
-                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
+            )
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         self.projection = None
         if self.hidden_size != self.embedding_size:
             self.projection = keras.layers.Dense(
-                self.hidden_size, kernel_initializer=weight_initializer(self.initializer_range),
-                name="projection")
+                self.hidden_size,
+                kernel_initializer=weight_initializer(self.initializer_range),
+                name="projection",
+            )
         super().build(input_shape)
 
     def call(self, input_ids, segment_ids=None, training=None, positions=None):
@@ -95,12 +116,17 @@ class TransformerEmbeddings(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, embedding_size=self.embedding_size,
-                      max_positions=self.max_positions,
-                      type_vocab_size=self.type_vocab_size, hidden_size=self.hidden_size,
-                      layer_norm_eps=self.layer_norm_eps, dropout_rate=self.dropout_rate,
-                      initializer_range=self.initializer_range,
-                      position_offset=self.position_offset)
+        config.update(
+            vocab_size=self.vocab_size,
+            embedding_size=self.embedding_size,
+            max_positions=self.max_positions,
+            type_vocab_size=self.type_vocab_size,
+            hidden_size=self.hidden_size,
+            layer_norm_eps=self.layer_norm_eps,
+            dropout_rate=self.dropout_rate,
+            initializer_range=self.initializer_range,
+            position_offset=self.position_offset,
+        )
         if not self.use_layer_norm:  # only when set: older saved configs stay as they were
             config["layer_norm"] = False
         return config

@@ -9,6 +9,7 @@ own (shared) weights, with queries ``I = H + P`` -- first the hidden states
 entering the last layer plus the absolute positions, then each step's output --
 while keys and values stay the hidden states H entering the last layer.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -26,12 +27,12 @@ class EnhancedMaskDecoder(keras.layers.Layer):
     A decoder rebuilt alone by ``from_config`` gets its own copy of the block.
     """
 
-    def __init__(self, block, max_positions=512, num_steps=2, initializer_range=0.02,
-                 **kwargs):
+    def __init__(self, block, max_positions=512, num_steps=2, initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
         if isinstance(block, dict):
             block = keras.layers.deserialize(
-                block, custom_objects={"DisentangledEncoderBlock": DisentangledEncoderBlock})
+                block, custom_objects={"DisentangledEncoderBlock": DisentangledEncoderBlock}
+            )
         if num_steps < 1:
             raise ConfigError(f"{self.name}: num_steps must be >= 1, got {num_steps}")
         self.block = block
@@ -41,8 +42,10 @@ class EnhancedMaskDecoder(keras.layers.Layer):
 
     def build(self, input_shape):
         self.position_embeddings = self.add_weight(
-            "position_embeddings", [self.max_positions, int(input_shape[-1])],
-            initializer=weight_initializer(self.initializer_range))
+            "position_embeddings",
+            [self.max_positions, int(input_shape[-1])],
+            initializer=weight_initializer(self.initializer_range),
+        )
         super().build(input_shape)
 
     def call(self, hidden, attention_mask=None, relative_embeddings=None, training=None):
@@ -50,13 +53,21 @@ class EnhancedMaskDecoder(keras.layers.Layer):
         positions = tf.gather(self.position_embeddings, tf.range(length))[tf.newaxis]
         query = hidden + tf.cast(positions, hidden.dtype)
         for _ in range(self.num_steps):
-            query = self.block(query, key_value=hidden, attention_mask=attention_mask,
-                               relative_embeddings=relative_embeddings, training=training)
+            query = self.block(
+                query,
+                key_value=hidden,
+                attention_mask=attention_mask,
+                relative_embeddings=relative_embeddings,
+                training=training,
+            )
         return query
 
     def get_config(self):
         config = super().get_config()
-        config.update(block=keras.layers.serialize(self.block),
-                      max_positions=self.max_positions, num_steps=self.num_steps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            block=keras.layers.serialize(self.block),
+            max_positions=self.max_positions,
+            num_steps=self.num_steps,
+            initializer_range=self.initializer_range,
+        )
         return config

@@ -5,6 +5,7 @@ MobileBERT's word table is E = 128 wide but its features are H = 512 wide
 transform and scores against ``[word_embeddings | extra]`` ([V, E] next to a
 free [V, H - E] block), so the tied table still carries the first E columns.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -23,23 +24,30 @@ class ExtendedMaskedLMHead(MaskedLMHead):
     def __init__(self, embedding_layer, **kwargs):
         if isinstance(embedding_layer, dict):
             embedding_layer = keras.layers.deserialize(
-                embedding_layer, custom_objects={"TrigramEmbeddings": TrigramEmbeddings})
+                embedding_layer, custom_objects={"TrigramEmbeddings": TrigramEmbeddings}
+            )
         super().__init__(embedding_layer, **kwargs)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
         vocab, table_width = self.embedding_layer.vocab_size, self.embedding_layer.embedding_size
         self.transform = keras.layers.Dense(
-            width, activation=get_activation(self.activation),
-            kernel_initializer=weight_initializer(self.initializer_range), name="transform")
+            width,
+            activation=get_activation(self.activation),
+            kernel_initializer=weight_initializer(self.initializer_range),
+            name="transform",
+        )
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
+        )
         self.bias = self.add_weight("output_bias", [vocab], initializer="zeros")
         self.extra_output_weights = None
         if width > table_width:
             self.extra_output_weights = self.add_weight(
-                "extra_output_weights", [vocab, width - table_width],
-                initializer=weight_initializer(self.initializer_range))
+                "extra_output_weights",
+                [vocab, width - table_width],
+                initializer=weight_initializer(self.initializer_range),
+            )
         # MaskedLMHead.build would size the transform by the table width; skip it.
         keras.layers.Layer.build(self, input_shape)
 

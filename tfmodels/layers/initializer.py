@@ -3,6 +3,7 @@
 A new instance per weight: one instance reused across weights would give them
 identical values (Keras initializers are seeded per instance).
 """
+
 import tf_keras as keras
 
 

@@ -5,6 +5,7 @@ the features, so the op is cheap on phones (the paper's "operational
 optimizations"; Table 7 measures the latency gain). :func:`normalization` picks
 NoNorm or LayerNorm by a checkpoint's ``normalization_type``.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 

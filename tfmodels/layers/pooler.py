@@ -1,4 +1,5 @@
 """BERT's pooler: a tanh Dense over the first ([CLS]) token (Devlin et al. 2019, section 3)."""
+
 import tf_keras as keras
 
 from tfmodels.layers.initializer import weight_initializer
@@ -13,14 +14,20 @@ class Pooler(keras.layers.Layer):
         self.activation = activation
         self.initializer_range = initializer_range
         self.dense = keras.layers.Dense(
-            hidden_size, activation=activation, name="dense",
-            kernel_initializer=weight_initializer(initializer_range))
+            hidden_size,
+            activation=activation,
+            name="dense",
+            kernel_initializer=weight_initializer(initializer_range),
+        )
 
     def call(self, sequence_output):
         return self.dense(sequence_output[:, 0, :])
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, activation=self.activation,
-                      initializer_range=self.initializer_range)
+        config.update(
+            hidden_size=self.hidden_size,
+            activation=self.activation,
+            initializer_range=self.initializer_range,
+        )
         return config

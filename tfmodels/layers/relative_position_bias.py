@@ -9,6 +9,7 @@ left from right (``bidirectional``), the decoder's only look back. The first
 layer of each stack owns the table and every layer of that stack adds the same
 bias (HF ``T5Attention.compute_bias``).
 """
+
 import math
 
 import tensorflow as tf
@@ -17,8 +18,9 @@ import tf_keras as keras
 from tfmodels.layers.initializer import weight_initializer
 
 
-def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32,
-                             max_distance=128):
+def relative_position_bucket(
+    relative_position, bidirectional=True, num_buckets=32, max_distance=128
+):
     """Bucket of ``key - query`` distances, exactly as HF ``_relative_position_bucket``."""
     relative_position = tf.cast(relative_position, tf.int32)
     buckets = tf.zeros_like(relative_position)
@@ -31,8 +33,11 @@ def relative_position_bucket(relative_position, bidirectional=True, num_buckets=
     max_exact = num_buckets // 2
     is_small = relative_position < max_exact
     # log(0) is -inf for the small distances, which tf.where discards below.
-    scaled = (tf.math.log(tf.cast(relative_position, tf.float32) / max_exact)
-              / math.log(max_distance / max_exact) * (num_buckets - max_exact))
+    scaled = (
+        tf.math.log(tf.cast(relative_position, tf.float32) / max_exact)
+        / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)
+    )
     large = max_exact + tf.cast(tf.where(is_small, 0.0, scaled), tf.int32)
     large = tf.minimum(large, num_buckets - 1)
     return buckets + tf.where(is_small, relative_position, large)
@@ -45,8 +50,15 @@ class RelativePositionBias(keras.layers.Layer):
     position against every cache slot. Weight ``embeddings`` [num_buckets, heads].
     """
 
-    def __init__(self, num_heads, num_buckets=32, max_distance=128, bidirectional=True,
-                 initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        num_buckets=32,
+        max_distance=128,
+        bidirectional=True,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.num_buckets = num_buckets
@@ -56,20 +68,27 @@ class RelativePositionBias(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
-            "embeddings", [self.num_buckets, self.num_heads],
-            initializer=weight_initializer(self.initializer_range))
+            "embeddings",
+            [self.num_buckets, self.num_heads],
+            initializer=weight_initializer(self.initializer_range),
+        )
         super().build(input_shape)
 
     def call(self, query_positions, key_positions):
         relative = key_positions[tf.newaxis, :] - query_positions[:, tf.newaxis]  # [Q, K]
-        buckets = relative_position_bucket(relative, self.bidirectional, self.num_buckets,
-                                           self.max_distance)
+        buckets = relative_position_bucket(
+            relative, self.bidirectional, self.num_buckets, self.max_distance
+        )
         values = tf.gather(tf.cast(self.embeddings, self.compute_dtype), buckets)  # [Q, K, h]
         return tf.transpose(values, [2, 0, 1])[tf.newaxis]
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, num_buckets=self.num_buckets,
-                      max_distance=self.max_distance, bidirectional=self.bidirectional,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_heads=self.num_heads,
+            num_buckets=self.num_buckets,
+            max_distance=self.max_distance,
+            bidirectional=self.bidirectional,
+            initializer_range=self.initializer_range,
+        )
         return config

@@ -9,6 +9,7 @@ longer ones share buckets that widen with the log of the distance up to
 are a table of the encoder, optionally layer-normalized (``norm_rel_ebd``), and
 shared by all layers.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -42,8 +43,15 @@ class RelativeEmbeddings(keras.layers.Layer):
     ``span`` is ``position_buckets`` when > 0, else ``max_relative_positions``.
     """
 
-    def __init__(self, span, hidden_size, layer_norm=False, layer_norm_eps=1e-7,
-                 initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        span,
+        hidden_size,
+        layer_norm=False,
+        layer_norm_eps=1e-7,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if span < 1:
             raise ConfigError(f"{self.name}: the relative span must be >= 1, got {span}")
@@ -55,12 +63,15 @@ class RelativeEmbeddings(keras.layers.Layer):
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            "embeddings", [2 * self.span, self.hidden_size],
-            initializer=weight_initializer(self.initializer_range))
+            "embeddings",
+            [2 * self.span, self.hidden_size],
+            initializer=weight_initializer(self.initializer_range),
+        )
         self.norm = None
         if self.layer_norm:
             self.norm = keras.layers.LayerNormalization(
-                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
+            )
         super().build(input_shape)
 
     def call(self, x):
@@ -72,7 +83,11 @@ class RelativeEmbeddings(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(span=self.span, hidden_size=self.hidden_size, layer_norm=self.layer_norm,
-                      layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            span=self.span,
+            hidden_size=self.hidden_size,
+            layer_norm=self.layer_norm,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config

@@ -5,6 +5,7 @@ normalization where the activations are only rescaled and no additive bias is
 applied": ``x / sqrt(mean(x^2) + eps) * scale``. Computed in float32 like
 LayerNorm under mixed precision.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 

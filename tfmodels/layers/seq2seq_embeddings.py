@@ -7,6 +7,7 @@ embeddings by sqrt(d_model); their positions are sinusoids (section 3.5). BART
 and normalizes the sum; T5 (Raffel et al. 2020, section 2.1) adds no positions at
 all (its attention carries relative position biases).
 """
+
 import math
 
 import numpy as np
@@ -29,8 +30,10 @@ class TokenEmbeddings(keras.layers.Layer):
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            "embeddings", [self.vocab_size, self.hidden_size],
-            initializer=weight_initializer(self.initializer_range))
+            "embeddings",
+            [self.vocab_size, self.hidden_size],
+            initializer=weight_initializer(self.initializer_range),
+        )
         super().build(input_shape)
 
     def call(self, ids):
@@ -42,8 +45,11 @@ class TokenEmbeddings(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size,
-                      initializer_range=self.initializer_range)
+        config.update(
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            initializer_range=self.initializer_range,
+        )
         return config
 
 
@@ -54,7 +60,7 @@ def sinusoids(length, width):
     rates = np.power(10000.0, -np.arange(0, width, 2) / width)[None]
     table = np.zeros([length, width], np.float32)
     table[:, 0::2] = np.sin(positions * rates)
-    table[:, 1::2] = np.cos(positions * rates)[:, :width // 2]
+    table[:, 1::2] = np.cos(positions * rates)[:, : width // 2]
     return table
 
 
@@ -70,9 +76,19 @@ class StackInputs(keras.layers.Layer):
     ``scale_embedding``).
     """
 
-    def __init__(self, tokens, max_positions=0, position_type=None, position_offset=0,
-                 scale=None, layer_norm=False, layer_norm_eps=1e-5, dropout_rate=0.0,
-                 initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        tokens,
+        max_positions=0,
+        position_type=None,
+        position_offset=0,
+        scale=None,
+        layer_norm=False,
+        layer_norm_eps=1e-5,
+        dropout_rate=0.0,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.tokens = tokens
         self.max_positions = max_positions
@@ -89,14 +105,17 @@ class StackInputs(keras.layers.Layer):
         self.position_embeddings = None
         if self.position_type == "learned":
             self.position_embeddings = self.add_weight(
-                "position_embeddings", [self.max_positions + self.position_offset, width],
-                initializer=weight_initializer(self.initializer_range))
+                "position_embeddings",
+                [self.max_positions + self.position_offset, width],
+                initializer=weight_initializer(self.initializer_range),
+            )
         elif self.position_type == "sinusoidal":
             self.position_embeddings = tf.constant(sinusoids(self.max_positions, width))
         self.layer_norm = None
         if self.use_layer_norm:
             self.layer_norm = keras.layers.LayerNormalization(
-                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+                epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
+            )
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         super().build(input_shape)
 
@@ -115,11 +134,17 @@ class StackInputs(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(tokens=keras.layers.serialize(self.tokens),
-                      max_positions=self.max_positions, position_type=self.position_type,
-                      position_offset=self.position_offset, scale=self.scale,
-                      layer_norm=self.use_layer_norm, layer_norm_eps=self.layer_norm_eps,
-                      dropout_rate=self.dropout_rate, initializer_range=self.initializer_range)
+        config.update(
+            tokens=keras.layers.serialize(self.tokens),
+            max_positions=self.max_positions,
+            position_type=self.position_type,
+            position_offset=self.position_offset,
+            scale=self.scale,
+            layer_norm=self.use_layer_norm,
+            layer_norm_eps=self.layer_norm_eps,
+            dropout_rate=self.dropout_rate,
+            initializer_range=self.initializer_range,
+        )
         return config
 
 
@@ -140,8 +165,9 @@ class TokenLogits(keras.layers.Layer):
     def build(self, input_shape):
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("final_logits_bias", [self.tokens.vocab_size],
-                                        initializer="zeros", trainable=False)
+            self.bias = self.add_weight(
+                "final_logits_bias", [self.tokens.vocab_size], initializer="zeros", trainable=False
+            )
         super().build(input_shape)
 
     def call(self, x):
@@ -152,6 +178,7 @@ class TokenLogits(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(tokens=keras.layers.serialize(self.tokens), scale=self.scale,
-                      bias=self.use_bias)
+        config.update(
+            tokens=keras.layers.serialize(self.tokens), scale=self.scale, bias=self.use_bias
+        )
         return config

@@ -12,6 +12,7 @@ The second layer and the tied decoder are exactly a :class:`MaskedLMHead`
 (Dense + GeLU + LayerNorm, then logits against the word table plus a bias), so
 the head reuses it with its own weights.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -35,12 +36,21 @@ class SpanBoundaryHead(keras.layers.Layer):
     last one here and should be left out of the loss (the reference drops them).
     """
 
-    def __init__(self, embedding_layer, max_positions=20, position_size=200, activation="gelu",
-                 layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        embedding_layer,
+        max_positions=20,
+        position_size=200,
+        activation="gelu",
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(embedding_layer, dict):
             embedding_layer = keras.layers.deserialize(
-                embedding_layer, custom_objects={"TransformerEmbeddings": TransformerEmbeddings})
+                embedding_layer, custom_objects={"TransformerEmbeddings": TransformerEmbeddings}
+            )
         get_activation(activation)  # an unknown name fails here, not in build
         self.embedding_layer = embedding_layer
         self.max_positions = max_positions
@@ -52,29 +62,43 @@ class SpanBoundaryHead(keras.layers.Layer):
     def build(self, input_shape):
         hidden = int(input_shape[-1])
         self.position_embeddings = self.add_weight(
-            "position_embeddings", [self.max_positions, self.position_size],
-            initializer=weight_initializer(self.initializer_range))
+            "position_embeddings",
+            [self.max_positions, self.position_size],
+            initializer=weight_initializer(self.initializer_range),
+        )
         self.dense = keras.layers.Dense(
-            hidden, activation=get_activation(self.activation),
-            kernel_initializer=weight_initializer(self.initializer_range), name="dense")
+            hidden,
+            activation=get_activation(self.activation),
+            kernel_initializer=weight_initializer(self.initializer_range),
+            name="dense",
+        )
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
+        )
         # Second FFN layer + GeLU + LayerNorm + tied decoder with its own bias.
         self.output_head = MaskedLMHead(
-            self.embedding_layer, activation=self.activation, layer_norm_eps=self.layer_norm_eps,
-            initializer_range=self.initializer_range, name="output")
+            self.embedding_layer,
+            activation=self.activation,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+            name="output",
+        )
         # Sub-layers are built now (each in its own name scope, as a first call would)
         # so every variable exists before an optimizer or a checkpoint looks for them;
         # MaskedLMHead makes its Dense/LayerNorm in build but builds them on first call.
-        for layer, width in ((self.dense, 2 * hidden + self.position_size),
-                             (self.layer_norm, hidden)):
+        for layer, width in (
+            (self.dense, 2 * hidden + self.position_size),
+            (self.layer_norm, hidden),
+        ):
             with tf.name_scope(layer.name):
                 layer.build(tf.TensorShape([None, None, width]))
         head = self.output_head
         with tf.name_scope(head.name):
             head.build(tf.TensorShape([None, None, hidden]))
-            for layer, width in ((head.transform, hidden),
-                                 (head.layer_norm, self.embedding_layer.embedding_size)):
+            for layer, width in (
+                (head.transform, hidden),
+                (head.layer_norm, self.embedding_layer.embedding_size),
+            ):
                 with tf.name_scope(layer.name):
                     layer.build(tf.TensorShape([None, None, width]))
         super().build(input_shape)
@@ -83,8 +107,9 @@ class SpanBoundaryHead(keras.layers.Layer):
         """f's input [B, P, 2H + position_size]: x_{s-1}, x_{e+1}, p_{i-s+1} concatenated."""
         left = tf.gather(sequence_output, span_left, batch_dims=1)
         right = tf.gather(sequence_output, span_right, batch_dims=1)
-        relative = tf.clip_by_value(span_relative_positions(positions, span_left), 0,
-                                    self.max_positions - 1)
+        relative = tf.clip_by_value(
+            span_relative_positions(positions, span_left), 0, self.max_positions - 1
+        )
         table = tf.cast(self.position_embeddings, sequence_output.dtype)
         return tf.concat([left, right, tf.gather(table, relative)], axis=-1)
 
@@ -95,8 +120,12 @@ class SpanBoundaryHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(embedding_layer=keras.layers.serialize(self.embedding_layer),
-                      max_positions=self.max_positions, position_size=self.position_size,
-                      activation=self.activation, layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            embedding_layer=keras.layers.serialize(self.embedding_layer),
+            max_positions=self.max_positions,
+            position_size=self.position_size,
+            activation=self.activation,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config

@@ -6,6 +6,7 @@ and one end vector E: the start score of token i is ``S . T_i``, its end score
 Dense(2) over the sequence output (HF's ``qa_outputs``), shared by every family;
 DistilBERT drops out the sequence output first (``dropout_rate``).
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -21,7 +22,8 @@ class SpanHead(keras.layers.Layer):
         self.initializer_range = initializer_range
         self.dropout = keras.layers.Dropout(dropout_rate)
         self.dense = keras.layers.Dense(
-            2, kernel_initializer=weight_initializer(initializer_range), name="qa_outputs")
+            2, kernel_initializer=weight_initializer(initializer_range), name="qa_outputs"
+        )
 
     def call(self, sequence_output, training=None):
         logits = self.dense(self.dropout(sequence_output, training=training))

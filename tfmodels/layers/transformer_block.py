@@ -7,6 +7,7 @@ section 2.3) and Xiong et al. 2020. LayerNorm runs in float32 under mixed precis
 T5 (Raffel et al. 2020, section 2.1) is pre-LN with ``norm="rms"`` (RMS LayerNorm),
 ``use_bias=False`` and unscaled attention (``attention_scale=1.0``).
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -50,10 +51,24 @@ class TransformerEncoderBlock(keras.layers.Layer):
     ``cache`` the call is one step of incremental decoding (:meth:`decode_step`).
     """
 
-    def __init__(self, num_heads, intermediate_size, activation="gelu", dropout_rate=0.1,
-                 attention_dropout_rate=0.1, layer_norm_eps=1e-12, norm_first=False,
-                 head_size=None, causal=False, initializer_range=0.02, norm="layer",
-                 use_bias=True, attention_scale=None, activation_dropout_rate=0.0, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        intermediate_size,
+        activation="gelu",
+        dropout_rate=0.1,
+        attention_dropout_rate=0.1,
+        layer_norm_eps=1e-12,
+        norm_first=False,
+        head_size=None,
+        causal=False,
+        initializer_range=0.02,
+        norm="layer",
+        use_bias=True,
+        attention_scale=None,
+        activation_dropout_rate=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
@@ -72,9 +87,15 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def _attention(self, name, causal):
         return MultiHeadAttention(
-            self.num_heads, head_size=self.head_size, dropout_rate=self.attention_dropout_rate,
-            causal=causal, use_bias=self.use_bias, initializer_range=self.initializer_range,
-            scale=self.attention_scale, name=name)
+            self.num_heads,
+            head_size=self.head_size,
+            dropout_rate=self.attention_dropout_rate,
+            causal=causal,
+            use_bias=self.use_bias,
+            initializer_range=self.initializer_range,
+            scale=self.attention_scale,
+            name=name,
+        )
 
     def _layer_norm(self, name):
         return layer_norm(self.norm, self.layer_norm_eps, name)
@@ -84,49 +105,77 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.attention = self._attention("attention", self.causal)
         self.attention_layer_norm = self._layer_norm("attention_layer_norm")
         self.intermediate = keras.layers.Dense(
-            self.intermediate_size, activation=get_activation(self.activation),
+            self.intermediate_size,
+            activation=get_activation(self.activation),
             use_bias=self.use_bias,
-            kernel_initializer=weight_initializer(self.initializer_range), name="intermediate")
+            kernel_initializer=weight_initializer(self.initializer_range),
+            name="intermediate",
+        )
         self.output_dense = keras.layers.Dense(
-            width, use_bias=self.use_bias,
-            kernel_initializer=weight_initializer(self.initializer_range), name="output")
+            width,
+            use_bias=self.use_bias,
+            kernel_initializer=weight_initializer(self.initializer_range),
+            name="output",
+        )
         self.output_layer_norm = self._layer_norm("output_layer_norm")
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         # Between the two feed-forward layers (BART's activation_dropout, T5's dropout in
         # DenseReluDense); None when off, so older graphs stay as they were.
-        self.activation_dropout = (keras.layers.Dropout(self.activation_dropout_rate)
-                                   if self.activation_dropout_rate else None)
+        self.activation_dropout = (
+            keras.layers.Dropout(self.activation_dropout_rate)
+            if self.activation_dropout_rate
+            else None
+        )
         super().build(input_shape)
 
-    def call(self, x, attention_mask=None, training=None, return_attention_scores=False,
-             cache=None, cache_index=None, **attention_args):
+    def call(
+        self,
+        x,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        cache=None,
+        cache_index=None,
+        **attention_args,
+    ):
         if cache is not None:
-            return self.decode_step(x, cache, cache_index, attention_mask, training,
-                                    **attention_args)
-        h, scores = self.attention(self.pre_norm(x, self.attention_layer_norm),
-                                   attention_mask=attention_mask, training=training,
-                                   return_attention_scores=True, **attention_args)
+            return self.decode_step(
+                x, cache, cache_index, attention_mask, training, **attention_args
+            )
+        h, scores = self.attention(
+            self.pre_norm(x, self.attention_layer_norm),
+            attention_mask=attention_mask,
+            training=training,
+            return_attention_scores=True,
+            **attention_args,
+        )
         x = self.add(x, h, self.attention_layer_norm, training)
         h = self.feed_forward(self.pre_norm(x, self.output_layer_norm), training)
         x = self.add(x, h, self.output_layer_norm, training)
         return (x, scores) if return_attention_scores else x
 
-    def decode_step(self, x, cache, cache_index, attention_mask=None, training=None,
-                    **attention_args):
+    def decode_step(
+        self, x, cache, cache_index, attention_mask=None, training=None, **attention_args
+    ):
         """``x``: the new positions; their keys and values are written into ``cache``
         (this layer's, from the attention) at ``cache_index``. Returns ``(x, cache)``."""
-        x, cache = self.self_attend_cached(x, cache, cache_index, attention_mask, training,
-                                           **attention_args)
+        x, cache = self.self_attend_cached(
+            x, cache, cache_index, attention_mask, training, **attention_args
+        )
         h = self.feed_forward(self.pre_norm(x, self.output_layer_norm), training)
         return self.add(x, h, self.output_layer_norm, training), cache
 
-    def self_attend_cached(self, x, cache, cache_index, attention_mask, training,
-                           **attention_args):
+    def self_attend_cached(self, x, cache, cache_index, attention_mask, training, **attention_args):
         """The self-attention sublayer over a key/value cache: ``(x, updated cache)``."""
-        h, cache = self.attention(self.pre_norm(x, self.attention_layer_norm),
-                                  attention_mask=attention_mask, training=training,
-                                  return_attention_scores=True, cache=cache,
-                                  cache_index=cache_index, **attention_args)
+        h, cache = self.attention(
+            self.pre_norm(x, self.attention_layer_norm),
+            attention_mask=attention_mask,
+            training=training,
+            return_attention_scores=True,
+            cache=cache,
+            cache_index=cache_index,
+            **attention_args,
+        )
         return self.add(x, h, self.attention_layer_norm, training), cache
 
     def pre_norm(self, x, norm):
@@ -147,15 +196,25 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, intermediate_size=self.intermediate_size,
-                      activation=self.activation, dropout_rate=self.dropout_rate,
-                      attention_dropout_rate=self.attention_dropout_rate,
-                      layer_norm_eps=self.layer_norm_eps, norm_first=self.norm_first,
-                      head_size=self.head_size, causal=self.causal,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            activation=self.activation,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            norm_first=self.norm_first,
+            head_size=self.head_size,
+            causal=self.causal,
+            initializer_range=self.initializer_range,
+        )
         # Only when set: older saved configs stay as they were.
-        for name, default in (("norm", "layer"), ("use_bias", True), ("attention_scale", None),
-                              ("activation_dropout_rate", 0.0)):
+        for name, default in (
+            ("norm", "layer"),
+            ("use_bias", True),
+            ("attention_scale", None),
+            ("activation_dropout_rate", 0.0),
+        ):
             if getattr(self, name) != default:
                 config[name] = getattr(self, name)
         return config

@@ -21,6 +21,7 @@ through the shared :func:`masked_softmax`: a query with no visible key gets a ze
 context where HF's -1e30 gives it the mean of all values (no factorization order of
 :mod:`tfmodels.pretraining.permutation` produces such a target).
 """
+
 import math
 
 import tensorflow as tf
@@ -31,8 +32,7 @@ from tfmodels.layers.bottleneck import FeedForward
 from tfmodels.layers.initializer import weight_initializer
 
 
-def relative_position_encoding(query_length, key_length, width, clamp_len=-1,
-                               dtype=tf.float32):
+def relative_position_encoding(query_length, key_length, width, clamp_len=-1, dtype=tf.float32):
     """Sinusoids [K + Q, width] of the distances K, K-1, ..., 1-Q (Transformer-XL 3.3,
     HF ``relative_positional_encoding`` with attn_type "bi", bi_data False)."""
     positions = tf.cast(tf.range(key_length, -query_length, -1), tf.float32)
@@ -77,8 +77,15 @@ class TwoStreamRelativeAttention(keras.layers.Layer):
     ``LayerNorm(x + dropout(attention))`` (post-LN).
     """
 
-    def __init__(self, num_heads, head_size, dropout_rate=0.0, layer_norm_eps=1e-12,
-                 initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        head_size,
+        dropout_rate=0.0,
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.head_size = head_size
@@ -91,20 +98,31 @@ class TwoStreamRelativeAttention(keras.layers.Layer):
         inner = self.num_heads * self.head_size
 
         def dense(name, units):
-            return keras.layers.Dense(units, use_bias=False, name=name,
-                                      kernel_initializer=weight_initializer(self.initializer_range))
+            return keras.layers.Dense(
+                units,
+                use_bias=False,
+                name=name,
+                kernel_initializer=weight_initializer(self.initializer_range),
+            )
 
         self.query, self.key, self.value = (dense(n, inner) for n in ("q", "k", "v"))
         self.position = dense("r", inner)
         self.output_dense = dense("o", width)
         heads = [self.num_heads, self.head_size]
         for name in ("r_w_bias", "r_r_bias", "r_s_bias"):
-            setattr(self, name, self.add_weight(
-                name, heads, initializer=weight_initializer(self.initializer_range)))
+            setattr(
+                self,
+                name,
+                self.add_weight(
+                    name, heads, initializer=weight_initializer(self.initializer_range)
+                ),
+            )
         self.seg_embed = self.add_weight(
-            "seg_embed", [2] + heads, initializer=weight_initializer(self.initializer_range))
+            "seg_embed", [2] + heads, initializer=weight_initializer(self.initializer_range)
+        )
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32)
+            epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
+        )
         self.dropout = keras.layers.Dropout(self.dropout_rate)
         super().build(input_shape)
 
@@ -120,8 +138,7 @@ class TwoStreamRelativeAttention(keras.layers.Layer):
         position = tf.einsum("bind,jnd->bnij", q + bias(self.r_r_bias), k_r)
         scores = content + rel_shift(position, tf.shape(k)[1])
         if segments is not None:
-            per_segment = tf.einsum("bind,snd->bnis", q + bias(self.r_s_bias),
-                                    bias(self.seg_embed))
+            per_segment = tf.einsum("bind,snd->bnis", q + bias(self.r_s_bias), bias(self.seg_embed))
             scores += tf.einsum("bijs,bnis->bnij", tf.cast(segments, dtype), per_segment)
         scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(self.head_size))
         probs = masked_softmax(scores, None if allowed is None else allowed[:, tf.newaxis])
@@ -134,13 +151,25 @@ class TwoStreamRelativeAttention(keras.layers.Layer):
         out = self.dropout(self.output_dense(vec), training=training)
         return tf.cast(self.layer_norm(x + out), self.compute_dtype)
 
-    def call(self, h, positions, g=None, content_allowed=None, query_allowed=None,
-             segments=None, mems=None, target_mapping=None, training=None):
+    def call(
+        self,
+        h,
+        positions,
+        g=None,
+        content_allowed=None,
+        query_allowed=None,
+        segments=None,
+        mems=None,
+        target_mapping=None,
+        training=None,
+    ):
         keys = h if mems is None else tf.concat([tf.stop_gradient(tf.cast(mems, h.dtype)), h], 1)
         k, v = self._heads(self.key, keys), self._heads(self.value, keys)
         k_r = self._heads(self.position, tf.cast(positions, self.compute_dtype))
-        attend = lambda q, allowed: self._attend(q, k, v, k_r, segments, allowed,  # noqa: E731
-                                                 training)
+
+        def attend(q, allowed):
+            return self._attend(q, k, v, k_r, segments, allowed, training)
+
         h_out = self._post(h, attend(self._heads(self.query, h), content_allowed), training)
         if g is None:
             return h_out, None
@@ -155,9 +184,13 @@ class TwoStreamRelativeAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, head_size=self.head_size,
-                      dropout_rate=self.dropout_rate, layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_heads=self.num_heads,
+            head_size=self.head_size,
+            dropout_rate=self.dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config
 
 
@@ -165,8 +198,17 @@ class TwoStreamBlock(keras.layers.Layer):
     """One XLNet layer: :class:`TwoStreamRelativeAttention` then the post-LN FFN, applied to
     each stream with the same weights (HF ``XLNetLayer``). Call as the attention."""
 
-    def __init__(self, num_heads, head_size, intermediate_size, activation="gelu",
-                 dropout_rate=0.1, layer_norm_eps=1e-12, initializer_range=0.02, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        head_size,
+        intermediate_size,
+        activation="gelu",
+        dropout_rate=0.1,
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.head_size = head_size
@@ -178,13 +220,22 @@ class TwoStreamBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         self.attention = TwoStreamRelativeAttention(
-            self.num_heads, self.head_size, dropout_rate=self.dropout_rate,
-            layer_norm_eps=self.layer_norm_eps, initializer_range=self.initializer_range,
-            name="rel_attn")
+            self.num_heads,
+            self.head_size,
+            dropout_rate=self.dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+            name="rel_attn",
+        )
         self.feed_forward = FeedForward(
-            self.intermediate_size, activation=self.activation, normalization_type="layer_norm",
-            layer_norm_eps=self.layer_norm_eps, dropout_rate=self.dropout_rate,
-            initializer_range=self.initializer_range, name="ff")
+            self.intermediate_size,
+            activation=self.activation,
+            normalization_type="layer_norm",
+            layer_norm_eps=self.layer_norm_eps,
+            dropout_rate=self.dropout_rate,
+            initializer_range=self.initializer_range,
+            name="ff",
+        )
         super().build(input_shape)
 
     def call(self, h, positions, g=None, training=None, **attention_args):
@@ -194,10 +245,15 @@ class TwoStreamBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, head_size=self.head_size,
-                      intermediate_size=self.intermediate_size, activation=self.activation,
-                      dropout_rate=self.dropout_rate, layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            num_heads=self.num_heads,
+            head_size=self.head_size,
+            intermediate_size=self.intermediate_size,
+            activation=self.activation,
+            dropout_rate=self.dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config
 
 
@@ -212,14 +268,18 @@ class MaskEmbedding(keras.layers.Layer):
         self.initializer_range = initializer_range
 
     def build(self, input_shape):
-        self.embedding = self.add_weight("mask_emb", [1, 1, self.hidden_size],
-                                         initializer=weight_initializer(self.initializer_range))
+        self.embedding = self.add_weight(
+            "mask_emb",
+            [1, 1, self.hidden_size],
+            initializer=weight_initializer(self.initializer_range),
+        )
         super().build(input_shape)
 
     def call(self, target_mapping):
         shape = tf.shape(target_mapping)
-        return tf.broadcast_to(tf.cast(self.embedding, self.compute_dtype),
-                               [shape[0], shape[1], self.hidden_size])
+        return tf.broadcast_to(
+            tf.cast(self.embedding, self.compute_dtype), [shape[0], shape[1], self.hidden_size]
+        )
 
     def get_config(self):
         config = super().get_config()

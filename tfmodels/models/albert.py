@@ -9,6 +9,7 @@ The third change is the sentence-order prediction objective (section 3.1,
 "Inter-sentence coherence loss"), whose head is BERT's binary sentence head; only
 the data differ (:mod:`tfmodels.pretraining.sentence_order`).
 """
+
 import dataclasses
 
 import tf_keras as keras
@@ -32,10 +33,13 @@ class Config(ModelConfig):
     """Defaults are ALBERT-base v2 (HF ``albert-base-v2``: no dropout, tanh-GELU)."""
 
     family = "albert"
-    HF_NAMES = {"num_hidden_layers": "num_layers", "num_attention_heads": "num_heads",
-                "hidden_dropout_prob": "hidden_dropout",
-                "attention_probs_dropout_prob": "attention_dropout",
-                "classifier_dropout_prob": "classifier_dropout"}
+    HF_NAMES = {
+        "num_hidden_layers": "num_layers",
+        "num_attention_heads": "num_heads",
+        "hidden_dropout_prob": "hidden_dropout",
+        "attention_probs_dropout_prob": "attention_dropout",
+        "classifier_dropout_prob": "classifier_dropout",
+    }
 
     vocab_size: int = 30000
     embedding_size: int = 128
@@ -56,8 +60,10 @@ class Config(ModelConfig):
 
     def __post_init__(self):
         if not 1 <= self.num_hidden_groups <= self.num_layers:
-            raise ConfigError(f"num_hidden_groups must be in 1..num_layers ({self.num_layers}), "
-                              f"got {self.num_hidden_groups}")
+            raise ConfigError(
+                f"num_hidden_groups must be in 1..num_layers ({self.num_layers}), "
+                f"got {self.num_hidden_groups}"
+            )
         if self.inner_group_num < 1:
             raise ConfigError(f"inner_group_num must be at least 1, got {self.inner_group_num}")
 
@@ -66,7 +72,7 @@ class Config(ModelConfig):
         return int(layer / (self.num_layers / self.num_hidden_groups))
 
 
-class AlbertEncoder(keras.Model):
+class AlbertModel(keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
 
     ``layer_groups[g]`` holds group g's distinct blocks and ``transformer_layers``
@@ -82,24 +88,43 @@ class AlbertEncoder(keras.Model):
         inputs = feature_inputs()
         init = weight_initializer(config.initializer_range)
         embeddings = TransformerEmbeddings(
-            config.vocab_size, config.embedding_size,
+            config.vocab_size,
+            config.embedding_size,
             max_positions=config.max_position_embeddings,
-            type_vocab_size=config.type_vocab_size, hidden_size=config.hidden_size,
-            layer_norm_eps=config.layer_norm_eps, dropout_rate=config.hidden_dropout,
-            initializer_range=config.initializer_range, name="embeddings")
+            type_vocab_size=config.type_vocab_size,
+            hidden_size=config.hidden_size,
+            layer_norm_eps=config.layer_norm_eps,
+            dropout_rate=config.hidden_dropout,
+            initializer_range=config.initializer_range,
+            name="embeddings",
+        )
         # ALBERT keeps its E -> H mapping even when E == H, where the embeddings have none.
         projection = None
         if config.embedding_size == config.hidden_size:
-            projection = keras.layers.Dense(config.hidden_size, kernel_initializer=init,
-                                            name="embedding_projection")
-        groups = [[TransformerEncoderBlock(
-            config.num_heads, config.intermediate_size, activation=config.hidden_act,
-            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            name=f"group_{g}_block_{j}") for j in range(config.inner_group_num)]
-            for g in range(config.num_hidden_groups)]
-        pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
-                        name="pooler") if with_pooler else None
+            projection = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=init, name="embedding_projection"
+            )
+        groups = [
+            [
+                TransformerEncoderBlock(
+                    config.num_heads,
+                    config.intermediate_size,
+                    activation=config.hidden_act,
+                    dropout_rate=config.hidden_dropout,
+                    attention_dropout_rate=config.attention_dropout,
+                    layer_norm_eps=config.layer_norm_eps,
+                    initializer_range=config.initializer_range,
+                    name=f"group_{g}_block_{j}",
+                )
+                for j in range(config.inner_group_num)
+            ]
+            for g in range(config.num_hidden_groups)
+        ]
+        pooler = (
+            Pooler(config.hidden_size, initializer_range=config.initializer_range, name="pooler")
+            if with_pooler
+            else None
+        )
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         if projection is not None:
@@ -107,8 +132,9 @@ class AlbertEncoder(keras.Model):
         encoder_outputs, attention_scores = [], []
         for layer in range(config.num_layers):
             for block in groups[config.group_of_layer(layer)]:  # the same weights each time
-                x, scores = block(x, attention_mask=inputs["input_mask"],
-                                  return_attention_scores=True)
+                x, scores = block(
+                    x, attention_mask=inputs["input_mask"], return_attention_scores=True
+                )
                 encoder_outputs.append(x)
                 attention_scores.append(scores)
         outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
@@ -127,9 +153,12 @@ class AlbertEncoder(keras.Model):
         self.pooler_layer = pooler
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "output_attention_scores": self.output_attention_scores,
-                "with_pooler": self.with_pooler}
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "output_attention_scores": self.output_attention_scores,
+            "with_pooler": self.with_pooler,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -137,27 +166,27 @@ class AlbertEncoder(keras.Model):
 
 
 class _AlbertTaskModel(TaskModel):
-    """BERT's task-model pattern over :class:`AlbertEncoder`."""
+    """BERT's task-model pattern over :class:`AlbertModel`."""
 
-    encoder_class = AlbertEncoder
+    encoder_class = AlbertModel
 
 
-class AlbertPretrainer(bert.BertPretrainer):
+class AlbertForPreTraining(bert.BertForPreTraining):
     """Masked-LM logits [B, S, V] (table tied, H -> E -> V) and sentence-order logits [B, 2]:
     the SOP head is BERT's NSP head; only the data differ (section 3.1)."""
 
     architecture = "AlbertForPreTraining"
-    encoder_class = AlbertEncoder
+    encoder_class = AlbertModel
 
 
-class AlbertMaskedLM(bert.BertMaskedLM):
+class AlbertForMaskedLM(bert.BertForMaskedLM):
     """Masked-LM logits only."""
 
     architecture = "AlbertForMaskedLM"
-    encoder_class = AlbertEncoder
+    encoder_class = AlbertModel
 
 
-class AlbertClassifier(_AlbertTaskModel):
+class AlbertForSequenceClassification(_AlbertTaskModel):
     """Logits [B, num_labels] from the pooled [CLS] vector, after ``classifier_dropout``.
 
     ALBERT v2 trains without hidden dropout but fine-tunes with dropout on the
@@ -167,17 +196,20 @@ class AlbertClassifier(_AlbertTaskModel):
     architecture = "AlbertForSequenceClassification"
 
     def _heads(self, encoder, backbone, num_labels=2):
-        head = ClassificationHead(num_labels, dropout_rate=encoder.config.classifier_dropout,
-                                  initializer_range=encoder.config.initializer_range,
-                                  name="classifier")
+        head = ClassificationHead(
+            num_labels,
+            dropout_rate=encoder.config.classifier_dropout,
+            initializer_range=encoder.config.initializer_range,
+            name="classifier",
+        )
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-class AlbertTokenClassifier(bert.BertTokenClassifier):
+class AlbertForTokenClassification(bert.BertForTokenClassification):
     """Logits [B, S, num_labels]: BERT's token head, after ``classifier_dropout``."""
 
     architecture = "AlbertForTokenClassification"
-    encoder_class = AlbertEncoder
+    encoder_class = AlbertModel
     dropout_field = "classifier_dropout"
 
 
@@ -185,19 +217,27 @@ class AlbertForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]; no pooler, as in the reference."""
 
     architecture = "AlbertForQuestionAnswering"
-    encoder_class = AlbertEncoder
+    encoder_class = AlbertModel
 
 
 FAMILY = Family(
-    "albert", Config,
-    tasks={"backbone": AlbertEncoder, "pretraining": AlbertPretrainer,
-           "masked_lm": AlbertMaskedLM, "classification": AlbertClassifier,
-           "token_classification": AlbertTokenClassifier,
-           "question_answering": AlbertForQuestionAnswering},
-    converter="tfmodels.convert.albert", tokenizer="sentencepiece", packing="bert",
-    objective="mlm_sop")
+    "albert",
+    Config,
+    tasks={
+        "backbone": AlbertModel,
+        "pretraining": AlbertForPreTraining,
+        "masked_lm": AlbertForMaskedLM,
+        "classification": AlbertForSequenceClassification,
+        "token_classification": AlbertForTokenClassification,
+        "question_answering": AlbertForQuestionAnswering,
+    },
+    converter="tfmodels.convert.albert",
+    tokenizer="sentencepiece",
+    packing="bert",
+    objective="mlm_sop",
+)
 
 
 def from_config(config):
     """The backbone of a :class:`Config` (or its dict)."""
-    return AlbertEncoder(config)
+    return AlbertModel(config)

@@ -13,6 +13,7 @@ and the decoder starts from ``</s>`` (``decoder_start_token_id`` 2).
 ``activation_dropout`` is the dropout after the feed-forward activation
 (the block's ``activation_dropout_rate``).
 """
+
 import dataclasses
 import typing
 
@@ -32,13 +33,17 @@ class Config(ModelConfig):
 
     family = "bart"
     LAYER_NORM_EPS: typing.ClassVar[float] = 1e-5  # PyTorch's default; not configurable in HF
-    HF_NAMES = {"d_model": "hidden_size", "encoder_layers": "num_encoder_layers",
-                "decoder_layers": "num_decoder_layers",
-                "encoder_attention_heads": "num_encoder_heads",
-                "decoder_attention_heads": "num_decoder_heads",
-                "encoder_ffn_dim": "encoder_intermediate_size",
-                "decoder_ffn_dim": "decoder_intermediate_size",
-                "activation_function": "hidden_act", "init_std": "initializer_range"}
+    HF_NAMES = {
+        "d_model": "hidden_size",
+        "encoder_layers": "num_encoder_layers",
+        "decoder_layers": "num_decoder_layers",
+        "encoder_attention_heads": "num_encoder_heads",
+        "decoder_attention_heads": "num_decoder_heads",
+        "encoder_ffn_dim": "encoder_intermediate_size",
+        "decoder_ffn_dim": "decoder_intermediate_size",
+        "activation_function": "hidden_act",
+        "init_std": "initializer_range",
+    }
 
     vocab_size: int = 50265
     hidden_size: int = 1024
@@ -53,7 +58,7 @@ class Config(ModelConfig):
     attention_dropout: float = 0.0
     activation_dropout: float = 0.0
     max_position_embeddings: int = 1024
-    scale_embedding: bool = False    # multiply token embeddings by sqrt(d_model)
+    scale_embedding: bool = False  # multiply token embeddings by sqrt(d_model)
     initializer_range: float = 0.02
     pad_token_id: int = 1
     bos_token_id: int = 0
@@ -67,47 +72,81 @@ class Config(ModelConfig):
     tie_word_embeddings: bool = True
 
     def __post_init__(self):
-        for side, heads in (("encoder", self.num_encoder_heads),
-                            ("decoder", self.num_decoder_heads)):
+        for side, heads in (
+            ("encoder", self.num_encoder_heads),
+            ("decoder", self.num_decoder_heads),
+        ):
             if self.hidden_size % heads:
-                raise ConfigError(f"d_model ({self.hidden_size}) must be a multiple of "
-                                  f"{side}_attention_heads ({heads})")
-        unsupported = {"add_final_layer_norm": self.add_final_layer_norm,
-                       "normalize_before": self.normalize_before,
-                       "normalize_embedding": not self.normalize_embedding,
-                       "tie_word_embeddings": not self.tie_word_embeddings}
+                raise ConfigError(
+                    f"d_model ({self.hidden_size}) must be a multiple of "
+                    f"{side}_attention_heads ({heads})"
+                )
+        unsupported = {
+            "add_final_layer_norm": self.add_final_layer_norm,
+            "normalize_before": self.normalize_before,
+            "normalize_embedding": not self.normalize_embedding,
+            "tie_word_embeddings": not self.tie_word_embeddings,
+        }
         self.refuse(unsupported, "tfmodels' BART (post-LN, tied embeddings only; mBART differs)")
 
 
 def bart_parts(config):
     """Section 2.1's parts: shared table, learned positions + LayerNorm, post-LN GELU blocks."""
-    tokens = TokenEmbeddings(config.vocab_size, config.hidden_size,
-                             initializer_range=config.initializer_range, name="shared")
+    tokens = TokenEmbeddings(
+        config.vocab_size,
+        config.hidden_size,
+        initializer_range=config.initializer_range,
+        name="shared",
+    )
 
     def stack(name, block_class, num_layers, num_heads, intermediate_size):
-        inputs = StackInputs(tokens, max_positions=config.max_position_embeddings,
-                             position_type="learned", position_offset=POSITION_OFFSET,
-                             scale="sqrt" if config.scale_embedding else None,
-                             layer_norm=True, layer_norm_eps=config.LAYER_NORM_EPS,
-                             dropout_rate=config.dropout,
-                             initializer_range=config.initializer_range,
-                             name=f"{name}_inputs")
-        blocks = [block_class(
-            num_heads, intermediate_size, activation=config.hidden_act,
-            dropout_rate=config.dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.LAYER_NORM_EPS, initializer_range=config.initializer_range,
-            activation_dropout_rate=config.activation_dropout, name=f"{name}_layer_{i}")
-            for i in range(num_layers)]
+        inputs = StackInputs(
+            tokens,
+            max_positions=config.max_position_embeddings,
+            position_type="learned",
+            position_offset=POSITION_OFFSET,
+            scale="sqrt" if config.scale_embedding else None,
+            layer_norm=True,
+            layer_norm_eps=config.LAYER_NORM_EPS,
+            dropout_rate=config.dropout,
+            initializer_range=config.initializer_range,
+            name=f"{name}_inputs",
+        )
+        blocks = [
+            block_class(
+                num_heads,
+                intermediate_size,
+                activation=config.hidden_act,
+                dropout_rate=config.dropout,
+                attention_dropout_rate=config.attention_dropout,
+                layer_norm_eps=config.LAYER_NORM_EPS,
+                initializer_range=config.initializer_range,
+                activation_dropout_rate=config.activation_dropout,
+                name=f"{name}_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
         return TransformerStack(inputs, blocks, name=name)
 
     return Seq2SeqParts(
         tokens=tokens,
-        encoder=stack("encoder", TransformerEncoderBlock, config.num_encoder_layers,
-                      config.num_encoder_heads, config.encoder_intermediate_size),
-        decoder=stack("decoder", TransformerDecoderBlock, config.num_decoder_layers,
-                      config.num_decoder_heads, config.decoder_intermediate_size),
+        encoder=stack(
+            "encoder",
+            TransformerEncoderBlock,
+            config.num_encoder_layers,
+            config.num_encoder_heads,
+            config.encoder_intermediate_size,
+        ),
+        decoder=stack(
+            "decoder",
+            TransformerDecoderBlock,
+            config.num_decoder_layers,
+            config.num_decoder_heads,
+            config.decoder_intermediate_size,
+        ),
         lm_head=TokenLogits(tokens, bias=True, name="lm_head"),
-        decoder_start_id=config.decoder_start_token_id)
+        decoder_start_id=config.decoder_start_token_id,
+    )
 
 
 class BartModel(EncoderDecoderModel):
@@ -127,10 +166,14 @@ class BartForConditionalGeneration(BartModel):
 
 
 FAMILY = Family(
-    "bart", Config,
+    "bart",
+    Config,
     tasks={"backbone": BartModel, "seq2seq_lm": BartForConditionalGeneration},
-    converter="tfmodels.convert.bart", tokenizer="byte_bpe", packing="roberta",
-    objective="denoising")
+    converter="tfmodels.convert.bart",
+    tokenizer="byte_bpe",
+    packing="roberta",
+    objective="denoising",
+)
 
 
 def from_config(config):

@@ -4,6 +4,7 @@ A backbone class names its ``config_class`` and reads its config through
 :func:`as_config` (a Config, or the dict a saved model's ``get_config`` holds). A task
 model is a backbone (``encoder_class``) plus heads: :class:`TaskModel`.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 

@@ -6,6 +6,7 @@ prediction (section 3.1); a classifier on the pooled vector (section 4.1).
 RoBERTa, DistilBERT, TinyBERT, MiniLM and SpanBERT share this network and differ
 in configuration and training objective.
 """
+
 import dataclasses
 from typing import Dict, List, Optional
 
@@ -29,9 +30,12 @@ from tfmodels.models.family import Family
 @dataclasses.dataclass
 class Config(ModelConfig):
     family = "bert"
-    HF_NAMES = {"num_hidden_layers": "num_layers", "num_attention_heads": "num_heads",
-                "hidden_dropout_prob": "hidden_dropout",
-                "attention_probs_dropout_prob": "attention_dropout"}
+    HF_NAMES = {
+        "num_hidden_layers": "num_layers",
+        "num_attention_heads": "num_heads",
+        "hidden_dropout_prob": "hidden_dropout",
+        "attention_probs_dropout_prob": "attention_dropout",
+    }
 
     vocab_size: int = 30522
     hidden_size: int = 768
@@ -52,8 +56,9 @@ class Config(ModelConfig):
     pruned_heads: Dict[int, List[int]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        self.pruned_heads = normalize_pruned_heads(self.pruned_heads, self.num_layers,
-                                                   self.num_heads)
+        self.pruned_heads = normalize_pruned_heads(
+            self.pruned_heads, self.num_layers, self.num_heads
+        )
 
     def kept_heads(self, layer):
         """Original indexes of the heads that ``layer`` still has."""
@@ -73,8 +78,9 @@ def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_h
     strings (JSON); a layer or head that does not exist, or a layer left without
     heads, is a ConfigError."""
     if not isinstance(pruned_heads, dict):
-        raise ConfigError(f"{source} must be a mapping {{layer: [head indexes]}}, "
-                          f"got {pruned_heads!r}")
+        raise ConfigError(
+            f"{source} must be a mapping {{layer: [head indexes]}}, got {pruned_heads!r}"
+        )
     result = {}
     for key, heads in pruned_heads.items():
         try:
@@ -82,29 +88,31 @@ def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_h
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: layer {key!r} is not an integer") from None
         if not 0 <= layer < num_layers:
-            raise ConfigError(f"{source}: layer {layer} does not exist "
-                              f"(num_layers={num_layers})")
+            raise ConfigError(f"{source}: layer {layer} does not exist (num_layers={num_layers})")
         if not isinstance(heads, (list, tuple, set)) or not all(
-                isinstance(h, int) and not isinstance(h, bool) for h in heads):
-            raise ConfigError(f"{source}: layer {layer} needs a list of head indexes, "
-                              f"got {heads!r}")
+            isinstance(h, int) and not isinstance(h, bool) for h in heads
+        ):
+            raise ConfigError(
+                f"{source}: layer {layer} needs a list of head indexes, got {heads!r}"
+            )
         bad = sorted(h for h in heads if not 0 <= h < num_heads)
         if bad:
-            raise ConfigError(f"{source}: layer {layer} has no head {bad[0]} "
-                              f"(num_heads={num_heads})")
+            raise ConfigError(
+                f"{source}: layer {layer} has no head {bad[0]} (num_heads={num_heads})"
+            )
         heads = sorted(set(heads))
         if len(heads) == num_heads:
-            raise ConfigError(f"{source}: removing all {num_heads} heads of layer {layer} "
-                              "is not supported; keep at least one")
+            raise ConfigError(
+                f"{source}: removing all {num_heads} heads of layer {layer} "
+                "is not supported; keep at least one"
+            )
         if heads:
             result[layer] = heads
     return dict(sorted(result.items()))
 
 
-class BertEncoder(keras.Model):
-    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
-
-    """
+class BertModel(keras.Model):
+    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
 
     architecture = "BertModel"
     config_class = Config
@@ -113,26 +121,41 @@ class BertEncoder(keras.Model):
         config = as_config(self, config)
         inputs = feature_inputs()
         embeddings = TransformerEmbeddings(
-            config.vocab_size, config.embedding_size or config.hidden_size,
+            config.vocab_size,
+            config.embedding_size or config.hidden_size,
             max_positions=config.max_position_embeddings,
-            type_vocab_size=config.type_vocab_size, hidden_size=config.hidden_size,
-            layer_norm_eps=config.layer_norm_eps, dropout_rate=config.hidden_dropout,
+            type_vocab_size=config.type_vocab_size,
+            hidden_size=config.hidden_size,
+            layer_norm_eps=config.layer_norm_eps,
+            dropout_rate=config.hidden_dropout,
             initializer_range=config.initializer_range,
-            position_offset=getattr(config, "position_offset", 0), name="embeddings")
-        blocks = [TransformerEncoderBlock(
-            len(config.kept_heads(i)), config.intermediate_size, activation=config.hidden_act,
-            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            head_size=config.hidden_size // config.num_heads if config.pruned_heads else None,
-            name=f"layer_{i}") for i in range(config.num_layers)]
-        pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
-                        name="pooler") if with_pooler else None
+            position_offset=getattr(config, "position_offset", 0),
+            name="embeddings",
+        )
+        blocks = [
+            TransformerEncoderBlock(
+                len(config.kept_heads(i)),
+                config.intermediate_size,
+                activation=config.hidden_act,
+                dropout_rate=config.hidden_dropout,
+                attention_dropout_rate=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                head_size=config.hidden_size // config.num_heads if config.pruned_heads else None,
+                name=f"layer_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
+        pooler = (
+            Pooler(config.hidden_size, initializer_range=config.initializer_range, name="pooler")
+            if with_pooler
+            else None
+        )
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         encoder_outputs, attention_scores = [], []
         for block in blocks:
-            x, scores = block(x, attention_mask=inputs["input_mask"],
-                              return_attention_scores=True)
+            x, scores = block(x, attention_mask=inputs["input_mask"], return_attention_scores=True)
             encoder_outputs.append(x)
             attention_scores.append(scores)
         outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
@@ -149,9 +172,12 @@ class BertEncoder(keras.Model):
         self.pooler_layer = pooler
 
     def get_config(self):
-        config = {"config": self.config.to_dict(), "name": self.name,
-                  "output_attention_scores": self.output_attention_scores,
-                  "with_pooler": self.with_pooler}
+        config = {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "output_attention_scores": self.output_attention_scores,
+            "with_pooler": self.with_pooler,
+        }
         return config
 
     @classmethod
@@ -162,80 +188,100 @@ class BertEncoder(keras.Model):
 def masked_lm_head(encoder):
     """The MLM head tied to ``encoder``'s word embeddings."""
     cfg = encoder.config
-    return MaskedLMHead(encoder.embedding_layer, activation=cfg.hidden_act,
-                        layer_norm_eps=cfg.layer_norm_eps,
-                        initializer_range=cfg.initializer_range, name="mlm")
+    return MaskedLMHead(
+        encoder.embedding_layer,
+        activation=cfg.hidden_act,
+        layer_norm_eps=cfg.layer_norm_eps,
+        initializer_range=cfg.initializer_range,
+        name="mlm",
+    )
 
 
-class BertPretrainer(TaskModel):
+class BertForPreTraining(TaskModel):
     """Masked-LM logits [B, S, V] and next-sentence logits [B, 2] (section 3.1)."""
 
     architecture = "BertForPreTraining"
-    encoder_class = BertEncoder
+    encoder_class = BertModel
 
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
         sentence = keras.layers.Dense(
-            2, kernel_initializer=weight_initializer(encoder.config.initializer_range),
-            name="next_sentence")
-        return ({"sequence_output": backbone["sequence_output"],
-                 "pooled_output": backbone["pooled_output"],
-                 "mlm_logits": mlm(backbone["sequence_output"]),
-                 "sentence_logits": sentence(backbone["pooled_output"])},
-                {"mlm_head": mlm, "sentence_head": sentence})
+            2,
+            kernel_initializer=weight_initializer(encoder.config.initializer_range),
+            name="next_sentence",
+        )
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "pooled_output": backbone["pooled_output"],
+                "mlm_logits": mlm(backbone["sequence_output"]),
+                "sentence_logits": sentence(backbone["pooled_output"]),
+            },
+            {"mlm_head": mlm, "sentence_head": sentence},
+        )
 
 
-class BertMaskedLM(TaskModel):
+class BertForMaskedLM(TaskModel):
     """Masked-LM logits only (no next-sentence head), as RoBERTa-style training uses."""
 
     architecture = "BertForMaskedLM"
-    encoder_class = BertEncoder
+    encoder_class = BertModel
     with_pooler = False  # as in the reference BertForMaskedLM
 
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
-        return ({"sequence_output": backbone["sequence_output"],
-                 "mlm_logits": mlm(backbone["sequence_output"])}, {"mlm_head": mlm})
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "mlm_logits": mlm(backbone["sequence_output"]),
+            },
+            {"mlm_head": mlm},
+        )
 
 
-class BertClassifier(TaskModel):
+class BertForSequenceClassification(TaskModel):
     """Logits [B, num_labels] from the pooled [CLS] vector; ``num_labels=1`` regresses."""
 
     architecture = "BertForSequenceClassification"
-    encoder_class = BertEncoder
+    encoder_class = BertModel
 
     def _heads(self, encoder, backbone, num_labels=2):
-        head = ClassificationHead(num_labels, dropout_rate=encoder.config.hidden_dropout,
-                                  initializer_range=encoder.config.initializer_range,
-                                  name="classifier")
+        head = ClassificationHead(
+            num_labels,
+            dropout_rate=encoder.config.hidden_dropout,
+            initializer_range=encoder.config.initializer_range,
+            name="classifier",
+        )
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-class BertTokenClassifier(TaskModel):
+class BertForTokenClassification(TaskModel):
     """Logits [B, S, num_labels] for every token: dropout + Dense on the final hidden
     states (section 4.3, NER). Every family's ``...ForTokenClassification`` reuses
     ``_heads``; ``dropout_field`` names the Config field of its dropout rate (None or
     missing: ``hidden_dropout``)."""
 
     architecture = "BertForTokenClassification"
-    encoder_class = BertEncoder
+    encoder_class = BertModel
     with_pooler = False  # as in the reference: no pooler weights in its checkpoints
     dropout_field = "classifier_dropout"
 
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
         dropout = getattr(cfg, self.dropout_field, None)
-        head = ClassificationHead(num_labels,
-                                  dropout_rate=cfg.hidden_dropout if dropout is None else dropout,
-                                  initializer_range=cfg.initializer_range, name="classifier")
+        head = ClassificationHead(
+            num_labels,
+            dropout_rate=cfg.hidden_dropout if dropout is None else dropout,
+            initializer_range=cfg.initializer_range,
+            name="classifier",
+        )
         return {"logits": head(backbone["sequence_output"])}, {"token_head": head}
 
 
 def span_outputs(encoder, backbone, dropout_rate=0.0):
     """``start_logits``/``end_logits`` [B, S] of a :class:`SpanHead` on the sequence output,
     for every family's ``...ForQuestionAnswering``."""
-    head = SpanHead(dropout_rate, initializer_range=encoder.config.initializer_range,
-                    name="qa")
+    head = SpanHead(dropout_rate, initializer_range=encoder.config.initializer_range, name="qa")
     start, end = head(backbone["sequence_output"])
     return {"start_logits": start, "end_logits": end}, {"qa_head": head}
 
@@ -244,7 +290,7 @@ class BertForQuestionAnswering(TaskModel):
     """Span start/end logits [B, S] (section 4.2, SQuAD); no pooler, as in the reference."""
 
     architecture = "BertForQuestionAnswering"
-    encoder_class = BertEncoder
+    encoder_class = BertModel
     with_pooler = False
 
     def _heads(self, encoder, backbone):
@@ -252,9 +298,18 @@ class BertForQuestionAnswering(TaskModel):
 
 
 FAMILY = Family(
-    "bert", Config,
-    tasks={"backbone": BertEncoder, "pretraining": BertPretrainer, "masked_lm": BertMaskedLM,
-           "classification": BertClassifier, "question_answering": BertForQuestionAnswering,
-           "token_classification": BertTokenClassifier},
-    converter="tfmodels.convert.bert", tokenizer="wordpiece", packing="bert",
-    objective="mlm_nsp")
+    "bert",
+    Config,
+    tasks={
+        "backbone": BertModel,
+        "pretraining": BertForPreTraining,
+        "masked_lm": BertForMaskedLM,
+        "classification": BertForSequenceClassification,
+        "question_answering": BertForQuestionAnswering,
+        "token_classification": BertForTokenClassification,
+    },
+    converter="tfmodels.convert.bert",
+    tokenizer="wordpiece",
+    packing="bert",
+    objective="mlm_nsp",
+)

@@ -5,6 +5,7 @@ declares the HuggingFace ``config.json`` spellings in ``HF_NAMES`` and
 ``from_dict``/``from_hf`` reject unknown keys and wrong types with a message
 naming the key.
 """
+
 import dataclasses
 import typing
 
@@ -43,11 +44,9 @@ class ModelConfig:
         variant ``network`` does not compute is refused, not silently run as another."""
         for name, bad in unsupported.items():
             if bad:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is not supported by "
-                                  f"{network}")
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not supported by {network}")
 
     def to_hf(self):
         """Back to HuggingFace config.json spellings."""
         ours_to_hf = {ours: hf for hf, ours in self.HF_NAMES.items()}
-        return {ours_to_hf.get(k, k): v for k, v in self.to_dict().items()
-                if v is not None}
+        return {ours_to_hf.get(k, k): v for k, v in self.to_dict().items() if v is not None}

@@ -12,6 +12,7 @@ network and pre-trains it ELECTRA-style with gradient-disentangled embedding
 sharing (:mod:`tfmodels.pretraining.gdes`). Family name ``deberta-v2`` is HF's
 ``model_type`` for both v2 and v3 checkpoints.
 """
+
 import dataclasses
 from typing import List, Optional
 
@@ -68,27 +69,33 @@ class Config(ModelConfig):
             self.pos_att_type = [t.strip() for t in self.pos_att_type.lower().split("|") if t]
         unknown = [t for t in self.pos_att_type if t not in POSITION_TERMS]
         if unknown:
-            raise ConfigError(f"pos_att_type {unknown[0]!r} is not one of "
-                              f"{', '.join(POSITION_TERMS)}")
+            raise ConfigError(
+                f"pos_att_type {unknown[0]!r} is not one of {', '.join(POSITION_TERMS)}"
+            )
         if self.conv_kernel_size > 0:
-            raise ConfigError("conv_kernel_size > 0 (DeBERTa-v2 xlarge's ConvLayer) is not "
-                              "supported")
+            raise ConfigError(
+                "conv_kernel_size > 0 (DeBERTa-v2 xlarge's ConvLayer) is not supported"
+            )
         if self.embedding_size not in (None, self.hidden_size):
-            raise ConfigError(f"embedding_size {self.embedding_size} != hidden_size "
-                              f"{self.hidden_size} is not supported")
+            raise ConfigError(
+                f"embedding_size {self.embedding_size} != hidden_size "
+                f"{self.hidden_size} is not supported"
+            )
         if self.norm_rel_ebd.lower() not in ("none", "layer_norm"):
-            raise ConfigError(f"norm_rel_ebd {self.norm_rel_ebd!r} is not 'none' or "
-                              "'layer_norm'")
+            raise ConfigError(f"norm_rel_ebd {self.norm_rel_ebd!r} is not 'none' or 'layer_norm'")
         if self.hidden_size % self.num_heads:
-            raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by "
-                              f"num_attention_heads {self.num_heads}")
+            raise ConfigError(
+                f"hidden_size {self.hidden_size} is not divisible by "
+                f"num_attention_heads {self.num_heads}"
+            )
 
     @classmethod
     def from_hf(cls, hf_config, source="config.json"):
         pooler = hf_config.get("pooler_hidden_size", hf_config.get("hidden_size"))
         if pooler != hf_config.get("hidden_size"):
-            raise ConfigError(f"{source}: pooler_hidden_size {pooler} != hidden_size is not "
-                              "supported")
+            raise ConfigError(
+                f"{source}: pooler_hidden_size {pooler} != hidden_size is not supported"
+            )
         hf_config = dict(hf_config)
         if isinstance(hf_config.get("pos_att_type"), str) or hf_config.get("pos_att_type") is None:
             value = hf_config.pop("pos_att_type", None) or ""
@@ -98,8 +105,11 @@ class Config(ModelConfig):
     @property
     def max_relative(self):
         """The distance the relative positions reach (HF ``max_relative_positions``)."""
-        return self.max_relative_positions if self.max_relative_positions >= 1 \
+        return (
+            self.max_relative_positions
+            if self.max_relative_positions >= 1
             else self.max_position_embeddings
+        )
 
     @property
     def span(self):
@@ -109,7 +119,7 @@ class Config(ModelConfig):
         return self.position_buckets if self.position_buckets > 0 else self.max_relative
 
 
-class DebertaEncoder(keras.Model):
+class DebertaV2Model(keras.Model):
     """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler).
 
     ``embedding_layer`` replaces the token embeddings (GDES gives the discriminator
@@ -121,33 +131,56 @@ class DebertaEncoder(keras.Model):
     config_class = Config
     with_decoder = False
 
-    def __init__(self, config, output_attention_scores=False, with_pooler=False,
-                 embedding_layer=None, **kwargs):
+    def __init__(
+        self,
+        config,
+        output_attention_scores=False,
+        with_pooler=False,
+        embedding_layer=None,
+        **kwargs,
+    ):
         if with_pooler:
             raise ConfigError("with_pooler: DeBERTa has no pooler")
         config = as_config(self, config)
         inputs = feature_inputs()
         embeddings = embedding_layer or TransformerEmbeddings(
-            config.vocab_size, config.hidden_size,
+            config.vocab_size,
+            config.hidden_size,
             max_positions=config.max_position_embeddings if config.position_biased_input else 0,
-            type_vocab_size=config.type_vocab_size, layer_norm_eps=config.layer_norm_eps,
-            dropout_rate=config.hidden_dropout, initializer_range=config.initializer_range,
-            name="embeddings")
+            type_vocab_size=config.type_vocab_size,
+            layer_norm_eps=config.layer_norm_eps,
+            dropout_rate=config.hidden_dropout,
+            initializer_range=config.initializer_range,
+            name="embeddings",
+        )
         relative = None
         if config.relative_attention:
             relative = RelativeEmbeddings(
-                config.span, config.hidden_size,
+                config.span,
+                config.hidden_size,
                 layer_norm=config.norm_rel_ebd.lower() == "layer_norm",
                 layer_norm_eps=config.layer_norm_eps,
-                initializer_range=config.initializer_range, name="relative_embeddings")
-        blocks = [DisentangledEncoderBlock(
-            config.num_heads, config.intermediate_size, pos_att_type=config.pos_att_type,
-            share_att_key=config.share_att_key, span=config.span,
-            position_buckets=config.position_buckets,
-            max_relative_positions=config.max_relative, activation=config.hidden_act,
-            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            name=f"layer_{i}") for i in range(config.num_layers)]
+                initializer_range=config.initializer_range,
+                name="relative_embeddings",
+            )
+        blocks = [
+            DisentangledEncoderBlock(
+                config.num_heads,
+                config.intermediate_size,
+                pos_att_type=config.pos_att_type,
+                share_att_key=config.share_att_key,
+                span=config.span,
+                position_buckets=config.position_buckets,
+                max_relative_positions=config.max_relative,
+                activation=config.hidden_act,
+                dropout_rate=config.hidden_dropout,
+                attention_dropout_rate=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                name=f"layer_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
 
         mask = inputs["input_mask"]
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
@@ -156,18 +189,23 @@ class DebertaEncoder(keras.Model):
         layer_inputs, encoder_outputs, attention_scores = [], [], []
         for block in blocks:
             layer_inputs.append(x)
-            x, scores = block(x, attention_mask=mask, return_attention_scores=True,
-                              relative_embeddings=table)
+            x, scores = block(
+                x, attention_mask=mask, return_attention_scores=True, relative_embeddings=table
+            )
             encoder_outputs.append(x)
             attention_scores.append(scores)
         outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
         decoder = None
         if self.with_decoder:
-            decoder = EnhancedMaskDecoder(blocks[-1], config.max_position_embeddings,
-                                          initializer_range=config.initializer_range,
-                                          name="enhanced_mask_decoder")
-            outputs["decoder_output"] = decoder(layer_inputs[-1], attention_mask=mask,
-                                                relative_embeddings=table)
+            decoder = EnhancedMaskDecoder(
+                blocks[-1],
+                config.max_position_embeddings,
+                initializer_range=config.initializer_range,
+                name="enhanced_mask_decoder",
+            )
+            outputs["decoder_output"] = decoder(
+                layer_inputs[-1], attention_mask=mask, relative_embeddings=table
+            )
         if output_attention_scores:
             outputs["attention_scores"] = attention_scores
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -180,15 +218,18 @@ class DebertaEncoder(keras.Model):
         self.pooler_layer = None
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "output_attention_scores": self.output_attention_scores}
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "output_attention_scores": self.output_attention_scores,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
 
 
-class DecoderEncoder(DebertaEncoder):
+class DecoderEncoder(DebertaV2Model):
     """The encoder plus the enhanced mask decoder (``decoder_output``), for MLM pre-training.
 
     The original code (``EnhancedMaskDecoder``) decodes with EMD only when the input
@@ -197,16 +238,16 @@ class DecoderEncoder(DebertaEncoder):
 
     def __init__(self, config, **kwargs):
         config = as_config(self, config)
-        self.with_decoder = not config.position_biased_input  # read by DebertaEncoder
+        self.with_decoder = not config.position_biased_input  # read by DebertaV2Model
         super().__init__(config, **kwargs)
 
 
 class _DebertaTaskModel(TaskModel):
-    encoder_class = DebertaEncoder
+    encoder_class = DebertaV2Model
     with_pooler = False
 
 
-class DebertaMaskedLM(_DebertaTaskModel):
+class DebertaV2ForMaskedLM(_DebertaTaskModel):
     """Masked-LM logits ``mlm_logits`` [B, S, V] from the last layer (HF DebertaV2ForMaskedLM)."""
 
     architecture = "DebertaV2ForMaskedLM"
@@ -217,7 +258,7 @@ class DebertaMaskedLM(_DebertaTaskModel):
         return {"sequence_output": sequence, "mlm_logits": mlm(sequence)}, {"mlm_head": mlm}
 
 
-class DebertaPretrainer(_DebertaTaskModel):
+class DebertaV2ForPreTraining(_DebertaTaskModel):
     """Masked-LM logits through the enhanced mask decoder (section 3.2): our MLM pre-training.
 
     Outputs ``sequence_output``, ``decoder_output`` (the EMD states, or the
@@ -236,11 +277,17 @@ class DebertaPretrainer(_DebertaTaskModel):
     def _heads(self, encoder, backbone):
         mlm = bert.masked_lm_head(encoder)  # HF's both layouts: Dense+act+LN, tied table
         decoded = backbone.get("decoder_output", backbone["sequence_output"])
-        return ({"sequence_output": backbone["sequence_output"], "decoder_output": decoded,
-                 "mlm_logits": mlm(decoded)}, {"mlm_head": mlm})
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "decoder_output": decoded,
+                "mlm_logits": mlm(decoded),
+            },
+            {"mlm_head": mlm},
+        )
 
 
-class DebertaClassifier(_DebertaTaskModel):
+class DebertaV2ForSequenceClassification(_DebertaTaskModel):
     """Logits [B, num_labels]: HF ContextPooler (Dense + ``pooler_hidden_act`` on [CLS])
     and a Dense, with ``cls_dropout`` (default ``hidden_dropout``) before each."""
 
@@ -249,37 +296,50 @@ class DebertaClassifier(_DebertaTaskModel):
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
         dropout = cfg.hidden_dropout if cfg.cls_dropout is None else cfg.cls_dropout
-        head = ClassificationHead(num_labels, inner_dim=cfg.hidden_size,
-                                  activation=cfg.pooler_hidden_act, dropout_rate=dropout,
-                                  initializer_range=cfg.initializer_range, name="classifier")
+        head = ClassificationHead(
+            num_labels,
+            inner_dim=cfg.hidden_size,
+            activation=cfg.pooler_hidden_act,
+            dropout_rate=dropout,
+            initializer_range=cfg.initializer_range,
+            name="classifier",
+        )
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
-class DebertaTokenClassifier(bert.BertTokenClassifier):
+class DebertaV2ForTokenClassification(bert.BertForTokenClassification):
     """Logits [B, S, num_labels]: BERT's token head with ``hidden_dropout``, as the reference."""
 
     architecture = "DebertaV2ForTokenClassification"
-    encoder_class = DebertaEncoder
+    encoder_class = DebertaV2Model
     dropout_field = "hidden_dropout"
 
 
-class DebertaForQuestionAnswering(bert.BertForQuestionAnswering):
+class DebertaV2ForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 
     architecture = "DebertaV2ForQuestionAnswering"
-    encoder_class = DebertaEncoder
+    encoder_class = DebertaV2Model
 
 
 FAMILY = Family(
-    "deberta-v2", Config,
-    tasks={"backbone": DebertaEncoder, "pretraining": DebertaPretrainer,
-           "masked_lm": DebertaMaskedLM, "classification": DebertaClassifier,
-           "token_classification": DebertaTokenClassifier,
-           "question_answering": DebertaForQuestionAnswering},
-    converter="tfmodels.convert.deberta", tokenizer="deberta_sentencepiece", packing="bert",
-    objective="rtd_gdes")
+    "deberta-v2",
+    Config,
+    tasks={
+        "backbone": DebertaV2Model,
+        "pretraining": DebertaV2ForPreTraining,
+        "masked_lm": DebertaV2ForMaskedLM,
+        "classification": DebertaV2ForSequenceClassification,
+        "token_classification": DebertaV2ForTokenClassification,
+        "question_answering": DebertaV2ForQuestionAnswering,
+    },
+    converter="tfmodels.convert.deberta",
+    tokenizer="deberta_sentencepiece",
+    packing="bert",
+    objective="rtd_gdes",
+)
 
 
 def from_config(config):
     """The backbone of a :class:`Config` (or its dict)."""
-    return DebertaEncoder(config)
+    return DebertaV2Model(config)

@@ -4,7 +4,7 @@ Section 2 of the paper: a small masked-LM *generator* fills the masked positions
 with samples, and the *discriminator* -- the model kept for fine-tuning -- tells
 for every token whether it was replaced (replaced token detection, RTD; the
 objective is in :mod:`tfmodels.pretraining.replaced_token_detection`). Both are
-:class:`tfmodels.models.bert.BertEncoder` configured as ELECTRA: embeddings E wide
+:class:`tfmodels.models.bert.BertModel` configured as ELECTRA: embeddings E wide
 with a Dense to H where E != H (``embeddings_project``: 128 -> 256 in ELECTRA-Small,
 or down to a generator narrower than the shared embeddings), no pooler. The heads are
 ELECTRA's: RTD logits per token (Dense + activation + Dense to 1), the generator's masked LM tied to
@@ -12,6 +12,7 @@ the word table, and a classifier over [CLS] (Dense + GELU + Dense, after the
 reference implementation). Generator and discriminator share their embeddings
 (section 3.1, "Weight sharing"): :func:`share_embeddings`.
 """
+
 import dataclasses
 from typing import Optional
 
@@ -38,11 +39,13 @@ class Config(bert.Config):
     def __post_init__(self):
         super().__post_init__()
         if not self.tie_word_embeddings:
-            raise ConfigError("tie_word_embeddings=false is not supported: the generator's "
-                              "output table is its input word table")
+            raise ConfigError(
+                "tie_word_embeddings=false is not supported: the generator's "
+                "output table is its input word table"
+            )
 
 
-class ElectraEncoder(bert.BertEncoder):
+class ElectraModel(bert.BertModel):
     """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler)."""
 
     architecture = "ElectraModel"
@@ -55,26 +58,33 @@ class ElectraEncoder(bert.BertEncoder):
 
 
 class _ElectraTaskModel(TaskModel):
-    encoder_class = ElectraEncoder
+    encoder_class = ElectraModel
     with_pooler = False
 
 
-class ElectraDiscriminator(_ElectraTaskModel):
+class ElectraForPreTraining(_ElectraTaskModel):
     """Replaced-token-detection logits ``rtd_logits`` [B, S] (section 2, D(x, t))."""
 
     architecture = "ElectraForPreTraining"
 
     def _heads(self, encoder, backbone):
         cfg = encoder.config
-        head = ClassificationHead(1, inner_dim=cfg.hidden_size, activation=cfg.hidden_act,
-                                  dropout_rate=0.0, initializer_range=cfg.initializer_range,
-                                  name="discriminator_predictions")
+        head = ClassificationHead(
+            1,
+            inner_dim=cfg.hidden_size,
+            activation=cfg.hidden_act,
+            dropout_rate=0.0,
+            initializer_range=cfg.initializer_range,
+            name="discriminator_predictions",
+        )
         sequence = backbone["sequence_output"]
-        return ({"sequence_output": sequence, "rtd_logits": head(sequence)[..., 0]},
-                {"rtd_head": head})
+        return (
+            {"sequence_output": sequence, "rtd_logits": head(sequence)[..., 0]},
+            {"rtd_head": head},
+        )
 
 
-class ElectraMaskedLM(_ElectraTaskModel):
+class ElectraForMaskedLM(_ElectraTaskModel):
     """The generator: masked-LM logits ``mlm_logits`` [B, S, V] over the tied word table.
 
     The reference head always uses exact GELU, whatever ``hidden_act`` says.
@@ -84,14 +94,18 @@ class ElectraMaskedLM(_ElectraTaskModel):
 
     def _heads(self, encoder, backbone):
         cfg = encoder.config
-        mlm = MaskedLMHead(encoder.embedding_layer, activation="gelu",
-                           layer_norm_eps=cfg.layer_norm_eps,
-                           initializer_range=cfg.initializer_range, name="mlm")
+        mlm = MaskedLMHead(
+            encoder.embedding_layer,
+            activation="gelu",
+            layer_norm_eps=cfg.layer_norm_eps,
+            initializer_range=cfg.initializer_range,
+            name="mlm",
+        )
         sequence = backbone["sequence_output"]
         return {"sequence_output": sequence, "mlm_logits": mlm(sequence)}, {"mlm_head": mlm}
 
 
-class ElectraClassifier(_ElectraTaskModel):
+class ElectraForSequenceClassification(_ElectraTaskModel):
     """Logits [B, num_labels] from [CLS]: dropout, Dense + GELU, dropout, Dense."""
 
     architecture = "ElectraForSequenceClassification"
@@ -99,17 +113,22 @@ class ElectraClassifier(_ElectraTaskModel):
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
         dropout = cfg.hidden_dropout if cfg.classifier_dropout is None else cfg.classifier_dropout
-        head = ClassificationHead(num_labels, inner_dim=cfg.hidden_size, activation="gelu",
-                                  dropout_rate=dropout, initializer_range=cfg.initializer_range,
-                                  name="classifier")
+        head = ClassificationHead(
+            num_labels,
+            inner_dim=cfg.hidden_size,
+            activation="gelu",
+            dropout_rate=dropout,
+            initializer_range=cfg.initializer_range,
+            name="classifier",
+        )
         return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
 
 
-class ElectraTokenClassifier(bert.BertTokenClassifier):
+class ElectraForTokenClassification(bert.BertForTokenClassification):
     """Logits [B, S, num_labels]: BERT's token head (dropout + Dense), as the reference's."""
 
     architecture = "ElectraForTokenClassification"
-    encoder_class = ElectraEncoder
+    encoder_class = ElectraModel
     dropout_field = "classifier_dropout"
 
 
@@ -117,17 +136,25 @@ class ElectraForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 
     architecture = "ElectraForQuestionAnswering"
-    encoder_class = ElectraEncoder
+    encoder_class = ElectraModel
 
 
 FAMILY = Family(
-    "electra", Config,
-    tasks={"backbone": ElectraEncoder, "pretraining": ElectraDiscriminator,
-           "masked_lm": ElectraMaskedLM, "classification": ElectraClassifier,
-           "token_classification": ElectraTokenClassifier,
-           "question_answering": ElectraForQuestionAnswering},
-    converter="tfmodels.convert.electra", tokenizer="wordpiece", packing="bert",
-    objective="rtd")
+    "electra",
+    Config,
+    tasks={
+        "backbone": ElectraModel,
+        "pretraining": ElectraForPreTraining,
+        "masked_lm": ElectraForMaskedLM,
+        "classification": ElectraForSequenceClassification,
+        "token_classification": ElectraForTokenClassification,
+        "question_answering": ElectraForQuestionAnswering,
+    },
+    converter="tfmodels.convert.electra",
+    tokenizer="wordpiece",
+    packing="bert",
+    objective="rtd",
+)
 
 _SHARED_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
 
@@ -142,11 +169,14 @@ def share_embeddings(source, target):
     weight is one variable, trained by both models.
     """
     for name in _SHARED_TABLES:
-        ours, theirs = (None if v is None else tuple(v.shape)
-                        for v in (getattr(target, name), getattr(source, name)))
+        ours, theirs = (
+            None if v is None else tuple(v.shape)
+            for v in (getattr(target, name), getattr(source, name))
+        )
         if ours != theirs:
-            raise ConfigError(f"cannot share {name}: shape {theirs} where the model "
-                              f"sharing it has {ours}")
+            raise ConfigError(
+                f"cannot share {name}: shape {theirs} where the model sharing it has {ours}"
+            )
     for name in _SHARED_TABLES:
         setattr(target, name, getattr(source, name))
     target.layer_norm = source.layer_norm
@@ -154,4 +184,4 @@ def share_embeddings(source, target):
 
 def from_config(config):
     """The backbone of a :class:`Config` (or its dict)."""
-    return ElectraEncoder(config)
+    return ElectraModel(config)

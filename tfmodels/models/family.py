@@ -5,14 +5,19 @@ maps the HF checkpoint's weights, which tokenizer and packing its checkpoints us
 which pre-training objective it defaults to. ``CONTRIBUTING.md`` lists the steps of
 adding one.
 """
+
 import dataclasses
 from typing import Mapping, Optional
 
 # The tokenizer kinds preprocessor_from_pretrained builds (tfmodels/api.py), by the
 # files a checkpoint folder holds.
-TOKENIZERS = {"wordpiece": ("vocab.txt",), "byte_bpe": ("vocab.json", "merges.txt"),
-              "sentencepiece": ("spiece.model",), "t5_sentencepiece": ("spiece.model",),
-              "deberta_sentencepiece": ("spm.model",)}
+TOKENIZERS = {
+    "wordpiece": ("vocab.txt",),
+    "byte_bpe": ("vocab.json", "merges.txt"),
+    "sentencepiece": ("spiece.model",),
+    "t5_sentencepiece": ("spiece.model",),
+    "deberta_sentencepiece": ("spm.model",),
+}
 
 
 @dataclasses.dataclass(frozen=True)

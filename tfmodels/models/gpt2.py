@@ -9,6 +9,7 @@ position attends to itself and earlier positions only, and ``input_mask`` (paddi
 on the right) removes padding keys on top of that. GPT-2 has no token types:
 ``segment_ids`` may be passed (every family takes the same features) and is ignored.
 """
+
 import dataclasses
 from typing import Optional
 
@@ -28,11 +29,18 @@ class Config(ModelConfig):
     """Defaults are HF ``GPT2Config``'s, i.e. the 124M ``gpt2`` checkpoint."""
 
     family = "gpt2"
-    HF_NAMES = {"n_embd": "hidden_size", "n_layer": "num_layers", "n_head": "num_heads",
-                "n_positions": "max_position_embeddings", "n_inner": "intermediate_size",
-                "activation_function": "hidden_act", "layer_norm_epsilon": "layer_norm_eps",
-                "resid_pdrop": "hidden_dropout", "attn_pdrop": "attention_dropout",
-                "embd_pdrop": "embedding_dropout"}
+    HF_NAMES = {
+        "n_embd": "hidden_size",
+        "n_layer": "num_layers",
+        "n_head": "num_heads",
+        "n_positions": "max_position_embeddings",
+        "n_inner": "intermediate_size",
+        "activation_function": "hidden_act",
+        "layer_norm_epsilon": "layer_norm_eps",
+        "resid_pdrop": "hidden_dropout",
+        "attn_pdrop": "attention_dropout",
+        "embd_pdrop": "embedding_dropout",
+    }
 
     vocab_size: int = 50257
     hidden_size: int = 768
@@ -55,12 +63,15 @@ class Config(ModelConfig):
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
-            raise ConfigError(f"n_embd ({self.hidden_size}) must be a multiple of n_head "
-                              f"({self.num_heads})")
-        unsupported = {"scale_attn_weights": not self.scale_attn_weights,
-                       "scale_attn_by_inverse_layer_idx": self.scale_attn_by_inverse_layer_idx,
-                       "add_cross_attention": self.add_cross_attention,
-                       "tie_word_embeddings": not self.tie_word_embeddings}
+            raise ConfigError(
+                f"n_embd ({self.hidden_size}) must be a multiple of n_head ({self.num_heads})"
+            )
+        unsupported = {
+            "scale_attn_weights": not self.scale_attn_weights,
+            "scale_attn_by_inverse_layer_idx": self.scale_attn_by_inverse_layer_idx,
+            "add_cross_attention": self.add_cross_attention,
+            "tie_word_embeddings": not self.tie_word_embeddings,
+        }
         self.refuse(unsupported, "tfmodels' GPT-2")
 
     @property
@@ -93,18 +104,33 @@ class GPT2Model(_OptionalSegments, keras.Model):
             raise ConfigError("GPT-2 has no pooler (with_pooler must be False)")
         inputs = feature_inputs()
         embeddings = TransformerEmbeddings(
-            config.vocab_size, config.hidden_size,
-            max_positions=config.max_position_embeddings, type_vocab_size=0,
-            layer_norm=False, dropout_rate=config.embedding_dropout,
-            initializer_range=config.initializer_range, name="embeddings")
-        blocks = [TransformerEncoderBlock(
-            config.num_heads, config.inner_size, activation=config.hidden_act,
-            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.layer_norm_eps, norm_first=True, causal=True,
-            initializer_range=config.initializer_range, name=f"layer_{i}")
-            for i in range(config.num_layers)]
+            config.vocab_size,
+            config.hidden_size,
+            max_positions=config.max_position_embeddings,
+            type_vocab_size=0,
+            layer_norm=False,
+            dropout_rate=config.embedding_dropout,
+            initializer_range=config.initializer_range,
+            name="embeddings",
+        )
+        blocks = [
+            TransformerEncoderBlock(
+                config.num_heads,
+                config.inner_size,
+                activation=config.hidden_act,
+                dropout_rate=config.hidden_dropout,
+                attention_dropout_rate=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                norm_first=True,
+                causal=True,
+                initializer_range=config.initializer_range,
+                name=f"layer_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
         final_norm = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_eps, name="final_layer_norm", dtype=tf.float32)
+            epsilon=config.layer_norm_eps, name="final_layer_norm", dtype=tf.float32
+        )
 
         x = embeddings(inputs["input_ids"])
         encoder_outputs = []
@@ -136,7 +162,8 @@ class TiedLMHead(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(embedding_layer, dict):
             embedding_layer = keras.layers.deserialize(
-                embedding_layer, custom_objects={"TransformerEmbeddings": TransformerEmbeddings})
+                embedding_layer, custom_objects={"TransformerEmbeddings": TransformerEmbeddings}
+            )
         self.embedding_layer = embedding_layer
 
     def call(self, sequence_output):
@@ -176,15 +203,24 @@ class GPT2LMHeadModel(IncrementalDecoding, _GPT2TaskModel):
 
     def _heads(self, encoder, backbone):
         head = TiedLMHead(encoder.embedding_layer, name="lm_head")
-        return ({"sequence_output": backbone["sequence_output"],
-                 "logits": head(backbone["sequence_output"])}, {"lm_head": head})
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "logits": head(backbone["sequence_output"]),
+            },
+            {"lm_head": head},
+        )
 
 
 FAMILY = Family(
-    "gpt2", Config,
+    "gpt2",
+    Config,
     tasks={"backbone": GPT2Model, "causal_lm": GPT2LMHeadModel},
-    converter="tfmodels.convert.gpt2", tokenizer="byte_bpe", packing="gpt2",
-    objective="causal_lm")
+    converter="tfmodels.convert.gpt2",
+    tokenizer="byte_bpe",
+    packing="gpt2",
+    objective="causal_lm",
+)
 
 
 def from_config(config):

@@ -9,6 +9,7 @@ IB-BERT teacher (section 3.1, inverted bottleneck: 512 between blocks, 1024
 inside, one FFN, LayerNorm, GELU) is a configuration of the same network
 (``tfmodels/configs/models/ibbert_teacher.yaml``).
 """
+
 import dataclasses
 from typing import Optional
 
@@ -35,9 +36,12 @@ class Config(ModelConfig):
     """Defaults are HF ``MobileBertConfig``'s, i.e. google/mobilebert-uncased."""
 
     family = "mobilebert"
-    HF_NAMES = {"num_hidden_layers": "num_layers", "num_attention_heads": "num_heads",
-                "hidden_dropout_prob": "hidden_dropout",
-                "attention_probs_dropout_prob": "attention_dropout"}
+    HF_NAMES = {
+        "num_hidden_layers": "num_layers",
+        "num_attention_heads": "num_heads",
+        "hidden_dropout_prob": "hidden_dropout",
+        "attention_probs_dropout_prob": "attention_dropout",
+    }
 
     vocab_size: int = 30522
     hidden_size: int = 512  # between blocks
@@ -64,19 +68,26 @@ class Config(ModelConfig):
 
     def __post_init__(self):
         if self.normalization_type not in NORMALIZATIONS:
-            raise ConfigError(f"normalization_type {self.normalization_type!r} is not one of "
-                              f"{', '.join(NORMALIZATIONS)}")
-        width, inner = (("intra_bottleneck_size", self.intra_bottleneck_size)
-                        if self.use_bottleneck else ("hidden_size", self.hidden_size))
+            raise ConfigError(
+                f"normalization_type {self.normalization_type!r} is not one of "
+                f"{', '.join(NORMALIZATIONS)}"
+            )
+        width, inner = (
+            ("intra_bottleneck_size", self.intra_bottleneck_size)
+            if self.use_bottleneck
+            else ("hidden_size", self.hidden_size)
+        )
         if inner % self.num_heads:
-            raise ConfigError(f"{width} {inner} is not divisible by "
-                              f"num_attention_heads {self.num_heads}")
+            raise ConfigError(
+                f"{width} {inner} is not divisible by num_attention_heads {self.num_heads}"
+            )
         if self.num_feedforward_networks < 1:
-            raise ConfigError("num_feedforward_networks must be >= 1, "
-                              f"got {self.num_feedforward_networks}")
+            raise ConfigError(
+                f"num_feedforward_networks must be >= 1, got {self.num_feedforward_networks}"
+            )
 
 
-class MobileBertEncoder(keras.Model):
+class MobileBertModel(keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
 
     architecture = "MobileBertModel"
@@ -86,31 +97,46 @@ class MobileBertEncoder(keras.Model):
         config = as_config(self, config)
         inputs = feature_inputs()
         embeddings = TrigramEmbeddings(
-            config.vocab_size, config.embedding_size, config.hidden_size,
+            config.vocab_size,
+            config.embedding_size,
+            config.hidden_size,
             max_positions=config.max_position_embeddings,
-            type_vocab_size=config.type_vocab_size, trigram=config.trigram_input,
+            type_vocab_size=config.type_vocab_size,
+            trigram=config.trigram_input,
             normalization_type=config.normalization_type,  # eps: the layer's HF default
-            dropout_rate=config.hidden_dropout, initializer_range=config.initializer_range,
-            name="embeddings")
-        blocks = [BottleneckEncoderBlock(
-            config.num_heads, config.intra_bottleneck_size, config.intermediate_size,
-            num_ffn=config.num_feedforward_networks, activation=config.hidden_act,
-            normalization_type=config.normalization_type, use_bottleneck=config.use_bottleneck,
-            key_query_shared_bottleneck=config.key_query_shared_bottleneck,
-            use_bottleneck_attention=config.use_bottleneck_attention,
-            dropout_rate=config.hidden_dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            name=f"layer_{i}") for i in range(config.num_layers)]
+            dropout_rate=config.hidden_dropout,
+            initializer_range=config.initializer_range,
+            name="embeddings",
+        )
+        blocks = [
+            BottleneckEncoderBlock(
+                config.num_heads,
+                config.intra_bottleneck_size,
+                config.intermediate_size,
+                num_ffn=config.num_feedforward_networks,
+                activation=config.hidden_act,
+                normalization_type=config.normalization_type,
+                use_bottleneck=config.use_bottleneck,
+                key_query_shared_bottleneck=config.key_query_shared_bottleneck,
+                use_bottleneck_attention=config.use_bottleneck_attention,
+                dropout_rate=config.hidden_dropout,
+                attention_dropout_rate=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                name=f"layer_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
         pooler = None
         if with_pooler and config.classifier_activation:
-            pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range,
-                            name="pooler")
+            pooler = Pooler(
+                config.hidden_size, initializer_range=config.initializer_range, name="pooler"
+            )
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         encoder_outputs, attention_scores = [], []
         for block in blocks:
-            x, scores = block(x, attention_mask=inputs["input_mask"],
-                              return_attention_scores=True)
+            x, scores = block(x, attention_mask=inputs["input_mask"], return_attention_scores=True)
             encoder_outputs.append(x)
             attention_scores.append(scores)
         outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
@@ -127,9 +153,12 @@ class MobileBertEncoder(keras.Model):
         self.pooler_layer = pooler
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "output_attention_scores": self.output_attention_scores,
-                "with_pooler": self.with_pooler}
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "output_attention_scores": self.output_attention_scores,
+            "with_pooler": self.with_pooler,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -139,18 +168,22 @@ class MobileBertEncoder(keras.Model):
 def masked_lm_head(encoder):
     """The MLM head tied to ``encoder``'s word table, widened to the model width."""
     cfg = encoder.config
-    return ExtendedMaskedLMHead(encoder.embedding_layer, activation=cfg.hidden_act,
-                                layer_norm_eps=cfg.layer_norm_eps,
-                                initializer_range=cfg.initializer_range, name="mlm")
+    return ExtendedMaskedLMHead(
+        encoder.embedding_layer,
+        activation=cfg.hidden_act,
+        layer_norm_eps=cfg.layer_norm_eps,
+        initializer_range=cfg.initializer_range,
+        name="mlm",
+    )
 
 
 class _TaskModel(TaskModel):
-    """BERT's task-model pattern over :class:`MobileBertEncoder`."""
+    """BERT's task-model pattern over :class:`MobileBertModel`."""
 
-    encoder_class = MobileBertEncoder
+    encoder_class = MobileBertModel
 
 
-class MobileBertPretrainer(_TaskModel):
+class MobileBertForPreTraining(_TaskModel):
     """Masked-LM logits [B, S, V] and next-sentence logits [B, 2]."""
 
     architecture = "MobileBertForPreTraining"
@@ -158,16 +191,22 @@ class MobileBertPretrainer(_TaskModel):
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
         sentence = keras.layers.Dense(
-            2, kernel_initializer=weight_initializer(encoder.config.initializer_range),
-            name="next_sentence")
-        return ({"sequence_output": backbone["sequence_output"],
-                 "pooled_output": backbone["pooled_output"],
-                 "mlm_logits": mlm(backbone["sequence_output"]),
-                 "sentence_logits": sentence(backbone["pooled_output"])},
-                {"mlm_head": mlm, "sentence_head": sentence})
+            2,
+            kernel_initializer=weight_initializer(encoder.config.initializer_range),
+            name="next_sentence",
+        )
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "pooled_output": backbone["pooled_output"],
+                "mlm_logits": mlm(backbone["sequence_output"]),
+                "sentence_logits": sentence(backbone["pooled_output"]),
+            },
+            {"mlm_head": mlm, "sentence_head": sentence},
+        )
 
 
-class MobileBertMaskedLM(_TaskModel):
+class MobileBertForMaskedLM(_TaskModel):
     """Masked-LM logits only; no pooler, as in the reference MobileBertForMaskedLM."""
 
     architecture = "MobileBertForMaskedLM"
@@ -175,11 +214,16 @@ class MobileBertMaskedLM(_TaskModel):
 
     def _heads(self, encoder, backbone):
         mlm = masked_lm_head(encoder)
-        return ({"sequence_output": backbone["sequence_output"],
-                 "mlm_logits": mlm(backbone["sequence_output"])}, {"mlm_head": mlm})
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "mlm_logits": mlm(backbone["sequence_output"]),
+            },
+            {"mlm_head": mlm},
+        )
 
 
-class MobileBertClassifier(_TaskModel):
+class MobileBertForSequenceClassification(_TaskModel):
     """Logits [B, num_labels] from the pooled [CLS] vector; ``num_labels=1`` regresses."""
 
     architecture = "MobileBertForSequenceClassification"
@@ -187,16 +231,20 @@ class MobileBertClassifier(_TaskModel):
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
         dropout = cfg.hidden_dropout if cfg.classifier_dropout is None else cfg.classifier_dropout
-        head = ClassificationHead(num_labels, dropout_rate=dropout,
-                                  initializer_range=cfg.initializer_range, name="classifier")
+        head = ClassificationHead(
+            num_labels,
+            dropout_rate=dropout,
+            initializer_range=cfg.initializer_range,
+            name="classifier",
+        )
         return {"logits": head(backbone["pooled_output"])}, {"classifier_head": head}
 
 
-class MobileBertTokenClassifier(bert.BertTokenClassifier):
+class MobileBertForTokenClassification(bert.BertForTokenClassification):
     """Logits [B, S, num_labels]: BERT's token head; no pooler, as the reference."""
 
     architecture = "MobileBertForTokenClassification"
-    encoder_class = MobileBertEncoder
+    encoder_class = MobileBertModel
     dropout_field = "classifier_dropout"
 
 
@@ -204,14 +252,22 @@ class MobileBertForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]; no pooler, as in the reference."""
 
     architecture = "MobileBertForQuestionAnswering"
-    encoder_class = MobileBertEncoder
+    encoder_class = MobileBertModel
 
 
 FAMILY = Family(
-    "mobilebert", Config,
-    tasks={"backbone": MobileBertEncoder, "pretraining": MobileBertPretrainer,
-           "masked_lm": MobileBertMaskedLM, "classification": MobileBertClassifier,
-           "token_classification": MobileBertTokenClassifier,
-           "question_answering": MobileBertForQuestionAnswering},
-    converter="tfmodels.convert.mobilebert", tokenizer="wordpiece", packing="bert",
-    objective="mlm_nsp")
+    "mobilebert",
+    Config,
+    tasks={
+        "backbone": MobileBertModel,
+        "pretraining": MobileBertForPreTraining,
+        "masked_lm": MobileBertForMaskedLM,
+        "classification": MobileBertForSequenceClassification,
+        "token_classification": MobileBertForTokenClassification,
+        "question_answering": MobileBertForQuestionAnswering,
+    },
+    converter="tfmodels.convert.mobilebert",
+    tokenizer="wordpiece",
+    packing="bert",
+    objective="mlm_nsp",
+)

@@ -4,29 +4,33 @@ a :class:`tfmodels.models.family.Family`).
 ``model_type`` (HF config.json) and ``family`` (our YAML) are the same names. Adding a
 family means writing its module with its ``FAMILY`` and one line here (CONTRIBUTING.md).
 """
+
 import importlib
 
 from tfmodels.errors import ConfigError
 
-FAMILIES = {"bert": "tfmodels.models.bert",
-            "albert": "tfmodels.models.albert",
-            "mobilebert": "tfmodels.models.mobilebert",
-            "roberta": "tfmodels.models.roberta",
-            "electra": "tfmodels.models.electra",
-            "distilbert": "tfmodels.models.distilbert",
-            "deberta-v2": "tfmodels.models.deberta",
-            "gpt2": "tfmodels.models.gpt2",
-            "xlnet": "tfmodels.models.xlnet",
-            "transformer": "tfmodels.models.transformer",
-            "bart": "tfmodels.models.bart",
-            "t5": "tfmodels.models.t5"}
+FAMILIES = {
+    "bert": "tfmodels.models.bert",
+    "albert": "tfmodels.models.albert",
+    "mobilebert": "tfmodels.models.mobilebert",
+    "roberta": "tfmodels.models.roberta",
+    "electra": "tfmodels.models.electra",
+    "distilbert": "tfmodels.models.distilbert",
+    "deberta-v2": "tfmodels.models.deberta",
+    "gpt2": "tfmodels.models.gpt2",
+    "xlnet": "tfmodels.models.xlnet",
+    "transformer": "tfmodels.models.transformer",
+    "bart": "tfmodels.models.bart",
+    "t5": "tfmodels.models.t5",
+}
 
 
 def family(name, source="model_type"):
     """The :class:`Family` called ``name``; ``source`` names the setting in the error."""
     if name not in FAMILIES:
-        raise ConfigError(f"{source}: unknown model family {name!r}; "
-                          f"known: {', '.join(sorted(FAMILIES))}")
+        raise ConfigError(
+            f"{source}: unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}"
+        )
     return importlib.import_module(FAMILIES[name]).FAMILY
 
 
@@ -43,8 +47,10 @@ def model_class(name, architecture, source="architectures"):
         return declared.tasks[architecture]
     classes = declared.architectures
     if architecture not in classes:
-        raise ConfigError(f"{source}: unknown architecture {architecture!r} for {name}; "
-                          f"known: {', '.join(sorted(classes))}")
+        raise ConfigError(
+            f"{source}: unknown architecture {architecture!r} for {name}; "
+            f"known: {', '.join(sorted(classes))}"
+        )
     return classes[architecture]
 
 

@@ -12,6 +12,7 @@ Positions are counted from the start of the sequence, which equals the
 reference's count of non-padding tokens for right-padded inputs (the only kind
 the preprocessor makes).
 """
+
 import dataclasses
 from typing import Optional
 
@@ -37,7 +38,7 @@ class Config(bert.Config):
         return self.pad_token_id + 1
 
 
-class RobertaEncoder(bert.BertEncoder):
+class RobertaModel(bert.BertModel):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs}``; ``segment_ids``
     must be 0 (one token type)."""
 
@@ -45,64 +46,86 @@ class RobertaEncoder(bert.BertEncoder):
     config_class = Config  # its position_offset numbers positions after the padding id
 
 
-class RobertaMaskedLM(bert.BertMaskedLM):
+class RobertaForMaskedLM(bert.BertForMaskedLM):
     """Masked-LM logits [B, S, V] (section 4.1: dynamic masking, no NSP).
 
     The reference head always uses exact GELU, whatever ``hidden_act`` says.
     """
 
     architecture = "RobertaForMaskedLM"
-    encoder_class = RobertaEncoder
+    encoder_class = RobertaModel
 
     def _heads(self, encoder, backbone):
         cfg = encoder.config
-        mlm = MaskedLMHead(encoder.embedding_layer, activation="gelu",
-                           layer_norm_eps=cfg.layer_norm_eps,
-                           initializer_range=cfg.initializer_range, name="mlm")
-        return ({"sequence_output": backbone["sequence_output"],
-                 "mlm_logits": mlm(backbone["sequence_output"])}, {"mlm_head": mlm})
+        mlm = MaskedLMHead(
+            encoder.embedding_layer,
+            activation="gelu",
+            layer_norm_eps=cfg.layer_norm_eps,
+            initializer_range=cfg.initializer_range,
+            name="mlm",
+        )
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "mlm_logits": mlm(backbone["sequence_output"]),
+            },
+            {"mlm_head": mlm},
+        )
 
 
-class RobertaClassifier(bert.BertClassifier):
+class RobertaForSequenceClassification(bert.BertForSequenceClassification):
     """Logits [B, num_labels] from ``<s>``: dropout, tanh Dense, dropout, Dense."""
 
     architecture = "RobertaForSequenceClassification"
-    encoder_class = RobertaEncoder
+    encoder_class = RobertaModel
     with_pooler = False  # the inner Dense of the head takes the pooler's place
 
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
-        head = ClassificationHead(num_labels, inner_dim=cfg.hidden_size, activation="tanh",
-                                  dropout_rate=cfg.hidden_dropout,
-                                  initializer_range=cfg.initializer_range, name="classifier")
-        return ({"logits": head(backbone["sequence_output"][:, 0])},
-                {"classifier_head": head})
+        head = ClassificationHead(
+            num_labels,
+            inner_dim=cfg.hidden_size,
+            activation="tanh",
+            dropout_rate=cfg.hidden_dropout,
+            initializer_range=cfg.initializer_range,
+            name="classifier",
+        )
+        return ({"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head})
 
 
-class RobertaTokenClassifier(bert.BertTokenClassifier):
+class RobertaForTokenClassification(bert.BertForTokenClassification):
     """Logits [B, S, num_labels]: BERT's token head (dropout + Dense), as the reference's."""
 
     architecture = "RobertaForTokenClassification"
-    encoder_class = RobertaEncoder
+    encoder_class = RobertaModel
 
 
 class RobertaForQuestionAnswering(bert.BertForQuestionAnswering):
     """Span start/end logits [B, S]: BERT's span head on the sequence output."""
 
     architecture = "RobertaForQuestionAnswering"
-    encoder_class = RobertaEncoder
+    encoder_class = RobertaModel
 
 
 FAMILY = Family(
-    "roberta", Config,
-    tasks={"backbone": RobertaEncoder, "pretraining": RobertaMaskedLM,
-           "masked_lm": RobertaMaskedLM, "classification": RobertaClassifier,
-           "token_classification": RobertaTokenClassifier,
-           "question_answering": RobertaForQuestionAnswering},
-    converter="tfmodels.convert.roberta", tokenizer="byte_bpe", packing="roberta",
-    objective="mlm", positions_after_padding=True)
+    "roberta",
+    Config,
+    tasks={
+        "backbone": RobertaModel,
+        "pretraining": RobertaForMaskedLM,
+        "masked_lm": RobertaForMaskedLM,
+        "classification": RobertaForSequenceClassification,
+        "token_classification": RobertaForTokenClassification,
+        "question_answering": RobertaForQuestionAnswering,
+    },
+    converter="tfmodels.convert.roberta",
+    tokenizer="byte_bpe",
+    packing="roberta",
+    objective="mlm",
+    positions_after_padding=True,
+)
 
 
 def from_config(config):
     """The backbone of a :class:`Config` (or its dict)."""
-    return RobertaEncoder(config)
+    return RobertaModel(config)

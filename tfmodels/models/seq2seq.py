@@ -12,6 +12,7 @@ wires them into the features -> outputs network every family exposes:
 The same stacks serve :class:`IncrementalDecoding`, so generation uses exactly the
 weights and code of the training forward pass.
 """
+
 import dataclasses
 from typing import Any, Optional
 
@@ -33,8 +34,9 @@ class TransformerStack(keras.layers.Layer):
     is computed once and added in every block (T5 shares its first layer's bias).
     """
 
-    def __init__(self, inputs, blocks, final_norm=None, position_bias=None,
-                 dropout_rate=0.0, **kwargs):
+    def __init__(
+        self, inputs, blocks, final_norm=None, position_bias=None, dropout_rate=0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.inputs_layer = inputs
         self.blocks = list(blocks)
@@ -67,10 +69,10 @@ class TransformerStack(keras.layers.Layer):
 
 @dataclasses.dataclass
 class Seq2SeqParts:
-    tokens: Any                 # TokenEmbeddings shared by both stacks (and a tied head)
+    tokens: Any  # TokenEmbeddings shared by both stacks (and a tied head)
     encoder: TransformerStack
     decoder: TransformerStack
-    lm_head: Optional[Any]      # x [B,T,H] -> logits [B,T,V]
+    lm_head: Optional[Any]  # x [B,T,H] -> logits [B,T,V]
     decoder_start_id: int
 
 
@@ -93,10 +95,12 @@ class EncoderDecoderModel(IncrementalDecoding, keras.Model):
         parts = self.build_parts(config)
         inputs = seq2seq_inputs()
         encoder_output = parts.encoder(inputs["input_ids"], inputs["input_mask"])
-        sequence_output = parts.decoder(inputs["decoder_input_ids"],
-                                        inputs["decoder_input_mask"],
-                                        encoder_output=encoder_output,
-                                        encoder_mask=inputs["input_mask"])
+        sequence_output = parts.decoder(
+            inputs["decoder_input_ids"],
+            inputs["decoder_input_mask"],
+            encoder_output=encoder_output,
+            encoder_mask=inputs["input_mask"],
+        )
         outputs = {"encoder_output": encoder_output, "sequence_output": sequence_output}
         if self.with_lm_head:
             outputs["logits"] = parts.lm_head(sequence_output)
@@ -121,8 +125,7 @@ class EncoderDecoderModel(IncrementalDecoding, keras.Model):
 
     # IncrementalDecoding: the same stacks, one step at a time.
     def encode(self, features, training=False):
-        return self.encoder_stack(features["input_ids"], features["input_mask"],
-                                  training=training)
+        return self.encoder_stack(features["input_ids"], features["input_mask"], training=training)
 
     @property
     def decoder_blocks(self):
@@ -143,4 +146,3 @@ class EncoderDecoderModel(IncrementalDecoding, keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
-

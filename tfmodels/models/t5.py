@@ -17,6 +17,7 @@ separate bias-free ``lm_head``. Decoding starts from the pad token 0; </s> is 1.
 Only the original ReLU feed-forward (``feed_forward_proj="relu"``) is built; the
 gated-GELU of T5 v1.1 is refused with a ConfigError.
 """
+
 import dataclasses
 from typing import Optional
 
@@ -37,17 +38,22 @@ class Config(ModelConfig):
     """Defaults are HF ``T5Config``'s, i.e. the ``t5-small`` checkpoint."""
 
     family = "t5"
-    HF_NAMES = {"d_model": "hidden_size", "d_kv": "head_size", "d_ff": "intermediate_size",
-                "relative_attention_num_buckets": "num_buckets",
-                "relative_attention_max_distance": "max_distance",
-                "dropout_rate": "dropout", "layer_norm_epsilon": "layer_norm_eps"}
+    HF_NAMES = {
+        "d_model": "hidden_size",
+        "d_kv": "head_size",
+        "d_ff": "intermediate_size",
+        "relative_attention_num_buckets": "num_buckets",
+        "relative_attention_max_distance": "max_distance",
+        "dropout_rate": "dropout",
+        "layer_norm_epsilon": "layer_norm_eps",
+    }
 
     vocab_size: int = 32128
     hidden_size: int = 512
     head_size: int = 64
     intermediate_size: int = 2048
-    num_layers: int = 6                         # encoder
-    num_decoder_layers: Optional[int] = None    # None: as many as the encoder
+    num_layers: int = 6  # encoder
+    num_decoder_layers: Optional[int] = None  # None: as many as the encoder
     num_heads: int = 8
     num_buckets: int = 32
     max_distance: int = 128
@@ -67,8 +73,10 @@ class Config(ModelConfig):
         if not self.tie_word_embeddings:  # an untied head never rescales (HF, either version)
             self.scale_decoder_outputs = False
         if self.feed_forward_proj != "relu":
-            raise ConfigError(f"feed_forward_proj={self.feed_forward_proj!r} is not supported "
-                              "by tfmodels' T5 (only 'relu'; T5 v1.1's gated-gelu is not built)")
+            raise ConfigError(
+                f"feed_forward_proj={self.feed_forward_proj!r} is not supported "
+                "by tfmodels' T5 (only 'relu'; T5 v1.1's gated-gelu is not built)"
+            )
 
     @property
     def decoder_layers(self):
@@ -78,37 +86,67 @@ class Config(ModelConfig):
 def t5_parts(config):
     """Shared unscaled table, RMS pre-LN bias-free ReLU blocks, relative position bias."""
     # Mesh TF / HF initialize with std ~ d_model ** -0.5; one range for all weights here.
-    init = config.initializer_factor * config.hidden_size ** -0.5
-    tokens = TokenEmbeddings(config.vocab_size, config.hidden_size, initializer_range=init,
-                             name="shared")
+    init = config.initializer_factor * config.hidden_size**-0.5
+    tokens = TokenEmbeddings(
+        config.vocab_size, config.hidden_size, initializer_range=init, name="shared"
+    )
 
     def stack(name, block_class, num_layers, bidirectional):
         inputs = StackInputs(tokens, dropout_rate=config.dropout, name=f"{name}_inputs")
-        blocks = [block_class(
-            config.num_heads, config.intermediate_size, activation="relu",
-            dropout_rate=config.dropout, attention_dropout_rate=config.dropout,
-            layer_norm_eps=config.layer_norm_eps, norm_first=True, head_size=config.head_size,
-            initializer_range=init, norm="rms", use_bias=False, attention_scale=1.0,
-            activation_dropout_rate=config.dropout, name=f"{name}_layer_{i}")
-            for i in range(num_layers)]
-        bias = RelativePositionBias(config.num_heads, config.num_buckets, config.max_distance,
-                                    bidirectional=bidirectional, initializer_range=init,
-                                    name=f"{name}_relative_attention_bias")
+        blocks = [
+            block_class(
+                config.num_heads,
+                config.intermediate_size,
+                activation="relu",
+                dropout_rate=config.dropout,
+                attention_dropout_rate=config.dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                norm_first=True,
+                head_size=config.head_size,
+                initializer_range=init,
+                norm="rms",
+                use_bias=False,
+                attention_scale=1.0,
+                activation_dropout_rate=config.dropout,
+                name=f"{name}_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        bias = RelativePositionBias(
+            config.num_heads,
+            config.num_buckets,
+            config.max_distance,
+            bidirectional=bidirectional,
+            initializer_range=init,
+            name=f"{name}_relative_attention_bias",
+        )
         norm = RMSNormalization(config.layer_norm_eps, name=f"{name}_final_layer_norm")
-        return TransformerStack(inputs, blocks, final_norm=norm, position_bias=bias,
-                                dropout_rate=config.dropout, name=name)
+        return TransformerStack(
+            inputs,
+            blocks,
+            final_norm=norm,
+            position_bias=bias,
+            dropout_rate=config.dropout,
+            name=name,
+        )
 
     if config.tie_word_embeddings:
-        scale = config.hidden_size ** -0.5 if config.scale_decoder_outputs else 1.0
+        scale = config.hidden_size**-0.5 if config.scale_decoder_outputs else 1.0
         lm_head = TokenLogits(tokens, scale=scale, name="lm_head")
     else:
-        lm_head = keras.layers.Dense(config.vocab_size, use_bias=False, name="lm_head",
-                                     kernel_initializer=weight_initializer(init))
+        lm_head = keras.layers.Dense(
+            config.vocab_size,
+            use_bias=False,
+            name="lm_head",
+            kernel_initializer=weight_initializer(init),
+        )
     return Seq2SeqParts(
         tokens=tokens,
         encoder=stack("encoder", TransformerEncoderBlock, config.num_layers, True),
         decoder=stack("decoder", TransformerDecoderBlock, config.decoder_layers, False),
-        lm_head=lm_head, decoder_start_id=config.decoder_start_token_id)
+        lm_head=lm_head,
+        decoder_start_id=config.decoder_start_token_id,
+    )
 
 
 class T5Model(EncoderDecoderModel):
@@ -127,10 +165,14 @@ class T5ForConditionalGeneration(T5Model):
 
 
 FAMILY = Family(
-    "t5", Config,
+    "t5",
+    Config,
     tasks={"backbone": T5Model, "seq2seq_lm": T5ForConditionalGeneration},
-    converter="tfmodels.convert.t5", tokenizer="t5_sentencepiece", packing="bert",
-    objective="span_corruption")
+    converter="tfmodels.convert.t5",
+    tokenizer="t5_sentencepiece",
+    packing="bert",
+    objective="span_corruption",
+)
 
 
 def from_config(config):

@@ -11,6 +11,7 @@ The base model (``transformer_base``) is d_model 512, 6 + 6 layers, 8 heads,
 d_ff 2048; there is no HuggingFace class for it, so checkpoints are our own
 (save/restore through ``tf.train.Checkpoint`` and ``save_pretrained``).
 """
+
 import dataclasses
 
 from tfmodels.errors import ConfigError
@@ -25,9 +26,9 @@ from tfmodels.models.seq2seq import EncoderDecoderModel, Seq2SeqParts, Transform
 class Config(ModelConfig):
     family = "transformer"
 
-    vocab_size: int = 37000          # the paper's shared source-target BPE vocabulary
+    vocab_size: int = 37000  # the paper's shared source-target BPE vocabulary
     hidden_size: int = 512
-    num_layers: int = 6              # in each of the encoder and the decoder
+    num_layers: int = 6  # in each of the encoder and the decoder
     num_heads: int = 8
     intermediate_size: int = 2048
     hidden_act: str = "relu"
@@ -39,35 +40,57 @@ class Config(ModelConfig):
     # [PAD], [CLS] and [SEP] of a vocabulary from tfmodels.tokenizers.vocab_training
     # (the tokenizer's own ids must match: run_seq2seq.py checks).
     pad_token_id: int = 0
-    bos_token_id: int = 2            # decoder start
+    bos_token_id: int = 2  # decoder start
     eos_token_id: int = 3
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
-            raise ConfigError(f"hidden_size ({self.hidden_size}) must be a multiple of "
-                              f"num_heads ({self.num_heads})")
+            raise ConfigError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of "
+                f"num_heads ({self.num_heads})"
+            )
 
 
 def transformer_parts(config):
     """The paper's parts: shared scaled table + sinusoids, post-LN ReLU blocks."""
-    tokens = TokenEmbeddings(config.vocab_size, config.hidden_size,
-                             initializer_range=config.initializer_range, name="shared")
+    tokens = TokenEmbeddings(
+        config.vocab_size,
+        config.hidden_size,
+        initializer_range=config.initializer_range,
+        name="shared",
+    )
 
     def stack(name, block_class):
-        inputs = StackInputs(tokens, max_positions=config.max_position_embeddings,
-                             position_type="sinusoidal", scale="sqrt",
-                             dropout_rate=config.dropout, name=f"{name}_inputs")
-        blocks = [block_class(
-            config.num_heads, config.intermediate_size, activation=config.hidden_act,
-            dropout_rate=config.dropout, attention_dropout_rate=config.attention_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            name=f"{name}_layer_{i}") for i in range(config.num_layers)]
+        inputs = StackInputs(
+            tokens,
+            max_positions=config.max_position_embeddings,
+            position_type="sinusoidal",
+            scale="sqrt",
+            dropout_rate=config.dropout,
+            name=f"{name}_inputs",
+        )
+        blocks = [
+            block_class(
+                config.num_heads,
+                config.intermediate_size,
+                activation=config.hidden_act,
+                dropout_rate=config.dropout,
+                attention_dropout_rate=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                name=f"{name}_layer_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
         return TransformerStack(inputs, blocks, name=name)
 
-    return Seq2SeqParts(tokens=tokens, encoder=stack("encoder", TransformerEncoderBlock),
-                        decoder=stack("decoder", TransformerDecoderBlock),
-                        lm_head=TokenLogits(tokens, name="lm_head"),
-                        decoder_start_id=config.bos_token_id)
+    return Seq2SeqParts(
+        tokens=tokens,
+        encoder=stack("encoder", TransformerEncoderBlock),
+        decoder=stack("decoder", TransformerDecoderBlock),
+        lm_head=TokenLogits(tokens, name="lm_head"),
+        decoder_start_id=config.bos_token_id,
+    )
 
 
 class TransformerModel(EncoderDecoderModel):
@@ -86,10 +109,14 @@ class TransformerForConditionalGeneration(TransformerModel):
 
 
 FAMILY = Family(
-    "transformer", Config,
+    "transformer",
+    Config,
     tasks={"backbone": TransformerModel, "seq2seq_lm": TransformerForConditionalGeneration},
-    converter="tfmodels.convert.transformer", tokenizer=None, packing="bert",
-    objective=None)
+    converter="tfmodels.convert.transformer",
+    tokenizer=None,
+    packing="bert",
+    objective=None,
+)
 
 
 def from_config(config):

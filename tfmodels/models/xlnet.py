@@ -14,6 +14,7 @@ updated memory as ``mems``. The weights and every choice follow HF ``XLNetModel`
 (attn_type "bi", bi_data False); ``segment_ids`` left out (or negative) means "no
 segment information", as HF ``token_type_ids=None``.
 """
+
 import dataclasses
 from typing import Optional
 
@@ -39,9 +40,15 @@ class Config(ModelConfig):
     """Defaults are HF ``XLNetConfig``'s but for the size, which is ``xlnet-base-cased``'s."""
 
     family = "xlnet"
-    HF_NAMES = {"d_model": "hidden_size", "n_layer": "num_layers", "n_head": "num_heads",
-                "d_inner": "intermediate_size", "d_head": "head_size",
-                "ff_activation": "hidden_act", "dropout": "hidden_dropout"}
+    HF_NAMES = {
+        "d_model": "hidden_size",
+        "n_layer": "num_layers",
+        "n_head": "num_heads",
+        "d_inner": "intermediate_size",
+        "d_head": "head_size",
+        "ff_activation": "hidden_act",
+        "dropout": "hidden_dropout",
+    }
 
     vocab_size: int = 32000
     hidden_size: int = 768
@@ -65,14 +72,20 @@ class Config(ModelConfig):
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
-            raise ConfigError(f"d_model ({self.hidden_size}) must be a multiple of n_head "
-                              f"({self.num_heads})")
+            raise ConfigError(
+                f"d_model ({self.hidden_size}) must be a multiple of n_head ({self.num_heads})"
+            )
         self.head_size = self.head_size or self.hidden_size // self.num_heads
         if self.head_size * self.num_heads != self.hidden_size:
-            raise ConfigError(f"d_head ({self.head_size}) must be d_model // n_head "
-                              f"({self.hidden_size // self.num_heads})")
-        unsupported = {"attn_type": self.attn_type != "bi", "bi_data": self.bi_data,
-                       "tie_word_embeddings": not self.tie_word_embeddings}
+            raise ConfigError(
+                f"d_head ({self.head_size}) must be d_model // n_head "
+                f"({self.hidden_size // self.num_heads})"
+            )
+        unsupported = {
+            "attn_type": self.attn_type != "bi",
+            "bi_data": self.bi_data,
+            "tie_word_embeddings": not self.tie_word_embeddings,
+        }
         self.refuse(unsupported, "tfmodels' XLNet")
 
 
@@ -81,11 +94,13 @@ def model_inputs(config, two_stream=False, with_mems=False):
     inputs = feature_inputs()
     if two_stream:
         inputs["perm_mask"] = keras.Input(shape=(None, None), dtype=tf.float32, name="perm_mask")
-        inputs["target_mapping"] = keras.Input(shape=(None, None), dtype=tf.float32,
-                                               name="target_mapping")
+        inputs["target_mapping"] = keras.Input(
+            shape=(None, None), dtype=tf.float32, name="target_mapping"
+        )
     if with_mems:
-        inputs["mems"] = keras.Input(shape=(config.num_layers, None, config.hidden_size),
-                                     dtype=tf.float32, name="mems")
+        inputs["mems"] = keras.Input(
+            shape=(config.num_layers, None, config.hidden_size), dtype=tf.float32, name="mems"
+        )
     return inputs
 
 
@@ -113,11 +128,14 @@ class AttentionInputs(keras.layers.Layer):
         blocked = tf.pad(blocked, [[0, 0], [0, 0], [memory_length, 0]])
         query_allowed = tf.logical_not(blocked)
         itself = tf.cast(tf.pad(tf.eye(length), [[0, 0], [memory_length, 0]]), tf.bool)
-        return {"positions": relative_position_encoding(
-                    length, memory_length + length, self.hidden_size, self.clamp_len),
-                "content_allowed": tf.logical_or(query_allowed, itself[tf.newaxis]),
-                "query_allowed": query_allowed,
-                "segments": segment_matrix(segment_ids, memory_length)}
+        return {
+            "positions": relative_position_encoding(
+                length, memory_length + length, self.hidden_size, self.clamp_len
+            ),
+            "content_allowed": tf.logical_or(query_allowed, itself[tf.newaxis]),
+            "query_allowed": query_allowed,
+            "segments": segment_matrix(segment_ids, memory_length),
+        }
 
     def get_config(self):
         config = super().get_config()
@@ -145,24 +163,38 @@ class XLNetModel(_OptionalSegments, keras.Model):
     architecture = "XLNetModel"
     config_class = Config
 
-    def __init__(self, config, two_stream=False, with_mems=False, with_pooler=False,
-                 **kwargs):
+    def __init__(self, config, two_stream=False, with_mems=False, with_pooler=False, **kwargs):
         config = as_config(self, config)
         if with_pooler:
             raise ConfigError("XLNet has no pooler (with_pooler must be False)")
         inputs = model_inputs(config, two_stream, with_mems)
         embeddings = TransformerEmbeddings(
-            config.vocab_size, config.hidden_size, max_positions=0, type_vocab_size=0,
-            layer_norm=False, dropout_rate=config.hidden_dropout,
-            initializer_range=config.initializer_range, name="word_embedding")
-        mask_embedding = MaskEmbedding(config.hidden_size, config.initializer_range,
-                                       name="mask_emb")
+            config.vocab_size,
+            config.hidden_size,
+            max_positions=0,
+            type_vocab_size=0,
+            layer_norm=False,
+            dropout_rate=config.hidden_dropout,
+            initializer_range=config.initializer_range,
+            name="word_embedding",
+        )
+        mask_embedding = MaskEmbedding(
+            config.hidden_size, config.initializer_range, name="mask_emb"
+        )
         shared = AttentionInputs(config.hidden_size, config.clamp_len, name="attention_inputs")
-        blocks = [TwoStreamBlock(
-            config.num_heads, config.head_size, config.intermediate_size,
-            activation=config.hidden_act, dropout_rate=config.hidden_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            name=f"layer_{i}") for i in range(config.num_layers)]
+        blocks = [
+            TwoStreamBlock(
+                config.num_heads,
+                config.head_size,
+                config.intermediate_size,
+                activation=config.hidden_act,
+                dropout_rate=config.hidden_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                name=f"layer_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
         dropout = keras.layers.Dropout(config.hidden_dropout)
 
         h = embeddings(inputs["input_ids"])
@@ -174,18 +206,25 @@ class XLNetModel(_OptionalSegments, keras.Model):
             mask_embedding.build(None)
         mems = inputs.get("mems")
         memory_length = 0 if mems is None else tf.shape(mems)[2]
-        attention = shared(inputs["input_mask"], inputs["segment_ids"],
-                           inputs.get("perm_mask"), memory_length)
+        attention = shared(
+            inputs["input_mask"], inputs["segment_ids"], inputs.get("perm_mask"), memory_length
+        )
         positions = dropout(attention["positions"])
         encoder_outputs, new_mems = [], []
         for i, block in enumerate(blocks):
             memory = None if mems is None else mems[:, i]
             if with_mems:
                 new_mems.append(self._cache(h, memory, config))
-            h, g = block(h, positions, g=g, mems=memory,
-                         content_allowed=attention["content_allowed"],
-                         query_allowed=attention["query_allowed"],
-                         segments=attention["segments"], target_mapping=target_mapping)
+            h, g = block(
+                h,
+                positions,
+                g=g,
+                mems=memory,
+                content_allowed=attention["content_allowed"],
+                query_allowed=attention["query_allowed"],
+                segments=attention["segments"],
+                target_mapping=target_mapping,
+            )
             encoder_outputs.append(h)
         outputs = {"sequence_output": dropout(h), "encoder_outputs": encoder_outputs}
         if two_stream:
@@ -207,16 +246,20 @@ class XLNetModel(_OptionalSegments, keras.Model):
         """The next segment's memory of one layer: its input, after the old memory, the
         first ``reuse_len`` positions only, the last ``mem_len`` kept (HF ``cache_mem``)."""
         if config.reuse_len:
-            h = h[:, :config.reuse_len]
+            h = h[:, : config.reuse_len]
         if memory is not None:
             h = tf.concat([memory, h], axis=1)
         if config.mem_len:
-            h = h[:, -config.mem_len:]
+            h = h[:, -config.mem_len :]
         return tf.stop_gradient(h)
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "two_stream": self.two_stream, "with_mems": self.with_mems}
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "two_stream": self.two_stream,
+            "with_mems": self.with_mems,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -228,8 +271,7 @@ class TiedLMHeadWithBias(gpt2.TiedLMHead):
     (HF ``lm_loss``, a Linear whose weight is ``word_embedding``)."""
 
     def build(self, input_shape):
-        self.bias = self.add_weight("bias", [self.embedding_layer.vocab_size],
-                                    initializer="zeros")
+        self.bias = self.add_weight("bias", [self.embedding_layer.vocab_size], initializer="zeros")
         super().build(input_shape)
 
     def call(self, hidden):
@@ -264,8 +306,13 @@ class XLNetLMHeadModel(_XLNetTaskModel):
 
     def _heads(self, encoder, backbone):
         head = TiedLMHeadWithBias(encoder.embedding_layer, name="lm_loss")
-        return ({"sequence_output": backbone["sequence_output"],
-                 "logits": head(backbone["sequence_output"])}, {"lm_head": head})
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "logits": head(backbone["sequence_output"]),
+            },
+            {"lm_head": head},
+        )
 
 
 class XLNetPermutationLM(XLNetLMHeadModel):
@@ -277,9 +324,14 @@ class XLNetPermutationLM(XLNetLMHeadModel):
 
     def _heads(self, encoder, backbone):
         head = TiedLMHeadWithBias(encoder.embedding_layer, name="lm_loss")
-        return ({"sequence_output": backbone["sequence_output"],
-                 "query_output": backbone["query_output"],
-                 "logits": head(backbone["query_output"])}, {"lm_head": head})
+        return (
+            {
+                "sequence_output": backbone["sequence_output"],
+                "query_output": backbone["query_output"],
+                "logits": head(backbone["query_output"]),
+            },
+            {"lm_head": head},
+        )
 
 
 def next_token_features(input_ids):
@@ -291,17 +343,24 @@ def next_token_features(input_ids):
     batch, length = tf.shape(input_ids)[0], tf.shape(input_ids)[1] + 1
     ids = tf.concat([input_ids, tf.zeros([batch, 1], tf.int32)], axis=1)
     last = tf.one_hot(length - 1, length)
-    return {"input_ids": ids, "input_mask": tf.ones_like(ids),
-            "segment_ids": -tf.ones_like(ids),
-            "perm_mask": tf.broadcast_to(last, [batch, length, length]),
-            "target_mapping": tf.broadcast_to(last, [batch, 1, length])}
+    return {
+        "input_ids": ids,
+        "input_mask": tf.ones_like(ids),
+        "segment_ids": -tf.ones_like(ids),
+        "perm_mask": tf.broadcast_to(last, [batch, length, length]),
+        "target_mapping": tf.broadcast_to(last, [batch, 1, length]),
+    }
 
 
 FAMILY = Family(
-    "xlnet", Config,
+    "xlnet",
+    Config,
     tasks={"backbone": XLNetModel, "lm": XLNetLMHeadModel, "pretraining": XLNetPermutationLM},
-    converter="tfmodels.convert.xlnet", tokenizer="sentencepiece", packing="bert",
-    objective="permutation_lm")
+    converter="tfmodels.convert.xlnet",
+    tokenizer="sentencepiece",
+    packing="bert",
+    objective="permutation_lm",
+)
 
 
 def from_config(config):

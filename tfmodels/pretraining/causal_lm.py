@@ -7,6 +7,7 @@ model's ``logits`` at position t are scored against token t + 1: the shift is in
 :func:`causal_lm_loss`, so records hold ``labels`` aligned with ``input_ids``
 (-100 on padding).
 """
+
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
@@ -28,16 +29,18 @@ def blocks(stream, seq_length):
     """Consecutive ``seq_length`` pieces of ``stream``; the last may be shorter."""
     if seq_length < 2:
         raise ConfigError(f"causal LM: seq_length must be at least 2, got {seq_length}")
-    return [stream[i:i + seq_length] for i in range(0, len(stream), seq_length)]
+    return [stream[i : i + seq_length] for i in range(0, len(stream), seq_length)]
 
 
 def causal_lm_example(ids, seq_length, pad_id):
     """One ``tf.train.Example``: ``input_ids``, ``input_mask``, ``segment_ids`` (0) and
     ``labels`` (the ids, -100 on padding) [seq_length]."""
-    features = {"input_ids": _int_feature(_pad(ids, seq_length, pad_id)),
-                "input_mask": _int_feature(_pad([1] * len(ids), seq_length)),
-                "segment_ids": _int_feature([0] * seq_length),
-                "labels": _int_feature(_pad(ids, seq_length, IGNORE))}
+    features = {
+        "input_ids": _int_feature(_pad(ids, seq_length, pad_id)),
+        "input_mask": _int_feature(_pad([1] * len(ids), seq_length)),
+        "segment_ids": _int_feature([0] * seq_length),
+        "labels": _int_feature(_pad(ids, seq_length, IGNORE)),
+    }
     return tf.train.Example(features=tf.train.Features(feature=features))
 
 
@@ -62,12 +65,14 @@ def causal_lm_loss(model, batch, training):
     """Next-token cross-entropy: ``model(features)["logits"]`` [B, S, V] at t against
     token t + 1; padding (label -100, or ``input_mask`` 0 without labels) not scored.
     Metrics: ``lm_loss``, ``lm_accuracy``, ``lm_tokens`` (tokens scored)."""
-    out = model({"input_ids": batch["input_ids"], "input_mask": batch["input_mask"]},
-                training=training)
+    out = model(
+        {"input_ids": batch["input_ids"], "input_mask": batch["input_mask"]}, training=training
+    )
     if "labels" in batch:
         labels = tf.cast(batch["labels"], tf.int32)
     else:
-        labels = tf.where(tf.not_equal(batch["input_mask"], 0),
-                          tf.cast(batch["input_ids"], tf.int32), IGNORE)
+        labels = tf.where(
+            tf.not_equal(batch["input_mask"], 0), tf.cast(batch["input_ids"], tf.int32), IGNORE
+        )
     labels = labels[:, 1:]
     return token_loss(out["logits"][:, :-1], labels, tf.not_equal(labels, IGNORE))

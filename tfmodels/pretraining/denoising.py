@@ -12,6 +12,7 @@ merge; here the spans (0-length ones included) take distinct gaps between the ke
 tokens, so every span keeps its own ``<mask>`` and the measured span lengths are the
 drawn ones. Spans are over tokens, not whole words (fairseq's ``mask_whole_word``).
 """
+
 import numpy as np
 
 from tfmodels.errors import ConfigError
@@ -63,7 +64,7 @@ def infilling_spans(length, rng, ratio=MASK_RATIO, poisson_lambda=POISSON_LAMBDA
     while sum(lengths) < budget:
         lengths.append(min(int(rng.poisson(poisson_lambda)), budget - sum(lengths)))
     kept = length - budget
-    lengths = lengths[:kept + 1]  # one span per gap among the kept tokens
+    lengths = lengths[: kept + 1]  # one span per gap among the kept tokens
     gaps = np.sort(rng.choice(kept + 1, len(lengths), replace=False))
     spans, masked_before = [], 0
     for gap, span_length in zip(gaps, lengths):
@@ -72,8 +73,9 @@ def infilling_spans(length, rng, ratio=MASK_RATIO, poisson_lambda=POISSON_LAMBDA
     return spans
 
 
-def text_infilling(tokens, rng, mask_token, ratio=MASK_RATIO, poisson_lambda=POISSON_LAMBDA,
-                   spans=None):
+def text_infilling(
+    tokens, rng, mask_token, ratio=MASK_RATIO, poisson_lambda=POISSON_LAMBDA, spans=None
+):
     """Each span of :func:`infilling_spans` (or ``spans``) replaced by one ``mask_token``."""
     spans = infilling_spans(len(tokens), rng, ratio, poisson_lambda) if spans is None else spans
     output, position = [], 0
@@ -107,7 +109,7 @@ def sentence_blocks(documents, max_tokens):
         block = []
         for sentence in document:
             for begin in range(0, len(sentence), max_tokens):
-                piece = list(sentence[begin:begin + max_tokens])
+                piece = list(sentence[begin : begin + max_tokens])
                 if sum(map(len, block)) + len(piece) > max_tokens:
                     blocks.append(block)
                     block = []
@@ -127,15 +129,18 @@ def denoising_examples(documents, vocab, options, rng):
     bos, eos = vocab.ids[vocab.cls_token], vocab.ids[vocab.sep_token]
     pad, mask = vocab.ids[vocab.pad_token], vocab.ids[vocab.mask_token]
     seq_length = options.seq_length
-    blocks = [[[vocab.ids[t] for t in s] for s in block]
-              for block in sentence_blocks(documents, seq_length - 2)]
+    blocks = [
+        [[vocab.ids[t] for t in s] for s in block]
+        for block in sentence_blocks(documents, seq_length - 2)
+    ]
     for _ in range(options.dupe_factor):
         for i in rng.permutation(len(blocks)):
             original = [t for s in blocks[i] for t in s]
             permuted = [t for s in sentence_permutation(blocks[i], rng) for t in s]
-            noised = text_infilling(permuted, rng, mask, ratio)[:seq_length - 2]
-            yield seq2seq_example([bos, *noised, eos], [bos, *original, eos], seq_length,
-                                  seq_length, pad, eos)
+            noised = text_infilling(permuted, rng, mask, ratio)[: seq_length - 2]
+            yield seq2seq_example(
+                [bos, *noised, eos], [bos, *original, eos], seq_length, seq_length, pad, eos
+            )
 
 
 def denoising_features(seq_length, max_predictions=20):

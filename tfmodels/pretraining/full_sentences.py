@@ -11,6 +11,7 @@ Pipeline: documents (``sentence_pairs.read_documents``) -> :func:`pack_full_sent
 -> :func:`write_full_sentence_records` (unmasked ids) -> ``records.pretraining_dataset``
 with ``dynamic=...``, which masks every batch in ``tf.data``.
 """
+
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
@@ -40,7 +41,7 @@ def pack_full_sentences(documents, max_length=512, start_id=0, end_id=2, separat
         new_document = bool(current)
         for sentence in document:
             for begin in range(0, len(sentence), budget):
-                piece = list(sentence[begin:begin + budget])
+                piece = list(sentence[begin : begin + budget])
                 if len(current) + new_document + len(piece) > budget:
                     close()
                     new_document = False
@@ -59,18 +60,20 @@ def encode_example(ids, seq_length, pad_id=1):
     loss ignores it; it is there because the record layout has it.
     """
     if len(ids) > seq_length:
-        raise ConfigError(f"an example of {len(ids)} tokens does not fit seq_length "
-                          f"{seq_length}")
+        raise ConfigError(f"an example of {len(ids)} tokens does not fit seq_length {seq_length}")
     padding = [pad_id] * (seq_length - len(ids))
-    features = {"input_ids": _int_feature(list(ids) + padding),
-                "input_mask": _int_feature(_pad([1] * len(ids), seq_length)),
-                "segment_ids": _int_feature([0] * seq_length),
-                "next_sentence_labels": _int_feature([0])}
+    features = {
+        "input_ids": _int_feature(list(ids) + padding),
+        "input_mask": _int_feature(_pad([1] * len(ids), seq_length)),
+        "segment_ids": _int_feature([0] * seq_length),
+        "next_sentence_labels": _int_feature([0]),
+    }
     return tf.train.Example(features=tf.train.Features(feature=features))
 
 
-def write_full_sentence_records(documents, output_prefix, num_shards, seq_length=512, rng=None,
-                                start_id=0, end_id=2, pad_id=1):
+def write_full_sentence_records(
+    documents, output_prefix, num_shards, seq_length=512, rng=None, start_id=0, end_id=2, pad_id=1
+):
     """Packs ``documents`` and writes the examples as TFRecord shards (shuffled by
     ``rng`` when given); returns (paths, number of examples).
 
@@ -80,5 +83,6 @@ def write_full_sentence_records(documents, output_prefix, num_shards, seq_length
     examples = pack_full_sentences(documents, seq_length, start_id, end_id)
     if rng is not None:
         examples = [examples[i] for i in rng.permutation(len(examples))]
-    return write_shards((encode_example(e, seq_length, pad_id) for e in examples),
-                        output_prefix, num_shards)
+    return write_shards(
+        (encode_example(e, seq_length, pad_id) for e in examples), output_prefix, num_shards
+    )

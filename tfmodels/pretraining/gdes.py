@@ -14,9 +14,10 @@ DeBERTa checkpoint (:meth:`GdesPretrainer.discriminator_backbone`).
 
 The objective is ELECTRA's (:mod:`tfmodels.pretraining.replaced_token_detection`:
 sampling, labels, losses, ``RTD_WEIGHT``); the generator is DeBERTa's MLM with the
-enhanced mask decoder (:class:`tfmodels.models.deberta.DebertaPretrainer`) and the
+enhanced mask decoder (:class:`tfmodels.models.deberta.DebertaV2ForPreTraining`) and the
 discriminator a DeBERTa encoder with an RTD head. Batches are masked-LM features.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -71,7 +72,7 @@ def _deberta_config(config):
 
 
 class GdesPretrainer(keras.Model):
-    """Generator (:class:`DebertaPretrainer`, EMD masked LM) and discriminator (DeBERTa
+    """Generator (:class:`DebertaV2ForPreTraining`, EMD masked LM) and discriminator (DeBERTa
     encoder + RTD head, table E_G + E_Delta); ``model(batch)`` is one RTD pass.
 
     Returns what :class:`ElectraPretrainer` returns (``mlm_logits`` [B, P, V] at the
@@ -79,31 +80,41 @@ class GdesPretrainer(keras.Model):
     ``rtd_labels``, ``rtd_logits``), so :func:`gdes_pretraining_loss` is ELECTRA's loss.
     """
 
-    def __init__(self, generator_config, discriminator_config, name="gdes_pretrainer",
-                 **kwargs):
+    def __init__(self, generator_config, discriminator_config, name="gdes_pretrainer", **kwargs):
         super().__init__(name=name, **kwargs)
         gen, disc = _deberta_config(generator_config), _deberta_config(discriminator_config)
         check_shared_fields(gen, disc, SHARED_FIELDS)
         self.generator_config, self.discriminator_config = gen, disc
-        self.generator = deberta.DebertaPretrainer(gen, name="generator")
+        self.generator = deberta.DebertaV2ForPreTraining(gen, name="generator")
         embeddings = GradientDisentangledEmbeddings(
-            self.generator.encoder.embedding_layer, vocab_size=disc.vocab_size,
+            self.generator.encoder.embedding_layer,
+            vocab_size=disc.vocab_size,
             embedding_size=disc.hidden_size,
             max_positions=disc.max_position_embeddings if disc.position_biased_input else 0,
-            type_vocab_size=disc.type_vocab_size, layer_norm_eps=disc.layer_norm_eps,
-            dropout_rate=disc.hidden_dropout, initializer_range=disc.initializer_range,
-            name="embeddings")
+            type_vocab_size=disc.type_vocab_size,
+            layer_norm_eps=disc.layer_norm_eps,
+            dropout_rate=disc.hidden_dropout,
+            initializer_range=disc.initializer_range,
+            name="embeddings",
+        )
         inputs = feature_inputs()
-        self.discriminator_encoder = deberta.DebertaEncoder(disc, embedding_layer=embeddings,
-                                                            name="encoder")
-        self.rtd_head = ClassificationHead(1, inner_dim=disc.hidden_size,
-                                           activation=disc.hidden_act, dropout_rate=0.0,
-                                           initializer_range=disc.initializer_range,
-                                           name="rtd")
+        self.discriminator_encoder = deberta.DebertaV2Model(
+            disc, embedding_layer=embeddings, name="encoder"
+        )
+        self.rtd_head = ClassificationHead(
+            1,
+            inner_dim=disc.hidden_size,
+            activation=disc.hidden_act,
+            dropout_rate=0.0,
+            initializer_range=disc.initializer_range,
+            name="rtd",
+        )
         sequence = self.discriminator_encoder(inputs)["sequence_output"]
         self.discriminator = keras.Model(
-            inputs, {"sequence_output": sequence, "rtd_logits": self.rtd_head(sequence)[..., 0]},
-            name="discriminator")
+            inputs,
+            {"sequence_output": sequence, "rtd_logits": self.rtd_head(sequence)[..., 0]},
+            name="discriminator",
+        )
         self.disentangled_embeddings = embeddings
         self.built = True
 
@@ -119,35 +130,49 @@ class GdesPretrainer(keras.Model):
 
     def call(self, batch, training=None):
         ids, mask = batch["input_ids"], batch["input_mask"]
-        features = {"input_ids": ids, "input_mask": mask,
-                    "segment_ids": batch.get("segment_ids", tf.zeros_like(ids))}
+        features = {
+            "input_ids": ids,
+            "input_mask": mask,
+            "segment_ids": batch.get("segment_ids", tf.zeros_like(ids)),
+        }
         positions, chosen = batch["masked_lm_positions"], batch["masked_lm_weights"] > 0
         decoded = self.generator(features, training=training)["decoder_output"]
         # The MLM head at the masked positions only: [B, P, V] instead of [B, S, V].
-        mlm_logits = tf.cast(self.generator.mlm_head(
-            tf.gather(decoded, positions, batch_dims=1)), tf.float32)
+        mlm_logits = tf.cast(
+            self.generator.mlm_head(tf.gather(decoded, positions, batch_dims=1)), tf.float32
+        )
         sampled = sample_from_softmax(mlm_logits)
         original = place_at(ids, positions, batch["masked_lm_ids"], chosen)
         corrupted = place_at(ids, positions, sampled, chosen)
-        rtd_logits = self.discriminator({**features, "input_ids": corrupted},
-                                        training=training)["rtd_logits"]
-        return {"mlm_logits": mlm_logits, "sampled_ids": sampled, "original_ids": original,
-                "corrupted_ids": corrupted,
-                "rtd_labels": replaced_token_labels(corrupted, original),
-                "rtd_logits": rtd_logits}
+        rtd_logits = self.discriminator({**features, "input_ids": corrupted}, training=training)[
+            "rtd_logits"
+        ]
+        return {
+            "mlm_logits": mlm_logits,
+            "sampled_ids": sampled,
+            "original_ids": original,
+            "corrupted_ids": corrupted,
+            "rtd_labels": replaced_token_labels(corrupted, original),
+            "rtd_logits": rtd_logits,
+        }
 
     def discriminator_backbone(self):
-        """A plain :class:`DebertaEncoder` with the discriminator's weights and E_G + E_Delta
+        """A plain :class:`DebertaV2Model` with the discriminator's weights and E_G + E_Delta
         as its token table: saved with ``save_pretrained`` it is a DebertaV2Model checkpoint."""
-        plain = deberta.DebertaEncoder(self.discriminator_config, name="encoder")
-        check_and_assign(converter.backbone_weights(plain),
-                         read_weights(converter.backbone_weights(self.discriminator_encoder)),
-                         "GDES discriminator")
+        plain = deberta.DebertaV2Model(self.discriminator_config, name="encoder")
+        check_and_assign(
+            converter.backbone_weights(plain),
+            read_weights(converter.backbone_weights(self.discriminator_encoder)),
+            "GDES discriminator",
+        )
         return plain
 
     def get_config(self):
-        return {"generator_config": self.generator_config.to_dict(),
-                "discriminator_config": self.discriminator_config.to_dict(), "name": self.name}
+        return {
+            "generator_config": self.generator_config.to_dict(),
+            "discriminator_config": self.discriminator_config.to_dict(),
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -167,5 +192,10 @@ def build_pretrainer(cfg, init_checkpoint=None):
     discriminator (``model.name``) and generator (``task.generator``)."""
     from tfmodels.pretraining.pretrain_experiment import build_generator_discriminator
 
-    return build_generator_discriminator(cfg, init_checkpoint, GdesPretrainer, "deberta-v2",
-                                         "rtd_gdes (DeBERTaV3, He et al. 2023, 3.2)")
+    return build_generator_discriminator(
+        cfg,
+        init_checkpoint,
+        GdesPretrainer,
+        "deberta-v2",
+        "rtd_gdes (DeBERTaV3, He et al. 2023, 3.2)",
+    )

@@ -9,6 +9,7 @@ masking" release; byte-level BPE and SentencePiece mark word *starts* instead,
 (:func:`dynamic_masking`, tf-text's ``mask_language_model``) draws a new mask each time a
 batch is read (RoBERTa, Liu et al. 2019, section 4.1).
 """
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -28,16 +29,24 @@ def word_groups(tokens, special_tokens, whole_word, word_start=None):
     for i, token in enumerate(tokens):
         if token in special_tokens:
             continue
-        if whole_word and groups and continues_word(token, word_start) and \
-                groups[-1][-1] == i - 1:
+        if whole_word and groups and continues_word(token, word_start) and groups[-1][-1] == i - 1:
             groups[-1].append(i)
         else:
             groups.append([i])
     return groups
 
 
-def mask_tokens(tokens, vocab, rng, mask_rate=0.15, max_predictions=20, whole_word=False,
-                special_tokens=("[CLS]", "[SEP]", "[PAD]"), mask_token="[MASK]", word_start=None):
+def mask_tokens(
+    tokens,
+    vocab,
+    rng,
+    mask_rate=0.15,
+    max_predictions=20,
+    whole_word=False,
+    special_tokens=("[CLS]", "[SEP]", "[PAD]"),
+    mask_token="[MASK]",
+    word_start=None,
+):
     """Returns (masked tokens, sorted positions, original tokens at those positions)."""
     groups = word_groups(tokens, set(special_tokens), whole_word, word_start)
     rng.shuffle(groups)
@@ -60,8 +69,9 @@ def mask_tokens(tokens, vocab, rng, mask_rate=0.15, max_predictions=20, whole_wo
     return output, chosen, [tokens[i] for i in chosen]
 
 
-def dynamic_masking(input_ids, input_mask, vocab_size, mask_id, special_ids,
-                    max_predictions=20, mask_rate=0.15):
+def dynamic_masking(
+    input_ids, input_mask, vocab_size, mask_id, special_ids, max_predictions=20, mask_rate=0.15
+):
     """Masks a padded batch [B, S] in-graph; returns the MLM features BERT's records carry.
 
     ``masked_lm_positions``/``masked_lm_ids``/``masked_lm_weights`` are [B, max_predictions],
@@ -70,16 +80,20 @@ def dynamic_masking(input_ids, input_mask, vocab_size, mask_id, special_ids,
     lengths = tf.reduce_sum(tf.cast(input_mask, tf.int64), axis=1)
     ragged = tf.RaggedTensor.from_tensor(tf.cast(input_ids, tf.int64), lengths=lengths)
     selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=max_predictions, selection_rate=mask_rate,
-        unselectable_ids=list(special_ids))
-    chooser = tf_text.MaskValuesChooser(vocab_size, mask_id, mask_token_rate=0.8,
-                                        random_token_rate=0.1)
+        max_selections_per_batch=max_predictions,
+        selection_rate=mask_rate,
+        unselectable_ids=list(special_ids),
+    )
+    chooser = tf_text.MaskValuesChooser(
+        vocab_size, mask_id, mask_token_rate=0.8, random_token_rate=0.1
+    )
     masked, positions, originals = tf_text.mask_language_model(ragged, selector, chooser)
     shape = [None, max_predictions]
     weights = tf.ones_like(positions, tf.float32).to_tensor(shape=shape)
     return {
-        "input_ids": tf.cast(masked.to_tensor(shape=tf.shape(input_ids, out_type=tf.int64)),
-                             tf.int32),
+        "input_ids": tf.cast(
+            masked.to_tensor(shape=tf.shape(input_ids, out_type=tf.int64)), tf.int32
+        ),
         "input_mask": tf.cast(input_mask, tf.int32),
         "masked_lm_positions": tf.cast(positions.to_tensor(shape=shape), tf.int32),
         "masked_lm_ids": tf.cast(originals.to_tensor(shape=shape), tf.int32),

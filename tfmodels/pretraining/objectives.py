@@ -8,6 +8,7 @@ al. 2020, 3.1; the head is the same, only the data differ). RoBERTa drops it
 (Liu et al. 2019, 4.2). Each ``*_loss`` is a Trainer ``loss_fn`` named in
 :mod:`tfmodels.pretraining.registry`.
 """
+
 import tensorflow as tf
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
@@ -28,8 +29,9 @@ def _masked_lm(model, batch, training):
     # The head runs on the masked positions only: [B, P, V] logits instead of [B, S, V]
     # (the model's full ``mlm_logits`` output is unused here and pruned from the graph).
     hidden = tf.gather(out["sequence_output"], batch["masked_lm_positions"], batch_dims=1)
-    mlm_loss, mlm_accuracy = masked_lm_loss(model.mlm_head(hidden), batch["masked_lm_ids"],
-                                            batch["masked_lm_weights"])
+    mlm_loss, mlm_accuracy = masked_lm_loss(
+        model.mlm_head(hidden), batch["masked_lm_ids"], batch["masked_lm_weights"]
+    )
     return out, mlm_loss, {"mlm_loss": mlm_loss, "mlm_accuracy": mlm_accuracy}
 
 
@@ -37,11 +39,14 @@ def sentence_loss(logits, labels, prefix):
     """Mean 2-way cross-entropy and accuracy of ``sentence_logits``, named ``{prefix}_*``."""
     labels = labels[:, 0]
     logits = tf.cast(logits, tf.float32)
-    loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
-        labels, logits, from_logits=True))
+    loss = tf.reduce_mean(
+        tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    )
     correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
-    return loss, {f"{prefix}_loss": loss,
-                  f"{prefix}_accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}
+    return loss, {
+        f"{prefix}_loss": loss,
+        f"{prefix}_accuracy": tf.reduce_mean(tf.cast(correct, tf.float32)),
+    }
 
 
 def masked_lm_only_loss(model, batch, training):
@@ -53,8 +58,9 @@ def masked_lm_only_loss(model, batch, training):
 def _masked_lm_and_sentence(model, batch, training, prefix):
     out, loss, metrics = _masked_lm(model, batch, training)
     if "sentence_logits" in out:  # the registry checks mlm_nsp/mlm_sop models have the head
-        sentence, more = sentence_loss(out["sentence_logits"], batch["next_sentence_labels"],
-                                       prefix)
+        sentence, more = sentence_loss(
+            out["sentence_logits"], batch["next_sentence_labels"], prefix
+        )
         loss += sentence
         metrics.update(more)
     return loss, metrics

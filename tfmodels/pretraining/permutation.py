@@ -16,6 +16,7 @@ batch of them, and :func:`permutation_lm_loss` is the Trainer ``loss_fn`` for
 text cut into blocks as for the causal LM, each with one drawn order per
 ``dupe_factor`` pass (XLNet samples a new order every time it sees a sequence).
 """
+
 import math
 
 import numpy as np
@@ -37,8 +38,9 @@ def num_predictions(length, partial_prediction=PARTIAL_PREDICTION):
     return max(1, math.ceil(length / partial_prediction))
 
 
-def permutation_example(input_ids, rng, input_mask=None, partial_prediction=PARTIAL_PREDICTION,
-                        candidates=None):
+def permutation_example(
+    input_ids, rng, input_mask=None, partial_prediction=PARTIAL_PREDICTION, candidates=None
+):
     """One sequence's permutation-LM features (numpy).
 
     ``input_ids`` [S]; ``input_mask`` [S] (1: real token; default all); ``candidates`` [S]
@@ -56,7 +58,7 @@ def permutation_example(input_ids, rng, input_mask=None, partial_prediction=PART
     allowed = real if candidates is None else real & np.asarray(candidates).astype(bool)
     positions = rng.permutation(np.flatnonzero(allowed))
     count = min(len(positions), max(1, round(len(positions) / partial_prediction)))
-    targets = positions[len(positions) - count:]
+    targets = positions[len(positions) - count :]
     order = np.full(length, -1, np.int32)
     order[targets] = np.arange(count)
     # Query i may see key j iff j comes strictly earlier in the order; context ranks as -1
@@ -70,15 +72,22 @@ def permutation_example(input_ids, rng, input_mask=None, partial_prediction=PART
     target_ids[:count] = input_ids[targets]
     weights = np.zeros(predictions, np.float32)
     weights[:count] = 1.0
-    return {"perm_mask": perm_mask.astype(np.float32), "target_mapping": target_mapping,
-            "target_ids": target_ids, "target_weights": weights, "order": order}
+    return {
+        "perm_mask": perm_mask.astype(np.float32),
+        "target_mapping": target_mapping,
+        "target_ids": target_ids,
+        "target_weights": weights,
+        "order": order,
+    }
 
 
 def permutation_batch(features, rng, partial_prediction=PARTIAL_PREDICTION):
     """``features`` (numpy ``input_ids``, ``input_mask``, ``segment_ids`` [B, S]) with the
     permutation-LM features of every row added (stacked :func:`permutation_example`)."""
-    rows = [permutation_example(ids, rng, mask, partial_prediction)
-            for ids, mask in zip(features["input_ids"], features["input_mask"])]
+    rows = [
+        permutation_example(ids, rng, mask, partial_prediction)
+        for ids, mask in zip(features["input_ids"], features["input_mask"])
+    ]
     batch = dict(features)
     for key in ("perm_mask", "target_mapping", "target_ids", "target_weights"):
         batch[key] = np.stack([row[key] for row in rows])
@@ -105,12 +114,15 @@ def permutation_examples(documents, vocab, options, rng):
             ids = _pad(pieces[i], length, pad)
             mask = _pad([1] * len(pieces[i]), length)
             example = permutation_example(np.asarray(ids), rng, np.asarray(mask))
-            features = {"input_ids": _int_feature(ids), "input_mask": _int_feature(mask),
-                        "segment_ids": _int_feature([0] * length),
-                        "perm_mask": _float_feature(example["perm_mask"].ravel()),
-                        "target_mapping": _float_feature(example["target_mapping"].ravel()),
-                        "target_ids": _int_feature(example["target_ids"]),
-                        "target_weights": _float_feature(example["target_weights"])}
+            features = {
+                "input_ids": _int_feature(ids),
+                "input_mask": _int_feature(mask),
+                "segment_ids": _int_feature([0] * length),
+                "perm_mask": _float_feature(example["perm_mask"].ravel()),
+                "target_mapping": _float_feature(example["target_mapping"].ravel()),
+                "target_ids": _int_feature(example["target_ids"]),
+                "target_weights": _float_feature(example["target_weights"]),
+            }
             yield tf.train.Example(features=tf.train.Features(feature=features))
 
 
@@ -119,7 +131,9 @@ def permutation_features(seq_length, max_predictions=20):
     parser to [S, S] and [P, S]."""
     del max_predictions
     predictions = num_predictions(seq_length)
-    return {"perm_mask": tf.io.FixedLenFeature([seq_length, seq_length], tf.float32),
-            "target_mapping": tf.io.FixedLenFeature([predictions, seq_length], tf.float32),
-            "target_ids": tf.io.FixedLenFeature([predictions], tf.int64),
-            "target_weights": tf.io.FixedLenFeature([predictions], tf.float32)}
+    return {
+        "perm_mask": tf.io.FixedLenFeature([seq_length, seq_length], tf.float32),
+        "target_mapping": tf.io.FixedLenFeature([predictions, seq_length], tf.float32),
+        "target_ids": tf.io.FixedLenFeature([predictions], tf.int64),
+        "target_weights": tf.io.FixedLenFeature([predictions], tf.float32),
+    }

@@ -4,6 +4,7 @@ The objective (:mod:`tfmodels.pretraining.registry`) decides which pretrainer is
 built, which features are read and the loss: ``task.objective``, else the model
 family's default (BERT mlm_nsp, RoBERTa mlm, ALBERT mlm_sop, ELECTRA rtd).
 """
+
 import dataclasses
 import inspect
 import os
@@ -24,11 +25,11 @@ from tfmodels.training.task import Task
 @dataclasses.dataclass
 class PretrainingConfig(TaskConfig):
     type: str = "pretraining"
-    input_files: Optional[str] = None     # TFRecord glob (create_pretraining_data.py)
-    objective: Optional[str] = None       # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
-    generator: Optional[str] = None       # rtd: the generator: a named model, YAML or HF dir
+    input_files: Optional[str] = None  # TFRecord glob (create_pretraining_data.py)
+    objective: Optional[str] = None  # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
+    generator: Optional[str] = None  # rtd: the generator: a named model, YAML or HF dir
     init_checkpoint: Optional[str] = None  # initial weights: a tfmodels TF checkpoint (or HF dir)
-    max_predictions_per_seq: int = 20     # masked positions per sequence
+    max_predictions_per_seq: int = 20  # masked positions per sequence
     mask_rate: float = 0.15
     dynamic_masking: bool = True
 
@@ -78,8 +79,9 @@ def build_pretrainer(cfg, init_checkpoint=None, objective=None):
     if ":" in objective.architecture:  # a pretrainer class outside the family tables
         from tfmodels.api import load_model_config
 
-        config = (tfmodels.from_pretrained(source).config if source
-                  else load_model_config(cfg.model.name))
+        config = (
+            tfmodels.from_pretrained(source).config if source else load_model_config(cfg.model.name)
+        )
         model = objective.hook("architecture")(config)
         _restore(model, init_checkpoint)
         return model, source
@@ -108,8 +110,9 @@ def build_electra_pretrainer(cfg, init_checkpoint=None):
     """ELECTRA's generator + discriminator (objective rtd)."""
     from tfmodels.pretraining.replaced_token_detection import ElectraPretrainer
 
-    return build_generator_discriminator(cfg, init_checkpoint, ElectraPretrainer, "electra",
-                                         "rtd (ELECTRA, Clark et al. 2020, 2)")
+    return build_generator_discriminator(
+        cfg, init_checkpoint, ElectraPretrainer, "electra", "rtd (ELECTRA, Clark et al. 2020, 2)"
+    )
 
 
 def build_generator_discriminator(cfg, init_checkpoint, pretrainer_class, family, objective):
@@ -120,25 +123,31 @@ def build_generator_discriminator(cfg, init_checkpoint, pretrainer_class, family
     if not discriminator:
         raise ConfigError("set model.name (a tfmodels/configs/models/ name) or model.init_from")
     if not cfg.task.generator:
-        raise ConfigError(f"task.generator: objective {objective} needs the generator's "
-                          "configuration (a tfmodels/configs/models/ name such as "
-                          "electra_small_generator, a YAML path or a HF directory)")
+        raise ConfigError(
+            f"task.generator: objective {objective} needs the generator's "
+            "configuration (a tfmodels/configs/models/ name such as "
+            "electra_small_generator, a YAML path or a HF directory)"
+        )
     disc_config, disc_loaded = _config_and_weights(discriminator, "model")
     gen_config, gen_loaded = _config_and_weights(cfg.task.generator, "task.generator")
     for field, config in (("model", disc_config), ("task.generator", gen_config)):
         if config.family != family:
-            raise ConfigError(f"{field}: objective {objective} trains a {family} generator "
-                              f"and discriminator, but "
-                              f"{discriminator if field == 'model' else cfg.task.generator} "
-                              f"is a {config.family} model")
+            raise ConfigError(
+                f"{field}: objective {objective} trains a {family} generator "
+                f"and discriminator, but "
+                f"{discriminator if field == 'model' else cfg.task.generator} "
+                f"is a {config.family} model"
+            )
     model = pretrainer_class(gen_config, disc_config)
     # Weights of HF checkpoints: the same networks, so the same variable order. The
     # generator goes first, so the discriminator's embeddings win where they are shared.
     for target, loaded in ((model.generator, gen_loaded), (model.discriminator, disc_loaded)):
         if loaded is not None:
             if len(target.weights) != len(loaded.weights):
-                raise ConfigError(f"objective {objective}: {loaded.architecture} weights do not "
-                                  f"fit its {target.name}; start from configuration names")
+                raise ConfigError(
+                    f"objective {objective}: {loaded.architecture} weights do not "
+                    f"fit its {target.name}; start from configuration names"
+                )
             target.set_weights(loaded.get_weights())
     _restore(model, init_checkpoint)
     return model
@@ -153,12 +162,16 @@ def _masking(cfg, source, model_config):
     else:
         vocab_dir = source
     if not vocab_dir:
-        raise ConfigError("dynamic masking needs model.vocab_file (a vocab.txt, vocab.json or "
-                          "spiece.model: the tokenizer of the records, for the mask token)")
+        raise ConfigError(
+            "dynamic masking needs model.vocab_file (a vocab.txt, vocab.json or "
+            "spiece.model: the tokenizer of the records, for the mask token)"
+        )
     vocab = vocabulary_of(tfmodels.preprocessor_from_pretrained(vocab_dir, 3), vocab_dir)
     if len(vocab.tokens) > model_config.vocab_size:
-        raise ConfigError(f"the vocabulary in {vocab_dir} has {len(vocab.tokens)} tokens but "
-                          f"the model's vocab_size is {model_config.vocab_size}")
+        raise ConfigError(
+            f"the vocabulary in {vocab_dir} has {len(vocab.tokens)} tokens but "
+            f"the model's vocab_size is {model_config.vocab_size}"
+        )
     return vocab.dynamic_masking(cfg.task.mask_rate)
 
 
@@ -176,8 +189,9 @@ class PretrainingTask(Task):
         super().prepare(mode)
         cfg, s = self.cfg, self.section
         if not s.input_files:
-            raise ConfigError("task.input_files: give the TFRecord files "
-                              "(create_pretraining_data.py)")
+            raise ConfigError(
+                "task.input_files: give the TFRecord files (create_pretraining_data.py)"
+            )
         if not cfg.trainer.train_steps:
             raise ConfigError("trainer.train_steps is required for pre-training")
         if s.init_checkpoint and _is_pretrained_dir(s.init_checkpoint):
@@ -193,32 +207,45 @@ class PretrainingTask(Task):
         config = getattr(model, "config", None) or model.discriminator_config
         max_positions = getattr(config, "max_position_embeddings", None)  # None: relative only
         if max_positions and cfg.model.seq_length > max_positions:
-            raise ConfigError(f"model.seq_length {cfg.model.seq_length} exceeds the model's "
-                              f"max_position_embeddings {max_positions}")
+            raise ConfigError(
+                f"model.seq_length {cfg.model.seq_length} exceeds the model's "
+                f"max_position_embeddings {max_positions}"
+            )
         self.masked_lm = objective.masking != "none"
         self.dynamic = _masking(cfg, self.source, config) if self.masked_lm else None
-        check_manifests(self.section.input_files, objective.name, self.dynamic is not None,
-                        cfg.model.seq_length)
+        check_manifests(
+            self.section.input_files, objective.name, self.dynamic is not None, cfg.model.seq_length
+        )
         self.architecture = getattr(model, "architecture", None) or type(model).__name__
         return model
 
     def train_dataset(self):
         cfg, s, objective = self.cfg, self.section, self.objective
         extra = objective.extra_features and objective.hook("extra_features")(
-            cfg.model.seq_length, s.max_predictions_per_seq)
+            cfg.model.seq_length, s.max_predictions_per_seq
+        )
         dataset = pretraining_dataset(
-            s.input_files, cfg.data.train_batch_size, cfg.model.seq_length,
-            s.max_predictions_per_seq, self.dynamic, seed=cfg.trainer.seed,
-            shuffle_buffer=cfg.data.shuffle_buffer, sentence_labels=objective.sentence_labels,
-            extra_features=extra, masked_lm=self.masked_lm)
+            s.input_files,
+            cfg.data.train_batch_size,
+            cfg.model.seq_length,
+            s.max_predictions_per_seq,
+            self.dynamic,
+            seed=cfg.trainer.seed,
+            shuffle_buffer=cfg.data.shuffle_buffer,
+            sentence_labels=objective.sentence_labels,
+            extra_features=extra,
+            masked_lm=self.masked_lm,
+        )
         return dataset, None
 
     def describe(self, steps):
         masking = "dynamic" if self.dynamic else "static" if self.masked_lm else "no"
-        return (f"pre-training {self.family} ({self.architecture}) with objective "
-                f"{self.objective.name} ({self.objective.paper}) for {steps} steps, batch "
-                f"{self.cfg.data.train_batch_size}, seq_length {self.cfg.model.seq_length}, "
-                f"{masking} masking")
+        return (
+            f"pre-training {self.family} ({self.architecture}) with objective "
+            f"{self.objective.name} ({self.objective.paper}) for {steps} steps, batch "
+            f"{self.cfg.data.train_batch_size}, seq_length {self.cfg.model.seq_length}, "
+            f"{masking} masking"
+        )
 
     def loss(self):
         return self.objective.hook("loss")

@@ -11,6 +11,7 @@ tokens (``[CLS]``/``<s>``, ...) come from the tokenizer: :class:`Vocabulary`.
 A ``records.json`` beside the shards says how they were written, so
 ``run_pretraining`` can refuse records of another objective or masking.
 """
+
 import contextlib
 import dataclasses
 import glob
@@ -29,8 +30,11 @@ from tfmodels.pretraining.sentence_pairs import instances_from_document
 MANIFEST = "records.json"
 MASK_TOKENS = ("[MASK]", "<mask>")  # where the tokenizer files name none
 # The family a tokenizer directory without config.json most likely belongs to.
-TOKENIZER_FAMILIES = {"ByteBPETokenizer": "roberta", "SentencePieceTokenizer": "albert",
-                      "WordPieceTokenizer": "bert"}
+TOKENIZER_FAMILIES = {
+    "ByteBPETokenizer": "roberta",
+    "SentencePieceTokenizer": "albert",
+    "WordPieceTokenizer": "bert",
+}
 
 
 def _int_feature(values):
@@ -54,7 +58,7 @@ class Vocabulary:
     """
 
     tokens: List[str]
-    cls_token: Optional[str] = "[CLS]"   # None where the tokenizer has none (GPT-2, T5)
+    cls_token: Optional[str] = "[CLS]"  # None where the tokenizer has none (GPT-2, T5)
     sep_token: str = "[SEP]"
     pad_token: str = "[PAD]"
     mask_token: Optional[str] = "[MASK]"  # None for objectives that mask nothing
@@ -72,9 +76,12 @@ class Vocabulary:
 
     def dynamic_masking(self, mask_rate):
         """The ``dynamic`` argument of :func:`pretraining_dataset`."""
-        return {"vocab_size": len(self.tokens), "mask_id": self.ids[self.mask_token],
-                "special_ids": [self.ids[t] for t in self.special_tokens],
-                "mask_rate": mask_rate}
+        return {
+            "vocab_size": len(self.tokens),
+            "mask_id": self.ids[self.mask_token],
+            "special_ids": [self.ids[t] for t in self.special_tokens],
+            "mask_rate": mask_rate,
+        }
 
 
 def vocabulary_of(preprocessor, vocab_dir=None, needs_mask=True):
@@ -110,12 +117,25 @@ def vocabulary_of(preprocessor, vocab_dir=None, needs_mask=True):
     present = set(vocab)
     mask = mask or next((t for t in MASK_TOKENS if t in present), None)
     if mask is None and needs_mask:
-        raise ConfigError(f"the vocabulary in {vocab_dir} has no mask token "
-                          f"({' or '.join(MASK_TOKENS)}) for masked-LM pre-training")
-    word_start = (bytes_to_unicode()[ord(" ")] if isinstance(tokenizer, ByteBPETokenizer) else
-                  SPIECE_UNDERLINE if isinstance(tokenizer, SentencePieceTokenizer) else None)
-    return Vocabulary(vocab, getattr(preprocessor, "cls_token", None), preprocessor.sep_token,
-                      preprocessor.pad_token, mask, word_start)
+        raise ConfigError(
+            f"the vocabulary in {vocab_dir} has no mask token "
+            f"({' or '.join(MASK_TOKENS)}) for masked-LM pre-training"
+        )
+    word_start = (
+        bytes_to_unicode()[ord(" ")]
+        if isinstance(tokenizer, ByteBPETokenizer)
+        else SPIECE_UNDERLINE
+        if isinstance(tokenizer, SentencePieceTokenizer)
+        else None
+    )
+    return Vocabulary(
+        vocab,
+        getattr(preprocessor, "cls_token", None),
+        preprocessor.sep_token,
+        preprocessor.pad_token,
+        mask,
+        word_start,
+    )
 
 
 @dataclasses.dataclass
@@ -134,23 +154,34 @@ class RecordOptions:
 def encode_tokens(tokens, segment_ids, vocab, options, rng, sentence_label=None):
     """One ``tf.train.Example`` of token strings (special tokens included)."""
     seq_length = options.seq_length
-    features = {"segment_ids": _int_feature(_pad(segment_ids, seq_length)),
-                "input_mask": _int_feature(_pad([1] * len(tokens), seq_length))}
+    features = {
+        "segment_ids": _int_feature(_pad(segment_ids, seq_length)),
+        "input_mask": _int_feature(_pad([1] * len(tokens), seq_length)),
+    }
     if sentence_label is not None:
         features["next_sentence_labels"] = _int_feature([int(sentence_label)])
     if options.static_masking:
         tokens, positions, originals = mask_tokens(
-            tokens, vocab.tokens, rng, mask_rate=options.mask_rate,
-            max_predictions=options.max_predictions, whole_word=options.whole_word,
-            special_tokens=vocab.special_tokens, mask_token=vocab.mask_token,
-            word_start=vocab.word_start)
+            tokens,
+            vocab.tokens,
+            rng,
+            mask_rate=options.mask_rate,
+            max_predictions=options.max_predictions,
+            whole_word=options.whole_word,
+            special_tokens=vocab.special_tokens,
+            mask_token=vocab.mask_token,
+            word_start=vocab.word_start,
+        )
         features["masked_lm_positions"] = _int_feature(_pad(positions, options.max_predictions))
         features["masked_lm_ids"] = _int_feature(
-            _pad([vocab.ids[t] for t in originals], options.max_predictions))
+            _pad([vocab.ids[t] for t in originals], options.max_predictions)
+        )
         features["masked_lm_weights"] = _float_feature(
-            _pad([1.0] * len(positions), options.max_predictions))
-    features["input_ids"] = _int_feature(_pad([vocab.ids[t] for t in tokens], seq_length,
-                                              vocab.ids[vocab.pad_token]))
+            _pad([1.0] * len(positions), options.max_predictions)
+        )
+    features["input_ids"] = _int_feature(
+        _pad([vocab.ids[t] for t in tokens], seq_length, vocab.ids[vocab.pad_token])
+    )
     return tf.train.Example(features=tf.train.Features(feature=features))
 
 
@@ -161,26 +192,38 @@ def encode_pair(tokens_a, tokens_b, vocab, options, rng, sentence_label=None):
     return encode_tokens(tokens, segments, vocab, options, rng, sentence_label)
 
 
-def encode_example(tokens_a, tokens_b, is_random_next, vocab, token_ids, seq_length, rng,
-                   static_masking=True, max_predictions=20, mask_rate=0.15, whole_word=False):
+def encode_example(
+    tokens_a,
+    tokens_b,
+    is_random_next,
+    vocab,
+    token_ids,
+    seq_length,
+    rng,
+    static_masking=True,
+    max_predictions=20,
+    mask_rate=0.15,
+    whole_word=False,
+):
     """One BERT-vocabulary pair example; tokens are strings, ``token_ids`` maps them to ids."""
     del token_ids  # the ids are the vocabulary's order
     options = RecordOptions(seq_length, static_masking, max_predictions, mask_rate, whole_word)
-    return encode_pair(tokens_a, tokens_b, Vocabulary(list(vocab)), options, rng,
-                       is_random_next)
+    return encode_pair(tokens_a, tokens_b, Vocabulary(list(vocab)), options, rng, is_random_next)
 
 
 def next_sentence_examples(documents, vocab, options, rng):
     """mlm_nsp: BERT's sentence pairs, B random half of the time (appendix A.2)."""
-    for a, b, random_next in shuffled_instances(documents, options.seq_length,
-                                                options.dupe_factor, rng, options.short_seq_prob):
+    for a, b, random_next in shuffled_instances(
+        documents, options.seq_length, options.dupe_factor, rng, options.short_seq_prob
+    ):
         yield encode_pair(a, b, vocab, options, rng, random_next)
 
 
 def sentence_order_examples(documents, vocab, options, rng):
     """mlm_sop: ALBERT's segment pairs, swapped half of the time (Lan et al. 2020, 3.1)."""
     for a, b, swapped in sentence_order.sentence_order_instances(
-            documents, options.seq_length, options.dupe_factor, rng, options.short_seq_prob):
+        documents, options.seq_length, options.dupe_factor, rng, options.short_seq_prob
+    ):
         yield encode_pair(a, b, vocab, options, rng, swapped)
 
 
@@ -188,8 +231,13 @@ def segment_pair_examples(documents, vocab, options, rng):
     """rtd: two contiguous segments in their order and no sentence label, as ELECTRA's
     ``build_pretraining_dataset.py`` writes (the SOP instances, never swapped)."""
     for a, b, _ in sentence_order.sentence_order_instances(
-            documents, options.seq_length, options.dupe_factor, rng, options.short_seq_prob,
-            swap_prob=0.0):
+        documents,
+        options.seq_length,
+        options.dupe_factor,
+        rng,
+        options.short_seq_prob,
+        swap_prob=0.0,
+    ):
         yield encode_pair(a, b, vocab, options, rng)
 
 
@@ -198,8 +246,9 @@ def full_sentence_examples(documents, vocab, options, rng):
     2019, 4.2); ``dupe_factor`` passes only with static masks (dynamic ones differ anyway)."""
     from tfmodels.pretraining import full_sentences  # it imports this module
 
-    examples = full_sentences.pack_full_sentences(documents, options.seq_length,
-                                                  vocab.cls_token, vocab.sep_token)
+    examples = full_sentences.pack_full_sentences(
+        documents, options.seq_length, vocab.cls_token, vocab.sep_token
+    )
     for _ in range(options.dupe_factor if options.static_masking else 1):
         for i in rng.permutation(len(examples)):
             yield encode_tokens(examples[i], [0] * len(examples[i]), vocab, options, rng)
@@ -236,8 +285,11 @@ def write_manifest(output_dir, **facts):
 def check_manifests(file_pattern, objective, dynamic, seq_length):
     """ConfigError when the records' ``records.json`` says they were written for another
     objective, with other masking, or for another sequence length."""
-    folders = {os.path.dirname(f) for pattern in file_pattern.split(",")
-               for f in glob.glob(pattern.strip())}
+    folders = {
+        os.path.dirname(f)
+        for pattern in file_pattern.split(",")
+        for f in glob.glob(pattern.strip())
+    }
     for folder in sorted(folders):
         path = os.path.join(folder, MANIFEST)
         if not os.path.isfile(path):
@@ -245,20 +297,28 @@ def check_manifests(file_pattern, objective, dynamic, seq_length):
         with open(path, encoding="utf-8") as f:
             facts = json.load(f)
         if facts.get("objective", objective) != objective:
-            raise ConfigError(f"objective {objective!r}: the records in {folder} were written "
-                              f"for {facts['objective']!r} (create_pretraining_data.py "
-                              f"--objective={objective})")
+            raise ConfigError(
+                f"objective {objective!r}: the records in {folder} were written "
+                f"for {facts['objective']!r} (create_pretraining_data.py "
+                f"--objective={objective})"
+            )
         if facts.get("masking") == "dynamic" and not dynamic:
-            raise ConfigError(f"data.dynamic_masking=false: the records in {folder} hold no "
-                              "masks (written with --masking=dynamic)")
+            raise ConfigError(
+                f"data.dynamic_masking=false: the records in {folder} hold no "
+                "masks (written with --masking=dynamic)"
+            )
         if facts.get("seq_length", seq_length) != seq_length:
-            raise ConfigError(f"model.seq_length {seq_length}: the records in {folder} are "
-                              f"{facts['seq_length']} long")
+            raise ConfigError(
+                f"model.seq_length {seq_length}: the records in {folder} are "
+                f"{facts['seq_length']} long"
+            )
 
 
 def _feature_spec(seq_length, max_predictions, static, sentence_labels=True, masked_lm=True):
-    spec = {name: tf.io.FixedLenFeature([seq_length], tf.int64)
-            for name in ("input_ids", "input_mask", "segment_ids")}
+    spec = {
+        name: tf.io.FixedLenFeature([seq_length], tf.int64)
+        for name in ("input_ids", "input_mask", "segment_ids")
+    }
     if sentence_labels:
         spec["next_sentence_labels"] = tf.io.FixedLenFeature([1], tf.int64)
     if static and masked_lm:
@@ -268,9 +328,19 @@ def _feature_spec(seq_length, max_predictions, static, sentence_labels=True, mas
     return spec
 
 
-def pretraining_dataset(file_pattern, batch_size, seq_length, max_predictions=20,
-                        dynamic=None, seed=0, shuffle_buffer=10000, training=True,
-                        sentence_labels=True, extra_features=None, masked_lm=True):
+def pretraining_dataset(
+    file_pattern,
+    batch_size,
+    seq_length,
+    max_predictions=20,
+    dynamic=None,
+    seed=0,
+    shuffle_buffer=10000,
+    training=True,
+    sentence_labels=True,
+    extra_features=None,
+    masked_lm=True,
+):
     """Batches of pre-training features from TFRecords.
 
     ``dynamic`` = ``{"vocab_size", "mask_id", "special_ids", "mask_rate"}`` (see
@@ -284,26 +354,34 @@ def pretraining_dataset(file_pattern, batch_size, seq_length, max_predictions=20
     files = sorted(f for pattern in file_pattern.split(",") for f in glob.glob(pattern.strip()))
     if not files:
         raise DataError(f"no TFRecord files match {file_pattern!r}")
-    spec = _feature_spec(seq_length, max_predictions, dynamic is None, sentence_labels,
-                         masked_lm)
+    spec = _feature_spec(seq_length, max_predictions, dynamic is None, sentence_labels, masked_lm)
     spec.update(extra_features or {})
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
         ds = ds.shuffle(len(files), seed=seed).repeat()
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(4, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.batch(batch_size, drop_remainder=training)
 
     @tf.autograph.experimental.do_not_convert  # plain TF ops: converting tf-text's masking
-    def parse(serialized):                     # costs ~10 s of tracing and changes nothing
+    def parse(serialized):  # costs ~10 s of tracing and changes nothing
         parsed = tf.io.parse_example(serialized, spec)
-        out = {k: tf.cast(v, tf.float32 if v.dtype == tf.float32 else tf.int32)
-               for k, v in parsed.items()}
+        out = {
+            k: tf.cast(v, tf.float32 if v.dtype == tf.float32 else tf.int32)
+            for k, v in parsed.items()
+        }
         if dynamic is not None:
-            out.update(dynamic_masking(out["input_ids"], out["input_mask"],
-                                       max_predictions=max_predictions, **dynamic))
+            out.update(
+                dynamic_masking(
+                    out["input_ids"], out["input_mask"], max_predictions=max_predictions, **dynamic
+                )
+            )
         return out
 
     return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -314,14 +392,16 @@ def shuffled_instances(documents, seq_length, dupe_factor, rng, short_seq_prob=0
     instances = []
     for _ in range(dupe_factor):
         for index in range(len(documents)):
-            instances.extend(instances_from_document(documents, index, seq_length, rng,
-                                                     short_seq_prob))
+            instances.extend(
+                instances_from_document(documents, index, seq_length, rng, short_seq_prob)
+            )
     order = rng.permutation(len(instances))
     return [instances[i] for i in order]
 
 
-def create_records(input_paths, vocab_dir, output_dir, objective=None, options=None,
-                   num_shards=2, seed=12345):
+def create_records(
+    input_paths, vocab_dir, output_dir, objective=None, options=None, num_shards=2, seed=12345
+):
     """Text files (a sentence a line, a blank line between documents) -> TFRecord shards
     of ``objective``'s examples and their ``records.json``; what create_pretraining_data.py
     runs. ``objective`` defaults to the family default of ``vocab_dir``'s config.json,
@@ -342,8 +422,11 @@ def create_records(input_paths, vocab_dir, output_dir, objective=None, options=N
     pre = tfmodels.preprocessor_from_pretrained(vocab_dir, options.seq_length)
     if not objective:
         config = os.path.join(vocab_dir, "config.json")
-        family = (read_json(config).get("model_type") if os.path.isfile(config) else
-                  TOKENIZER_FAMILIES.get(type(pre.tokenizer).__name__, "bert"))
+        family = (
+            read_json(config).get("model_type")
+            if os.path.isfile(config)
+            else TOKENIZER_FAMILIES.get(type(pre.tokenizer).__name__, "bert")
+        )
         objective = registry.family_default(family) or "mlm_nsp"
     spec = registry.get_objective(objective, source="--objective")
     if options.static_masking is None:
@@ -353,7 +436,7 @@ def create_records(input_paths, vocab_dir, output_dir, objective=None, options=N
     def tokenize(lines):
         out = []
         for start in range(0, len(lines), 512):
-            ids = pre.tokenizer(lines[start:start + 512]).to_list()
+            ids = pre.tokenizer(lines[start : start + 512]).to_list()
             out.extend([vocab.tokens[i] for i in row] for row in ids)
         return out
 
@@ -362,10 +445,16 @@ def create_records(input_paths, vocab_dir, output_dir, objective=None, options=N
     examples = spec.hook("examples")(documents, vocab, options, rng)
     os.makedirs(output_dir, exist_ok=True)
     paths, count = write_shards(examples, os.path.join(output_dir, "pretrain"), num_shards)
-    facts = {"objective": objective, "examples": count, "documents": len(documents),
-             "masking": ("none" if spec.masking == "none" else
-                         "static" if options.static_masking else "dynamic"),
-             "tokenizer": os.path.abspath(vocab_dir), "vocab_size": len(vocab.tokens),
-             **{k: v for k, v in dataclasses.asdict(options).items() if k != "static_masking"}}
+    facts = {
+        "objective": objective,
+        "examples": count,
+        "documents": len(documents),
+        "masking": (
+            "none" if spec.masking == "none" else "static" if options.static_masking else "dynamic"
+        ),
+        "tokenizer": os.path.abspath(vocab_dir),
+        "vocab_size": len(vocab.tokens),
+        **{k: v for k, v in dataclasses.asdict(options).items() if k != "static_masking"},
+    }
     write_manifest(output_dir, **facts)
     return paths, facts

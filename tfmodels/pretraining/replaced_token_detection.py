@@ -18,6 +18,7 @@ Batches are BERT's masked-LM features (masked ``input_ids``, ``input_mask``,
 :func:`tfmodels.pretraining.masking.dynamic_masking`. That masking is BERT's
 80% [MASK] / 10% random / 10% kept; the paper masks with [MASK] alone.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -33,9 +34,11 @@ def check_shared_fields(generator, discriminator, fields):
     """ConfigError unless generator and discriminator agree on the embedding ``fields``."""
     for field in fields:
         if getattr(generator, field) != getattr(discriminator, field):
-            raise ConfigError(f"{field}: the generator ({getattr(generator, field)}) and the "
-                              f"discriminator ({getattr(discriminator, field)}) share their "
-                              "embeddings, so it must be the same")
+            raise ConfigError(
+                f"{field}: the generator ({getattr(generator, field)}) and the "
+                f"discriminator ({getattr(discriminator, field)}) share their "
+                "embeddings, so it must be the same"
+            )
 
 
 def _electra_config(config):
@@ -43,7 +46,7 @@ def _electra_config(config):
 
 
 class ElectraPretrainer(keras.Model):
-    """Generator (:class:`ElectraMaskedLM`) and discriminator (:class:`ElectraDiscriminator`)
+    """Generator (:class:`ElectraForMaskedLM`) and discriminator (:class:`ElectraForPreTraining`)
     with shared embeddings; ``model(batch)`` is one replaced-token-detection pass.
 
     Returns ``mlm_logits`` [B, P, V] (generator, at the masked positions),
@@ -53,21 +56,22 @@ class ElectraPretrainer(keras.Model):
     with :func:`tfmodels.save_pretrained` as HF ElectraForMaskedLM/ElectraForPreTraining.
     """
 
-    def __init__(self, generator_config, discriminator_config, name="electra_pretrainer",
-                 **kwargs):
+    def __init__(self, generator_config, discriminator_config, name="electra_pretrainer", **kwargs):
         super().__init__(name=name, **kwargs)
         gen, disc = _electra_config(generator_config), _electra_config(discriminator_config)
         check_shared_fields(gen, disc, SHARED_FIELDS)
         self.generator_config, self.discriminator_config = gen, disc
-        self.discriminator = electra.ElectraDiscriminator(disc, name="discriminator")
-        self.generator = electra.ElectraMaskedLM(gen, name="generator")
-        electra.share_embeddings(self.discriminator.encoder.embedding_layer,
-                                 self.generator.encoder.embedding_layer)
+        self.discriminator = electra.ElectraForPreTraining(disc, name="discriminator")
+        self.generator = electra.ElectraForMaskedLM(gen, name="generator")
+        electra.share_embeddings(
+            self.discriminator.encoder.embedding_layer, self.generator.encoder.embedding_layer
+        )
         self.built = True  # both networks are built functional models
 
     @classmethod
-    def from_names(cls, generator="electra_small_generator",
-                   discriminator="electra_small_discriminator"):
+    def from_names(
+        cls, generator="electra_small_generator", discriminator="electra_small_discriminator"
+    ):
         """From two named configurations (tfmodels/configs/models/) or YAML paths."""
         from tfmodels.api import load_model_config
 
@@ -78,24 +82,33 @@ class ElectraPretrainer(keras.Model):
         segments = batch.get("segment_ids", tf.zeros_like(ids))
         positions = batch["masked_lm_positions"]
         chosen = batch["masked_lm_weights"] > 0
-        generated = self.generator({"input_ids": ids, "input_mask": mask,
-                                    "segment_ids": segments}, training=training)
+        generated = self.generator(
+            {"input_ids": ids, "input_mask": mask, "segment_ids": segments}, training=training
+        )
         # The MLM head at the masked positions only: [B, P, V] instead of [B, S, V].
         hidden = tf.gather(generated["sequence_output"], positions, batch_dims=1)
         mlm_logits = tf.cast(self.generator.mlm_head(hidden), tf.float32)
         sampled = sample_from_softmax(mlm_logits)
         original = place_at(ids, positions, batch["masked_lm_ids"], chosen)
         corrupted = place_at(ids, positions, sampled, chosen)
-        discriminated = self.discriminator({"input_ids": corrupted, "input_mask": mask,
-                                            "segment_ids": segments}, training=training)
-        return {"mlm_logits": mlm_logits, "sampled_ids": sampled, "original_ids": original,
-                "corrupted_ids": corrupted,
-                "rtd_labels": replaced_token_labels(corrupted, original),
-                "rtd_logits": discriminated["rtd_logits"]}
+        discriminated = self.discriminator(
+            {"input_ids": corrupted, "input_mask": mask, "segment_ids": segments}, training=training
+        )
+        return {
+            "mlm_logits": mlm_logits,
+            "sampled_ids": sampled,
+            "original_ids": original,
+            "corrupted_ids": corrupted,
+            "rtd_labels": replaced_token_labels(corrupted, original),
+            "rtd_logits": discriminated["rtd_logits"],
+        }
 
     def get_config(self):
-        return {"generator_config": self.generator_config.to_dict(),
-                "discriminator_config": self.discriminator_config.to_dict(), "name": self.name}
+        return {
+            "generator_config": self.generator_config.to_dict(),
+            "discriminator_config": self.discriminator_config.to_dict(),
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -144,13 +157,21 @@ def replaced_token_loss(logits, labels, input_mask):
 def electra_pretraining_loss(model, batch, training, rtd_weight=RTD_WEIGHT):
     """``L_MLM + rtd_weight * L_Disc`` and metrics for one batch; a Trainer ``loss_fn``."""
     out = model(batch, training=training)
-    mlm_loss, mlm_accuracy = masked_lm_loss(out["mlm_logits"], batch["masked_lm_ids"],
-                                            batch["masked_lm_weights"])
-    rtd_loss, rtd_accuracy = replaced_token_loss(out["rtd_logits"], out["rtd_labels"],
-                                                 batch["input_mask"])
+    mlm_loss, mlm_accuracy = masked_lm_loss(
+        out["mlm_logits"], batch["masked_lm_ids"], batch["masked_lm_weights"]
+    )
+    rtd_loss, rtd_accuracy = replaced_token_loss(
+        out["rtd_logits"], out["rtd_labels"], batch["input_mask"]
+    )
     weights = tf.cast(batch["input_mask"], tf.float32)
     replaced = tf.reduce_sum(tf.cast(out["rtd_labels"], tf.float32) * weights) / (
-        tf.reduce_sum(weights) + 1e-6)
-    metrics = {"mlm_loss": mlm_loss, "mlm_accuracy": mlm_accuracy, "rtd_loss": rtd_loss,
-               "rtd_accuracy": rtd_accuracy, "replaced_fraction": replaced}
+        tf.reduce_sum(weights) + 1e-6
+    )
+    metrics = {
+        "mlm_loss": mlm_loss,
+        "mlm_accuracy": mlm_accuracy,
+        "rtd_loss": rtd_loss,
+        "rtd_accuracy": rtd_accuracy,
+        "replaced_fraction": replaced,
+    }
     return mlm_loss + rtd_weight * rtd_loss, metrics

@@ -14,11 +14,11 @@ instances, so :func:`tfmodels.pretraining.records.encode_example` writes them
 as they are: the label goes to ``next_sentence_labels`` (1 = swapped, HF's
 ``sentence_order_label``) and the sentence head is BERT's.
 """
+
 from tfmodels.pretraining.sentence_pairs import _truncate_pair
 
 
-def instances_from_document(documents, index, seq_length, rng, short_seq_prob=0.1,
-                            swap_prob=0.5):
+def instances_from_document(documents, index, seq_length, rng, short_seq_prob=0.1, swap_prob=0.5):
     """Yields ``(tokens_a, tokens_b, is_swapped)`` for document ``index``.
 
     Exactly one ``rng.random()`` decides each order, whatever ``swap_prob`` is, so
@@ -43,13 +43,17 @@ def instances_from_document(documents, index, seq_length, rng, short_seq_prob=0.
         chunk, length = [], 0
 
 
-def sentence_order_instances(documents, seq_length, dupe_factor, rng, short_seq_prob=0.1,
-                             swap_prob=0.5):
+def sentence_order_instances(
+    documents, seq_length, dupe_factor, rng, short_seq_prob=0.1, swap_prob=0.5
+):
     """All SOP instances of ``documents``, ``dupe_factor`` passes, shuffled."""
     instances = []
     for _ in range(dupe_factor):
         for index in range(len(documents)):
-            instances.extend(instances_from_document(documents, index, seq_length, rng,
-                                                     short_seq_prob, swap_prob))
+            instances.extend(
+                instances_from_document(
+                    documents, index, seq_length, rng, short_seq_prob, swap_prob
+                )
+            )
     order = rng.permutation(len(instances))
     return [instances[i] for i in order]

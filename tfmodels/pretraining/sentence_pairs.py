@@ -9,6 +9,7 @@ waits for a second sentence rather than being forced to "random", so the split
 stays 50/50); an over-long pair is
 trimmed one token at a time from a random end of the longer segment.
 """
+
 import os
 
 from tfmodels.errors import DataError
@@ -50,8 +51,9 @@ def _truncate_pair(a, b, max_tokens, rng):
             longer.pop()
 
 
-def instances_from_document(documents, index, seq_length, rng, short_seq_prob=0.1,
-                            random_next_prob=0.5):
+def instances_from_document(
+    documents, index, seq_length, rng, short_seq_prob=0.1, random_next_prob=0.5
+):
     """Yields ``(tokens_a, tokens_b, is_random_next)`` for document ``index``."""
     document = documents[index]
     max_tokens = seq_length - 3

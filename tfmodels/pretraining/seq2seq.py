@@ -8,6 +8,7 @@ only the corruption differs. Records carry ``input_ids``/``input_mask``/``segmen
 ``decoder_input_mask`` and ``labels`` (the targets, -100 on padding). The loss is
 the token cross-entropy of the model's ``logits`` [B, T, V] against ``labels``.
 """
+
 import tensorflow as tf
 
 from tfmodels.errors import DataError
@@ -26,14 +27,17 @@ def shift_right(targets, start_id):
 def seq2seq_example(input_ids, target_ids, seq_length, target_length, pad_id, start_id):
     """One ``tf.train.Example`` of an (input, target) pair of id lists, padded with ``pad_id``."""
     if len(input_ids) > seq_length or len(target_ids) > target_length:
-        raise DataError(f"seq2seq example: {len(input_ids)} input / {len(target_ids)} target "
-                        f"ids exceed seq_length {seq_length} / target length {target_length}")
+        raise DataError(
+            f"seq2seq example: {len(input_ids)} input / {len(target_ids)} target "
+            f"ids exceed seq_length {seq_length} / target length {target_length}"
+        )
     features = {
         "input_ids": _int_feature(_pad(input_ids, seq_length, pad_id)),
         "input_mask": _int_feature(_pad([1] * len(input_ids), seq_length)),
         "segment_ids": _int_feature([0] * seq_length),
-        "decoder_input_ids": _int_feature(_pad(shift_right(target_ids, start_id),
-                                               target_length, pad_id)),
+        "decoder_input_ids": _int_feature(
+            _pad(shift_right(target_ids, start_id), target_length, pad_id)
+        ),
         "decoder_input_mask": _int_feature(_pad([1] * len(target_ids), target_length)),
         "labels": _int_feature(_pad(target_ids, target_length, IGNORE)),
     }
@@ -42,8 +46,10 @@ def seq2seq_example(input_ids, target_ids, seq_length, target_length, pad_id, st
 
 def seq2seq_features(target_length):
     """The ``tf.io`` specs the decoder side adds to the reader's input features."""
-    return {name: tf.io.FixedLenFeature([target_length], tf.int64)
-            for name in ("decoder_input_ids", "decoder_input_mask", "labels")}
+    return {
+        name: tf.io.FixedLenFeature([target_length], tf.int64)
+        for name in ("decoder_input_ids", "decoder_input_mask", "labels")
+    }
 
 
 def token_loss(logits, labels, weights, label_smoothing=0.0):

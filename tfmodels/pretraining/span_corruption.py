@@ -15,6 +15,7 @@ Sequences are cut from the concatenated documents at the length ``random_spans_h
 computes, so that the corrupted inputs fill ``seq_length`` (568 raw tokens -> 512
 inputs and 114 targets with the defaults).
 """
+
 import numpy as np
 
 from tfmodels.errors import ConfigError, DataError
@@ -30,20 +31,24 @@ def _random_segmentation(num_items, num_segments, rng):
     return np.diff(np.concatenate([[0], cuts, [num_items]]))
 
 
-def noise_counts(length, noise_density=NOISE_DENSITY,
-                 mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH):
+def noise_counts(
+    length, noise_density=NOISE_DENSITY, mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH
+):
     """(noise tokens, noise spans) of a sequence of ``length`` (>= 2) tokens."""
     if not 0 < noise_density < 1 or mean_noise_span_length < 1:
-        raise ConfigError(f"span corruption: noise_density must be in (0, 1) and "
-                          f"mean_noise_span_length >= 1, got {noise_density}, "
-                          f"{mean_noise_span_length}")
+        raise ConfigError(
+            f"span corruption: noise_density must be in (0, 1) and "
+            f"mean_noise_span_length >= 1, got {noise_density}, "
+            f"{mean_noise_span_length}"
+        )
     num_noise = min(max(int(round(length * noise_density)), 1), length - 1)
     num_spans = max(int(round(num_noise / mean_noise_span_length)), 1)
     return num_noise, min(num_spans, length - num_noise)  # a non-noise piece before each span
 
 
-def random_spans_noise_mask(length, rng, noise_density=NOISE_DENSITY,
-                            mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH):
+def random_spans_noise_mask(
+    length, rng, noise_density=NOISE_DENSITY, mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH
+):
     """Boolean noise mask [length] (True = noise), as T5's reference function."""
     original_length, length = length, max(length, 2)
     num_noise, num_spans = noise_counts(length, noise_density, mean_noise_span_length)
@@ -52,7 +57,7 @@ def random_spans_noise_mask(length, rng, noise_density=NOISE_DENSITY,
     mask = np.zeros(length, bool)
     start = 0
     for keep, drop in zip(nonnoise, noise):
-        mask[start + keep:start + keep + drop] = True
+        mask[start + keep : start + keep + drop] = True
         start += keep + drop
     return mask[:original_length]
 
@@ -68,16 +73,19 @@ def corrupt(ids, noise_mask, sentinels, eos_id):
         if i == 0 or not noise_mask[i - 1]:
             span += 1
             if span >= len(sentinels):
-                raise DataError(f"span corruption: more noise spans than the vocabulary's "
-                                f"{len(sentinels)} sentinel tokens; use a shorter seq_length")
+                raise DataError(
+                    f"span corruption: more noise spans than the vocabulary's "
+                    f"{len(sentinels)} sentinel tokens; use a shorter seq_length"
+                )
             inputs.append(sentinels[span])
             targets.append(sentinels[span])
         targets.append(token)
     return inputs + [eos_id], targets + [eos_id]
 
 
-def corrupted_lengths(num_tokens, noise_density=NOISE_DENSITY,
-                      mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH):
+def corrupted_lengths(
+    num_tokens, noise_density=NOISE_DENSITY, mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH
+):
     """(inputs, targets) lengths of ``num_tokens`` (>= 2) corrupted tokens, EOS included.
     The reference leaves out the mask's "at least one" floors, which only matter for
     sequences shorter than about 10 tokens."""
@@ -85,12 +93,15 @@ def corrupted_lengths(num_tokens, noise_density=NOISE_DENSITY,
     return num_tokens - num_noise + num_spans + 1, num_noise + num_spans + 1
 
 
-def random_spans_helper(inputs_length, noise_density=NOISE_DENSITY,
-                        mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH):
+def random_spans_helper(
+    inputs_length, noise_density=NOISE_DENSITY, mean_noise_span_length=MEAN_NOISE_SPAN_LENGTH
+):
     """(raw tokens per sequence, targets length) whose corruption fills ``inputs_length``."""
     tokens_length = inputs_length - 1
-    while corrupted_lengths(tokens_length + 1, noise_density,
-                            mean_noise_span_length)[0] <= inputs_length:
+    while (
+        corrupted_lengths(tokens_length + 1, noise_density, mean_noise_span_length)[0]
+        <= inputs_length
+    ):
         tokens_length += 1
     targets_length = corrupted_lengths(tokens_length, noise_density, mean_noise_span_length)[1]
     if noise_density == 0.5 and targets_length > inputs_length:  # the reference's rounding fix
@@ -104,10 +115,12 @@ def sentinel_ids(vocab):
     while f"<extra_id_{len(ids)}>" in vocab.ids:
         ids.append(vocab.ids[f"<extra_id_{len(ids)}>"])
     if not ids:
-        raise ConfigError(f"span corruption needs the sentinel tokens <extra_id_0>, "
-                          f"<extra_id_1>, ... of a T5 vocabulary; this vocabulary of "
-                          f"{len(vocab.tokens)} tokens (pad {vocab.pad_token!r}, eos "
-                          f"{vocab.sep_token!r}) has none")
+        raise ConfigError(
+            f"span corruption needs the sentinel tokens <extra_id_0>, "
+            f"<extra_id_1>, ... of a T5 vocabulary; this vocabulary of "
+            f"{len(vocab.tokens)} tokens (pad {vocab.pad_token!r}, eos "
+            f"{vocab.sep_token!r}) has none"
+        )
     return ids
 
 
@@ -120,17 +133,20 @@ def span_corruption_examples(documents, vocab, options, rng):
     EOS is ``vocab.sep_token`` (``</s>``); the decoder starts with the pad id (T5).
     """
     if options.mask_rate != NOISE_DENSITY:
-        raise ConfigError(f"--mask_rate={options.mask_rate}: span corruption records are read "
-                          f"with the decoder length of noise density {NOISE_DENSITY}")
+        raise ConfigError(
+            f"--mask_rate={options.mask_rate}: span corruption records are read "
+            f"with the decoder length of noise density {NOISE_DENSITY}"
+        )
     sentinels = sentinel_ids(vocab)
     eos, pad = vocab.ids[vocab.sep_token], vocab.ids[vocab.pad_token]
     tokens_length, targets_length = random_spans_helper(options.seq_length)
     stream = [vocab.ids[t] for document in documents for sentence in document for t in sentence]
-    chunks = [stream[i:i + tokens_length] for i in range(0, len(stream), tokens_length)]
+    chunks = [stream[i : i + tokens_length] for i in range(0, len(stream), tokens_length)]
     for _ in range(options.dupe_factor):
         for i in rng.permutation(len(chunks)):
-            inputs, targets = corrupt(chunks[i], random_spans_noise_mask(len(chunks[i]), rng),
-                                      sentinels, eos)
+            inputs, targets = corrupt(
+                chunks[i], random_spans_noise_mask(len(chunks[i]), rng), sentinels, eos
+            )
             yield seq2seq_example(inputs, targets, options.seq_length, targets_length, pad, pad)
 
 

@@ -13,6 +13,7 @@ Spans that end up adjacent merge into one (as in the reference code's
 ``merge_intervals``), so every masked run has unmasked boundary tokens x_{s-1}
 and x_{e+1} -- the inputs of the span boundary objective (section 3.2).
 """
+
 import numpy as np
 import tensorflow as tf
 
@@ -50,8 +51,11 @@ def _choose_spans(words, num_tokens, budget, rng, p, max_span):
     chosen = np.zeros(num_tokens, bool)
     count = 0
     while count < budget:
-        starts = [w for w, group in enumerate(words)
-                  if not chosen[group[0]] and count + len(group) <= budget]
+        starts = [
+            w
+            for w, group in enumerate(words)
+            if not chosen[group[0]] and count + len(group) <= budget
+        ]
         if not starts:
             break
         length = int(sample_span_lengths(rng, None, p, max_span))
@@ -78,9 +82,19 @@ def _runs(chosen):
     return runs
 
 
-def mask_spans(tokens, vocab, rng, mask_rate=0.15, max_predictions=20, p=0.2, max_span=10,
-               whole_word=True, special_tokens=SPECIAL_TOKENS, mask_token="[MASK]",
-               word_start=None):
+def mask_spans(
+    tokens,
+    vocab,
+    rng,
+    mask_rate=0.15,
+    max_predictions=20,
+    p=0.2,
+    max_span=10,
+    whole_word=True,
+    special_tokens=SPECIAL_TOKENS,
+    mask_token="[MASK]",
+    word_start=None,
+):
     """Returns (masked tokens, sorted positions, originals, span_left, span_right).
 
     ``tokens`` are strings starting and ending with a special token ([CLS] ... [SEP]);
@@ -89,8 +103,10 @@ def mask_spans(tokens, vocab, rng, mask_rate=0.15, max_predictions=20, p=0.2, ma
     """
     special = set(special_tokens)
     if not tokens or tokens[0] not in special or tokens[-1] not in special:
-        raise DataError("mask_spans: tokens must start and end with a special token "
-                        f"({', '.join(special_tokens)}) so that every span has boundaries")
+        raise DataError(
+            "mask_spans: tokens must start and end with a special token "
+            f"({', '.join(special_tokens)}) so that every span has boundaries"
+        )
     words = word_groups(tokens, special, whole_word, word_start=word_start)
     budget = min(max_predictions, max(1, int(round(len(tokens) * mask_rate))))
     chosen = _choose_spans(words, len(tokens), budget, rng, p, max_span)
@@ -109,8 +125,9 @@ def mask_spans(tokens, vocab, rng, mask_rate=0.15, max_predictions=20, p=0.2, ma
     return output, positions, [tokens[i] for i in positions], span_left, span_right
 
 
-def encode_span_example(tokens, vocab, token_ids, seq_length, rng, max_predictions=20,
-                        mask_rate=0.15):
+def encode_span_example(
+    tokens, vocab, token_ids, seq_length, rng, max_predictions=20, mask_rate=0.15
+):
     """One ``tf.train.Example`` of a single segment ``[CLS] tokens [SEP]`` (section 3.3: no NSP),
     for a BERT vocabulary (a list of pieces; ``token_ids`` maps them to ids).
 
@@ -130,12 +147,19 @@ def _span_example(tokens, vocab, options, rng):
     """The example of ``tokens`` (special tokens included) for a records.Vocabulary."""
     seq_length, max_predictions = options.seq_length, options.max_predictions
     if len(tokens) > seq_length:
-        raise DataError(f"span example: {len(tokens)} tokens with [CLS]/[SEP] exceed "
-                        f"seq_length {seq_length}")
+        raise DataError(
+            f"span example: {len(tokens)} tokens with [CLS]/[SEP] exceed seq_length {seq_length}"
+        )
     masked, positions, originals, left, right = mask_spans(
-        tokens, vocab.tokens, rng, mask_rate=options.mask_rate, max_predictions=max_predictions,
-        special_tokens=vocab.special_tokens, mask_token=vocab.mask_token,
-        word_start=vocab.word_start)
+        tokens,
+        vocab.tokens,
+        rng,
+        mask_rate=options.mask_rate,
+        max_predictions=max_predictions,
+        special_tokens=vocab.special_tokens,
+        mask_token=vocab.mask_token,
+        word_start=vocab.word_start,
+    )
     padding = [vocab.ids[vocab.pad_token]] * (seq_length - len(tokens))
     features = {
         "input_ids": _int_feature([vocab.ids[t] for t in masked] + padding),
@@ -156,8 +180,9 @@ def span_examples(documents, vocab, options, rng):
     as RoBERTa's FULL-SENTENCES), span-masked, ``dupe_factor`` times."""
     from tfmodels.pretraining import full_sentences
 
-    segments = full_sentences.pack_full_sentences(documents, options.seq_length,
-                                                  vocab.cls_token, vocab.sep_token)
+    segments = full_sentences.pack_full_sentences(
+        documents, options.seq_length, vocab.cls_token, vocab.sep_token
+    )
     for _ in range(options.dupe_factor):
         for i in rng.permutation(len(segments)):
             yield _span_example(segments[i], vocab, options, rng)
@@ -174,5 +199,4 @@ def feature_spec(seq_length, max_predictions=20):
 
 def span_features(seq_length, max_predictions=20):
     """The parsing specs span records add to the masked-LM ones (the registry's hook)."""
-    return {name: tf.io.FixedLenFeature([max_predictions], tf.int64)
-            for name in SPAN_FEATURE_NAMES}
+    return {name: tf.io.FixedLenFeature([max_predictions], tf.int64) for name in SPAN_FEATURE_NAMES}

@@ -7,6 +7,7 @@ SBO head has position rows are left out of L_SBO (the reference code drops them
 too) but stay in L_MLM. Batches are :func:`span_masking.encode_span_example`
 features (``span_left``/``span_right`` next to BERT's masked-LM ones).
 """
+
 import tensorflow as tf
 
 from tfmodels.layers.span_boundary_head import span_relative_positions
@@ -14,7 +15,7 @@ from tfmodels.pretraining.objectives import FEATURES, masked_lm_loss
 
 
 def span_pretraining_loss(model, batch, training):
-    """Loss and metrics (mlm_loss/accuracy, sbo_loss/accuracy) of a SpanBertPretrainer."""
+    """Loss and metrics (mlm_loss/accuracy, sbo_loss/accuracy) of a SpanBertForPreTraining."""
     out = model({k: batch[k] for k in FEATURES}, training=training)
     sequence = out["sequence_output"]
     positions, labels = batch["masked_lm_positions"], batch["masked_lm_ids"]
@@ -25,8 +26,14 @@ def span_pretraining_loss(model, batch, training):
     head = model.sbo_head
     in_table = span_relative_positions(positions, batch["span_left"]) < head.max_positions
     sbo_loss, sbo_accuracy = masked_lm_loss(
-        head(sequence, positions, batch["span_left"], batch["span_right"]), labels,
-        weights * tf.cast(in_table, tf.float32))
-    metrics = {"mlm_loss": mlm_loss, "mlm_accuracy": mlm_accuracy, "sbo_loss": sbo_loss,
-               "sbo_accuracy": sbo_accuracy}
+        head(sequence, positions, batch["span_left"], batch["span_right"]),
+        labels,
+        weights * tf.cast(in_table, tf.float32),
+    )
+    metrics = {
+        "mlm_loss": mlm_loss,
+        "mlm_accuracy": mlm_accuracy,
+        "sbo_loss": sbo_loss,
+        "sbo_accuracy": sbo_accuracy,
+    }
     return mlm_loss + sbo_loss, metrics

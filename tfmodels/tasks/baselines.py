@@ -1,6 +1,7 @@
 """Reference points for a classification result: majority class and bag-of-words
 logistic regression (multinomial, L2-regularized, trained by full-batch gradient
 descent in numpy). A fine-tuned Transformer should beat both."""
+
 import collections
 import re
 
@@ -27,8 +28,9 @@ def _bag_of_words(texts, vocab):
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
 
 
-def logistic_regression_baseline(train_texts, train_labels, test_texts, test_labels,
-                                 min_count=2, l2=1e-4, steps=300, lr=0.5):
+def logistic_regression_baseline(
+    train_texts, train_labels, test_texts, test_labels, min_count=2, l2=1e-4, steps=300, lr=0.5
+):
     counts = collections.Counter(w for t in train_texts for w in set(_WORD.findall(t.lower())))
     vocab = {w: i for i, w in enumerate(sorted(w for w, c in counts.items() if c >= min_count))}
     x, x_test = _bag_of_words(train_texts, vocab), _bag_of_words(test_texts, vocab)
@@ -47,5 +49,5 @@ def logistic_regression_baseline(train_texts, train_labels, test_texts, test_lab
         for k, (param, g) in enumerate(zip((w, b), grads)):
             m[k] = 0.9 * m[k] + 0.1 * g
             v[k] = 0.999 * v[k] + 0.001 * g * g
-            param -= lr * 0.01 * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+            param -= lr * 0.01 * (m[k] / (1 - 0.9**t)) / (np.sqrt(v[k] / (1 - 0.999**t)) + 1e-8)
     return accuracy(test_labels, np.argmax(x_test @ w + b, 1))

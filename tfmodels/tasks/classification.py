@@ -5,6 +5,7 @@ tokenizer runs vectorized); logits come from any model whose outputs have
 ``logits`` [B, C]. ``C = 1`` is regression (mean squared error), else softmax
 cross-entropy.
 """
+
 import weakref
 
 import numpy as np
@@ -13,20 +14,29 @@ import tensorflow as tf
 from tfmodels.tasks.metrics import classification_metrics
 
 
-def make_dataset(examples, preprocessor, batch_size, training=False, seed=0,
-                 shuffle_buffer=10000, with_labels=True):
+def make_dataset(
+    examples,
+    preprocessor,
+    batch_size,
+    training=False,
+    seed=0,
+    shuffle_buffer=10000,
+    with_labels=True,
+):
     """``(features, labels)`` batches; training data is shuffled and repeated."""
     texts = (examples.text_a,) if examples.text_b is None else (examples.text_a, examples.text_b)
     items = (texts, examples.labels) if with_labels else (texts,)
     ds = tf.data.Dataset.from_tensor_slices(items)
     if training:
-        ds = ds.shuffle(min(shuffle_buffer, len(examples)), seed=seed,
-                        reshuffle_each_iteration=True).repeat()
+        ds = ds.shuffle(
+            min(shuffle_buffer, len(examples)), seed=seed, reshuffle_each_iteration=True
+        ).repeat()
     return tokenize_batches(ds.batch(batch_size, drop_remainder=training), preprocessor)
 
 
 def tokenize_batches(ds, preprocessor):
     """Batches ``(texts, *rest)`` -> ``(features, *rest)``; ``texts`` is a 1- or 2-tuple."""
+
     @tf.autograph.experimental.do_not_convert  # plain TF ops; conversion cost seconds
     def preprocess(texts, *rest):
         features = preprocessor(texts if len(texts) > 1 else texts[0])
@@ -51,8 +61,9 @@ def logits_loss(logits, labels):
     if logits.shape[-1] == 1:
         loss = tf.reduce_mean(tf.square(logits[:, 0] - tf.cast(labels, tf.float32)))
         return loss, {}
-    loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
-        labels, logits, from_logits=True))
+    loss = tf.reduce_mean(
+        tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    )
     correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
     return loss, {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}
 
@@ -65,7 +76,9 @@ def _predict_step(model):
     if model not in _PREDICT_STEPS:
         _PREDICT_STEPS[model] = tf.function(
             lambda features: tf.cast(model(features, training=False)["logits"], tf.float32),
-            reduce_retracing=True, autograph=False)
+            reduce_retracing=True,
+            autograph=False,
+        )
     return _PREDICT_STEPS[model]
 
 
@@ -100,8 +113,9 @@ class DevSets:
         results = {}
         for split, labels, batches in self.splits:
             logits = predict_logits(model, batches)
-            metrics = classification_metrics(labels, predictions_from_logits(logits),
-                                             self.task.metric)
+            metrics = classification_metrics(
+                labels, predictions_from_logits(logits), self.task.metric
+            )
             results.update({f"{split}/{k}": v for k, v in metrics.items()})
         return results
 

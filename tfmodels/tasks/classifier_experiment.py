@@ -4,6 +4,7 @@ Modes: ``train_and_eval`` (train, evaluate at checkpoints, keep the best checkpo
 save it in the HF layout, optionally export a SavedModel), ``eval`` and
 ``predict`` (GLUE submission files). All outputs go under ``model_dir``.
 """
+
 import dataclasses
 import os
 from typing import List, Optional
@@ -21,19 +22,18 @@ from tfmodels.training.sift import with_sift
 class TextTaskConfig(TaskConfig):
     """A GLUE task or a TSV of labelled texts (classification and task distillation)."""
 
-    name: str = "tsv"              # a GLUE task (cola, sst2, ...) or tsv
+    name: str = "tsv"  # a GLUE task (cola, sst2, ...) or tsv
     data_dir: Optional[str] = None
-    text_a_column: Optional[str] = None   # for name=tsv: header names (or 0-based indexes)
+    text_a_column: Optional[str] = None  # for name=tsv: header names (or 0-based indexes)
     text_b_column: Optional[str] = None
     label_column: Optional[str] = None
-    labels: Optional[List[str]] = None    # for name=tsv: label set; default: seen in train
+    labels: Optional[List[str]] = None  # for name=tsv: label set; default: seen in train
 
 
 def read_text_task(section):
     """The :mod:`glue` task of the section, with its data folder checked."""
     s = section
-    task = get_task(s.name, s.data_dir, s.text_a_column, s.text_b_column, s.label_column,
-                    s.labels)
+    task = get_task(s.name, s.data_dir, s.text_a_column, s.text_b_column, s.label_column, s.labels)
     check_data(s.data_dir)
     return task
 
@@ -41,7 +41,7 @@ def read_text_task(section):
 @dataclasses.dataclass
 class ClassificationConfig(TextTaskConfig):
     type: str = "classification"
-    saved_model: bool = False      # export a SavedModel (raw text in) after training
+    saved_model: bool = False  # export a SavedModel (raw text in) after training
 
 
 class ClassifierTask(FineTuningTask):
@@ -72,20 +72,28 @@ class ClassifierTask(FineTuningTask):
         self.train_examples = self.glue.read(self.section.data_dir, self.glue.train_file)
         d = self.cfg.data
         dataset = classification.make_dataset(
-            self.train_examples, self.preprocessor, d.train_batch_size, training=True,
-            seed=self.cfg.trainer.seed, shuffle_buffer=d.shuffle_buffer)
+            self.train_examples,
+            self.preprocessor,
+            d.train_batch_size,
+            training=True,
+            seed=self.cfg.trainer.seed,
+            shuffle_buffer=d.shuffle_buffer,
+        )
         # Tokenized once, and read before training starts: a bad dev file fails early.
         self.dev_sets = self.make_dev_sets()
         return dataset, len(self.train_examples)
 
     def make_dev_sets(self):
-        return classification.DevSets(self.glue, self.preprocessor, self.section.data_dir,
-                                      self.cfg.data.eval_batch_size)
+        return classification.DevSets(
+            self.glue, self.preprocessor, self.section.data_dir, self.cfg.data.eval_batch_size
+        )
 
     def describe(self, steps):
-        return (f"fine-tuning on {len(self.train_examples)} {self.glue.name} examples "
-                f"({self.glue.folder}) for {steps} steps, batch {self.cfg.data.train_batch_size}, "
-                f"seq_length {self.cfg.model.seq_length}")
+        return (
+            f"fine-tuning on {len(self.train_examples)} {self.glue.name} examples "
+            f"({self.glue.folder}) for {steps} steps, batch {self.cfg.data.train_batch_size}, "
+            f"seq_length {self.cfg.model.seq_length}"
+        )
 
     def loss(self):
         # The task loss, plus SiFT's adversarial term when adversarial.method is sift.
@@ -106,11 +114,12 @@ class ClassifierTask(FineTuningTask):
         written = []
         for stem, file_name in self.glue.test_files:
             examples = self.glue.read(self.section.data_dir, file_name, labelled=False)
-            dataset = classification.make_dataset(examples, self.preprocessor,
-                                                  self.cfg.data.eval_batch_size,
-                                                  with_labels=False)
+            dataset = classification.make_dataset(
+                examples, self.preprocessor, self.cfg.data.eval_batch_size, with_labels=False
+            )
             predictions = classification.predictions_from_logits(
-                classification.predict_logits(model, dataset))
+                classification.predict_logits(model, dataset)
+            )
             path = os.path.join(out_dir, f"{stem}.tsv")
             with atomic_write(path) as f:
                 f.write("index\tprediction\n")
@@ -122,6 +131,12 @@ class ClassifierTask(FineTuningTask):
     def finish(self, model, model_dir):
         if not self.section.saved_model:
             return {}
-        return {"saved_model": saved_model(
-            model, os.path.join(model_dir, "saved_model"), self.preprocessor,
-            label_names=self.glue.labels, pair=self.glue.columns.text_b is not None)}
+        return {
+            "saved_model": saved_model(
+                model,
+                os.path.join(model_dir, "saved_model"),
+                self.preprocessor,
+                label_names=self.glue.labels,
+                pair=self.glue.columns.text_b is not None,
+            )
+        }

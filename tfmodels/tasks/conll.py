@@ -12,6 +12,7 @@ weight 0 in the loss; a prediction is read at the first sub-token. A sentence wi
 more than ``seq_length - 2`` sub-tokens is split into consecutive windows at word
 boundaries (no overlap), or refused with ``split_long=False``.
 """
+
 import dataclasses
 import os
 from typing import List, Optional
@@ -30,7 +31,7 @@ SPLIT_FILES = {"train": ("train.txt",), "dev": ("valid.txt", "dev.txt"), "test":
 class Sentence:
     words: List[str]
     tags: Optional[List[str]]  # None for unlabelled input
-    lines: List[int]           # 1-based line number of each word, for error messages
+    lines: List[int]  # 1-based line number of each word, for error messages
 
 
 def find_split(data_dir, split):
@@ -69,11 +70,12 @@ def read_conll(path, labelled=True):
             if columns is None:
                 columns = len(fields)
                 if labelled and columns < 2:
-                    raise DataError(f"{path}:{number}: expected a token and its tag, got "
-                                    f"1 column")
+                    raise DataError(f"{path}:{number}: expected a token and its tag, got 1 column")
             elif len(fields) != columns:
-                raise DataError(f"{path}:{number}: expected {columns} columns (as the first "
-                                f"token line), got {len(fields)}")
+                raise DataError(
+                    f"{path}:{number}: expected {columns} columns (as the first "
+                    f"token line), got {len(fields)}"
+                )
             words.append(fields[0])
             tags.append(fields[-1])
             lines.append(number)
@@ -84,6 +86,7 @@ def read_conll(path, labelled=True):
 
 
 # --- tag schemes -------------------------------------------------------------------
+
 
 def _split(tag):
     if tag == "O":
@@ -101,13 +104,15 @@ def chunks(tags):
     for i, tag in enumerate(list(tags) + ["O"]):
         prefix, kind = _split(tag)
         p_prefix, p_kind = previous
-        ends = p_prefix in ("E", "S") or (p_prefix in ("B", "I") and (
-            prefix in ("B", "S", "O") or kind != p_kind))
+        ends = p_prefix in ("E", "S") or (
+            p_prefix in ("B", "I") and (prefix in ("B", "S", "O") or kind != p_kind)
+        )
         if start is not None and ends:
             found.append((p_kind, start, i - 1))
             start = None
-        begins = prefix in ("B", "S") or (prefix in ("I", "E") and (
-            p_prefix in ("E", "S", "O") or kind != p_kind))
+        begins = prefix in ("B", "S") or (
+            prefix in ("I", "E") and (p_prefix in ("E", "S", "O") or kind != p_kind)
+        )
         if begins:
             start = i
         previous = (prefix, kind)
@@ -176,13 +181,16 @@ def label_ids(sentences, labels, path):
     for s in sentences:
         for tag, line in zip(s.tags, s.lines):
             if tag not in index:
-                raise DataError(f"{path}:{line}: tag {tag!r} is not in the label set from "
-                                f"train ({', '.join(labels)})")
+                raise DataError(
+                    f"{path}:{line}: tag {tag!r} is not in the label set from "
+                    f"train ({', '.join(labels)})"
+                )
         out.append([index[t] for t in s.tags])
     return out
 
 
 # --- sub-token features ------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Features:
@@ -193,15 +201,18 @@ class Features:
     input_ids: np.ndarray
     input_mask: np.ndarray
     segment_ids: np.ndarray
-    labels: np.ndarray    # int32 [N, S]: the word's label at its first sub-token, else 0
-    weights: np.ndarray   # float32 [N, S]: 1 at first sub-tokens of labelled words
+    labels: np.ndarray  # int32 [N, S]: the word's label at its first sub-token, else 0
+    weights: np.ndarray  # float32 [N, S]: 1 at first sub-tokens of labelled words
     windows: list
     num_words: List[int]  # per sentence
     truncated_words: int  # words with more than seq_length - 2 sub-tokens (cut)
 
     def model_inputs(self):
-        return {"input_ids": self.input_ids, "input_mask": self.input_mask,
-                "segment_ids": self.segment_ids}
+        return {
+            "input_ids": self.input_ids,
+            "input_mask": self.input_mask,
+            "segment_ids": self.segment_ids,
+        }
 
 
 def word_pieces(sentences, preprocessor):
@@ -215,10 +226,10 @@ def word_pieces(sentences, preprocessor):
     ragged = tokenizer(tf.constant(words))
     flat, splits = ragged.flat_values.numpy(), ragged.row_splits.numpy()
     unknown = _unknown_id(tokenizer)
-    pieces = [flat[splits[i]:splits[i + 1]].tolist() or [unknown] for i in range(len(words))]
+    pieces = [flat[splits[i] : splits[i + 1]].tolist() or [unknown] for i in range(len(words))]
     out, start = [], 0
     for s in sentences:
-        out.append(pieces[start:start + len(s.words)])
+        out.append(pieces[start : start + len(s.words)])
         start += len(s.words)
     return out
 
@@ -244,9 +255,11 @@ def make_features(sentences, preprocessor, word_labels=None, split_long=True, pa
     rows, windows, truncated = [], [], 0
     for n, words in enumerate(pieces):
         if not split_long and sum(len(p) for p in words) > budget:
-            raise DataError(f"{path}:{sentences[n].lines[0]}: the sentence has "
-                            f"{sum(len(p) for p in words)} sub-tokens, more than seq_length - 2 "
-                            f"= {budget}; set tagging.split_long=true to split it into windows")
+            raise DataError(
+                f"{path}:{sentences[n].lines[0]}: the sentence has "
+                f"{sum(len(p) for p in words)} sub-tokens, more than seq_length - 2 "
+                f"= {budget}; set tagging.split_long=true to split it into windows"
+            )
         first = 0
         while first < len(words):
             ids, positions, last = [], [], first
@@ -267,13 +280,21 @@ def make_features(sentences, preprocessor, word_labels=None, split_long=True, pa
     labels = np.zeros((count, seq_length), np.int32)
     weights = np.zeros((count, seq_length), np.float32)
     for r, ((n, first, positions), ids) in enumerate(zip(windows, rows)):
-        input_ids[r, :len(ids) + 2] = [packer.start_id, *ids, packer.end_id]
-        input_mask[r, :len(ids) + 2] = 1
+        input_ids[r, : len(ids) + 2] = [packer.start_id, *ids, packer.end_id]
+        input_mask[r, : len(ids) + 2] = 1
         if word_labels is not None:
-            labels[r, positions] = word_labels[n][first:first + len(positions)]
+            labels[r, positions] = word_labels[n][first : first + len(positions)]
             weights[r, positions] = 1.0
-    return Features(input_ids, input_mask, np.zeros_like(input_ids), labels, weights, windows,
-                    [len(s.words) for s in sentences], truncated)
+    return Features(
+        input_ids,
+        input_mask,
+        np.zeros_like(input_ids),
+        labels,
+        weights,
+        windows,
+        [len(s.words) for s in sentences],
+        truncated,
+    )
 
 
 def words_from_rows(values, features):
@@ -281,17 +302,19 @@ def words_from_rows(values, features):
     sub-token, the windows put back together."""
     out = [[None] * n for n in features.num_words]
     for r, (n, first, positions) in enumerate(features.windows):
-        out[n][first:first + len(positions)] = values[r, positions].tolist()
+        out[n][first : first + len(positions)] = values[r, positions].tolist()
     return out
 
 
 def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10000):
     """``(features, labels, weights)`` batches; training data is shuffled and repeated."""
     ds = tf.data.Dataset.from_tensor_slices(
-        (features.model_inputs(), features.labels, features.weights))
+        (features.model_inputs(), features.labels, features.weights)
+    )
     if training:
-        ds = ds.shuffle(min(shuffle_buffer, len(features.labels)), seed=seed,
-                        reshuffle_each_iteration=True).repeat()
+        ds = ds.shuffle(
+            min(shuffle_buffer, len(features.labels)), seed=seed, reshuffle_each_iteration=True
+        ).repeat()
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
@@ -310,10 +333,13 @@ def token_loss(logits, labels, weights):
     weights = tf.cast(weights, tf.float32)
     total = tf.maximum(tf.reduce_sum(weights), 1.0)
     loss = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
-                               tf.cast(labels, tf.int32)), tf.float32)
-    return (tf.reduce_sum(loss * weights) / total,
-            {"accuracy": tf.reduce_sum(correct * weights) / total})
+    correct = tf.cast(
+        tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32)), tf.float32
+    )
+    return (
+        tf.reduce_sum(loss * weights) / total,
+        {"accuracy": tf.reduce_sum(correct * weights) / total},
+    )
 
 
 def entity_metrics(gold, predicted):
@@ -325,15 +351,23 @@ def entity_metrics(gold, predicted):
 
     tokens = sum(len(g) for g in gold)
     correct = sum(a == b for g, p in zip(gold, predicted) for a, b in zip(g, p))
-    results = {"precision": float(precision_score(gold, predicted, zero_division=0)),
-               "recall": float(recall_score(gold, predicted, zero_division=0)),
-               "f1": float(f1_score(gold, predicted, zero_division=0)),
-               "accuracy": correct / max(tokens, 1)}
+    results = {
+        "precision": float(precision_score(gold, predicted, zero_division=0)),
+        "recall": float(recall_score(gold, predicted, zero_division=0)),
+        "f1": float(f1_score(gold, predicted, zero_division=0)),
+        "accuracy": correct / max(tokens, 1),
+    }
     report = classification_report(gold, predicted, output_dict=True, zero_division=0)
-    per_type = {kind: {"precision": float(scores["precision"]),
-                       "recall": float(scores["recall"]), "f1": float(scores["f1-score"]),
-                       "support": int(scores["support"])}
-                for kind, scores in report.items() if not kind.endswith(" avg")}
+    per_type = {
+        kind: {
+            "precision": float(scores["precision"]),
+            "recall": float(scores["recall"]),
+            "f1": float(scores["f1-score"]),
+            "support": int(scores["support"]),
+        }
+        for kind, scores in report.items()
+        if not kind.endswith(" avg")
+    }
     results.update({f"f1_{kind}": scores["f1"] for kind, scores in per_type.items()})
     results["per_type"] = per_type
     return results

@@ -24,6 +24,7 @@ A prompt that does not fit the model's context with the item's longest candidate
 loses whole demonstrations from the left (the first ones) until it does, then, with
 none left, tokens from the left of the query; both are counted in the results.
 """
+
 import dataclasses
 import json
 import os
@@ -50,12 +51,13 @@ class Item:
 class PromptFormat:
     """How items become text (section 2, Figure 2.1's layout)."""
 
-    separator: str = "\n"      # between demonstrations and before the query
-    choice_prefix: str = " "   # between a context and its completion
-    description: str = ""      # natural-language task description, the first line
+    separator: str = "\n"  # between demonstrations and before the query
+    choice_prefix: str = " "  # between a context and its completion
+    description: str = ""  # natural-language task description, the first line
 
 
 # ----------------------------------------------------------------------------- reading
+
 
 def _parse_label(value, choices, where):
     if value in choices:
@@ -65,8 +67,10 @@ def _parse_label(value, choices, where):
     except ValueError:
         index = -1
     if not 0 <= index < len(choices):
-        raise DataError(f"{where}: label {value!r} is neither one of the choices "
-                        f"({' | '.join(choices)}) nor an index into them")
+        raise DataError(
+            f"{where}: label {value!r} is neither one of the choices "
+            f"({' | '.join(choices)}) nor an index into them"
+        )
     return index
 
 
@@ -84,8 +88,9 @@ def read_items(path, choices=None, choice_separator="|"):
     header = lines[0].split("\t")
     missing = [c for c in ("context", "label") if c not in header]
     if missing:
-        raise DataError(f"{path} line 1: header lacks column(s) {', '.join(missing)} "
-                        f"(got {', '.join(header)})")
+        raise DataError(
+            f"{path} line 1: header lacks column(s) {', '.join(missing)} (got {', '.join(header)})"
+        )
     if "choices" not in header and not choices:
         raise DataError(f"{path}: no 'choices' column and no label set given (--choices)")
     if "choices" in header and choices:
@@ -97,23 +102,26 @@ def read_items(path, choices=None, choice_separator="|"):
         where = f"{path} line {number}"
         fields = line.split("\t")
         if len(fields) != len(header):
-            raise DataError(f"{where}: expected {len(header)} tab-separated fields "
-                            f"({', '.join(header)}), got {len(fields)}")
+            raise DataError(
+                f"{where}: expected {len(header)} tab-separated fields "
+                f"({', '.join(header)}), got {len(fields)}"
+            )
         row = dict(zip(header, fields))
         options = row["choices"].split(choice_separator) if "choices" in row else list(choices)
         if len(options) < 2 or any(not o.strip() for o in options):
-            raise DataError(f"{where}: needs at least two non-empty choices, got "
-                            f"{options!r}")
+            raise DataError(f"{where}: needs at least two non-empty choices, got {options!r}")
         if not row["context"].strip():
             raise DataError(f"{where}: empty context")
-        items.append(Item(row["context"], options,
-                          _parse_label(row["label"], options, where), where))
+        items.append(
+            Item(row["context"], options, _parse_label(row["label"], options, where), where)
+        )
     if not items:
         raise DataError(f"{path} has a header but no items")
     return items
 
 
 # ----------------------------------------------------------------------------- prompts
+
 
 def format_prompt(query, demonstrations, fmt=PromptFormat()):
     """The prompt text of ``query`` after ``demonstrations`` (items shown with their answer)."""
@@ -136,6 +144,7 @@ def sample_demonstrations(pool, k, rng, exclude=None):
 
 # ----------------------------------------------------------------------------- scoring
 
+
 class Scorer:
     """Log-likelihoods of candidate token sequences under a causal LM.
 
@@ -148,15 +157,21 @@ class Scorer:
     def __init__(self, model, tokenizer, seq_length, batch_size=16):
         self.model, self.tokenizer = model, tokenizer
         self.seq_length, self.batch_size = seq_length, batch_size
-        self._log_probs = tf.function(self._token_log_probs, input_signature=[
-            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32)])
+        self._log_probs = tf.function(
+            self._token_log_probs,
+            input_signature=[
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([None, None], tf.int32),
+            ],
+        )
         # In a graph: byte-BPE's merge loop run eagerly costs ~0.5 s a call.
         self._tokenize = tf.function(tokenizer, input_signature=[tf.TensorSpec([None], tf.string)])
 
     def _token_log_probs(self, input_ids, input_mask):
         """[B, S-1]: log p(token t+1 | tokens <= t), from one forward pass."""
-        logits = self.model({"input_ids": input_ids, "input_mask": input_mask},
-                            training=False)["logits"]
+        logits = self.model({"input_ids": input_ids, "input_mask": input_mask}, training=False)[
+            "logits"
+        ]
         log_probs = tf.nn.log_softmax(tf.cast(logits[:, :-1], tf.float32))
         return tf.gather(log_probs, input_ids[:, 1:], batch_dims=2)
 
@@ -165,7 +180,7 @@ class Scorer:
         distinct = list(dict.fromkeys(texts))
         found = {}
         for start in range(0, len(distinct), chunk):
-            part = distinct[start:start + chunk]
+            part = distinct[start : start + chunk]
             ids = self._tokenize(tf.constant(part))
             if isinstance(ids, tf.RaggedTensor) and ids.ragged_rank > 1:
                 ids = ids.merge_dims(-2, -1)
@@ -177,26 +192,29 @@ class Scorer:
         lengths = [len(p) + len(c) for p, c in zip(prompts, candidates)]
         for i, (p, length) in enumerate(zip(prompts, lengths)):
             if not p or length > self.seq_length:
-                raise ValueError(f"sequence {i}: prompt of {len(p)} tokens + candidate must be "
-                                 f"1..{self.seq_length} tokens, got {length}")
+                raise ValueError(
+                    f"sequence {i}: prompt of {len(p)} tokens + candidate must be "
+                    f"1..{self.seq_length} tokens, got {length}"
+                )
         order = np.argsort(lengths, kind="stable")
         scores = np.zeros(len(prompts), np.float64)
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             width = max(lengths[i] for i in batch)
             ids = np.zeros([len(batch), width], np.int32)
             mask = np.zeros_like(ids)
             scored = np.zeros([len(batch), width - 1], bool)
             for row, i in enumerate(batch):
-                ids[row, :lengths[i]] = prompts[i] + candidates[i]
-                mask[row, :lengths[i]] = 1
-                scored[row, len(prompts[i]) - 1:lengths[i] - 1] = True  # predicts the candidate
+                ids[row, : lengths[i]] = prompts[i] + candidates[i]
+                mask[row, : lengths[i]] = 1
+                scored[row, len(prompts[i]) - 1 : lengths[i] - 1] = True  # predicts the candidate
             log_probs = self._log_probs(tf.constant(ids), tf.constant(mask)).numpy()
             scores[batch] = np.where(scored, log_probs, 0.0).sum(axis=1)
         return scores
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 def _fit_prompts(scorer, items, demos, fmt, candidates):
     """Prompt ids per item, dropping demonstrations from the left until the prompt and its
@@ -206,8 +224,11 @@ def _fit_prompts(scorer, items, demos, fmt, candidates):
     dropped, cut = [0] * len(items), [0] * len(items)
     long = [i for i in range(len(items)) if len(ids[i]) > budget[i]]
     variants = [(i, j) for i in long for j in range(1, len(demos[i]) + 1)]
-    variant_ids = scorer.tokenize([format_prompt(items[i], demos[i][j:], fmt)
-                                   for i, j in variants]) if variants else []
+    variant_ids = (
+        scorer.tokenize([format_prompt(items[i], demos[i][j:], fmt) for i, j in variants])
+        if variants
+        else []
+    )
     tried = dict(zip(variants, variant_ids))
     for i in long:
         for j in range(1, len(demos[i]) + 1):
@@ -216,7 +237,7 @@ def _fit_prompts(scorer, items, demos, fmt, candidates):
                 break
         if len(ids[i]) > budget[i]:
             cut[i] = len(ids[i]) - budget[i]
-            ids[i] = ids[i][cut[i]:]
+            ids[i] = ids[i][cut[i] :]
     for item, prompt in zip(items, ids):
         if not prompt:
             raise DataError(f"{item.where}: the prompt {item.context!r} has no tokens")
@@ -234,8 +255,10 @@ def score_items(scorer, items, demonstrations, fmt=PromptFormat(), normalize="no
     for item, cands in zip(items, candidates):
         for choice, ids in zip(item.choices, cands):
             if not ids or len(ids) >= scorer.seq_length:
-                raise DataError(f"{item.where}: choice {choice!r} is {len(ids)} tokens; it must "
-                                f"leave room for a prompt in the model's {scorer.seq_length}")
+                raise DataError(
+                    f"{item.where}: choice {choice!r} is {len(ids)} tokens; it must "
+                    f"leave room for a prompt in the model's {scorer.seq_length}"
+                )
     prompts, dropped, cut = _fit_prompts(scorer, items, demonstrations, fmt, candidates)
     pairs = [(i, c) for i in range(len(items)) for c in candidates[i]]
     scores = scorer.score([prompts[i] for i, _ in pairs], [c for _, c in pairs])
@@ -244,8 +267,9 @@ def score_items(scorer, items, demonstrations, fmt=PromptFormat(), normalize="no
     return [scores[a:b] for a, b in zip(bounds[:-1], bounds[1:])], dropped, cut
 
 
-def evaluate(scorer, items, shots=(0, 1, 4), demo_pool=None, fmt=PromptFormat(),
-             normalize="none", seed=0):
+def evaluate(
+    scorer, items, shots=(0, 1, 4), demo_pool=None, fmt=PromptFormat(), normalize="none", seed=0
+):
     """Accuracy for each ``k`` in ``shots``: ``{k: {accuracy, correct, examples,
     prompts_with_dropped_demonstrations, queries_truncated}}``.
 
@@ -255,15 +279,24 @@ def evaluate(scorer, items, shots=(0, 1, 4), demo_pool=None, fmt=PromptFormat(),
     pool = demo_pool if demo_pool is not None else items
     results = {}
     for k in shots:
-        demos = [sample_demonstrations(pool, k, np.random.default_rng([seed, k, i]),
-                                       exclude=None if demo_pool is not None else i)
-                 for i in range(len(items))]
+        demos = [
+            sample_demonstrations(
+                pool,
+                k,
+                np.random.default_rng([seed, k, i]),
+                exclude=None if demo_pool is not None else i,
+            )
+            for i in range(len(items))
+        ]
         scores, dropped, cut = score_items(scorer, items, demos, fmt, normalize)
         correct = sum(int(np.argmax(s) == item.label) for s, item in zip(scores, items))
-        results[k] = {"accuracy": correct / len(items), "correct": correct,
-                      "examples": len(items),
-                      "prompts_with_dropped_demonstrations": int(np.count_nonzero(dropped)),
-                      "queries_truncated": int(np.count_nonzero(cut))}
+        results[k] = {
+            "accuracy": correct / len(items),
+            "correct": correct,
+            "examples": len(items),
+            "prompts_with_dropped_demonstrations": int(np.count_nonzero(dropped)),
+            "queries_truncated": int(np.count_nonzero(cut)),
+        }
     return results
 
 
@@ -285,15 +318,21 @@ def scorer_from_pretrained(path, seq_length=None, batch_size=16):
     model = tfmodels.from_pretrained(path)
     outputs = model.output if isinstance(model.output, dict) else {}
     if "logits" not in outputs or outputs["logits"].shape.rank != 3:
-        raise ConfigError(f"{path}: {type(model).__name__} is not a causal language model "
-                          "(few-shot scoring needs next-token logits [B, S, V])")
+        raise ConfigError(
+            f"{path}: {type(model).__name__} is not a causal language model "
+            "(few-shot scoring needs next-token logits [B, S, V])"
+        )
     limit = getattr(model.config, "max_position_embeddings", None)
     seq_length = seq_length or limit
     if not seq_length or (limit and seq_length > limit):
-        raise ConfigError(f"seq_length {seq_length} must be given and at most the model's "
-                          f"{limit} positions ({path})")
+        raise ConfigError(
+            f"seq_length {seq_length} must be given and at most the model's "
+            f"{limit} positions ({path})"
+        )
     tokenizer = tfmodels.preprocessor_from_pretrained(path, seq_length).tokenizer
     if tokenizer.vocab_size > model.config.vocab_size:
-        raise ConfigError(f"{path}: the tokenizer has {tokenizer.vocab_size} tokens, the model "
-                          f"{model.config.vocab_size}")
+        raise ConfigError(
+            f"{path}: the tokenizer has {tokenizer.vocab_size} tokens, the model "
+            f"{model.config.vocab_size}"
+        )
     return Scorer(model, tokenizer, seq_length, batch_size)

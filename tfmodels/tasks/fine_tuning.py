@@ -1,6 +1,7 @@
 """The base of the fine-tuning tasks: a family's task model (``…ForSequenceClassification``,
 ``…ForQuestionAnswering``, ...) from a checkpoint or a named configuration, with the
 tokenizer it was trained with, checked against each other."""
+
 import os
 
 import tensorflow as tf
@@ -34,8 +35,9 @@ def build_model_and_preprocessor(cfg, architecture, **head_args):
     elif m.name:
         model = tfmodels.build(m.name, architecture=architecture, **head_args)
         if path:  # a tfmodels TF checkpoint of this configuration
-            tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(path)) \
-                .expect_partial()
+            tf.train.Checkpoint(model=model).restore(
+                tf.train.latest_checkpoint(path)
+            ).expect_partial()
     else:
         raise ConfigError("set model.init_from (a checkpoint) or model.name (a configuration)")
     vocab_dir = os.path.dirname(m.vocab_file) if m.vocab_file else path
@@ -51,12 +53,15 @@ def check_fits(config, preprocessor, seq_length, vocab_dir, whose="the model's")
     its embeddings."""
     max_positions = getattr(config, "max_position_embeddings", None)  # None: relative
     if max_positions and seq_length > max_positions:
-        raise ConfigError(f"model.seq_length {seq_length} exceeds {whose} "
-                          f"max_position_embeddings {max_positions}")
+        raise ConfigError(
+            f"model.seq_length {seq_length} exceeds {whose} max_position_embeddings {max_positions}"
+        )
     if preprocessor.vocab_size > config.vocab_size:
-        raise ConfigError(f"the vocabulary in {vocab_dir} has {preprocessor.vocab_size} tokens "
-                          f"but {whose} vocab_size is {config.vocab_size}: "
-                          "they do not belong together")
+        raise ConfigError(
+            f"the vocabulary in {vocab_dir} has {preprocessor.vocab_size} tokens "
+            f"but {whose} vocab_size is {config.vocab_size}: "
+            "they do not belong together"
+        )
 
 
 class FineTuningTask(Task):
@@ -67,8 +72,9 @@ class FineTuningTask(Task):
         return {}
 
     def build_model(self):
-        model, self.preprocessor = build_model_and_preprocessor(self.cfg, self.architecture,
-                                                                **self.head_args())
+        model, self.preprocessor = build_model_and_preprocessor(
+            self.cfg, self.architecture, **self.head_args()
+        )
         return model
 
     def untrained_weights(self, model):

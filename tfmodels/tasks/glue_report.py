@@ -6,6 +6,7 @@ Reads each run's ``eval_results.json``; a task's score is the mean of its metric
 where it has two (MRPC/QQP F1 and accuracy, STS-B Pearson and Spearman), and for
 MNLI the mean of matched and mismatched accuracy, as on the GLUE leaderboard.
 """
+
 import json
 import os
 import sys

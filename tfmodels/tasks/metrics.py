@@ -4,6 +4,7 @@ CoLA: Matthews correlation; STS-B: Pearson and Spearman correlation; MRPC and QQ
 F1 of the positive class and accuracy; the others: accuracy. Definitions follow
 scikit-learn / scipy, which the GLUE baselines used.
 """
+
 import numpy as np
 
 
@@ -23,8 +24,9 @@ def matthews_corrcoef(labels, predictions):
     """Multi-class Matthews correlation (Gorodkin 2004), as scikit-learn computes it."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     classes = np.union1d(labels, predictions)
-    confusion = np.array([[np.sum((labels == a) & (predictions == b)) for b in classes]
-                          for a in classes], np.float64)
+    confusion = np.array(
+        [[np.sum((labels == a) & (predictions == b)) for b in classes] for a in classes], np.float64
+    )
     t, p = confusion.sum(1), confusion.sum(0)
     c, s = np.trace(confusion), confusion.sum()
     denominator = np.sqrt((s * s - p @ p) * (s * s - t @ t))

@@ -25,6 +25,7 @@ the entailed one, and a single candidate is entailed when its score is above 0.
 A group split across two mini-batches counts as two smaller groups. The saved
 QNLI classifier has two logits ``[s, 0]`` (entailment first), the binary rule.
 """
+
 import dataclasses
 
 import numpy as np
@@ -45,6 +46,7 @@ _BACKBONE_KEYS = ("sequence_output", "pooled_output")
 class HeadSpec:
     """One task's output layer: ``kind`` and, for classification, ``num_labels``;
     for ranking, ``positive`` is the label index of the relevant (entailed) answer."""
+
     kind: str
     num_labels: int = 1
     positive: int = 0
@@ -68,11 +70,18 @@ class HeadSpec:
 def head_spec_for_task(task, kind=None):
     """The head of a GLUE :class:`Task`: regression for STS-B, ranking for QNLI
     (section 3.1), classification otherwise, unless ``kind`` says otherwise."""
-    kind = kind or ("regression" if task.is_regression else
-                    "ranking" if task.name == "qnli" else "classification")
+    kind = kind or (
+        "regression"
+        if task.is_regression
+        else "ranking"
+        if task.name == "qnli"
+        else "classification"
+    )
     if (kind == "regression") != task.is_regression:
-        raise ConfigError(f"{task.name}: a {kind} head does not fit "
-                          f"{'a regression' if task.is_regression else 'a classification'} task")
+        raise ConfigError(
+            f"{task.name}: a {kind} head does not fit "
+            f"{'a regression' if task.is_regression else 'a classification'} task"
+        )
     if kind == "ranking":
         if len(task.labels) != 2:
             raise ConfigError(f"{task.name}: a ranking head needs a two-label task")
@@ -94,9 +103,12 @@ class MultiTaskModel(keras.Model):
     def __init__(self, encoder, heads, name="multitask", **kwargs):
         if isinstance(encoder, dict):  # from get_config
             encoder = registry.model_class(encoder["family"], "backbone").from_config(
-                encoder["config"])
-        specs = {task: spec if isinstance(spec, HeadSpec) else HeadSpec(**spec)
-                 for task, spec in heads.items()}
+                encoder["config"]
+            )
+        specs = {
+            task: spec if isinstance(spec, HeadSpec) else HeadSpec(**spec)
+            for task, spec in heads.items()
+        }
         if not specs:
             raise ConfigError("multitask: give at least one task head")
         inputs = feature_inputs()
@@ -104,8 +116,11 @@ class MultiTaskModel(keras.Model):
         make_head = _family_heads(encoder)
         head_models, outputs = {}, {}
         for task, spec in specs.items():
-            head_inputs = {k: keras.Input(shape=backbone[k].shape[1:], dtype=backbone[k].dtype,
-                                          name=k) for k in _BACKBONE_KEYS if k in backbone}
+            head_inputs = {
+                k: keras.Input(shape=backbone[k].shape[1:], dtype=backbone[k].dtype, name=k)
+                for k in _BACKBONE_KEYS
+                if k in backbone
+            }
             head_outputs, layers = make_head(None, encoder, head_inputs, num_labels=spec.units)
             head = keras.Model(head_inputs, head_outputs["logits"], name=task)
             head.classifier_head = layers["classifier_head"]
@@ -120,8 +135,9 @@ class MultiTaskModel(keras.Model):
     def task_model(self, task):
         """Features -> ``{"logits"}`` of one task, sharing this model's variables."""
         if task not in self.heads:
-            raise ConfigError(f"multitask: no head for task {task!r}; "
-                              f"heads: {', '.join(self.heads)}")
+            raise ConfigError(
+                f"multitask: no head for task {task!r}; heads: {', '.join(self.heads)}"
+            )
         inputs = feature_inputs()
         backbone = self.encoder(inputs)
         head = self.heads[task]
@@ -129,9 +145,11 @@ class MultiTaskModel(keras.Model):
         return keras.Model(inputs, {"logits": logits}, name=f"{self.name}_{task}")
 
     def get_config(self):
-        return {"name": self.name,
-                "encoder": {"family": self.config.family, "config": self.encoder.get_config()},
-                "heads": {t: dataclasses.asdict(s) for t, s in self.head_specs.items()}}
+        return {
+            "name": self.name,
+            "encoder": {"family": self.config.family, "config": self.encoder.get_config()},
+            "heads": {t: dataclasses.asdict(s) for t, s in self.head_specs.items()},
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -152,7 +170,7 @@ def ranking_loss(scores, relevance, groups, gamma=1.0):
     has_negative = tf.reduce_any(same & ~positive[None, :], axis=1)
     rankable = has_positive & has_negative
     itself = tf.eye(tf.shape(scores)[0], dtype=tf.bool)
-    candidates = same & (~positive[None, :] | itself)   # row i: itself and its group's negatives
+    candidates = same & (~positive[None, :] | itself)  # row i: itself and its group's negatives
     scaled = gamma * scores
     masked = tf.where(candidates, tf.broadcast_to(scaled[None, :], tf.shape(same)), -1e9)
     rank_terms = tf.reduce_logsumexp(masked, axis=1) - scaled
@@ -184,14 +202,17 @@ def multitask_loss_fn(specs, gamma=1.0):
         outputs = model(features, training=training)
         branches = [lambda n=n: head_loss(specs[n], outputs[n], targets, gamma) for n in names]
         return tf.switch_case(targets["task"][0], branches), {}
+
     return loss_fn
 
 
 def single_task_loss_fn(spec, gamma=1.0):
     """A Trainer ``loss_fn`` for :meth:`MultiTaskModel.task_model` (stage-2 fine-tuning)."""
+
     def loss_fn(model, batch, training):
         features, targets = batch
         return head_loss(spec, model(features, training=training)["logits"], targets, gamma), {}
+
     return loss_fn
 
 
@@ -222,12 +243,14 @@ def task_classifier(model, task, label_names=None):
     spec = model.head_specs[task]
     family = model.config.family
     classifier = registry.model_class(family, "classification")(
-        model.config, num_labels=spec.label_count)
+        model.config, num_labels=spec.label_count
+    )
     converter = registry.converter_module(family)
     shared = read_weights(converter.backbone_weights(model.encoder))
     target = converter.backbone_weights(classifier.encoder)  # may lack an unused pooler
-    check_and_assign(target, {k: v for k, v in shared.items() if k in target},
-                     f"the multitask encoder ({task})")
+    check_and_assign(
+        target, {k: v for k, v in shared.items() if k in target}, f"the multitask encoder ({task})"
+    )
     source, head = model.heads[task].classifier_head, classifier.classifier_head
     if source.inner is not None:
         head.inner.set_weights(source.inner.get_weights())

@@ -15,6 +15,7 @@ line ``source<TAB>target``) or ``.jsonl`` (one JSON object a line with the
 ``source_key``/``target_key`` fields). A row that breaks these rules is a
 DataError naming file and line.
 """
+
 import csv
 import dataclasses
 import json
@@ -67,23 +68,29 @@ def read_pairs(path, source_key="source", target_key="target"):
                     row = json.loads(text)
                 except json.JSONDecodeError as e:
                     raise DataError(f"{path}:{line}: not a JSON object: {e.msg}") from None
-                missing = [k for k in (source_key, target_key)
-                           if not isinstance(row, dict) or not isinstance(row.get(k), str)]
+                missing = [
+                    k
+                    for k in (source_key, target_key)
+                    if not isinstance(row, dict) or not isinstance(row.get(k), str)
+                ]
                 if missing:
                     raise DataError(f"{path}:{line}: no text field {missing[0]!r}")
                 sources.append(row[source_key])
                 targets.append(row[target_key])
                 lines.append(line)
         else:
-            for line, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE),
-                                       start=1):
+            for line, row in enumerate(
+                csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1
+            ):
                 if not row or row == [""]:
                     continue
                 if line == 1 and row == [source_key, target_key]:
                     continue  # the header
                 if len(row) != 2:
-                    raise DataError(f"{path}:{line}: expected 2 tab-separated columns "
-                                    f"(source, target), found {len(row)}")
+                    raise DataError(
+                        f"{path}:{line}: expected 2 tab-separated columns "
+                        f"(source, target), found {len(row)}"
+                    )
                 sources.append(row[0])
                 targets.append(row[1])
                 lines.append(line)
@@ -114,8 +121,10 @@ def stsb_word(score):
 def glue_pairs(task_name, examples, path):
     """A GLUE split (:class:`tfmodels.tasks.glue.Examples`) as T5 text-to-text pairs."""
     template, words = GLUE_PROMPTS[task_name]
-    sources = [template.format(a=a, b=b) for a, b in
-               zip(examples.text_a, examples.text_b or [""] * len(examples))]
+    sources = [
+        template.format(a=a, b=b)
+        for a, b in zip(examples.text_a, examples.text_b or [""] * len(examples))
+    ]
     targets = [stsb_word(y) if words is None else words[int(y)] for y in examples.labels]
     return Pairs(path, sources, targets, list(range(2, len(sources) + 2)))
 
@@ -156,7 +165,7 @@ class Encoding:
     def _packed(preprocessor, texts):
         out = {k: [] for k in ("input_ids", "input_mask")}
         for start in range(0, len(texts), 256):
-            features = preprocessor(tf.constant(texts[start:start + 256]))
+            features = preprocessor(tf.constant(texts[start : start + 256]))
             for key in out:
                 out[key].append(features[key].numpy())
         return {k: np.concatenate(v) for k, v in out.items()}
@@ -176,9 +185,11 @@ class Encoding:
         labels = np.where(mask > 0, ids, IGNORE)
         start = np.full([len(ids), 1], self.decoder_start_id, ids.dtype)
         decoder_ids = np.concatenate([start, np.where(mask > 0, ids, self.pad_id)[:, :-1]], 1)
-        out.update(decoder_input_ids=decoder_ids,
-                   decoder_input_mask=np.concatenate([np.ones_like(start), mask[:, :-1]], 1),
-                   labels=labels.astype(np.int32))
+        out.update(
+            decoder_input_ids=decoder_ids,
+            decoder_input_mask=np.concatenate([np.ones_like(start), mask[:, :-1]], 1),
+            labels=labels.astype(np.int32),
+        )
         return out
 
     def decode(self, ids):
@@ -189,7 +200,7 @@ class Encoding:
         for row in np.asarray(ids):
             row = list(row)
             if self.eos_id in row:
-                row = row[:row.index(self.eos_id)]
+                row = row[: row.index(self.eos_id)]
             texts.append(tokenizer.decode([int(i) for i in row if int(i) not in special]))
         return texts
 
@@ -197,8 +208,11 @@ class Encoding:
 def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10000):
     ds = tf.data.Dataset.from_tensor_slices(features)
     if training:
-        ds = ds.shuffle(min(shuffle_buffer, len(features["input_ids"])), seed=seed,
-                        reshuffle_each_iteration=True).repeat()
+        ds = ds.shuffle(
+            min(shuffle_buffer, len(features["input_ids"])),
+            seed=seed,
+            reshuffle_each_iteration=True,
+        ).repeat()
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
@@ -216,6 +230,7 @@ def text_metrics(kind, predictions, references):
         for name in ("rouge1", "rouge2", "rougeL"):
             results[name] = 100.0 * float(np.mean([s[name].fmeasure for s in scores]))
     if kind == "text2text":
-        results["exact_match"] = 100.0 * float(np.mean(
-            [p.strip() == r.strip() for p, r in zip(predictions, references)]))
+        results["exact_match"] = 100.0 * float(
+            np.mean([p.strip() == r.strip() for p, r in zip(predictions, references)])
+        )
     return results

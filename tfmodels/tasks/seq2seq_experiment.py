@@ -8,6 +8,7 @@ predictions, save the HF layout), ``eval`` and ``predict``. Outputs under
 ``model_dir``: ``eval_results.json``, ``metrics.json``, ``predictions/{split}.txt``
 (one generated text a line, in input order), ``hf_model/`` and ``training_curves.png``.
 """
+
 import dataclasses
 import functools
 import os
@@ -36,15 +37,15 @@ class Seq2SeqConfig(TaskConfig):
 
     type: str = "seq2seq"
     data_dir: Optional[str] = None
-    kind: str = "translation"          # translation | summarization | text2text
-    source_key: str = "source"         # JSON Lines field names
+    kind: str = "translation"  # translation | summarization | text2text
+    source_key: str = "source"  # JSON Lines field names
     target_key: str = "target"
-    glue_task: Optional[str] = None    # text2text on a GLUE folder, with T5's prompts
-    target_length: int = 64            # decoder length, in tokens (also max new tokens)
-    decoding: str = "beam"             # greedy | sample | beam
+    glue_task: Optional[str] = None  # text2text on a GLUE folder, with T5's prompts
+    target_length: int = 64  # decoder length, in tokens (also max new tokens)
+    decoding: str = "beam"  # greedy | sample | beam
     num_beams: int = 4
     length_penalty: float = 1.0
-    label_smoothing: float = 0.0       # the Transformer's 0.1 (Vaswani et al. 2017, 5.4)
+    label_smoothing: float = 0.0  # the Transformer's 0.1 (Vaswani et al. 2017, 5.4)
     eval_splits: List[str] = dataclasses.field(default_factory=lambda: ["dev", "test"])
     max_eval_examples: Optional[int] = None  # generate for the first N of each split
 
@@ -65,17 +66,20 @@ def read_split(s, split):
 def build_encoding(cfg, model, preprocessor):
     """The :class:`seq2seq.Encoding` of the model's tokenizer; for a model built from
     a configuration, its special ids must be the tokenizer's."""
-    vocab_dir = (os.path.dirname(cfg.model.vocab_file) if cfg.model.vocab_file
-                 else model.source_path)
+    vocab_dir = os.path.dirname(cfg.model.vocab_file) if cfg.model.vocab_file else model.source_path
     target = tfmodels.preprocessor_from_pretrained(vocab_dir, cfg.task.target_length + 1)
     encoding = seq2seq.Encoding(preprocessor, target, model.decoder_start_id)
     config = model.config
     expected = {"pad_token_id": encoding.pad_id, "eos_token_id": encoding.eos_id}
-    wrong = [f"{k} {getattr(config, k)} (tokenizer: {v})" for k, v in expected.items()
-             if getattr(config, k, v) != v]
+    wrong = [
+        f"{k} {getattr(config, k)} (tokenizer: {v})"
+        for k, v in expected.items()
+        if getattr(config, k, v) != v
+    ]
     if wrong:
-        raise ConfigError(f"the model's special ids do not match its tokenizer in {vocab_dir}: "
-                          f"{', '.join(wrong)}")
+        raise ConfigError(
+            f"the model's special ids do not match its tokenizer in {vocab_dir}: {', '.join(wrong)}"
+        )
     return encoding
 
 
@@ -85,20 +89,30 @@ class Predictor:
 
     def __init__(self, model, encoding, section, batch_size):
         self.encoding, self.batch_size = encoding, batch_size
-        self.search = tf.function(functools.partial(
-            generate, model, max_new_tokens=section.target_length, method=section.decoding,
-            num_beams=section.num_beams, length_penalty=section.length_penalty,
-            eos_id=encoding.eos_id, pad_id=encoding.pad_id))
+        self.search = tf.function(
+            functools.partial(
+                generate,
+                model,
+                max_new_tokens=section.target_length,
+                method=section.decoding,
+                num_beams=section.num_beams,
+                length_penalty=section.length_penalty,
+                eos_id=encoding.eos_id,
+                pad_id=encoding.pad_id,
+            )
+        )
 
     def __call__(self, sources):
         features = self.encoding.source_features(sources)
         outputs = []
         for start in range(0, len(sources), self.batch_size):
-            batch = {k: v[start:start + self.batch_size] for k, v in features.items()}
+            batch = {k: v[start : start + self.batch_size] for k, v in features.items()}
             rows = len(batch["input_ids"])
             if rows < self.batch_size:  # pad with copies of the first row
-                batch = {k: np.concatenate([v, np.repeat(v[:1], self.batch_size - rows, 0)])
-                         for k, v in batch.items()}
+                batch = {
+                    k: np.concatenate([v, np.repeat(v[:1], self.batch_size - rows, 0)])
+                    for k, v in batch.items()
+                }
             outputs.append(self.search({k: tf.constant(v) for k, v in batch.items()})[:rows])
         return self.encoding.decode(np.concatenate(outputs))
 
@@ -150,8 +164,10 @@ class Seq2SeqTask(FineTuningTask):
         check_choice("task.kind", s.kind, seq2seq.KINDS, "kind")
         check_choice("task.decoding", s.decoding, METHODS, "method")
         if s.glue_task and s.glue_task not in seq2seq.GLUE_PROMPTS:
-            raise ConfigError(f"task.glue_task: no text-to-text form for {s.glue_task!r}; "
-                              f"known: {', '.join(seq2seq.GLUE_PROMPTS)}")
+            raise ConfigError(
+                f"task.glue_task: no text-to-text form for {s.glue_task!r}; "
+                f"known: {', '.join(seq2seq.GLUE_PROMPTS)}"
+            )
         check_data(s.data_dir, s.eval_splits)
         # Every file is read and checked before the model is built.
         self.train_pairs = read_split(s, "train") if mode == "train_and_eval" else None
@@ -163,30 +179,39 @@ class Seq2SeqTask(FineTuningTask):
     def build_model(self):
         model = super().build_model()
         if not getattr(model, "is_encoder_decoder", False):
-            raise ConfigError(f"model: run_seq2seq.py needs an encoder-decoder (T5, BART, "
-                              f"Transformer); {model.config.family} is not one")
+            raise ConfigError(
+                f"model: run_seq2seq.py needs an encoder-decoder (T5, BART, "
+                f"Transformer); {model.config.family} is not one"
+            )
         self.family = model.config.family
         self.encoding = build_encoding(self.cfg, model, self.preprocessor)
-        self.predictor = Predictor(model, self.encoding, self.section,
-                                   self.cfg.data.eval_batch_size)
+        self.predictor = Predictor(
+            model, self.encoding, self.section, self.cfg.data.eval_batch_size
+        )
         return model
 
     def train_dataset(self):
         self.features = self.encoding.features(self.train_pairs)
-        dataset = seq2seq.make_dataset(self.features, self.cfg.data.train_batch_size,
-                                       training=True, seed=self.cfg.trainer.seed,
-                                       shuffle_buffer=self.cfg.data.shuffle_buffer)
+        dataset = seq2seq.make_dataset(
+            self.features,
+            self.cfg.data.train_batch_size,
+            training=True,
+            seed=self.cfg.trainer.seed,
+            shuffle_buffer=self.cfg.data.shuffle_buffer,
+        )
         return dataset, len(self.train_pairs)
 
     def describe(self, steps):
         s = self.section
         cut = int(np.sum(self.features["input_mask"][:, -1]))
-        return (f"fine-tuning {self.family} on "
-                f"{len(self.train_pairs)} {s.kind} pairs from {self.train_pairs.path} for "
-                f"{steps} steps, "
-                f"batch {self.cfg.data.train_batch_size}, source length "
-                f"{self.cfg.model.seq_length} ({cut} sources fill it), target length "
-                f"{s.target_length}, {s.decoding} decoding")
+        return (
+            f"fine-tuning {self.family} on "
+            f"{len(self.train_pairs)} {s.kind} pairs from {self.train_pairs.path} for "
+            f"{steps} steps, "
+            f"batch {self.cfg.data.train_batch_size}, source length "
+            f"{self.cfg.model.seq_length} ({cut} sources fill it), target length "
+            f"{s.target_length}, {s.decoding} decoding"
+        )
 
     def loss(self):
         return functools.partial(seq2seq_lm_loss, label_smoothing=self.section.label_smoothing)

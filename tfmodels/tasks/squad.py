@@ -20,6 +20,7 @@ running byte lengths). SentencePiece's normalization (whitespace runs, ``''``,
 NFKD) does not map character by character, so each piece gets the span of its
 whitespace-separated word: answers there are whole words.
 """
+
 import dataclasses
 import json
 import os
@@ -36,10 +37,10 @@ class SquadExample:
     qid: str
     question: str
     context: str
-    answers: List[Tuple[str, int]]   # (text, answer_start); empty when unanswerable
+    answers: List[Tuple[str, int]]  # (text, answer_start); empty when unanswerable
     is_impossible: bool = False
     plausible_answers: List[Tuple[str, int]] = dataclasses.field(default_factory=list)
-    source: str = ""                 # file, for error messages
+    source: str = ""  # file, for error messages
 
 
 @dataclasses.dataclass
@@ -47,13 +48,13 @@ class SquadFeatures:
     """One row per window; ``token_start``/``token_end`` are character offsets of each
     position in the passage (-1 outside it)."""
 
-    example_index: np.ndarray   # [N]
-    input_ids: np.ndarray       # [N, S] int32
+    example_index: np.ndarray  # [N]
+    input_ids: np.ndarray  # [N, S] int32
     input_mask: np.ndarray
     segment_ids: np.ndarray
-    token_start: np.ndarray     # [N, S] int32
+    token_start: np.ndarray  # [N, S] int32
     token_end: np.ndarray
-    max_context: np.ndarray     # [N, S] bool
+    max_context: np.ndarray  # [N, S] bool
     start_positions: np.ndarray  # [N] int32 (training targets; 0 = [CLS])
     end_positions: np.ndarray
 
@@ -61,19 +62,25 @@ class SquadFeatures:
         return len(self.example_index)
 
     def inputs(self):
-        return {"input_ids": self.input_ids, "input_mask": self.input_mask,
-                "segment_ids": self.segment_ids}
+        return {
+            "input_ids": self.input_ids,
+            "input_mask": self.input_mask,
+            "segment_ids": self.segment_ids,
+        }
 
 
 # ----------------------------------------------------------------------------- reading
+
 
 def _field(obj, key, kind, where):
     if not isinstance(obj, dict) or key not in obj:
         raise DataError(f"{where}: missing {key!r}")
     value = obj[key]
     if not isinstance(value, kind):
-        raise DataError(f"{where}: {key!r} must be a {getattr(kind, '__name__', kind)}, "
-                        f"got {type(value).__name__}")
+        raise DataError(
+            f"{where}: {key!r} must be a {getattr(kind, '__name__', kind)}, "
+            f"got {type(value).__name__}"
+        )
     return value
 
 
@@ -82,10 +89,12 @@ def _answers(qa, key, context, path, qid):
     for answer in qa.get(key, []) or []:
         text = _field(answer, "text", str, f"{path}: question {qid} {key}")
         start = _field(answer, "answer_start", int, f"{path}: question {qid} {key}")
-        found = context[start:start + len(text)] if start >= 0 else None
+        found = context[start : start + len(text)] if start >= 0 else None
         if found != text:
-            raise DataError(f"{path}: question {qid}: answer {text!r} does not match the "
-                            f"context at answer_start {start} (found {found!r})")
+            raise DataError(
+                f"{path}: question {qid}: answer {text!r} does not match the "
+                f"context at answer_start {start} (found {found!r})"
+            )
         answers.append((text, start))
     return answers
 
@@ -119,10 +128,17 @@ def read_squad(path):
                 answers = _answers(qa, "answers", context, path, qid)
                 if not impossible and not answers and "is_impossible" not in qa:
                     raise DataError(f"{path}: question {qid} has no answers")
-                examples.append(SquadExample(
-                    qid, _field(qa, "question", str, f"{path}: question {qid}"), context,
-                    [] if impossible else answers, impossible,
-                    _answers(qa, "plausible_answers", context, path, qid), path))
+                examples.append(
+                    SquadExample(
+                        qid,
+                        _field(qa, "question", str, f"{path}: question {qid}"),
+                        context,
+                        [] if impossible else answers,
+                        impossible,
+                        _answers(qa, "plausible_answers", context, path, qid),
+                        path,
+                    )
+                )
     if not examples:
         raise DataError(f"{path} holds no questions")
     return examples, version_2
@@ -135,6 +151,7 @@ def gold_answers(examples):
 
 # ------------------------------------------------------------------ offsets per tokenizer
 
+
 def _byte_to_char(pieces):
     """For a text given as per-character byte strings: the character of every byte."""
     lengths = np.fromiter((len(p) for p in pieces), np.int64, len(pieces))
@@ -145,11 +162,14 @@ def _wordpiece_offsets(tokenizer, texts):
     from tfmodels.tokenizers.wordpiece import normalize_text
 
     chars = [c for text in texts for c in text]
-    normalized = normalize_text(tf.constant(chars, tf.string), tokenizer.lower_case).numpy() \
-        if chars else np.zeros([0], object)
+    normalized = (
+        normalize_text(tf.constant(chars, tf.string), tokenizer.lower_case).numpy()
+        if chars
+        else np.zeros([0], object)
+    )
     rows, joined, maps, at = [], [], [], 0
     for text in texts:
-        pieces = normalized[at:at + len(text)]
+        pieces = normalized[at : at + len(text)]
         at += len(text)
         joined.append(b"".join(pieces))
         maps.append(_byte_to_char(pieces))
@@ -225,6 +245,7 @@ def tokenize_with_offsets(tokenizer, texts):
 
 # ---------------------------------------------------------------------------- windowing
 
+
 def answer_token_span(starts, ends, answer_start, answer_end):
     """First and last token overlapping characters [answer_start, answer_end), or None."""
     inside = np.nonzero((ends > answer_start) & (starts < answer_end))[0]
@@ -256,8 +277,7 @@ def _max_context(windows, num_tokens, max_tokens):
     return best
 
 
-def convert_examples(examples, preprocessor, max_seq_length, doc_stride=128,
-                     max_query_length=64):
+def convert_examples(examples, preprocessor, max_seq_length, doc_stride=128, max_query_length=64):
     """Windows of every example as :class:`SquadFeatures`, with training targets."""
     packer, tokenizer = preprocessor.packer, preprocessor.tokenizer
     roberta = packer.style == "roberta"
@@ -266,54 +286,82 @@ def convert_examples(examples, preprocessor, max_seq_length, doc_stride=128,
     contexts = sorted({e.context for e in examples})
     tokenized = {}
     for i in range(0, len(contexts), 64):
-        chunk = contexts[i:i + 64]
+        chunk = contexts[i : i + 64]
         tokenized.update(zip(chunk, tokenize_with_offsets(tokenizer, chunk)))
-    columns = {k: [] for k in ("example_index", "input_ids", "segment_ids", "token_start",
-                               "token_end", "max_context", "start_positions", "end_positions")}
+    columns = {
+        k: []
+        for k in (
+            "example_index",
+            "input_ids",
+            "segment_ids",
+            "token_start",
+            "token_end",
+            "max_context",
+            "start_positions",
+            "end_positions",
+        )
+    }
     for index, example in enumerate(examples):
         query = questions[index].numpy()[:max_query_length]
         ids, starts, ends = tokenized[example.context]
         if not len(ids):
-            raise DataError(f"{example.source}: question {example.qid}: the tokenizer makes no "
-                            "tokens of its passage")
+            raise DataError(
+                f"{example.source}: question {example.qid}: the tokenizer makes no "
+                "tokens of its passage"
+            )
         offset = len(query) + 1 + separators
         max_tokens = max_seq_length - offset - 1
         if max_tokens < 1:
-            raise ConfigError(f"max_seq_length {max_seq_length} leaves no room for the passage "
-                              f"after a {len(query)}-token question (max_query_length)")
+            raise ConfigError(
+                f"max_seq_length {max_seq_length} leaves no room for the passage "
+                f"after a {len(query)}-token question (max_query_length)"
+            )
         target = None
         if example.answers:
             text, begin = example.answers[0]
             target = answer_token_span(starts, ends, begin, begin + len(text))
             if target is None:
-                raise DataError(f"{example.source}: question {example.qid}: the tokenizer "
-                                f"cannot represent the answer {text!r}")
+                raise DataError(
+                    f"{example.source}: question {example.qid}: the tokenizer "
+                    f"cannot represent the answer {text!r}"
+                )
         windows = window_starts(len(ids), max_tokens, doc_stride)
         best = _max_context(windows, len(ids), max_tokens)
         for w, start in enumerate(windows):
             length = min(max_tokens, len(ids) - start)
             doc = slice(start, start + length)
             row = np.full(max_seq_length, packer.pad_id, np.int32)
-            pieces = [[packer.start_id], query, [packer.end_id] * separators, ids[doc],
-                      [packer.end_id]]
+            pieces = [
+                [packer.start_id],
+                query,
+                [packer.end_id] * separators,
+                ids[doc],
+                [packer.end_id],
+            ]
             packed = np.concatenate([np.asarray(p, np.int32) for p in pieces])
-            row[:len(packed)] = packed
+            row[: len(packed)] = packed
             segments = np.zeros(max_seq_length, np.int32)
             if not roberta:
-                segments[offset:len(packed)] = 1
+                segments[offset : len(packed)] = 1
             token_start = np.full(max_seq_length, -1, np.int32)
             token_end = np.full(max_seq_length, -1, np.int32)
-            token_start[offset:offset + length] = starts[doc]
-            token_end[offset:offset + length] = ends[doc]
+            token_start[offset : offset + length] = starts[doc]
+            token_end[offset : offset + length] = ends[doc]
             context_flags = np.zeros(max_seq_length, bool)
-            context_flags[offset:offset + length] = best[doc] == w
+            context_flags[offset : offset + length] = best[doc] == w
             s = e = 0
             if target and start <= target[0] and target[1] < start + length:
                 s, e = target[0] - start + offset, target[1] - start + offset
-            for key, value in (("example_index", index), ("input_ids", row),
-                               ("segment_ids", segments), ("token_start", token_start),
-                               ("token_end", token_end), ("max_context", context_flags),
-                               ("start_positions", s), ("end_positions", e)):
+            for key, value in (
+                ("example_index", index),
+                ("input_ids", row),
+                ("segment_ids", segments),
+                ("token_start", token_start),
+                ("token_end", token_end),
+                ("max_context", context_flags),
+                ("start_positions", s),
+                ("end_positions", e),
+            ):
                 columns[key].append(value)
     arrays = {k: np.asarray(v) for k, v in columns.items()}
     arrays["input_mask"] = (arrays["input_ids"] != packer.pad_id).astype(np.int32)
@@ -324,13 +372,16 @@ def convert_examples(examples, preprocessor, max_seq_length, doc_stride=128,
 
 # --------------------------------------------------------------------- training, decoding
 
+
 def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10000):
     """``(inputs, (start, end))`` batches for training (shuffled, repeated), else inputs."""
     if training:
         ds = tf.data.Dataset.from_tensor_slices(
-            (features.inputs(), (features.start_positions, features.end_positions)))
-        ds = ds.shuffle(min(shuffle_buffer, len(features)), seed=seed,
-                        reshuffle_each_iteration=True).repeat()
+            (features.inputs(), (features.start_positions, features.end_positions))
+        )
+        ds = ds.shuffle(
+            min(shuffle_buffer, len(features)), seed=seed, reshuffle_each_iteration=True
+        ).repeat()
         return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return tf.data.Dataset.from_tensor_slices(features.inputs()).batch(batch_size)
 
@@ -343,18 +394,28 @@ def loss_fn(model, batch, training):
 def outputs_loss(out, batch):
     """:func:`loss_fn` from the model's outputs on ``batch = (features, (starts, ends))``."""
     starts, ends = batch[1]
-    losses = [tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
-        positions, tf.cast(out[key], tf.float32), from_logits=True))
-        for key, positions in (("start_logits", starts), ("end_logits", ends))]
+    losses = [
+        tf.reduce_mean(
+            tf.keras.losses.sparse_categorical_crossentropy(
+                positions, tf.cast(out[key], tf.float32), from_logits=True
+            )
+        )
+        for key, positions in (("start_logits", starts), ("end_logits", ends))
+    ]
     return (losses[0] + losses[1]) / 2, {}
 
 
 def predict_logits(model, features, batch_size):
     """``(start_logits, end_logits)`` [N, S] numpy for every window."""
-    step = tf.function(lambda x: {k: tf.cast(v, tf.float32) for k, v in
-                                  model(x, training=False).items()
-                                  if k in ("start_logits", "end_logits")},
-                       reduce_retracing=True, autograph=False)
+    step = tf.function(
+        lambda x: {
+            k: tf.cast(v, tf.float32)
+            for k, v in model(x, training=False).items()
+            if k in ("start_logits", "end_logits")
+        },
+        reduce_retracing=True,
+        autograph=False,
+    )
     starts, ends = [], []
     for batch in make_dataset(features, batch_size):
         out = step(batch)
@@ -366,8 +427,7 @@ def predict_logits(model, features, batch_size):
 NO_SPAN_ODDS = 1e9  # null odds of a question with no valid span at all
 
 
-def decode(examples, features, start_logits, end_logits, n_best_size=20,
-           max_answer_length=30):
+def decode(examples, features, start_logits, end_logits, n_best_size=20, max_answer_length=30):
     """``(answers, null_odds)``: the best span's text per question (``{qid: text}``, never
     empty unless no span is valid) and ``null score - best span score``."""
     by_example = {}
@@ -391,7 +451,7 @@ def decode(examples, features, start_logits, end_logits, n_best_size=20,
                     score = float(s[i] + e[j])
                     if score > best:
                         best, best_span = score, (int(token_start[i]), int(token_end[j]))
-        answers[example.qid] = example.context[best_span[0]:best_span[1]] if best_span else ""
+        answers[example.qid] = example.context[best_span[0] : best_span[1]] if best_span else ""
         null_odds[example.qid] = null - best if best_span else NO_SPAN_ODDS
     return answers, null_odds
 

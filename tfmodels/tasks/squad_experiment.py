@@ -8,6 +8,7 @@ score - best span score}) in the formats the official evaluation scripts read,
 ``metrics.json`` and ``eval_results.json``. All input is read and checked before
 anything is written.
 """
+
 import dataclasses
 import json
 import os
@@ -25,7 +26,7 @@ from tfmodels.training.trainer import write_json
 @dataclasses.dataclass
 class SquadConfig(TaskConfig):
     type: str = "squad"
-    train_file: Optional[str] = None    # train-v1.1.json / train-v2.0.json
+    train_file: Optional[str] = None  # train-v1.1.json / train-v2.0.json
     predict_file: Optional[str] = None  # dev-v1.1.json / dev-v2.0.json (or questions to answer)
     version_2_with_negative: Optional[bool] = None  # None: from the files (version, is_impossible)
     doc_stride: int = 128
@@ -42,16 +43,23 @@ class SquadData:
         self.path = path
         self.examples, self.version_2 = squad.read_squad(path)
         s = cfg.task
-        self.features = squad.convert_examples(self.examples, preprocessor, cfg.model.seq_length,
-                                               s.doc_stride, s.max_query_length)
+        self.features = squad.convert_examples(
+            self.examples, preprocessor, cfg.model.seq_length, s.doc_stride, s.max_query_length
+        )
         self.golds = squad.gold_answers(self.examples)
         self.labelled = any(e.answers or e.is_impossible for e in self.examples)
 
     def predict(self, model, cfg):
         """``(best span texts, null odds)`` for every question."""
         starts, ends = squad.predict_logits(model, self.features, cfg.data.eval_batch_size)
-        return squad.decode(self.examples, self.features, starts, ends, cfg.task.n_best_size,
-                            cfg.task.max_answer_length)
+        return squad.decode(
+            self.examples,
+            self.features,
+            starts,
+            ends,
+            cfg.task.n_best_size,
+            cfg.task.max_answer_length,
+        )
 
 
 def evaluate(data, model, cfg, version_2):
@@ -70,8 +78,10 @@ def evaluate(data, model, cfg, version_2):
         threshold = min(null_odds.values()) - 1.0
         predictions = squad.apply_threshold(answers, null_odds, threshold)
         metrics = squad_evaluate(data.golds, predictions)
-    metrics.update({k: v for k, v in tuned.items() if k.startswith("best_")},
-                   null_score_diff_threshold=threshold)
+    metrics.update(
+        {k: v for k, v in tuned.items() if k.startswith("best_")},
+        null_score_diff_threshold=threshold,
+    )
     return metrics, predictions, null_odds
 
 
@@ -119,33 +129,42 @@ class SquadTask(FineTuningTask):
             self.train_data = SquadData(s.train_file, self.preprocessor, self.cfg)
         self.version_2 = s.version_2_with_negative
         if self.version_2 is None:
-            self.version_2 = self.dev.version_2 or bool(self.train_data and
-                                                        self.train_data.version_2)
+            self.version_2 = self.dev.version_2 or bool(
+                self.train_data and self.train_data.version_2
+            )
         return model
 
     def train_dataset(self):
         features = self.train_data.features
-        dataset = squad.make_dataset(features, self.cfg.data.train_batch_size, training=True,
-                                     seed=self.cfg.trainer.seed,
-                                     shuffle_buffer=self.cfg.data.shuffle_buffer)
+        dataset = squad.make_dataset(
+            features,
+            self.cfg.data.train_batch_size,
+            training=True,
+            seed=self.cfg.trainer.seed,
+            shuffle_buffer=self.cfg.data.shuffle_buffer,
+        )
         return dataset, len(features)
 
     def describe(self, steps):
-        return (f"fine-tuning on {len(self.train_data.examples)} questions "
-                f"({len(self.train_data.features)} windows) of {self.section.train_file} for "
-                f"{steps} steps, batch {self.cfg.data.train_batch_size}, seq_length "
-                f"{self.cfg.model.seq_length}, SQuAD {'2.0' if self.version_2 else '1.1'}")
+        return (
+            f"fine-tuning on {len(self.train_data.examples)} questions "
+            f"({len(self.train_data.features)} windows) of {self.section.train_file} for "
+            f"{steps} steps, batch {self.cfg.data.train_batch_size}, seq_length "
+            f"{self.cfg.model.seq_length}, SQuAD {'2.0' if self.version_2 else '1.1'}"
+        )
 
     def loss(self):
-        return with_sift(squad.outputs_loss, self.cfg.adversarial,
-                         keys=("start_logits", "end_logits"))
+        return with_sift(
+            squad.outputs_loss, self.cfg.adversarial, keys=("start_logits", "end_logits")
+        )
 
     def evaluate(self, model):
         return evaluate(self.dev, model, self.cfg, self.version_2)[0]
 
     def final_results(self, model):
-        metrics, self.predictions, self.null_odds = evaluate(self.dev, model, self.cfg,
-                                                             self.version_2)
+        metrics, self.predictions, self.null_odds = evaluate(
+            self.dev, model, self.cfg, self.version_2
+        )
         return metrics
 
     def write_predictions(self, model_dir):
@@ -154,8 +173,10 @@ class SquadTask(FineTuningTask):
     def report_fields(self):
         if self.train_data is None:
             return {}
-        return {"train_questions": len(self.train_data.examples),
-                "train_windows": len(self.train_data.features)}
+        return {
+            "train_questions": len(self.train_data.examples),
+            "train_windows": len(self.train_data.features),
+        }
 
     def predict(self, model, model_dir):
         """Answers (v2.0: thresholded by the setting, else the last evaluation's)."""

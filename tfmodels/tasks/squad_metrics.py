@@ -13,6 +13,7 @@ are dropped (none left: ``[""]``); F1 of an empty against a non-empty answer is 
 of two empty ones 1. A question without a prediction scores 0 (v1.1's rule; the
 v2.0 script leaves it out instead).
 """
+
 import collections
 import re
 import string
@@ -68,9 +69,11 @@ def raw_scores(golds, predictions):
 
 def _averages(exact, f1, qids, prefix=""):
     n = len(qids)
-    return {f"{prefix}exact": 100.0 * sum(exact[q] for q in qids) / n if n else 0.0,
-            f"{prefix}f1": 100.0 * sum(f1[q] for q in qids) / n if n else 0.0,
-            f"{prefix}total": n}
+    return {
+        f"{prefix}exact": 100.0 * sum(exact[q] for q in qids) / n if n else 0.0,
+        f"{prefix}f1": 100.0 * sum(f1[q] for q in qids) / n if n else 0.0,
+        f"{prefix}total": n,
+    }
 
 
 def find_best_thresh(predictions, scores, null_odds, has_answer):
@@ -109,7 +112,9 @@ def squad_evaluate(golds, predictions, null_odds=None, non_null_predictions=None
         candidates = non_null_predictions if non_null_predictions is not None else predictions
         raw_exact, raw_f1 = raw_scores(golds, candidates)
         results["best_exact"], results["best_exact_thresh"] = find_best_thresh(
-            candidates, raw_exact, null_odds, has_answer)
+            candidates, raw_exact, null_odds, has_answer
+        )
         results["best_f1"], results["best_f1_thresh"] = find_best_thresh(
-            candidates, raw_f1, null_odds, has_answer)
+            candidates, raw_f1, null_odds, has_answer
+        )
     return results

@@ -8,6 +8,7 @@ checkpoint, score dev and test, write predictions, save the HF layout), ``eval``
 (conlleval's ``word gold predicted`` lines, tags in each file's own scheme),
 ``hf_model/`` and ``training_curves.png``.
 """
+
 import dataclasses
 import os
 from typing import List, Optional
@@ -30,8 +31,8 @@ class TaggingConfig(TaskConfig):
 
     type: str = "tagging"
     data_dir: Optional[str] = None
-    scheme: str = "BIO"        # the tags the model learns: BIO (IOB2) or IOBES
-    split_long: bool = True    # longer sentences: windows at word boundaries; False: DataError
+    scheme: str = "BIO"  # the tags the model learns: BIO (IOB2) or IOBES
+    split_long: bool = True  # longer sentences: windows at word boundaries; False: DataError
     labels: Optional[List[str]] = None  # default: O, then the train file's tags by type
     eval_splits: List[str] = dataclasses.field(default_factory=lambda: ["dev", "test"])
 
@@ -49,8 +50,9 @@ class Split:
         self.features = None
 
     def featurize(self, preprocessor, split_long):
-        self.features = conll.make_features(self.sentences, preprocessor, self.label_ids,
-                                            split_long=split_long, path=self.path)
+        self.features = conll.make_features(
+            self.sentences, preprocessor, self.label_ids, split_long=split_long, path=self.path
+        )
         return self
 
 
@@ -81,8 +83,7 @@ def predict_tags(model, split, labels, batch_size):
 
 def predict_splits(model, splits, labels, batch_size):
     """``{split: per sentence, the predicted tag of every word}``."""
-    return {name: predict_tags(model, split, labels, batch_size)
-            for name, split in splits.items()}
+    return {name: predict_tags(model, split, labels, batch_size) for name, split in splits.items()}
 
 
 def score(splits, predicted):
@@ -127,10 +128,12 @@ class TaggingTask(FineTuningTask):
         # Every file is read and checked before the model is built.
         self.train_split = Split(conll.find_split(s.data_dir, "train"), s.scheme)
         self.labels = _labels(s, self.train_split.sentences)
-        self.train_split.label_ids = conll.label_ids(self.train_split.sentences, self.labels,
-                                                     self.train_split.path)
-        self.splits = {x: Split(conll.find_split(s.data_dir, x), s.scheme, self.labels)
-                       for x in s.eval_splits}
+        self.train_split.label_ids = conll.label_ids(
+            self.train_split.sentences, self.labels, self.train_split.path
+        )
+        self.splits = {
+            x: Split(conll.find_split(s.data_dir, x), s.scheme, self.labels) for x in s.eval_splits
+        }
         self.dev = {k: v for k, v in self.splits.items() if k == "dev"} or self.splits
         self.main_metric = f"{next(iter(self.dev))}/f1" if self.dev else None
 
@@ -140,10 +143,15 @@ class TaggingTask(FineTuningTask):
     def build_model(self):
         model = super().build_model()
         names = getattr(model, "label_names", None)  # a tagger's own, kept by from_pretrained
-        if names and names != self.labels and names != [f"LABEL_{i}"
-                                                         for i in range(len(self.labels))]:
-            raise ConfigError(f"model.init_from: the checkpoint's labels are {', '.join(names)}; "
-                              f"the data's are {', '.join(self.labels)} (set task.labels)")
+        if (
+            names
+            and names != self.labels
+            and names != [f"LABEL_{i}" for i in range(len(self.labels))]
+        ):
+            raise ConfigError(
+                f"model.init_from: the checkpoint's labels are {', '.join(names)}; "
+                f"the data's are {', '.join(self.labels)} (set task.labels)"
+            )
         model.label_names = list(self.labels)
         for split in self.splits.values():
             split.featurize(self.preprocessor, self.section.split_long)
@@ -152,28 +160,36 @@ class TaggingTask(FineTuningTask):
     def train_dataset(self):
         split = self.train_split.featurize(self.preprocessor, self.section.split_long)
         self.features = split.features
-        dataset = conll.make_dataset(self.features, self.cfg.data.train_batch_size, training=True,
-                                     seed=self.cfg.trainer.seed,
-                                     shuffle_buffer=self.cfg.data.shuffle_buffer)
+        dataset = conll.make_dataset(
+            self.features,
+            self.cfg.data.train_batch_size,
+            training=True,
+            seed=self.cfg.trainer.seed,
+            shuffle_buffer=self.cfg.data.shuffle_buffer,
+        )
         return dataset, len(self.features.windows)
 
     def describe(self, steps):
-        return (f"fine-tuning on {len(self.train_split.sentences)} sentences "
-                f"({len(self.features.windows)} windows, {self.features.truncated_words} words "
-                f"cut) from {self.train_split.path} for {steps} steps, {len(self.labels)} "
-                f"{self.section.scheme} labels, batch {self.cfg.data.train_batch_size}, "
-                f"seq_length {self.cfg.model.seq_length}")
+        return (
+            f"fine-tuning on {len(self.train_split.sentences)} sentences "
+            f"({len(self.features.windows)} windows, {self.features.truncated_words} words "
+            f"cut) from {self.train_split.path} for {steps} steps, {len(self.labels)} "
+            f"{self.section.scheme} labels, batch {self.cfg.data.train_batch_size}, "
+            f"seq_length {self.cfg.model.seq_length}"
+        )
 
     def loss(self):
         return with_sift(conll.outputs_loss, self.cfg.adversarial)
 
     def evaluate(self, model):
-        return score(self.splits, predict_splits(model, self.dev, self.labels,
-                                                 self.cfg.data.eval_batch_size))
+        return score(
+            self.splits, predict_splits(model, self.dev, self.labels, self.cfg.data.eval_batch_size)
+        )
 
     def final_results(self, model):
-        self.predicted = predict_splits(model, self.splits, self.labels,
-                                        self.cfg.data.eval_batch_size)
+        self.predicted = predict_splits(
+            model, self.splits, self.labels, self.cfg.data.eval_batch_size
+        )
         return score(self.splits, self.predicted)
 
     def write_predictions(self, model_dir):
@@ -184,6 +200,9 @@ class TaggingTask(FineTuningTask):
         return self.write_predictions(model_dir)
 
     def report_fields(self):
-        return {"scheme": self.section.scheme, "labels": self.labels,
-                "train_sentences": len(self.train_split.sentences),
-                "train_windows": len(self.features.windows)}
+        return {
+            "scheme": self.section.scheme,
+            "labels": self.labels,
+            "train_sentences": len(self.train_split.sentences),
+            "train_windows": len(self.features.windows),
+        }

@@ -11,6 +11,7 @@ up-weight small tasks (the temperature of later multi-task work, e.g. T5 / XLM).
 Both take per-task ``tf.data`` datasets that repeat forever and have the same
 element structure, and leave the mixing to ``tf.data`` itself.
 """
+
 import math
 
 import numpy as np
@@ -25,11 +26,13 @@ def task_weights(sizes, temperature=1.0):
     """``p_t ∝ n_t^(1/T)`` as a numpy vector summing to 1; ``T = inf`` is uniform."""
     sizes = np.asarray(sizes, np.float64)
     if sizes.ndim != 1 or not len(sizes) or np.any(sizes <= 0):
-        raise ConfigError(f"task sampling: every task needs at least one example, "
-                          f"got sizes {sizes.tolist()}")
+        raise ConfigError(
+            f"task sampling: every task needs at least one example, got sizes {sizes.tolist()}"
+        )
     if not temperature > 0:  # also catches NaN
-        raise ConfigError(f"multitask.temperature must be > 0 (1: proportional, .inf: uniform), "
-                          f"got {temperature}")
+        raise ConfigError(
+            f"multitask.temperature must be > 0 (1: proportional, .inf: uniform), got {temperature}"
+        )
     if math.isinf(temperature):
         return np.full(len(sizes), 1.0 / len(sizes))
     # Normalizing before the power keeps n_t^(1/T) finite for large n and small T.
@@ -40,8 +43,9 @@ def task_weights(sizes, temperature=1.0):
 def sample_tasks(datasets, sizes, temperature=1.0, seed=None):
     """One dataset drawing each element from task t with probability ``p_t``."""
     weights = task_weights(sizes, temperature)
-    return tf.data.Dataset.sample_from_datasets(list(datasets), weights=weights.tolist(),
-                                                seed=seed, stop_on_empty_dataset=False)
+    return tf.data.Dataset.sample_from_datasets(
+        list(datasets), weights=weights.tolist(), seed=seed, stop_on_empty_dataset=False
+    )
 
 
 def shuffled_epochs(datasets, batches_per_task, seed=None):
@@ -49,13 +53,16 @@ def shuffled_epochs(datasets, batches_per_task, seed=None):
     shuffled order (reshuffled every epoch)."""
     counts = np.asarray(batches_per_task, np.int64)
     if counts.ndim != 1 or len(counts) != len(datasets) or np.any(counts <= 0):
-        raise ConfigError(f"task sampling: need a positive batch count per task, "
-                          f"got {counts.tolist()}")
+        raise ConfigError(
+            f"task sampling: need a positive batch count per task, got {counts.tolist()}"
+        )
     schedule = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    choice = tf.data.Dataset.from_tensor_slices(schedule).shuffle(
-        len(schedule), seed=seed, reshuffle_each_iteration=True).repeat()
-    return tf.data.Dataset.choose_from_datasets(list(datasets), choice,
-                                                stop_on_empty_dataset=False)
+    choice = (
+        tf.data.Dataset.from_tensor_slices(schedule)
+        .shuffle(len(schedule), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+    )
+    return tf.data.Dataset.choose_from_datasets(list(datasets), choice, stop_on_empty_dataset=False)
 
 
 def mix_tasks(datasets, sizes, batch_size, sampling="epochs", temperature=1.0, seed=None):
@@ -63,10 +70,13 @@ def mix_tasks(datasets, sizes, batch_size, sampling="epochs", temperature=1.0, s
     ``ceil(n_t / batch_size)`` batches per task per epoch) or ``temperature``."""
     if sampling == "epochs":
         if temperature != 1.0:
-            raise ConfigError("multitask.temperature applies to multitask.sampling=temperature; "
-                              "sampling=epochs is proportional (T = 1)")
+            raise ConfigError(
+                "multitask.temperature applies to multitask.sampling=temperature; "
+                "sampling=epochs is proportional (T = 1)"
+            )
         return shuffled_epochs(datasets, [math.ceil(n / batch_size) for n in sizes], seed)
     if sampling == "temperature":
         return sample_tasks(datasets, sizes, temperature, seed)
-    raise ConfigError(f"multitask.sampling: unknown sampling {sampling!r}; "
-                      f"known: {', '.join(SAMPLINGS)}")
+    raise ConfigError(
+        f"multitask.sampling: unknown sampling {sampling!r}; known: {', '.join(SAMPLINGS)}"
+    )

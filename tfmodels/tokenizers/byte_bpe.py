@@ -22,6 +22,7 @@ round, all distinct words of a batch at once. Everything is tensors and
 Special-token strings written in the text (``"<mask>"``) are tokenized as text,
 not mapped to their id as the HuggingFace tokenizer does.
 """
+
 import json
 import os
 
@@ -34,17 +35,22 @@ from tfmodels.tokenizers.packer import SegmentPacker
 from tfmodels.tokenizers.preprocessor import Preprocessor
 
 # ``\s`` of the Python ``regex`` module (Unicode White_Space); RE2's ``\s`` is ASCII only.
-_WS = (r"\t\n\x{0b}\f\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
-       r"\x{205f}\x{3000}")
+_WS = (
+    r"\t\n\x{0b}\f\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}"
+)
 # GPT-2's pattern with each whitespace character a piece of its own (see _join_whitespace).
-_PIECES = (rf"'s|'t|'re|'ve|'m|'ll|'d| ?\p{{L}}+| ?\p{{N}}+| ?[^{_WS}\p{{L}}\p{{N}}]+|[{_WS}]")
+_PIECES = rf"'s|'t|'re|'ve|'m|'ll|'d| ?\p{{L}}+| ?\p{{N}}+| ?[^{_WS}\p{{L}}\p{{N}}]+|[{_WS}]"
 
 
 def bytes_to_unicode():
     """GPT-2's table byte -> printable character: printable Latin-1 bytes stand for
     themselves, the others (space, control bytes) are shifted to U+0100 and up."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     table, shifted = {}, 0
     for byte in range(256):
         if byte in printable:
@@ -74,8 +80,9 @@ def read_bpe_files(vocab_path, merges_path):
                 continue
             pair = line.split()
             if len(pair) != 2:
-                raise DataError(f"{merges_path} line {number}: expected two symbols, "
-                                f"got {line.rstrip()!r}")
+                raise DataError(
+                    f"{merges_path} line {number}: expected two symbols, got {line.rstrip()!r}"
+                )
             merges.append(tuple(pair))
     return vocab, merges
 
@@ -99,10 +106,12 @@ def _join_whitespace(pieces):
     left_alone = is_space & next_is_text & ~next_took_space
     joins_previous = is_space & previous_is_space & ~left_alone
     starts_word = tf.cast(~joins_previous, tf.int64)
-    words = tf.strings.unsorted_segment_join(flat, tf.cumsum(starts_word) - 1,
-                                             tf.reduce_sum(starts_word))
-    return tf.RaggedTensor.from_value_rowids(words, tf.boolean_mask(rows, ~joins_previous),
-                                             nrows=pieces.nrows())
+    words = tf.strings.unsorted_segment_join(
+        flat, tf.cumsum(starts_word) - 1, tf.reduce_sum(starts_word)
+    )
+    return tf.RaggedTensor.from_value_rowids(
+        words, tf.boolean_mask(rows, ~joins_previous), nrows=pieces.nrows()
+    )
 
 
 def _non_overlapping(match):
@@ -127,16 +136,16 @@ class ByteBPETokenizer(keras.layers.Layer):
     whitespace, so its first word is tokenized like the others.
     """
 
-    def __init__(self, vocabulary, merges, unknown_token="<unk>", add_prefix_space=False,
-                 **kwargs):
+    def __init__(self, vocabulary, merges, unknown_token="<unk>", add_prefix_space=False, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary, self.merges = vocabulary, merges
         self.unknown_token = unknown_token
         self.add_prefix_space = add_prefix_space
         if isinstance(vocabulary, str) or isinstance(merges, str):
             if not (isinstance(vocabulary, str) and isinstance(merges, str)):
-                raise ConfigError("ByteBPETokenizer: give vocabulary and merges both as paths "
-                                  "or both as values")
+                raise ConfigError(
+                    "ByteBPETokenizer: give vocabulary and merges both as paths or both as values"
+                )
             token_ids, pairs = read_bpe_files(vocabulary, merges)
         else:
             token_ids, pairs = dict(vocabulary), [tuple(p) for p in merges]
@@ -166,8 +175,10 @@ class ByteBPETokenizer(keras.layers.Layer):
         self.num_merges = len(pairs)
         if extra and self.unknown_token not in token_ids:
             missing = extra[:5]
-            raise DataError(f"the BPE vocabulary lacks symbols the merges make or bytes need "
-                            f"({', '.join(missing)}) and has no {self.unknown_token!r} token")
+            raise DataError(
+                f"the BPE vocabulary lacks symbols the merges make or bytes need "
+                f"({', '.join(missing)}) and has no {self.unknown_token!r} token"
+            )
         self._unknown_id = token_ids.get(self.unknown_token, 0)
         self._byte_ids = tf.constant(byte_ids, tf.int32)
         keys = [a * self.num_symbols + b for a, b in ranks]
@@ -178,8 +189,10 @@ class ByteBPETokenizer(keras.layers.Layer):
         self._ranks = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(keys, tf.int64),
-                tf.constant([rank for rank, _ in ranks.values()], tf.int64)),
-            default_value=self.num_merges)
+                tf.constant([rank for rank, _ in ranks.values()], tf.int64),
+            ),
+            default_value=self.num_merges,
+        )
 
     @property
     def vocab_size(self):
@@ -192,8 +205,11 @@ class ByteBPETokenizer(keras.layers.Layer):
         """GPT-2's pre-tokenization: strings [B] -> ragged words [B, (W)]."""
         texts = tf.convert_to_tensor(texts, tf.string)
         if self.add_prefix_space:
-            texts = tf.where(tf.strings.regex_full_match(texts, f"(?s)|[{_WS}].*"),
-                             texts, tf.strings.join([" ", texts]))
+            texts = tf.where(
+                tf.strings.regex_full_match(texts, f"(?s)|[{_WS}].*"),
+                texts,
+                tf.strings.join([" ", texts]),
+            )
         return _join_whitespace(tf_text.regex_split(texts, _PIECES, _PIECES))
 
     def _merge(self, symbols):
@@ -216,12 +232,15 @@ class ByteBPETokenizer(keras.layers.Layer):
         values = tf.reshape(tf.io.decode_raw(raw.flat_values, tf.uint8), [-1])
         symbols = raw.with_flat_values(tf.gather(self._byte_ids, tf.cast(values, tf.int32)))
         symbols, _ = tf.while_loop(
-            lambda s, go: go, lambda s, go: self._merge(s),
+            lambda s, go: go,
+            lambda s, go: self._merge(s),
             (symbols.to_tensor(-1), tf.constant(True)),
-            shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([])))
+            shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([])),
+        )
         ids = tf.RaggedTensor.from_tensor(symbols, padding=-1)
         return tf.ragged.map_flat_values(
-            lambda x: tf.where(x < self.vocab_size, x, self._unknown_id), ids)
+            lambda x: tf.where(x < self.vocab_size, x, self._unknown_id), ids
+        )
 
     def call(self, texts):
         return self._tokenize(texts)
@@ -245,8 +264,12 @@ class ByteBPETokenizer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocabulary=self.vocabulary, merges=self.merges,
-                      unknown_token=self.unknown_token, add_prefix_space=self.add_prefix_space)
+        config.update(
+            vocabulary=self.vocabulary,
+            merges=self.merges,
+            unknown_token=self.unknown_token,
+            add_prefix_space=self.add_prefix_space,
+        )
         return config
 
 
@@ -256,16 +279,26 @@ class ByteBPEPreprocessor(Preprocessor):
     segment ids all 0 (one token type). ``style="gpt2"``: the text's ids alone, padded
     with ``pad_token`` (``<|endoftext|>``); see :class:`SegmentPacker`."""
 
-    def __init__(self, tokenizer, seq_length=128, cls_token="<s>", sep_token="</s>",
-                 pad_token="<pad>", style="roberta", **kwargs):
+    def __init__(
+        self,
+        tokenizer,
+        seq_length=128,
+        cls_token="<s>",
+        sep_token="</s>",
+        pad_token="<pad>",
+        style="roberta",
+        **kwargs,
+    ):
         if isinstance(tokenizer, dict):
             tokenizer = keras.layers.deserialize(
-                tokenizer, custom_objects={"ByteBPETokenizer": ByteBPETokenizer})
+                tokenizer, custom_objects={"ByteBPETokenizer": ByteBPETokenizer}
+            )
         super().__init__(tokenizer, seq_length, cls_token, sep_token, pad_token, **kwargs)
         packer = self.packer
         self.style = style
-        self.packer = SegmentPacker(seq_length, packer.start_id, packer.end_id, packer.pad_id,
-                                    style=style)
+        self.packer = SegmentPacker(
+            seq_length, packer.start_id, packer.end_id, packer.pad_id, style=style
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -283,6 +316,7 @@ def byte_bpe_preprocessor(path, seq_length=128, family=None):
     special tokens, ``<|endoftext|>`` (its eos) as padding and unknown token, at most
     ``n_positions`` tokens; without one, RoBERTa's.
     """
+
     def read(name):
         file = os.path.join(path, name)
         if not os.path.isfile(file):
@@ -304,16 +338,30 @@ def byte_bpe_preprocessor(path, seq_length=128, family=None):
     if limit and family is not None and family.positions_after_padding:
         limit -= config.get("pad_token_id", 1) + 1
     if limit and seq_length > limit:
-        raise ConfigError(f"seq_length {seq_length} exceeds the {limit} positions the model "
-                          f"has ({os.path.join(path, 'config.json')})")
+        raise ConfigError(
+            f"seq_length {seq_length} exceeds the {limit} positions the model "
+            f"has ({os.path.join(path, 'config.json')})"
+        )
     eos = token(tok.get("eos_token"), "<|endoftext|>") if gpt2 else None
-    tokenizer = ByteBPETokenizer(os.path.join(path, "vocab.json"),
-                                 os.path.join(path, "merges.txt"),
-                                 unknown_token=token(tok.get("unk_token"), eos or "<unk>"),
-                                 add_prefix_space=bool(tok.get("add_prefix_space", False)))
+    tokenizer = ByteBPETokenizer(
+        os.path.join(path, "vocab.json"),
+        os.path.join(path, "merges.txt"),
+        unknown_token=token(tok.get("unk_token"), eos or "<unk>"),
+        add_prefix_space=bool(tok.get("add_prefix_space", False)),
+    )
     if gpt2:  # HF's GPT-2 tokenizer has no pad token; eos pads (masked out anyway)
-        return ByteBPEPreprocessor(tokenizer, seq_length, cls_token=eos, sep_token=eos,
-                                   pad_token=token(tok.get("pad_token"), eos), style="gpt2")
-    return ByteBPEPreprocessor(tokenizer, seq_length, cls_token=token(tok.get("cls_token"), "<s>"),
-                               sep_token=token(tok.get("sep_token"), "</s>"),
-                               pad_token=token(tok.get("pad_token"), "<pad>"))
+        return ByteBPEPreprocessor(
+            tokenizer,
+            seq_length,
+            cls_token=eos,
+            sep_token=eos,
+            pad_token=token(tok.get("pad_token"), eos),
+            style="gpt2",
+        )
+    return ByteBPEPreprocessor(
+        tokenizer,
+        seq_length,
+        cls_token=token(tok.get("cls_token"), "<s>"),
+        sep_token=token(tok.get("sep_token"), "</s>"),
+        pad_token=token(tok.get("pad_token"), "<pad>"),
+    )

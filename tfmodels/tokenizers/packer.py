@@ -10,6 +10,7 @@ is too long, tokens are removed from the end of the longer segment one at a time
 from ``b`` on ties: the reference tokenizer's ``longest_first`` truncation. That
 loop has a closed form, computed here per row with tensor ops.
 """
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 import tf_keras as keras
@@ -58,7 +59,8 @@ class SegmentPacker(keras.layers.Layer):
             segments = [_truncate(segments[0], tf.minimum(segments[0].row_lengths(), budget))]
         elif len(segments) == 2:
             len_a, len_b = longest_first_lengths(
-                segments[0].row_lengths(), segments[1].row_lengths(), budget)
+                segments[0].row_lengths(), segments[1].row_lengths(), budget
+            )
             segments = [_truncate(segments[0], len_a), _truncate(segments[1], len_b)]
         else:
             raise ValueError(f"SegmentPacker takes one or two segments, got {len(segments)}")
@@ -70,9 +72,11 @@ class SegmentPacker(keras.layers.Layer):
             type_ids = tf.zeros_like(ids)
         else:
             ids, type_ids = tf_text.combine_segments(
-                segments, start_of_sequence_id=self.start_id, end_of_segment_id=self.end_id)
+                segments, start_of_sequence_id=self.start_id, end_of_segment_id=self.end_id
+            )
         input_ids, input_mask = tf_text.pad_model_inputs(
-            ids, self.seq_length, pad_value=self.pad_id)
+            ids, self.seq_length, pad_value=self.pad_id
+        )
         segment_ids, _ = tf_text.pad_model_inputs(type_ids, self.seq_length)
         if self.style != "bert":
             segment_ids = tf.zeros_like(segment_ids)
@@ -84,6 +88,11 @@ class SegmentPacker(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(seq_length=self.seq_length, start_id=self.start_id,
-                      end_id=self.end_id, pad_id=self.pad_id, style=self.style)
+        config.update(
+            seq_length=self.seq_length,
+            start_id=self.start_id,
+            end_id=self.end_id,
+            pad_id=self.pad_id,
+            style=self.style,
+        )
         return config

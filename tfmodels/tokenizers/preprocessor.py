@@ -4,6 +4,7 @@ The same layer is used for training input pipelines and inside exported
 SavedModels, so a served model takes raw strings and tokenizes exactly as in
 training.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -19,12 +20,20 @@ class Preprocessor(keras.layers.Layer):
     ``cls_token``/``sep_token``/``pad_token`` name the special tokens.
     """
 
-    def __init__(self, tokenizer, seq_length=128, cls_token="[CLS]", sep_token="[SEP]",
-                 pad_token="[PAD]", **kwargs):
+    def __init__(
+        self,
+        tokenizer,
+        seq_length=128,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(tokenizer, dict):
             tokenizer = keras.layers.deserialize(
-                tokenizer, custom_objects={"WordPieceTokenizer": WordPieceTokenizer})
+                tokenizer, custom_objects={"WordPieceTokenizer": WordPieceTokenizer}
+            )
         if seq_length < 3:
             raise ConfigError(f"seq_length must be at least 3 (got {seq_length})")
         self.tokenizer = tokenizer
@@ -50,7 +59,11 @@ class Preprocessor(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(tokenizer=keras.layers.serialize(self.tokenizer),
-                      seq_length=self.seq_length, cls_token=self.cls_token,
-                      sep_token=self.sep_token, pad_token=self.pad_token)
+        config.update(
+            tokenizer=keras.layers.serialize(self.tokenizer),
+            seq_length=self.seq_length,
+            cls_token=self.cls_token,
+            sep_token=self.sep_token,
+            pad_token=self.pad_token,
+        )
         return config

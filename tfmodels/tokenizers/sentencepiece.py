@@ -16,6 +16,7 @@ proto), so an exported SavedModel takes raw strings. Special-token strings typed
 into the text (``"[MASK]"``) stay ordinary text here; the reference tokenizer maps
 them to their ids.
 """
+
 import functools
 import os
 import sys
@@ -44,8 +45,11 @@ def _char_class(predicate):
             ranges.append((start, previous))
         start = previous = code
     ranges.append((start, previous))
-    return "[" + "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}"
-                         for a, b in ranges) + "]"
+    return (
+        "["
+        + "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges)
+        + "]"
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,8 +100,9 @@ class SentencePieceTokenizer(keras.layers.Layer):
             size = int(self._sp.vocab_size())
         except tf.errors.OpError:
             raise DataError(f"{model_file} is not a SentencePiece model") from None
-        self.vocab = [p.decode("utf-8") for p in
-                      self._sp.id_to_string(tf.range(size)).numpy().tolist()]
+        self.vocab = [
+            p.decode("utf-8") for p in self._sp.id_to_string(tf.range(size)).numpy().tolist()
+        ]
         self._ids = {piece: i for i, piece in enumerate(self.vocab)}
         self._splits = self._number_comma_splits()
 
@@ -129,11 +134,13 @@ class SentencePieceTokenizer(keras.layers.Layer):
         if not found:
             return None
         return tf.RaggedTensor.from_row_lengths(
-            tf.constant([i for row in rows for i in row], tf.int32), [len(r) for r in rows])
+            tf.constant([i for row in rows for i in row], tf.int32), [len(r) for r in rows]
+        )
 
     def call(self, texts):
-        texts = albert_normalize(tf.convert_to_tensor(texts, tf.string), self.lower_case,
-                                 self.keep_accents)
+        texts = albert_normalize(
+            tf.convert_to_tensor(texts, tf.string), self.lower_case, self.keep_accents
+        )
         ids = self._sp.tokenize(texts)
         if self._splits is not None:
             pieces = tf.gather(self._splits, ids.flat_values)  # [N, (k)]
@@ -150,13 +157,17 @@ class SentencePieceTokenizer(keras.layers.Layer):
         ids = [i for i in ids if 0 <= i < len(self.vocab)]
         if not ids:
             return ""
-        return self._sp.detokenize(tf.constant([ids], tf.int32)).numpy()[0].decode(
-            "utf-8", errors="replace")
+        return (
+            self._sp.detokenize(tf.constant([ids], tf.int32))
+            .numpy()[0]
+            .decode("utf-8", errors="replace")
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update(model_file=self.model_file, lower_case=self.lower_case,
-                      keep_accents=self.keep_accents)
+        config.update(
+            model_file=self.model_file, lower_case=self.lower_case, keep_accents=self.keep_accents
+        )
         return config
 
 
@@ -173,11 +184,14 @@ def sentencepiece_preprocessor(path, seq_length):
     config_path = os.path.join(path, "tokenizer_config.json")
     if os.path.isfile(config_path):
         options = read_json(config_path)
-    tokenizer = SentencePieceTokenizer(os.path.join(path, "spiece.model"),
-                                       lower_case=bool(options.get("do_lower_case", True)),
-                                       keep_accents=bool(options.get("keep_accents", False)))
-    return Preprocessor(tokenizer, seq_length=seq_length, cls_token="[CLS]", sep_token="[SEP]",
-                        pad_token="<pad>")
+    tokenizer = SentencePieceTokenizer(
+        os.path.join(path, "spiece.model"),
+        lower_case=bool(options.get("do_lower_case", True)),
+        keep_accents=bool(options.get("keep_accents", False)),
+    )
+    return Preprocessor(
+        tokenizer, seq_length=seq_length, cls_token="[CLS]", sep_token="[SEP]", pad_token="<pad>"
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -191,8 +205,14 @@ class T5Preprocessor(Preprocessor):
     def __init__(self, tokenizer, seq_length=128, **kwargs):
         for name in ("cls_token", "sep_token", "pad_token"):
             kwargs.pop(name, None)
-        super().__init__(tokenizer, seq_length + 1, cls_token="</s>", sep_token="</s>",
-                         pad_token="<pad>", **kwargs)
+        super().__init__(
+            tokenizer,
+            seq_length + 1,
+            cls_token="</s>",
+            sep_token="</s>",
+            pad_token="<pad>",
+            **kwargs,
+        )
         self.seq_length = seq_length
 
     def call(self, inputs):
@@ -203,6 +223,7 @@ class T5Preprocessor(Preprocessor):
 
 def t5_preprocessor(path, seq_length):
     """:class:`T5Preprocessor` for a directory with T5's ``spiece.model``."""
-    tokenizer = SentencePieceTokenizer(os.path.join(path, "spiece.model"), lower_case=False,
-                                       keep_accents=True)
+    tokenizer = SentencePieceTokenizer(
+        os.path.join(path, "spiece.model"), lower_case=False, keep_accents=True
+    )
     return T5Preprocessor(tokenizer, seq_length=seq_length)

@@ -8,6 +8,7 @@ case folding instead (``ß -> ss``, ``™ -> tm``), which gives different ids th
 the checkpoints were trained with, so the normalization is done here with plain
 string ops and tf-text only splits and looks up pieces.
 """
+
 import os
 
 import tensorflow as tf
@@ -54,8 +55,9 @@ class WordPieceTokenizer(keras.layers.Layer):
     two agree on ASCII words).
     """
 
-    def __init__(self, vocabulary, lower_case=True, unknown_token="[UNK]",
-                 max_chars_per_word=100, **kwargs):
+    def __init__(
+        self, vocabulary, lower_case=True, unknown_token="[UNK]", max_chars_per_word=100, **kwargs
+    ):
         super().__init__(**kwargs)
         self.vocabulary = vocabulary
         self.lower_case = lower_case
@@ -68,13 +70,19 @@ class WordPieceTokenizer(keras.layers.Layer):
             self.vocab = list(vocabulary)
             table = tf.lookup.StaticVocabularyTable(
                 tf.lookup.KeyValueTensorInitializer(
-                    tf.constant(self.vocab), tf.range(len(self.vocab), dtype=tf.int64)),
-                num_oov_buckets=1)
+                    tf.constant(self.vocab), tf.range(len(self.vocab), dtype=tf.int64)
+                ),
+                num_oov_buckets=1,
+            )
         if unknown_token not in self.vocab:
             raise DataError(f"unknown token {unknown_token!r} is not in the vocabulary")
         self._tokenizer = tf_text.BertTokenizer(
-            table, token_out_type=tf.int64, lower_case=False, unknown_token=unknown_token,
-            max_bytes_per_word=max_chars_per_word)
+            table,
+            token_out_type=tf.int64,
+            lower_case=False,
+            unknown_token=unknown_token,
+            max_bytes_per_word=max_chars_per_word,
+        )
 
     @property
     def vocab_size(self):
@@ -99,7 +107,10 @@ class WordPieceTokenizer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocabulary=self.vocabulary, lower_case=self.lower_case,
-                      unknown_token=self.unknown_token,
-                      max_chars_per_word=self.max_chars_per_word)
+        config.update(
+            vocabulary=self.vocabulary,
+            lower_case=self.lower_case,
+            unknown_token=self.unknown_token,
+            max_chars_per_word=self.max_chars_per_word,
+        )
         return config

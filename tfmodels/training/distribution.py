@@ -1,4 +1,5 @@
 """``--distribution_strategy`` and ``--mixed_precision`` -> a tf.distribute strategy and policy."""
+
 import glob
 import os
 import socket
@@ -25,16 +26,19 @@ def get_strategy(name="default", tpu=None):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         return _tpu_strategy(tpu)
-    raise ConfigError(f"--distribution_strategy: unknown strategy {name!r}; "
-                      f"known: {', '.join(STRATEGIES)}")
+    raise ConfigError(
+        f"--distribution_strategy: unknown strategy {name!r}; known: {', '.join(STRATEGIES)}"
+    )
 
 
 def _check_tpu_reachable(address):
     """Fails fast instead of letting TPU initialization wait on an absent host."""
     if not address:
         if not (os.environ.get("TPU_NAME") or glob.glob("/dev/accel*") or glob.glob("/dev/vfio/*")):
-            raise ConfigError("--distribution_strategy=tpu: no TPU found on this machine "
-                              "and no --tpu address given")
+            raise ConfigError(
+                "--distribution_strategy=tpu: no TPU found on this machine "
+                "and no --tpu address given"
+            )
         return
     target = address.split("://", 1)[-1]
     host, _, port = target.rpartition(":")
@@ -53,15 +57,18 @@ def _tpu_strategy(address):
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, tf.errors.OpError, RuntimeError) as e:
         where = f"at {address!r}" if address else "(no --tpu address given, none found locally)"
-        raise ConfigError(f"--distribution_strategy=tpu: no TPU reachable {where}: "
-                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise ConfigError(
+            f"--distribution_strategy=tpu: no TPU reachable {where}: "
+            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     return tf.distribute.TPUStrategy(resolver)
 
 
 def set_precision(name):
     """Sets the global Keras policy; returns True when float16 loss scaling is needed."""
     if name not in PRECISIONS:
-        raise ConfigError(f"--mixed_precision: unknown policy {name!r}; known: "
-                          f"{', '.join(PRECISIONS)}")
+        raise ConfigError(
+            f"--mixed_precision: unknown policy {name!r}; known: {', '.join(PRECISIONS)}"
+        )
     keras.mixed_precision.set_global_policy(name)
     return name == "mixed_float16"

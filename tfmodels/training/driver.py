@@ -6,6 +6,7 @@ the :class:`Trainer` (checkpoints, resume, best checkpoint), the final evaluatio
 ``eval_results.json``, the HF save with the tokenizer files, the training curves,
 ``metrics.json`` and the printed report. The :class:`Task` says the rest.
 """
+
 import json
 import os
 import time
@@ -45,17 +46,37 @@ class Run:
         """The opening line of a training run."""
         self.log(f"{what}, {self.strategy.num_replicas_in_sync} replica(s), {self.precision}")
 
-    def fit(self, model, loss_fn, dataset, steps, model_dir=None, evaluate=None,
-            main_metric=None, optimizer_section=None):
+    def fit(
+        self,
+        model,
+        loss_fn,
+        dataset,
+        steps,
+        model_dir=None,
+        evaluate=None,
+        main_metric=None,
+        optimizer_section=None,
+    ):
         """Trains ``model`` for ``steps`` (resuming in ``model_dir``, default the run's);
         returns the Trainer's summary."""
         with self.strategy.scope():
-            optimizer = create_optimizer(optimizer_section or self.cfg.optimizer,
-                                         self.cfg.schedule, steps)
+            optimizer = create_optimizer(
+                optimizer_section or self.cfg.optimizer, self.cfg.schedule, steps
+            )
         trainer = Trainer.from_experiment(
-            self.cfg, self.strategy, model_dir or self.model_dir, model, optimizer, loss_fn,
-            steps, jit_compile=self.cfg.runtime.jit_compile, loss_scale=self.loss_scale,
-            evaluate=evaluate, main_metric=main_metric, log=self.log)
+            self.cfg,
+            self.strategy,
+            model_dir or self.model_dir,
+            model,
+            optimizer,
+            loss_fn,
+            steps,
+            jit_compile=self.cfg.runtime.jit_compile,
+            loss_scale=self.loss_scale,
+            evaluate=evaluate,
+            main_metric=main_metric,
+            log=self.log,
+        )
         summary = trainer.train(dataset)
         self.history = trainer.history
         return summary
@@ -99,8 +120,9 @@ def run_experiment(task, model_dir, mode=None, log=None):
         report.update(task.finish(model, model_dir))
         task.save(model, model_dir)
         if run.history:
-            plot_history(run.history, os.path.join(model_dir, "training_curves.png"),
-                         title=task.title)
+            plot_history(
+                run.history, os.path.join(model_dir, "training_curves.png"), title=task.title
+            )
     report.update(task.after_training(model, run))
     report["wall_seconds"] = time.time() - started
     if run.chief:
@@ -117,7 +139,8 @@ def _evaluate_or_predict(task, model, run, mode):
             f"--mode={mode}: {run.model_dir} holds no checkpoint of a run (best/ or "
             f"checkpoints/), and model.init_from does not give these weights: "
             f"{', '.join(untrained[:4])}{' ...' if len(untrained) > 4 else ''}; train "
-            f"first (--mode=train_and_eval) or point --model_dir at a trained run")
+            f"first (--mode=train_and_eval) or point --model_dir at a trained run"
+        )
     if mode == "predict":
         for path in task.predict(model, run.model_dir):
             run.log(f"wrote {path}")

@@ -7,6 +7,7 @@ Task (``tfmodels.training.task.TASK_TYPES``) and the section holds that task's f
 only (its ``Config``). Any key can be overridden on the command line with
 ``--set section.key=value``.
 """
+
 import dataclasses
 import os
 from typing import Optional
@@ -23,9 +24,9 @@ class RuntimeSection:
     --mixed_precision and --jit_compile flags set these)."""
 
     distribution_strategy: str = "default"  # default | one_device | mirrored | ... | tpu
-    tpu: Optional[str] = None               # the TPU address, for distribution_strategy=tpu
-    mixed_precision: str = "float32"        # float32 | mixed_bfloat16 | mixed_float16
-    jit_compile: bool = False               # the training step's math through XLA
+    tpu: Optional[str] = None  # the TPU address, for distribution_strategy=tpu
+    mixed_precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16
+    jit_compile: bool = False  # the training step's math through XLA
 
 
 @dataclasses.dataclass
@@ -45,8 +46,8 @@ class TaskConfig:
 
 @dataclasses.dataclass
 class ModelSection:
-    name: Optional[str] = None        # a tfmodels/configs/models/ name: random initialization
-    init_from: Optional[str] = None   # a HF directory, a Google checkpoint dir, or "minilm"
+    name: Optional[str] = None  # a tfmodels/configs/models/ name: random initialization
+    init_from: Optional[str] = None  # a HF directory, a Google checkpoint dir, or "minilm"
     seq_length: int = 128
     vocab_file: Optional[str] = None  # default: the vocab.txt beside init_from
 
@@ -70,10 +71,10 @@ class OptimizerSection:
 
 @dataclasses.dataclass
 class ScheduleSection:
-    name: str = "linear"               # linear (BERT) or inverse_sqrt (Transformer, 5.3)
-    warmup_fraction: float = 0.1       # of train steps, unless warmup_steps is set
+    name: str = "linear"  # linear (BERT) or inverse_sqrt (Transformer, 5.3)
+    warmup_fraction: float = 0.1  # of train steps, unless warmup_steps is set
     warmup_steps: Optional[int] = None
-    end_lr_fraction: float = 0.0       # linear decay to lr * end_lr_fraction
+    end_lr_fraction: float = 0.0  # linear decay to lr * end_lr_fraction
 
 
 @dataclasses.dataclass
@@ -82,20 +83,21 @@ class TrainerSection:
     epochs: float = 3.0
     accumulation_steps: int = 1
     checkpoint_every: int = 500
-    eval_every: Optional[int] = None   # default: at checkpoints
+    eval_every: Optional[int] = None  # default: at checkpoints
     log_every: int = 10
     max_checkpoints: int = 3
     seed: int = 42
-    max_nonfinite_steps: int = 10      # non-finite losses in a row (each skipped) that stop a run
+    max_nonfinite_steps: int = 10  # non-finite losses in a row (each skipped) that stop a run
 
 
 @dataclasses.dataclass
 class AdversarialSection:
     """Fine-tuning only: DeBERTa's scale-invariant adversarial training (training/sift.py)."""
-    method: Optional[str] = None     # null or sift
-    weight: float = 1.0              # of the symmetric-KL loss added to the task loss
+
+    method: Optional[str] = None  # null or sift
+    weight: float = 1.0  # of the symmetric-KL loss added to the task loss
     init_perturbation: float = 1e-2  # sigma of the initial noise on normalized embeddings
-    step_size: float = 1e-4          # of the one gradient-ascent step on the noise
+    step_size: float = 1e-4  # of the one gradient-ascent step on the noise
 
 
 @dataclasses.dataclass
@@ -144,13 +146,19 @@ def _check_kind(given, expected, source):
     from tfmodels.training.task import task_class
 
     if not issubclass(task_class(given, f"{source}: task.type"), task_class(expected)):
-        raise ConfigError(f"{source}: task.type is {given!r}, but this script runs "
-                          f"{expected!r} tasks")
+        raise ConfigError(
+            f"{source}: task.type is {given!r}, but this script runs {expected!r} tasks"
+        )
 
 
 def train_steps(cfg, examples):
     """``trainer.train_steps``, else ``trainer.epochs`` passes over ``examples`` training
     examples at the configured batch size and accumulation."""
-    return cfg.trainer.train_steps or max(1, int(
-        cfg.trainer.epochs * examples / (cfg.data.train_batch_size *
-                                         cfg.trainer.accumulation_steps)))
+    return cfg.trainer.train_steps or max(
+        1,
+        int(
+            cfg.trainer.epochs
+            * examples
+            / (cfg.data.train_batch_size * cfg.trainer.accumulation_steps)
+        ),
+    )

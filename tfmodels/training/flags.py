@@ -3,6 +3,7 @@
 A :class:`TfmodelsError` (bad path, bad data, bad config) ends the script with its
 one-line message on stderr and exit code 2, never a stack trace.
 """
+
 import sys
 
 import tensorflow as tf
@@ -30,16 +31,21 @@ def define_common_flags():
 def define_fine_tuning_flags(modes=("train_and_eval", "eval", "predict")):
     """--init_from and --mode, as the fine-tuning scripts (classifier, QA, tagging,
     seq2seq) take them; ``modes`` are the script's modes, ``train_and_eval`` first."""
-    flags.DEFINE_string("init_from", None,
-                        "A HF checkpoint dir, a packaged name, or our checkpoint.")
+    flags.DEFINE_string(
+        "init_from", None, "A HF checkpoint dir, a packaged name, or our checkpoint."
+    )
     flags.DEFINE_enum("mode", modes[0], modes, "What to do.")
 
 
 # The flags that name a GLUE task or a TSV's columns, and the config keys they set
 # (sentence classification and task distillation).
-TEXT_TASK_KEYS = {"task": "task.name", "data_dir": "task.data_dir",
-                  "text_a_column": "task.text_a_column", "text_b_column": "task.text_b_column",
-                  "label_column": "task.label_column"}
+TEXT_TASK_KEYS = {
+    "task": "task.name",
+    "data_dir": "task.data_dir",
+    "text_a_column": "task.text_a_column",
+    "text_b_column": "task.text_b_column",
+    "label_column": "task.label_column",
+}
 
 
 def define_text_task_flags():
@@ -52,8 +58,12 @@ def define_text_task_flags():
 
 
 # The shared flags that set the config's runtime section.
-RUNTIME_KEYS = {"distribution_strategy": "runtime.distribution_strategy", "tpu": "runtime.tpu",
-                "mixed_precision": "runtime.mixed_precision", "jit_compile": "runtime.jit_compile"}
+RUNTIME_KEYS = {
+    "distribution_strategy": "runtime.distribution_strategy",
+    "tpu": "runtime.tpu",
+    "mixed_precision": "runtime.mixed_precision",
+    "jit_compile": "runtime.jit_compile",
+}
 
 
 def run_task(task_type, flag_keys, default_model_dir=None, mode=None):
@@ -93,6 +103,7 @@ def run_main(fn):
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept and the run resumes from it",
-              file=sys.stderr)
+        print(
+            "interrupted; the last checkpoint is kept and the run resumes from it", file=sys.stderr
+        )
         sys.exit(130)

@@ -4,6 +4,7 @@ or the Transformer's inverse-square-root decay (Vaswani et al. 2017, section 5.3
 Weight decay is decoupled (Loshchilov & Hutter 2019) and not applied to
 LayerNorm parameters and biases, as in BERT's original optimizer.
 """
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -14,8 +15,12 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """0 -> ``peak`` over ``warmup_steps``, then linearly to ``end`` at ``total_steps``."""
 
     def __init__(self, peak, total_steps, warmup_steps, end=0.0):
-        self.peak, self.total_steps, self.warmup_steps, self.end = peak, total_steps, \
-            warmup_steps, end
+        self.peak, self.total_steps, self.warmup_steps, self.end = (
+            peak,
+            total_steps,
+            warmup_steps,
+            end,
+        )
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
@@ -25,8 +30,12 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return tf.where(step < self.warmup_steps, warmup, decay)
 
     def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps,
-                "warmup_steps": self.warmup_steps, "end": self.end}
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "end": self.end,
+        }
 
 
 class WarmupInverseSqrt(keras.optimizers.schedules.LearningRateSchedule):
@@ -39,8 +48,7 @@ class WarmupInverseSqrt(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         step = tf.maximum(tf.cast(step, tf.float32), 1.0)
-        return self.peak * tf.minimum(step / self.warmup_steps,
-                                      tf.sqrt(self.warmup_steps / step))
+        return self.peak * tf.minimum(step / self.warmup_steps, tf.sqrt(self.warmup_steps / step))
 
     def get_config(self):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps}
@@ -56,14 +64,20 @@ def create_optimizer(opt, schedule, total_steps):
     if warmup is None:
         warmup = int(schedule.warmup_fraction * total_steps)
     if schedule.name not in SCHEDULES:
-        raise ConfigError(f"schedule.name: unknown schedule {schedule.name!r}; known: "
-                          f"{', '.join(SCHEDULES)}")
+        raise ConfigError(
+            f"schedule.name: unknown schedule {schedule.name!r}; known: {', '.join(SCHEDULES)}"
+        )
     if schedule.name == "inverse_sqrt":
         lr = WarmupInverseSqrt(opt.lr, warmup)
     else:
         lr = WarmupLinearDecay(opt.lr, total_steps, warmup, opt.lr * schedule.end_lr_fraction)
     optimizer = keras.optimizers.AdamW(
-        learning_rate=lr, weight_decay=opt.weight_decay, beta_1=opt.beta_1, beta_2=opt.beta_2,
-        epsilon=opt.epsilon, global_clipnorm=opt.clipnorm)
+        learning_rate=lr,
+        weight_decay=opt.weight_decay,
+        beta_1=opt.beta_1,
+        beta_2=opt.beta_2,
+        epsilon=opt.epsilon,
+        global_clipnorm=opt.clipnorm,
+    )
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     return optimizer

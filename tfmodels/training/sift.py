@@ -14,6 +14,7 @@ implementation (sigma 1e-2, step 1e-4).
 Any task whose model has :class:`~tfmodels.layers.TransformerEmbeddings` can use it:
 ``with_sift(task_loss, section)`` wraps the loss the Trainer calls.
 """
+
 import contextlib
 
 import tensorflow as tf
@@ -27,8 +28,10 @@ def embedding_layer_of(model):
     encoder = getattr(model, "encoder", model)
     layer = getattr(encoder, "embedding_layer", None)
     if not isinstance(layer, TransformerEmbeddings):
-        raise ConfigError(f"adversarial.method=sift: {getattr(model, 'architecture', model)} "
-                          "has no TransformerEmbeddings to perturb")
+        raise ConfigError(
+            f"adversarial.method=sift: {getattr(model, 'architecture', model)} "
+            "has no TransformerEmbeddings to perturb"
+        )
     return layer
 
 
@@ -57,16 +60,27 @@ def symmetric_kl(logits, target_logits):
     return tf.reduce_mean(per_row)
 
 
-def sift_loss(model, features, clean_outputs, keys=("logits",), init_perturbation=1e-2,
-              step_size=1e-4, training=True, seed=None):
+def sift_loss(
+    model,
+    features,
+    clean_outputs,
+    keys=("logits",),
+    init_perturbation=1e-2,
+    step_size=1e-4,
+    training=True,
+    seed=None,
+):
     """The symmetric KL between ``clean_outputs[keys]`` and the outputs at the adversarial
     perturbation of the normalized embeddings (summed over ``keys``); ``seed`` makes the
     initial noise repeatable."""
     layer = embedding_layer_of(model)
     ids = features["input_ids"]
     shape = tf.concat([tf.shape(ids), [layer.embedding_size]], 0)
-    delta = init_perturbation * (tf.random.normal(shape) if seed is None else
-                                 tf.random.stateless_normal(shape, seed=[seed, 0]))
+    delta = init_perturbation * (
+        tf.random.normal(shape)
+        if seed is None
+        else tf.random.stateless_normal(shape, seed=[seed, 0])
+    )
     delta = tf.clip_by_value(delta, -2 * init_perturbation, 2 * init_perturbation)
 
     def divergence(delta, target):
@@ -78,8 +92,9 @@ def sift_loss(model, features, clean_outputs, keys=("logits",), init_perturbatio
         tape.watch(delta)
         first = divergence(delta, {k: tf.stop_gradient(clean_outputs[k]) for k in keys})
     grad = tape.gradient(first, delta)
-    delta = tf.stop_gradient(delta + step_size * grad / (
-        1e-6 + tf.reduce_max(tf.abs(grad), axis=-1, keepdims=True)))
+    delta = tf.stop_gradient(
+        delta + step_size * grad / (1e-6 + tf.reduce_max(tf.abs(grad), axis=-1, keepdims=True))
+    )
     return divergence(delta, clean_outputs)
 
 
@@ -95,8 +110,15 @@ def with_sift(task_loss, section, keys=("logits",)):
         outputs = model(features, training=training)
         loss, metrics = task_loss(outputs, batch)
         if method == "sift" and training:
-            extra = sift_loss(model, features, outputs, keys, section.init_perturbation,
-                              section.step_size, training)
+            extra = sift_loss(
+                model,
+                features,
+                outputs,
+                keys,
+                section.init_perturbation,
+                section.step_size,
+                training,
+            )
             metrics = {**metrics, "sift_loss": extra}
             loss += section.weight * extra
         return loss, metrics

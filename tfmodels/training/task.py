@@ -7,6 +7,7 @@ restoring, the Trainer, the best checkpoint, the HF save, plots, metrics and the
 report. A new fine-tuning kind is one subclass, registered in :data:`TASK_TYPES`,
 with its ``task:`` section as ``Config``.
 """
+
 import functools
 import importlib
 import os
@@ -54,8 +55,8 @@ class Task:
 
     Config = experiment.TaskConfig
     modes = ("train_and_eval", "eval", "predict")
-    architecture = None       # the family task model build_model makes (classification, ...)
-    main_metric = None        # the key of evaluate()'s metrics that picks the best checkpoint
+    architecture = None  # the family task model build_model makes (classification, ...)
+    main_metric = None  # the key of evaluate()'s metrics that picks the best checkpoint
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -105,8 +106,9 @@ class Task:
         evaluate = None
         if self.main_metric:
             evaluate = lambda: self.evaluate(model)  # noqa: E731
-        return run.fit(model, self.loss(), dataset, steps, evaluate=evaluate,
-                       main_metric=self.main_metric)
+        return run.fit(
+            model, self.loss(), dataset, steps, evaluate=evaluate, main_metric=self.main_metric
+        )
 
     def restore(self, model, model_dir):
         """Loads the run's best (else latest) checkpoint; returns its path or None."""

@@ -12,6 +12,7 @@ skipped on every replica, as float16 loss scaling does); ``max_nonfinite_steps``
 steps in a row stop the run with one line, and a checkpoint is never written from
 non-finite weights.
 """
+
 import functools
 import json
 import math
@@ -36,14 +37,19 @@ def is_chief(strategy):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def _format_seconds(seconds):
     seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 class Trainer:
@@ -55,22 +61,45 @@ class Trainer:
     """
 
     @classmethod
-    def from_experiment(cls, cfg, strategy, model_dir, model, optimizer, loss_fn, steps,
-                        **settings):
+    def from_experiment(
+        cls, cfg, strategy, model_dir, model, optimizer, loss_fn, steps, **settings
+    ):
         """A Trainer with an experiment's ``trainer`` section and train batch size;
         ``settings`` (jit_compile, loss_scale, evaluate, main_metric, ...) add or override."""
         t = cfg.trainer
-        args = dict(accumulation_steps=t.accumulation_steps, checkpoint_every=t.checkpoint_every,
-                    max_checkpoints=t.max_checkpoints, log_every=t.log_every,
-                    eval_every=t.eval_every, global_batch_size=cfg.data.train_batch_size,
-                    max_nonfinite_steps=t.max_nonfinite_steps)
+        args = dict(
+            accumulation_steps=t.accumulation_steps,
+            checkpoint_every=t.checkpoint_every,
+            max_checkpoints=t.max_checkpoints,
+            log_every=t.log_every,
+            eval_every=t.eval_every,
+            global_batch_size=cfg.data.train_batch_size,
+            max_nonfinite_steps=t.max_nonfinite_steps,
+        )
         args.update(settings)
         return cls(strategy, model_dir, model, optimizer, loss_fn, steps, **args)
 
-    def __init__(self, strategy, model_dir, model, optimizer, loss_fn, total_steps,
-                 accumulation_steps=1, checkpoint_every=500, max_checkpoints=3, log_every=10,
-                 jit_compile=False, loss_scale=False, evaluate=None, eval_every=None,
-                 main_metric=None, global_batch_size=None, log=None, max_nonfinite_steps=10):
+    def __init__(
+        self,
+        strategy,
+        model_dir,
+        model,
+        optimizer,
+        loss_fn,
+        total_steps,
+        accumulation_steps=1,
+        checkpoint_every=500,
+        max_checkpoints=3,
+        log_every=10,
+        jit_compile=False,
+        loss_scale=False,
+        evaluate=None,
+        eval_every=None,
+        main_metric=None,
+        global_batch_size=None,
+        log=None,
+        max_nonfinite_steps=10,
+    ):
         self.strategy = strategy
         self.model_dir = model_dir
         self.model = model
@@ -96,14 +125,14 @@ class Trainer:
             # replica alike (a fixed one applies it). Without float16 the scale starts at 1
             # and never grows: it only halves at a skipped step, which float32 and
             # bfloat16 gradients, unscaled again, do not notice.
-            no_growth = {} if loss_scale else {"initial_scale": 1.0,
-                                               "dynamic_growth_steps": 2 ** 30}
+            no_growth = {} if loss_scale else {"initial_scale": 1.0, "dynamic_growth_steps": 2**30}
             self.optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer, **no_growth)
             self.optimizer.build(model.trainable_variables)
         self._ckpt_dir = os.path.join(model_dir, "checkpoints")
         if not self.chief:  # other workers write their copy where nobody reads it
-            self._ckpt_dir = os.path.join(model_dir, "worker_tmp",
-                                          str(strategy.cluster_resolver.task_id))
+            self._ckpt_dir = os.path.join(
+                model_dir, "worker_tmp", str(strategy.cluster_resolver.task_id)
+            )
         self.max_checkpoints = max_checkpoints
 
     @property
@@ -128,8 +157,9 @@ class Trainer:
         for batch in batches:
             grads, loss, step_metrics = gradients(batch)
             if len(batches) > 1:  # sparse embedding gradients become dense to be summed
-                grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-                         for g in grads]
+                grads = [
+                    tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads
+                ]
             grads_sum = grads if grads_sum is None else [a + b for a, b in zip(grads_sum, grads)]
             losses.append(loss)
             metrics.append(step_metrics)
@@ -141,14 +171,16 @@ class Trainer:
         # autograph=False: the step has no tensor-dependent Python control flow, and
         # converting the whole model's code was ~40% of a short fine-tune's wall time.
         if self.jit_compile:
-            self._jit_gradients = tf.function(self._gradients, jit_compile=True,
-                                              autograph=False)
+            self._jit_gradients = tf.function(self._gradients, jit_compile=True, autograph=False)
 
         def step():
             batches = [next(iterator) for _ in range(self.accumulation_steps)]
             out = self.strategy.run(self._replica_step, args=(batches,))
-            return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                    for k, v in out.items()}
+            return {
+                k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                for k, v in out.items()
+            }
+
         return tf.function(step, autograph=False)
 
     def train(self, dataset):
@@ -161,8 +193,9 @@ class Trainer:
             checkpoint.iterator = iterator
         except (ValueError, TypeError):
             pass
-        manager = tf.train.CheckpointManager(checkpoint, self._ckpt_dir, self.max_checkpoints,
-                                             step_counter=self.optimizer.iterations)
+        manager = tf.train.CheckpointManager(
+            checkpoint, self._ckpt_dir, self.max_checkpoints, step_counter=self.optimizer.iterations
+        )
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).expect_partial()
             self.log(f"resumed from {manager.latest_checkpoint} at step {self.step}")
@@ -196,8 +229,10 @@ class Trainer:
                     tf.summary.scalar("examples_per_second", examples)
                 eta = (self.total_steps - step) / max(rate, 1e-9)
                 shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
-                self.log(f"step {step}/{self.total_steps} {shown} lr {lr:.2e} "
-                         f"{rate:.2f} steps/s ETA {_format_seconds(eta)}")
+                self.log(
+                    f"step {step}/{self.total_steps} {shown} lr {lr:.2e} "
+                    f"{rate:.2f} steps/s ETA {_format_seconds(eta)}"
+                )
                 self.history.append({"step": step, "lr": lr, **means})
                 window_start, window_step, running = time.time(), step, {}
             if step % self.checkpoint_every == 0 or step == self.total_steps:
@@ -209,9 +244,13 @@ class Trainer:
         writer.flush()
         seconds = time.time() - started
         steps_done = self.step - start_step
-        summary = {"steps": self.step, "steps_this_run": steps_done, "seconds": seconds,
-                   "steps_per_second": steps_done / max(seconds, 1e-9),
-                   "train": self.history[-1] if self.history else {}}
+        summary = {
+            "steps": self.step,
+            "steps_this_run": steps_done,
+            "seconds": seconds,
+            "steps_per_second": steps_done / max(seconds, 1e-9),
+            "train": self.history[-1] if self.history else {},
+        }
         if self.chief:
             self._save_history()
         return summary
@@ -222,7 +261,8 @@ class Trainer:
             raise TrainingError(
                 f"step {step}: the loss was not finite for {in_a_row} steps in a row, so "
                 f"training stopped; the checkpoints in {self._ckpt_dir} hold finite weights. "
-                "Lower optimizer.lr, check the data, or use float32")
+                "Lower optimizer.lr, check the data, or use float32"
+            )
 
     def _save(self, manager, checkpoint, step):
         """Saves; if the input pipeline cannot be serialized (stateful ops such as
@@ -231,33 +271,44 @@ class Trainer:
         weights = [v for v in self.model.weights if v.dtype.is_floating]
         if not bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in weights])):
             bad = [v.name for v in weights if not bool(tf.reduce_all(tf.math.is_finite(v)))]
-            raise TrainingError(f"step {step}: weights are not finite ({', '.join(bad[:3])}); "
-                                f"no checkpoint written, the earlier ones in {self._ckpt_dir} "
-                                "are kept")
+            raise TrainingError(
+                f"step {step}: weights are not finite ({', '.join(bad[:3])}); "
+                f"no checkpoint written, the earlier ones in {self._ckpt_dir} "
+                "are kept"
+            )
         try:
             manager.save(checkpoint_number=step)
             return manager
         except tf.errors.FailedPreconditionError:
             if not hasattr(checkpoint, "iterator"):
                 raise
-            self.log("the input pipeline has stateful ops (e.g. random masking), so its "
-                     "position is not checkpointed; checkpoints keep model and optimizer")
+            self.log(
+                "the input pipeline has stateful ops (e.g. random masking), so its "
+                "position is not checkpointed; checkpoints keep model and optimizer"
+            )
             checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
-            manager = tf.train.CheckpointManager(checkpoint, self._ckpt_dir, self.max_checkpoints,
-                                                 step_counter=self.optimizer.iterations)
+            manager = tf.train.CheckpointManager(
+                checkpoint,
+                self._ckpt_dir,
+                self.max_checkpoints,
+                step_counter=self.optimizer.iterations,
+            )
             manager.save(checkpoint_number=step)
             return manager
 
     def _evaluate(self, step, writer):
         metrics = self.evaluate()
-        self.log(f"eval at step {step}: " +
-                 ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+        self.log(
+            f"eval at step {step}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        )
         with writer.as_default(step=step):
             for k, v in metrics.items():
                 if isinstance(v, float):
                     tf.summary.scalar(f"eval/{k}", v)
-        self.history.append({"step": step, **{f"eval_{k}": v for k, v in metrics.items()
-                                              if isinstance(v, float)}})
+        self.history.append(
+            {"step": step, **{f"eval_{k}": v for k, v in metrics.items() if isinstance(v, float)}}
+        )
         if not self.chief:
             return
         best_dir = os.path.join(self.model_dir, "best")
@@ -268,11 +319,14 @@ class Trainer:
                 best = json.load(f)
         value = metrics.get(self.main_metric)
         if value is not None and (best is None or value > best["value"]):
-            manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model),
-                                                 best_dir, max_to_keep=1)
+            manager = tf.train.CheckpointManager(
+                tf.train.Checkpoint(model=self.model), best_dir, max_to_keep=1
+            )
             manager.save(checkpoint_number=step)
-            write_json(best_file, {"metric": self.main_metric, "value": value, "step": step,
-                                   "metrics": metrics})
+            write_json(
+                best_file,
+                {"metric": self.main_metric, "value": value, "step": step, "metrics": metrics},
+            )
             self.log(f"new best {self.main_metric} {value:.4f} at step {step}")
 
     def _history_path(self):
