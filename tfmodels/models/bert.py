@@ -185,10 +185,11 @@ class BertModel(keras.Model):
         return cls(**config)
 
 
-def masked_lm_head(encoder):
-    """The MLM head tied to ``encoder``'s word embeddings."""
+def masked_lm_head(encoder, head_class=MaskedLMHead):
+    """The MLM head tied to ``encoder``'s word embeddings (``head_class``: BERT's, or
+    MobileBERT's widened one)."""
     cfg = encoder.config
-    return MaskedLMHead(
+    return head_class(
         encoder.embedding_layer,
         activation=cfg.hidden_act,
         layer_norm_eps=cfg.layer_norm_eps,
@@ -202,9 +203,10 @@ class BertForPreTraining(TaskModel):
 
     architecture = "BertForPreTraining"
     encoder_class = BertModel
+    mlm_head_class = MaskedLMHead
 
     def _heads(self, encoder, backbone):
-        mlm = masked_lm_head(encoder)
+        mlm = masked_lm_head(encoder, self.mlm_head_class)
         sentence = keras.layers.Dense(
             2,
             kernel_initializer=weight_initializer(encoder.config.initializer_range),
@@ -226,10 +228,11 @@ class BertForMaskedLM(TaskModel):
 
     architecture = "BertForMaskedLM"
     encoder_class = BertModel
+    mlm_head_class = MaskedLMHead
     with_pooler = False  # as in the reference BertForMaskedLM
 
     def _heads(self, encoder, backbone):
-        mlm = masked_lm_head(encoder)
+        mlm = masked_lm_head(encoder, self.mlm_head_class)
         return (
             {
                 "sequence_output": backbone["sequence_output"],

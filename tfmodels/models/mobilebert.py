@@ -23,7 +23,6 @@ from tfmodels.layers import (
     Pooler,
     TrigramEmbeddings,
 )
-from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import NORMALIZATIONS
 from tfmodels.models import bert
 from tfmodels.models.base import TaskModel, as_config, feature_inputs
@@ -165,62 +164,26 @@ class MobileBertModel(keras.Model):
         return cls(**config)
 
 
-def masked_lm_head(encoder):
-    """The MLM head tied to ``encoder``'s word table, widened to the model width."""
-    cfg = encoder.config
-    return ExtendedMaskedLMHead(
-        encoder.embedding_layer,
-        activation=cfg.hidden_act,
-        layer_norm_eps=cfg.layer_norm_eps,
-        initializer_range=cfg.initializer_range,
-        name="mlm",
-    )
-
-
 class _TaskModel(TaskModel):
     """BERT's task-model pattern over :class:`MobileBertModel`."""
 
     encoder_class = MobileBertModel
 
 
-class MobileBertForPreTraining(_TaskModel):
-    """Masked-LM logits [B, S, V] and next-sentence logits [B, 2]."""
+class MobileBertForPreTraining(bert.BertForPreTraining):
+    """Masked-LM logits [B, S, V] (the widened tied table) and next-sentence logits [B, 2]."""
 
     architecture = "MobileBertForPreTraining"
-
-    def _heads(self, encoder, backbone):
-        mlm = masked_lm_head(encoder)
-        sentence = keras.layers.Dense(
-            2,
-            kernel_initializer=weight_initializer(encoder.config.initializer_range),
-            name="next_sentence",
-        )
-        return (
-            {
-                "sequence_output": backbone["sequence_output"],
-                "pooled_output": backbone["pooled_output"],
-                "mlm_logits": mlm(backbone["sequence_output"]),
-                "sentence_logits": sentence(backbone["pooled_output"]),
-            },
-            {"mlm_head": mlm, "sentence_head": sentence},
-        )
+    encoder_class = MobileBertModel
+    mlm_head_class = ExtendedMaskedLMHead
 
 
-class MobileBertForMaskedLM(_TaskModel):
+class MobileBertForMaskedLM(bert.BertForMaskedLM):
     """Masked-LM logits only; no pooler, as in the reference MobileBertForMaskedLM."""
 
     architecture = "MobileBertForMaskedLM"
-    with_pooler = False
-
-    def _heads(self, encoder, backbone):
-        mlm = masked_lm_head(encoder)
-        return (
-            {
-                "sequence_output": backbone["sequence_output"],
-                "mlm_logits": mlm(backbone["sequence_output"]),
-            },
-            {"mlm_head": mlm},
-        )
+    encoder_class = MobileBertModel
+    mlm_head_class = ExtendedMaskedLMHead
 
 
 class MobileBertForSequenceClassification(_TaskModel):
