@@ -33,7 +33,7 @@ from tfmodels.pretraining.records import pretraining_dataset
 from tfmodels.strict_config import check_choice
 from tfmodels.tasks import classification
 from tfmodels.tasks.classifier_experiment import TextTaskConfig, read_text_task
-from tfmodels.tasks.fine_tuning import check_fits
+from tfmodels.tasks.fine_tuning import check_fits, check_seq_length
 from tfmodels.tasks.glue import Examples
 from tfmodels.tokenizers import read_vocabulary
 from tfmodels.training.task import Task
@@ -383,11 +383,8 @@ class DistillationTask(Task):
             student.label_names = list(
                 getattr(self.teacher, "label_names", None) or self.glue.labels or []
             )
-        elif cfg.model.seq_length > teacher_config.max_position_embeddings:
-            raise ConfigError(
-                f"model.seq_length {cfg.model.seq_length} exceeds the teacher's "
-                f"max_position_embeddings {teacher_config.max_position_embeddings}"
-            )
+        else:
+            check_seq_length(teacher_config, cfg.model.seq_length, "the teacher's")
         return student
 
     def train_dataset(self):

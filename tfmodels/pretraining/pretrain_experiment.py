@@ -18,6 +18,7 @@ from tfmodels.convert.pretrained import read_json
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.pretraining import registry
 from tfmodels.pretraining.records import check_manifests, pretraining_dataset, vocabulary_of
+from tfmodels.tasks.fine_tuning import check_seq_length
 from tfmodels.training.experiment import TaskConfig
 from tfmodels.training.task import Task
 
@@ -205,12 +206,7 @@ class PretrainingTask(Task):
         model, self.source = build_pretrainer(cfg, self.section.init_checkpoint, objective)
         registry.check_model(objective, model, self.family)
         config = getattr(model, "config", None) or model.discriminator_config
-        max_positions = getattr(config, "max_position_embeddings", None)  # None: relative only
-        if max_positions and cfg.model.seq_length > max_positions:
-            raise ConfigError(
-                f"model.seq_length {cfg.model.seq_length} exceeds the model's "
-                f"max_position_embeddings {max_positions}"
-            )
+        check_seq_length(config, cfg.model.seq_length)
         self.masked_lm = objective.masking != "none"
         self.dynamic = _masking(cfg, self.source, config) if self.masked_lm else None
         check_manifests(

@@ -48,14 +48,19 @@ def build_model_and_preprocessor(cfg, architecture, **head_args):
     return model, preprocessor
 
 
-def check_fits(config, preprocessor, seq_length, vocab_dir, whose="the model's"):
-    """The sequence length within the positions the model has, the vocabulary within
-    its embeddings."""
-    max_positions = getattr(config, "max_position_embeddings", None)  # None: relative
+def check_seq_length(config, seq_length, whose="the model's"):
+    """The sequence length within the positions the model has (none: relative only)."""
+    max_positions = getattr(config, "max_position_embeddings", None)
     if max_positions and seq_length > max_positions:
         raise ConfigError(
             f"model.seq_length {seq_length} exceeds {whose} max_position_embeddings {max_positions}"
         )
+
+
+def check_fits(config, preprocessor, seq_length, vocab_dir, whose="the model's"):
+    """The sequence length within the positions the model has, the vocabulary within
+    its embeddings."""
+    check_seq_length(config, seq_length, whose)
     if preprocessor.vocab_size > config.vocab_size:
         raise ConfigError(
             f"the vocabulary in {vocab_dir} has {preprocessor.vocab_size} tokens "
