@@ -1,12 +1,15 @@
 """Writes under a temporary name, renamed over the real one only when complete.
 
 A killed or failed run thus never leaves a half-written file (or SavedModel
-directory) under the real name, and the temporary is removed on error.
+directory) under the real name, and the temporary is removed on error. Paths with a
+scheme (``gs://`` for TPU users, ``ram://``) go through ``tf.io.gfile``.
 """
 
 import contextlib
 import os
 import shutil
+
+import tensorflow as tf
 
 
 def _temporary(path, suffix=""):
@@ -14,7 +17,12 @@ def _temporary(path, suffix=""):
 
 
 def _remove(path):
-    if os.path.isdir(path) and not os.path.islink(path):
+    if "://" in path:  # gs://, ram://: tf.io.gfile's file systems
+        if tf.io.gfile.isdir(path):
+            tf.io.gfile.rmtree(path)
+        elif tf.io.gfile.exists(path):
+            tf.io.gfile.remove(path)
+    elif os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.lexists(path):
         os.remove(path)
@@ -34,7 +42,10 @@ def atomic_path(path, suffix=""):
     _remove(tmp)  # a stale leftover of this pid
     try:
         yield tmp
-        os.replace(tmp, path)
+        if "://" in path:
+            tf.io.gfile.rename(tmp, path, overwrite=True)
+        else:
+            os.replace(tmp, path)
     finally:
         _remove(tmp)
 
@@ -45,5 +56,9 @@ def atomic_write(path, mode="w", encoding="utf-8"):
     once the block ends without an exception and deleted otherwise, so a killed or
     failed run never leaves a half-written ``path``. Binary when "b" is in ``mode``."""
     with atomic_path(path) as tmp:
-        with open(tmp, mode, encoding=None if "b" in mode else encoding) as f:
-            yield f
+        if "://" in path:
+            with tf.io.gfile.GFile(tmp, mode) as f:  # utf-8 in text mode
+                yield f
+        else:
+            with open(tmp, mode, encoding=None if "b" in mode else encoding) as f:
+                yield f

@@ -23,3 +23,8 @@ class DataError(TfmodelsError):
 
 class TrainingError(TfmodelsError):
     """A run that cannot go on (losses that stay NaN or infinite)."""
+
+
+class Preempted(Exception):
+    """Training stopped by SIGTERM or Ctrl-C after saving a checkpoint at the current
+    step: not a failure (the scripts exit 0), the next start resumes from it."""

@@ -65,6 +65,24 @@ def test_text_and_id_signatures_in_a_fresh_process(exported):
     np.testing.assert_allclose(ids["logits"], expected[:1], atol=1e-5)
 
 
+def test_serve_input_ids_fills_mask_and_segments(exported):
+    """``serve_input_ids`` (a function, not a signature) answers as ``serve_ids`` given a
+    mask of ones and segments 0, the way HF models take ``input_ids`` alone."""
+    model, pre, export_dir = exported
+    loaded = tf.saved_model.load(export_dir)
+    assert sorted(loaded.signatures) == ["serve_ids", "serving_default"]
+    ids = pre(tf.constant(["a test sentence", "another one"]))["input_ids"]
+    got = loaded.serve_input_ids(ids)
+    full = loaded.signatures["serve_ids"](
+        input_ids=ids, input_mask=tf.ones_like(ids), segment_ids=tf.zeros_like(ids)
+    )
+    assert set(got) == {"logits", "probabilities", "label"}
+    np.testing.assert_array_equal(got["logits"], full["logits"])
+    np.testing.assert_array_equal(got["label"], full["label"])
+    padded = model(pre(tf.constant(["a test sentence", "another one"])))["logits"]
+    assert np.abs(padded - got["logits"]).max() > 1e-5  # the padding mattered: not a no-op
+
+
 def test_saved_model_cli_lists_both_signatures(exported):
     """What a TF Serving user checks first: ``saved_model_cli show --all``."""
     export_dir = exported[2]

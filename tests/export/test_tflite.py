@@ -117,6 +117,26 @@ def test_quantized_files_are_smaller(converted):
     assert os.path.getsize(converted("int8")) < 0.6 * float_size  # measured 0.50
 
 
+def test_signature_of_input_ids_alone(model_and_features, tmp_path):
+    """``inputs=("input_ids",)``: the file takes the ids alone, as HF models are called;
+    the mask (all ones) and the segments (0) are constants of its graph."""
+    model, features = model_and_features
+    path = tfmodels.export.tflite(
+        model, str(tmp_path / "ids.tflite"), seq_length=SEQ_LENGTH, inputs=("input_ids",)
+    )
+    runner = Interpreter(model_path=path).get_signature_runner()
+    assert set(runner.get_input_details()) == {"input_ids"}
+    assert set(tfmodels.export.op_names(path)) <= BUILTIN
+    ids = features["input_ids"]
+    full = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    expected = model(full)["logits"].numpy()
+    assert_close_to_keras(run(path, {"input_ids": ids}), expected, BOUNDS[None])
+    padded = model(features)["logits"].numpy()  # the rows' own masks: other logits
+    assert np.abs(padded - expected).max() > 100 * BOUNDS[None] * np.abs(expected).max()
+    with pytest.raises(ConfigError, match="the signature needs input_ids"):
+        tfmodels.export.tflite(model, str(tmp_path / "m.tflite"), inputs=("input_mask",))
+
+
 def test_bad_requests(model_and_features, tmp_path):
     model, _ = model_and_features
     with pytest.raises(ConfigError, match="needs representative_data"):

@@ -57,6 +57,7 @@ def masked_batch(seed=0, batch=4):
         vocab_size=VOCAB,
         mask_id=MASK_ID,
         special_ids=[0, 2, 3],
+        seed=[seed, 0],
         max_predictions=6,
     )
     out["segment_ids"] = tf.constant(segments)

@@ -123,10 +123,10 @@ def demo(tmp_path_factory, minilm_path):
             f"trainer.train_steps={STEPS}",
             "optimizer.lr=5e-3",
             f"trainer.checkpoint_every={STEPS // 2}",
+            "trainer.seed=0",  # the head, dropout and shuffle: see the accuracy test
         ],
     )
     assert cfg.task.type == "fortunes_topics" and cfg.task.baselines and cfg.task.saved_model
-    tf.keras.utils.set_random_seed(0)  # the classifier head and the dropout
     report = run_experiment(cfg, str(tmp / "run"))
     return report, tmp / "run", tmp / "data", expected
 
@@ -170,7 +170,9 @@ def test_demo_reports_baselines_and_learns(demo):
     majority = max(UNIQUE.values()) / sum(UNIQUE.values())  # computers: 9 of 33 dev rows
     assert baselines["dev/majority_accuracy"] == pytest.approx(majority)
     assert baselines["dev/bow_logreg_accuracy"] > 0.9  # the words do separate the topics
-    # Seen: 1.0 on dev and test (33/33 each); over eight inits of the tiny BERT >= 0.93.
+    # trainer.seed=0 gives 1.0 on dev and test (33/33 each). The tiny random BERT at
+    # lr 5e-3 is seed-sensitive: of seeds 0-6 and 42, six reach >= 0.77 on dev (0 and 5:
+    # 1.0), seed 6 gives 0.76 and seed 42 0.73.
     assert results["dev/accuracy"] >= majority + 0.5
     assert results["test/accuracy"] >= majority + 0.5
     assert os.path.isfile(results["checkpoint"] + ".index")

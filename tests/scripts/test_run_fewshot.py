@@ -75,6 +75,6 @@ def test_a_malformed_row_is_one_clear_error(gpt2_dir, tmp_path):
         f"--output_dir={tmp_path / 'out'}",
     )
     assert one_line_error(result) == (
-        f"error: {items} line 4: expected 3 tab-separated fields (context, choices, label), got 2"
+        f"error: {items}:4: expected 3 columns (tab-separated: context, choices, label), found 2"
     )
     assert not (tmp_path / "out").exists()

@@ -180,8 +180,11 @@ def test_bad_pretraining_inputs(tmp_path, tiny_checkpoint):
     )
     with pytest.raises(TfmodelsError, match="no TFRecord files match"):
         run_experiment(cfg, str(tmp_path / "run"))
+    # Records that exist and hold one example: the run gets as far as the strategy.
+    with tf.io.TFRecordWriter(str(tmp_path / "one.tfrecord")) as writer:
+        writer.write(tf.train.Example().SerializeToString())
     cfg = experiment(
-        "task.input_files=x",
+        f"task.input_files={tmp_path / 'one.tfrecord'}",
         "trainer.train_steps=2",
         *sets,
         "runtime.distribution_strategy=tpu",
@@ -507,9 +510,16 @@ def test_objective_errors(tmp_path, tiny_checkpoint):
     with pytest.raises(ConfigError, match="--objective: unknown pre-training objective 'nsp'"):
         create_records([str(corpus)], tiny_checkpoint, str(tmp_path / "out"), "nsp")
 
+    # Records that exist (their features are checked after the model is built).
+    records = tmp_path / "one.tfrecord"
+    with tf.io.TFRecordWriter(str(records)) as writer:
+        writer.write(tf.train.Example().SerializeToString())
+
     def config(*sets):
         return load_experiment(
-            None, ["task.input_files=x", "trainer.train_steps=2", *sets], task_type="pretraining"
+            None,
+            [f"task.input_files={records}", "trainer.train_steps=2", *sets],
+            task_type="pretraining",
         )
 
     with pytest.raises(ConfigError, match="task.objective: unknown pre-training objective 'x'"):

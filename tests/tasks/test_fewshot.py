@@ -171,10 +171,10 @@ def test_read_items_formats_and_errors(tmp_path):
     bad.write_text(
         "context\tchoices\tlabel\nQ one\ta|b\t0\nQ two has no label\ta|b\n", encoding="utf-8"
     )
-    with pytest.raises(DataError, match=r"bad.tsv line 3: expected 3 tab-separated fields"):
+    with pytest.raises(DataError, match=r"bad.tsv:3: expected 3 columns \(tab-separated: context,"):
         fewshot.read_items(str(bad))
     bad.write_text("context\tchoices\tlabel\nQ\ta|b\tc\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad.tsv line 2: label 'c' is neither"):
+    with pytest.raises(DataError, match=r"bad.tsv:2: label 'c' is neither"):
         fewshot.read_items(str(bad))
     with pytest.raises(DataError, match="no 'choices' column"):
         fewshot.read_items(str(cls))

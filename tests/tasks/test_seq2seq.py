@@ -118,7 +118,7 @@ def test_reading_pairs_and_bad_rows(tmp_path):
         seq2seq.read_pairs(str(missing))
     tsv = tmp_path / "x.tsv"
     tsv.write_text("a\tb\nc\td\te\n")
-    with pytest.raises(DataError, match=r"x.tsv:2: expected 2 tab-separated columns"):
+    with pytest.raises(DataError, match=r"x.tsv:2: expected 2 columns \(tab-separated: source"):
         seq2seq.read_pairs(str(tsv))
     with pytest.raises(DataError, match="no dev file"):
         seq2seq.find_split(str(tmp_path / "nowhere"), "dev")
@@ -184,5 +184,6 @@ def test_script_names_the_bad_line_and_exits_2(reverse_task, tmp_path):
         "--set",
         f"model.vocab_file={reverse_task / 'vocab.txt'}",
     )
-    assert f"{data / 'train.tsv'}:2: expected 2 tab-separated columns" in one_line_error(result)
+    expected = f"{data / 'train.tsv'}:2: expected 2 columns (tab-separated: source, target)"
+    assert expected in one_line_error(result)
     assert not (tmp_path / "run").exists()

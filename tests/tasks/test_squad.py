@@ -183,7 +183,7 @@ def test_bad_input_is_a_data_error_naming_file_and_question(wordpiece, tmp_path)
     ):
         squad.read_squad(path)
     (tmp_path / "broken.json").write_text('{"data": [')
-    with pytest.raises(DataError, match="broken.json is not valid JSON"):
+    with pytest.raises(DataError, match="broken.json:1: not valid JSON: Expecting value"):
         squad.read_squad(str(tmp_path / "broken.json"))
     (tmp_path / "shape.json").write_text('{"data": [{"paragraphs": [{"qas": []}]}]}')
     with pytest.raises(DataError, match="missing 'context'"):

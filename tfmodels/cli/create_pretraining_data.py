@@ -17,6 +17,7 @@ from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import DataError
 from tfmodels.pretraining import registry
 from tfmodels.pretraining.records import RecordOptions, create_records
+from tfmodels.strict_config import check_flags
 
 FLAGS = flags.FLAGS
 
@@ -54,7 +55,19 @@ def define_flags():
     flags.DEFINE_integer("random_seed", 12345, "Seed for pairing and masking.")
 
 
+# The flags' ranges, checked before anything is read.
+RANGES = {
+    "seq_length": "[3, inf)",
+    "max_predictions_per_seq": "[1, inf)",
+    "mask_rate": "(0, 1)",
+    "dupe_factor": "[1, inf)",
+    "short_seq_prob": "[0, 1]",
+    "num_shards": "[1, inf)",
+}
+
+
 def run():
+    check_flags(FLAGS, RANGES)
     if FLAGS.objective is not None:
         registry.get_objective(FLAGS.objective, source="--objective")
     paths = sorted(

@@ -7,7 +7,6 @@ For --quantize=int8, --calibration_file (a TSV/CSV with a header) and
 --calibration_column name the texts the activation ranges are measured on.
 """
 
-import csv
 import os
 
 import tensorflow as tf
@@ -18,6 +17,7 @@ from tfmodels.cli import run_script
 from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import ConfigError, DataError
 from tfmodels.export.tflite import QUANTIZE
+from tfmodels.text_files import read_table
 
 FLAGS = flags.FLAGS
 
@@ -38,13 +38,14 @@ def _calibration_features(preprocessor):
     path = FLAGS.calibration_file
     if not path or not os.path.isfile(path):
         raise DataError(f"--calibration_file: file not found: {path}")
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="," if path.endswith(".csv") else "\t"))
-    if not rows or FLAGS.calibration_column not in rows[0]:
+    table = read_table(path)  # the training scripts' reader: UTF-8, BOM, quoting, widths
+    if FLAGS.calibration_column not in table.header:
         raise DataError(
-            f"--calibration_column={FLAGS.calibration_column!r}: not a column of {path}"
+            f"--calibration_column={FLAGS.calibration_column!r}: not a column of {path} "
+            f"(columns: {', '.join(table.header)})"
         )
-    texts = [r[FLAGS.calibration_column] for r in rows[:200]]
+    column = table.header.index(FLAGS.calibration_column)
+    texts = [row[column] for row in table.rows[:200]]
     return {k: v.numpy() for k, v in preprocessor(tf.constant(texts)).items()}
 
 

@@ -11,6 +11,7 @@ from absl import flags
 
 from tfmodels.cli import run_script
 from tfmodels.errors import ConfigError
+from tfmodels.strict_config import check_flags
 from tfmodels.tasks import fewshot
 
 FLAGS = flags.FLAGS
@@ -62,6 +63,9 @@ def run():
         raise ConfigError(f"--shots must be integers, got {','.join(FLAGS.shots)}") from None
     if any(k < 0 for k in shots):
         raise ConfigError("--shots must be >= 0")
+    check_flags(
+        FLAGS, {"batch_size": "[1, inf)", "seq_length": "[2, inf)", "max_examples": "[1, inf)"}
+    )
     label_set = FLAGS.choices.split(FLAGS.choice_separator) if FLAGS.choices else None
     items = fewshot.read_items(FLAGS.eval_file, label_set, FLAGS.choice_separator)
     items = items[: FLAGS.max_examples] if FLAGS.max_examples else items

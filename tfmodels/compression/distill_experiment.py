@@ -29,10 +29,10 @@ from tfmodels.compression.distill_augment import (
 )
 from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.errors import ConfigError
-from tfmodels.pretraining.records import pretraining_dataset
-from tfmodels.strict_config import check_choice
+from tfmodels.pretraining.records import check_records, pretraining_dataset
+from tfmodels.strict_config import bounded, check_choice
 from tfmodels.tasks import classification
-from tfmodels.tasks.classifier_experiment import TextTaskConfig, read_text_task
+from tfmodels.tasks.classifier_experiment import TextTaskConfig, read_splits, read_text_task
 from tfmodels.tasks.fine_tuning import check_fits, check_seq_length
 from tfmodels.tasks.glue import Examples
 from tfmodels.tokenizers import read_vocabulary
@@ -53,25 +53,31 @@ class DistillationConfig(TextTaskConfig):
     method: str = "distilbert"  # distilbert | tinybert
     stage: str = "task"  # task: GLUE/TSV data; general: pre-training records
     teacher: Optional[str] = None  # the teacher's checkpoint directory (or packaged name)
-    student_layers: Optional[int] = None  # default: model.name's depth, else half the teacher's
+    # Default: model.name's depth, else half the teacher's.
+    student_layers: Optional[int] = bounded(None, "[1, inf)")
     student_init: Optional[str] = None  # teacher | random; default: teacher when widths match
-    init_layers: Optional[List[int]] = None  # teacher blocks (0-based) copied; default 0, 2, 4..
-    temperature: Optional[float] = None  # default: 2 (DistilBERT), 1 (TinyBERT)
-    alpha_ce: float = 5.0  # DistilBERT: soft targets (times T^2)
-    alpha_mlm: float = 2.0  # DistilBERT: hard labels (MLM, or the task's labels)
-    alpha_cos: float = 1.0  # DistilBERT: cosine of the last hidden states
+    # Teacher blocks (0-based) copied; default 0, 2, 4..
+    init_layers: Optional[List[int]] = bounded(None, "[0, inf)")
+    # Default: 2 (DistilBERT), 1 (TinyBERT).
+    temperature: Optional[float] = bounded(None, "(0, inf)")
+    alpha_ce: float = bounded(5.0, "[0, inf)")  # DistilBERT: soft targets (times T^2)
+    alpha_mlm: float = bounded(2.0, "[0, inf)")  # DistilBERT: hard labels (MLM, or the task's)
+    alpha_cos: float = bounded(1.0, "[0, inf)")  # DistilBERT: cosine of the last hidden states
     restrict_ce_to_mask: bool = False  # DistilBERT general: soft targets at masked tokens only
-    layer_map: Optional[List[int]] = None  # TinyBERT g(1..M), 1-based; default uniform m*N/M
-    intermediate_steps: Optional[int] = None  # TinyBERT task: steps of the first phase
+    # TinyBERT g(1..M), 1-based; default uniform m*N/M.
+    layer_map: Optional[List[int]] = bounded(None, "[1, inf)")
+    # TinyBERT task: steps of the first phase.
+    intermediate_steps: Optional[int] = bounded(None, "[1, inf)")
     augment: bool = False  # TinyBERT task: masked-LM data augmentation
     augment_mlm: Optional[str] = None  # the masked-LM checkpoint that proposes words
-    augment_per_example: int = 30  # N_a
-    augment_candidates: int = 15  # K
-    augment_prob: float = 0.4  # p_t
+    augment_per_example: int = bounded(30, "[1, inf)")  # N_a
+    augment_candidates: int = bounded(15, "[1, inf)")  # K
+    augment_prob: float = bounded(0.4, "[0, 1]")  # p_t
     compare_teacher: bool = False  # evaluate the teacher too: the student's reference
     input_files: Optional[str] = None  # general stage: TFRecord glob
-    max_predictions_per_seq: int = 20  # general stage: masked positions per sequence
-    mask_rate: float = 0.15
+    # General stage: masked positions per sequence.
+    max_predictions_per_seq: int = bounded(20, "[1, inf)")
+    mask_rate: float = bounded(0.15, "(0, 1)")
     dynamic_masking: bool = True
 
 
@@ -101,6 +107,8 @@ def _check(cfg):
             "task.input_files: general distillation reads pre-training TFRecords "
             "(create_pretraining_data.py)"
         )
+    if d.stage == "general" and not cfg.trainer.train_steps:
+        raise ConfigError("trainer.train_steps is required for general distillation")
     if d.augment and (d.method != "tinybert" or d.stage != "task"):
         raise ConfigError(
             "task.augment is TinyBERT's task-distillation augmentation; "
@@ -353,10 +361,14 @@ class DistillationTask(Task):
         _check(self.cfg)
         d = self.section
         self.glue = self.train_examples = None
-        if d.stage == "task":
+        if d.stage == "task":  # every file read and checked before a model is built
             self.glue = read_text_task(d)
-            self.train_examples = self.glue.read(d.data_dir, self.glue.train_file)
+            self.train_examples, self.dev_examples, _ = read_splits(
+                self.glue, d.data_dir, "train_and_eval"
+            )
             self.main_metric = f"{self.glue.dev_files[0][0]}/score"
+        else:
+            check_records(d.input_files)
         self.teacher_path = resolve_checkpoint(d.teacher, "--teacher")
 
     def build_model(self):
@@ -385,6 +397,8 @@ class DistillationTask(Task):
             )
         else:
             check_seq_length(teacher_config, cfg.model.seq_length, "the teacher's")
+            # The vocabulary read (and checked) before anything is written.
+            self.masking = _masking(cfg, self.vocab_dir, teacher_config.vocab_size)
         return student
 
     def train_dataset(self):
@@ -399,15 +413,12 @@ class DistillationTask(Task):
                 shuffle_buffer=cfg.data.shuffle_buffer,
             )
             return dataset, len(self.train_examples)
-        if not cfg.trainer.train_steps:
-            raise ConfigError("trainer.train_steps is required for general distillation")
-        teacher_config = distill.encoder_of(self.teacher).config
         dataset = pretraining_dataset(
             d.input_files,
             batch,
             cfg.model.seq_length,
             d.max_predictions_per_seq,
-            _masking(cfg, self.vocab_dir, teacher_config.vocab_size),
+            self.masking,
             seed=cfg.trainer.seed,
             shuffle_buffer=cfg.data.shuffle_buffer,
         )
@@ -416,7 +427,11 @@ class DistillationTask(Task):
     def evaluate(self, model):
         if getattr(self, "dev_sets", None) is None:  # tokenized once, at the first evaluation
             self.dev_sets = classification.DevSets(
-                self.glue, self.preprocessor, self.section.data_dir, self.cfg.data.eval_batch_size
+                self.glue,
+                self.preprocessor,
+                self.section.data_dir,
+                self.cfg.data.eval_batch_size,
+                self.dev_examples,
             )
         return self.dev_sets.evaluate(model)
 

@@ -23,6 +23,7 @@ from tfmodels.atomic import atomic_path, atomic_write
 from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.models import registry
+from tfmodels.text_files import read_text
 
 TOKENIZER_FILES = (
     "vocab.txt",
@@ -39,12 +40,12 @@ log = logging.getLogger(__name__)
 
 
 def read_json(path):
-    if not os.path.isfile(path):
-        raise CheckpointError(f"file not found: {path}")
+    """A checkpoint's JSON file (UTF-8, a byte-order mark dropped); CheckpointError if
+    it is missing or not JSON."""
+    text = read_text(path, CheckpointError)
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
         raise CheckpointError(f"{path} is not valid JSON: {e}") from None
 
 
@@ -55,8 +56,7 @@ def read_safetensors(directory):
     if os.path.isfile(single):
         files = [single]
     elif os.path.isfile(index):
-        shards = sorted(set(read_json(index).get("weight_map", {}).values()))
-        files = [os.path.join(directory, s) for s in shards]
+        files = [shard_path(directory, s, index) for s in _shard_names(read_json(index), index)]
     elif glob.glob(os.path.join(directory, "pytorch_model*.bin")):
         raise CheckpointError(
             f"{directory} holds only PyTorch pickle weights; tfmodels reads "
@@ -70,10 +70,41 @@ def read_safetensors(directory):
             loaded = load_file(path)
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"cannot read {path}: {e}") from None
-        tensors.update(
-            {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in loaded.items()}
-        )
+        tensors.update({k: v.astype(np.float32) if _is_float(v) else v for k, v in loaded.items()})
     return tensors
+
+
+def _is_float(array):
+    """float16/32/64, and ml_dtypes' bfloat16 and float8 types (numpy kind "V")."""
+    return array.dtype.kind == "f" or array.dtype.name.startswith(("bfloat16", "float8"))
+
+
+def _shard_names(index, path):
+    """The shard file names of a ``model.safetensors.index.json``'s weight_map."""
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(f"{path}: no weight_map (tensor name -> shard file) in the index")
+    names = set(weight_map.values())
+    bad = sorted(repr(n) for n in names if not isinstance(n, str) or not n)
+    if bad:
+        raise CheckpointError(f"{path}: weight_map names shard {bad[0]}, not a file name")
+    return sorted(names)
+
+
+def shard_path(directory, name, index):
+    """The path of shard ``name`` inside ``directory``: an absolute path, or one that
+    leads out of the folder (``../x.safetensors``, a link elsewhere), is refused."""
+    if os.path.isabs(name) or os.path.splitdrive(name)[0]:
+        raise CheckpointError(
+            f"{index}: shard {name!r} is an absolute path; shards are files in {directory}"
+        )
+    path = os.path.join(directory, name)
+    root = os.path.realpath(directory)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise CheckpointError(
+            f"{index}: shard {name!r} lies outside the checkpoint folder {directory}"
+        )
+    return path
 
 
 def _model_weights(model, family):

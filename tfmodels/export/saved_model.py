@@ -4,6 +4,11 @@ Two signatures: ``serving_default`` takes strings (``text``, or ``text_a``/``tex
 for pair tasks) and ``serve_ids`` takes ``input_ids``/``input_mask``/``segment_ids``.
 A classifier returns ``logits``, ``probabilities`` and ``label`` (the label name
 when names are known); a backbone returns ``sequence_output``/``pooled_output``.
+
+Besides the signatures, the loaded object's ``serve_input_ids(input_ids)`` answers as
+``serve_ids`` with the mask all ones and the segments 0, as HF models called with
+``input_ids`` alone (a function for ``tf.saved_model.load`` users, not a signature:
+signatures have no optional inputs, and TF Serving's clients see the two above).
 """
 
 import os
@@ -13,6 +18,7 @@ import tensorflow as tf
 
 from tfmodels.atomic import atomic_path
 from tfmodels.errors import ConfigError
+from tfmodels.models.base import FEATURE_DEFAULTS, complete_features
 
 _IDS = ("input_ids", "input_mask", "segment_ids")
 
@@ -25,6 +31,11 @@ class _ServingModule(tf.Module):
         self.label_names = tf.constant(label_names) if label_names else None
 
     def outputs(self, features):
+        if isinstance(self.model.input, dict):
+            # The model's own defaults fill what is left out; a model without them (a
+            # QAT clone is a plain keras.Model) gets BERT's.
+            defaults = getattr(self.model, "feature_defaults", FEATURE_DEFAULTS)
+            features = complete_features(features, self.model.input, defaults, self.model.name)
         out = self.model(features, training=False)
         if "logits" in out:
             logits = tf.cast(out["logits"], tf.float32)
@@ -54,6 +65,10 @@ def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=Fal
         ),
         input_signature=[id_spec[n] for n in _IDS],
     )
+    serve_input_ids = tf.function(
+        lambda input_ids: module.outputs({"input_ids": input_ids}),
+        input_signature=[id_spec["input_ids"]],
+    )
     signatures = {"serve_ids": serve_ids}
     if preprocessor is not None:
         if pair:
@@ -74,6 +89,7 @@ def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=Fal
         signatures["serving_default"] = serve_ids
     module.serve_text = signatures["serving_default"]
     module.serve_ids = serve_ids
+    module.serve_input_ids = serve_input_ids
     with atomic_path(export_dir.rstrip("/")) as tmp:
         tf.saved_model.save(module, tmp, signatures=signatures)
         if os.path.isdir(export_dir):

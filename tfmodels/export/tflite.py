@@ -5,7 +5,9 @@
 on ``representative_data``; ops without an int8 kernel stay float) and ``"qat"``
 (a model from ``tfmodels.compression.qat.quantize_model``: int8 with the ranges of
 its fake-quant nodes, no calibration data). The signature's inputs are the int32
-feature names, its outputs the model's output names.
+feature names, its outputs the model's output names. ``inputs`` may name fewer
+features (``("input_ids",)``, as HF models are called): the others are then constants
+of the graph (mask all ones, segments 0), so every row must fill the ``seq_length``.
 """
 
 import os
@@ -15,18 +17,22 @@ import tensorflow as tf
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
+from tfmodels.models.base import FEATURE_DEFAULTS, complete_features
 
 QUANTIZE = (None, "dynamic", "float16", "int8", "qat")
 _FEATURES = ("input_ids", "input_mask", "segment_ids")
 _SKIPPED_OUTPUTS = ("encoder_outputs", "attention_scores")
 
 
-def _signature(model, seq_length, batch_size):
-    names = [n for n in _FEATURES if n in model.input]
+def _signature(model, names, seq_length, batch_size):
     specs = [tf.TensorSpec([batch_size, seq_length], tf.int32, name=n) for n in names]
+    # The model's own defaults fill the features left out; a QAT clone (a plain
+    # keras.Model) has none and gets BERT's.
+    defaults = getattr(model, "feature_defaults", FEATURE_DEFAULTS)
 
     def serve(*tensors):
-        out = model(dict(zip(names, tensors)), training=False)
+        features = complete_features(dict(zip(names, tensors)), model.input, defaults, model.name)
+        out = model(features, training=False)
         return {k: tf.cast(v, tf.float32) for k, v in out.items() if k not in _SKIPPED_OUTPUTS}
 
     return tf.function(serve, input_signature=specs).get_concrete_function()
@@ -43,10 +49,27 @@ def representative_dataset(features, limit=100):
     return generate
 
 
-def tflite(model, path, seq_length=128, quantize=None, representative_data=None, batch_size=1):
-    """Converts ``model`` and writes the flatbuffer to ``path`` (temporary name, then rename)."""
+def tflite(
+    model,
+    path,
+    seq_length=128,
+    quantize=None,
+    representative_data=None,
+    batch_size=1,
+    inputs=None,
+):
+    """Converts ``model`` and writes the flatbuffer to ``path`` (temporary name, then rename).
+
+    ``inputs``: the signature's feature names (None: every feature the model takes).
+    """
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
+    features = [n for n in _FEATURES if n in model.input]
+    names = features if inputs is None else list(inputs)
+    if "input_ids" not in names or not set(names) <= set(features):
+        raise ConfigError(
+            f"inputs={inputs!r}: the signature needs input_ids and takes only {features}"
+        )
     if quantize == "qat":
         from tfmodels.compression.qat import is_quantized
 
@@ -64,7 +87,7 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
         raise ConfigError(
             f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}"
         )
-    function = _signature(model, seq_length, batch_size)
+    function = _signature(model, names, seq_length, batch_size)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize:
@@ -73,7 +96,9 @@ def tflite(model, path, seq_length=128, quantize=None, representative_data=None,
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
         if isinstance(representative_data, dict):
-            representative_data = representative_dataset(representative_data)
+            representative_data = representative_dataset(
+                {k: v for k, v in representative_data.items() if k in names}
+            )
         converter.representative_dataset = representative_data
     try:
         flatbuffer = converter.convert()

@@ -10,6 +10,7 @@ import math
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 
 
@@ -141,7 +142,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key = dense("key", inner)
         self.value = dense("value", inner)
         self.output_dense = dense("output", self.output_size)
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         super().build(input_shape)
 
     def gate(self, context):

@@ -21,6 +21,7 @@ import tf_keras as keras
 from tfmodels.errors import ConfigError
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.attention import MultiHeadAttention, attention_allowed, masked_softmax
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import normalization
 
@@ -106,7 +107,7 @@ class FeedForward(keras.layers.Layer):
         self.layer_norm = normalization(
             self.normalization_type, self.layer_norm_eps, name="layer_norm"
         )
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         super().build(input_shape)
 
     def call(self, x, training=None):
@@ -226,7 +227,7 @@ class BottleneckEncoderBlock(keras.layers.Layer):
         # Stacked FFNs; the last one is BERT's own FFN and, in the HF port, the only
         # one with dropout (without bottleneck) and with PyTorch's default LayerNorm eps.
         self.ffns = [self._ffn(i, last=i == self.num_ffn - 1) for i in range(self.num_ffn)]
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         super().build(input_shape)
 
     def _normed(self, layer, x):

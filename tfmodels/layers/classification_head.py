@@ -8,6 +8,7 @@ BERT feeds the pooled [CLS] vector through dropout and one Dense (Devlin et al.
 import tf_keras as keras
 
 from tfmodels.layers.activations import get_activation
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 
 
@@ -29,7 +30,7 @@ class ClassificationHead(keras.layers.Layer):
         self.activation = activation
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.inner = None
         if inner_dim:
             self.inner = keras.layers.Dense(

@@ -22,6 +22,7 @@ import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import MultiHeadAttention, attention_allowed, masked_softmax
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.relative_positions import relative_positions
 from tfmodels.layers.transformer_block import TransformerEncoderBlock
@@ -87,7 +88,7 @@ class DisentangledAttention(MultiHeadAttention):
                 self.position_key = dense("position_key")
             if "p2c" in self.pos_att_type:
                 self.position_query = dense("position_query")
-        self.position_dropout = keras.layers.Dropout(self.position_dropout_rate)
+        self.position_dropout = Dropout(self.position_dropout_rate)
 
     def _position_scores(self, q, k, relative_embeddings, training):
         """c2p + p2c scores [B, h, Q, K], unscaled."""

@@ -13,6 +13,7 @@ LayerNorm here (``layer_norm=False``): its pre-LN blocks normalize their inputs.
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 
 
@@ -85,7 +86,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             self.layer_norm = keras.layers.LayerNormalization(
                 epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
             )
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         self.projection = None
         if self.hidden_size != self.embedding_size:
             self.projection = keras.layers.Dense(

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.embeddings import lookup
 from tfmodels.layers.initializer import weight_initializer
 
@@ -116,7 +117,7 @@ class StackInputs(keras.layers.Layer):
             self.layer_norm = keras.layers.LayerNormalization(
                 epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
             )
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         super().build(input_shape)
 
     def call(self, ids, positions=None, training=None):

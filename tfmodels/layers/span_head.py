@@ -10,6 +10,7 @@ DistilBERT drops out the sequence output first (``dropout_rate``).
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 
 
@@ -20,7 +21,7 @@ class SpanHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.dense = keras.layers.Dense(
             2, kernel_initializer=weight_initializer(initializer_range), name="qa_outputs"
         )

@@ -13,6 +13,7 @@ import tf_keras as keras
 
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.attention import MultiHeadAttention
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.rms_norm import RMSNormalization
 
@@ -118,13 +119,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
             name="output",
         )
         self.output_layer_norm = self._layer_norm("output_layer_norm")
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         # Between the two feed-forward layers (BART's activation_dropout, T5's dropout in
         # DenseReluDense); None when off, so older graphs stay as they were.
         self.activation_dropout = (
-            keras.layers.Dropout(self.activation_dropout_rate)
-            if self.activation_dropout_rate
-            else None
+            Dropout(self.activation_dropout_rate) if self.activation_dropout_rate else None
         )
         super().build(input_shape)
 

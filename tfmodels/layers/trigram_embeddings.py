@@ -11,6 +11,7 @@ width E, project after the norm) cannot express it.
 import tensorflow as tf
 import tf_keras as keras
 
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.embeddings import lookup
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import normalization
@@ -77,7 +78,7 @@ class TrigramEmbeddings(keras.layers.Layer):
         self.layer_norm = normalization(
             self.normalization_type, self.layer_norm_eps, name="layer_norm"
         )
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         super().build(input_shape)
 
     def call(self, input_ids, segment_ids=None, training=None):

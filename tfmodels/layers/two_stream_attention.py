@@ -29,6 +29,7 @@ import tf_keras as keras
 
 from tfmodels.layers.attention import masked_softmax
 from tfmodels.layers.bottleneck import FeedForward
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 
 
@@ -123,7 +124,7 @@ class TwoStreamRelativeAttention(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
         )
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
         super().build(input_shape)
 
     def _heads(self, dense, x):

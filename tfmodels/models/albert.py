@@ -23,7 +23,7 @@ from tfmodels.layers import (
 )
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.models import bert
-from tfmodels.models.base import TaskModel, as_config, feature_inputs
+from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -72,7 +72,7 @@ class Config(ModelConfig):
         return int(layer / (self.num_layers / self.num_hidden_groups))
 
 
-class AlbertModel(keras.Model):
+class AlbertModel(OptionalFeatures, keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
 
     ``layer_groups[g]`` holds group g's distinct blocks and ``transformer_layers``

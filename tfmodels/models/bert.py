@@ -22,7 +22,7 @@ from tfmodels.layers import (
 )
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.span_head import SpanHead
-from tfmodels.models.base import TaskModel, as_config, feature_inputs
+from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -111,7 +111,7 @@ def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_h
     return dict(sorted(result.items()))
 
 
-class BertModel(keras.Model):
+class BertModel(OptionalFeatures, keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
 
     architecture = "BertModel"

@@ -25,7 +25,7 @@ from tfmodels.layers.disentangled_attention import POSITION_TERMS, DisentangledE
 from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder
 from tfmodels.layers.relative_positions import RelativeEmbeddings
 from tfmodels.models import bert
-from tfmodels.models.base import TaskModel, as_config, feature_inputs
+from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -119,7 +119,7 @@ class Config(ModelConfig):
         return self.position_buckets if self.position_buckets > 0 else self.max_relative
 
 
-class DebertaV2Model(keras.Model):
+class DebertaV2Model(OptionalFeatures, keras.Model):
     """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler).
 
     ``embedding_layer`` replaces the token embeddings (GDES gives the discriminator

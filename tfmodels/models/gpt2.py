@@ -19,7 +19,7 @@ import tf_keras as keras
 from tfmodels.errors import ConfigError
 from tfmodels.generation import IncrementalDecoding
 from tfmodels.layers import TransformerEmbeddings, TransformerEncoderBlock
-from tfmodels.models.base import TaskModel, as_config, feature_inputs
+from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -79,16 +79,7 @@ class Config(ModelConfig):
         return self.intermediate_size or 4 * self.hidden_size
 
 
-class _OptionalSegments:
-    """Lets callers leave ``segment_ids`` out of the features (GPT-2 has no token types)."""
-
-    def __call__(self, inputs, *args, **kwargs):
-        if isinstance(inputs, dict) and "input_ids" in inputs and "segment_ids" not in inputs:
-            inputs = {**inputs, "segment_ids": tf.zeros_like(inputs["input_ids"])}
-        return super().__call__(inputs, *args, **kwargs)
-
-
-class GPT2Model(_OptionalSegments, keras.Model):
+class GPT2Model(OptionalFeatures, keras.Model):
     """Features -> ``{sequence_output, encoder_outputs}``.
 
     ``sequence_output`` [B, S, H] is after the final LayerNorm (``ln_f``);
@@ -176,7 +167,7 @@ class TiedLMHead(keras.layers.Layer):
         return config
 
 
-class _GPT2TaskModel(_OptionalSegments, TaskModel):
+class _GPT2TaskModel(TaskModel):
     """BERT's task-model pattern over :class:`GPT2Model`."""
 
     encoder_class = GPT2Model

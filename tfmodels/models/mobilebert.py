@@ -25,7 +25,7 @@ from tfmodels.layers import (
 )
 from tfmodels.layers.no_norm import NORMALIZATIONS
 from tfmodels.models import bert
-from tfmodels.models.base import TaskModel, as_config, feature_inputs
+from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -86,7 +86,7 @@ class Config(ModelConfig):
             )
 
 
-class MobileBertModel(keras.Model):
+class MobileBertModel(OptionalFeatures, keras.Model):
     """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
 
     architecture = "MobileBertModel"

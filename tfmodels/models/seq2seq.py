@@ -8,7 +8,9 @@ wires them into the features -> outputs network every family exposes:
     {input_ids, input_mask, decoder_input_ids, decoder_input_mask}
         -> {encoder_output [B,S,H], sequence_output [B,T,H], logits [B,T,V]}
 
-``decoder_input_mask`` may be left out (all ones); ``segment_ids`` is ignored.
+``input_mask`` and ``decoder_input_mask`` may be left out (all ones), HF's names
+(``attention_mask``, ``decoder_attention_mask``) stand for them, and ``segment_ids`` is
+ignored (:class:`tfmodels.models.base.OptionalFeatures`).
 The same stacks serve :class:`IncrementalDecoding`, so generation uses exactly the
 weights and code of the training forward pass.
 """
@@ -20,6 +22,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.generation import IncrementalDecoding
+from tfmodels.layers.dropout import Dropout
+from tfmodels.models.base import OptionalFeatures
 
 FEATURES = ("input_ids", "input_mask", "decoder_input_ids", "decoder_input_mask")
 
@@ -42,7 +46,7 @@ class TransformerStack(keras.layers.Layer):
         self.blocks = list(blocks)
         self.final_norm = final_norm
         self.position_bias = position_bias
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def self_bias(self, query_positions, key_length):
         if self.position_bias is None:
@@ -80,7 +84,7 @@ def seq2seq_inputs():
     return {name: keras.Input([None], dtype=tf.int32, name=name) for name in FEATURES}
 
 
-class EncoderDecoderModel(IncrementalDecoding, keras.Model):
+class EncoderDecoderModel(IncrementalDecoding, OptionalFeatures, keras.Model):
     """Base of every encoder-decoder network; a family sets ``config_class`` and
     ``build_parts(config) -> Seq2SeqParts``, a task model ``with_lm_head``."""
 
@@ -88,6 +92,10 @@ class EncoderDecoderModel(IncrementalDecoding, keras.Model):
     config_class = None
     architecture = None
     with_lm_head = False
+    feature_defaults = {
+        "input_mask": ("input_ids", 1),
+        "decoder_input_mask": ("decoder_input_ids", 1),
+    }
 
     def __init__(self, config, name=None, **kwargs):
         if not isinstance(config, self.config_class):
@@ -115,13 +123,6 @@ class EncoderDecoderModel(IncrementalDecoding, keras.Model):
     @classmethod
     def build_parts(cls, config):
         raise NotImplementedError
-
-    def __call__(self, inputs, *args, **kwargs):
-        if isinstance(inputs, dict) and "decoder_input_ids" in inputs:
-            inputs = {name: inputs[name] for name in FEATURES if name in inputs}
-            inputs.setdefault("decoder_input_mask", tf.ones_like(inputs["decoder_input_ids"]))
-            inputs.setdefault("input_mask", tf.ones_like(inputs["input_ids"]))
-        return super().__call__(inputs, *args, **kwargs)
 
     # IncrementalDecoding: the same stacks, one step at a time.
     def encode(self, features, training=False):

@@ -23,6 +23,7 @@ import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers import TransformerEmbeddings
+from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.two_stream_attention import (
     MaskEmbedding,
     TwoStreamBlock,
@@ -30,7 +31,13 @@ from tfmodels.layers.two_stream_attention import (
     segment_matrix,
 )
 from tfmodels.models import gpt2
-from tfmodels.models.base import TaskModel, as_config, feature_inputs
+from tfmodels.models.base import (
+    FEATURE_DEFAULTS,
+    OptionalFeatures,
+    TaskModel,
+    as_config,
+    feature_inputs,
+)
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -143,17 +150,12 @@ class AttentionInputs(keras.layers.Layer):
         return config
 
 
-class _OptionalSegments:
-    """Lets callers leave ``segment_ids`` out: -1 everywhere, no segment term (HF
-    ``token_type_ids=None``, which is also what HF's ``generate`` uses)."""
-
-    def __call__(self, inputs, *args, **kwargs):
-        if isinstance(inputs, dict) and "input_ids" in inputs and "segment_ids" not in inputs:
-            inputs = {**inputs, "segment_ids": -tf.ones_like(inputs["input_ids"])}
-        return super().__call__(inputs, *args, **kwargs)
+# Left-out ``segment_ids`` are -1 everywhere: no segment term (HF ``token_type_ids=None``,
+# which is also what HF's ``generate`` uses). See :class:`OptionalFeatures`.
+NO_SEGMENTS = {**FEATURE_DEFAULTS, "segment_ids": ("input_ids", -1)}
 
 
-class XLNetModel(_OptionalSegments, keras.Model):
+class XLNetModel(OptionalFeatures, keras.Model):
     """Features -> ``{sequence_output, encoder_outputs[, query_output][, mems]}``.
 
     ``sequence_output`` [B, S, H] is the content stream after the last layer,
@@ -162,6 +164,7 @@ class XLNetModel(_OptionalSegments, keras.Model):
 
     architecture = "XLNetModel"
     config_class = Config
+    feature_defaults = NO_SEGMENTS
 
     def __init__(self, config, two_stream=False, with_mems=False, with_pooler=False, **kwargs):
         config = as_config(self, config)
@@ -195,7 +198,7 @@ class XLNetModel(_OptionalSegments, keras.Model):
             )
             for i in range(config.num_layers)
         ]
-        dropout = keras.layers.Dropout(config.hidden_dropout)
+        dropout = Dropout(config.hidden_dropout)
 
         h = embeddings(inputs["input_ids"])
         g, target_mapping = None, None
@@ -278,13 +281,14 @@ class TiedLMHeadWithBias(gpt2.TiedLMHead):
         return super().call(hidden) + tf.cast(self.bias, self.compute_dtype)
 
 
-class _XLNetTaskModel(_OptionalSegments, TaskModel):
+class _XLNetTaskModel(TaskModel):
     """BERT's task-model pattern over :class:`XLNetModel`; ``two_stream`` picks the
     network's inputs, so it is a class attribute rather than a head argument."""
 
     encoder_class = XLNetModel
     with_pooler = False
     two_stream = False
+    feature_defaults = NO_SEGMENTS
 
     def __init__(self, config, name=None, **head_args):
         encoder = XLNetModel(config, two_stream=self.two_stream, name="encoder")

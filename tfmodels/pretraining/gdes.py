@@ -26,11 +26,11 @@ from tfmodels.convert.weight_map import check_and_assign, read_weights
 from tfmodels.layers import ClassificationHead, TransformerEmbeddings
 from tfmodels.models import deberta
 from tfmodels.models.base import feature_inputs
+from tfmodels.pretraining.masking import place_at
 from tfmodels.pretraining.replaced_token_detection import (
     RTD_WEIGHT,
     check_shared_fields,
     electra_pretraining_loss,
-    place_at,
     replaced_token_labels,
     sample_from_softmax,
 )

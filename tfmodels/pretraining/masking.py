@@ -6,12 +6,11 @@
 over whole words (all WordPieces of a word together, BERT's 2019 "whole word
 masking" release; byte-level BPE and SentencePiece mark word *starts* instead,
 ``Ġ``/``▁``, as fairseq's ``mask_whole_words`` reads them); dynamic masking
-(:func:`dynamic_masking`, tf-text's ``mask_language_model``) draws a new mask each time a
+(:func:`dynamic_masking`, stateless ops keyed by the batch) draws a new mask each time a
 batch is read (RoBERTa, Liu et al. 2019, section 4.1).
 """
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 
 def continues_word(token, word_start=None):
@@ -70,32 +69,63 @@ def mask_tokens(
 
 
 def dynamic_masking(
-    input_ids, input_mask, vocab_size, mask_id, special_ids, max_predictions=20, mask_rate=0.15
+    input_ids,
+    input_mask,
+    vocab_size,
+    mask_id,
+    special_ids,
+    seed,
+    max_predictions=20,
+    mask_rate=0.15,
 ):
     """Masks a padded batch [B, S] in-graph; returns the MLM features BERT's records carry.
 
+    Per row, round(``mask_rate`` x the real non-special tokens) positions (at least one,
+    at most ``max_predictions``) are drawn uniformly, then 80% [MASK] / 10% a random id /
+    10% kept. The draws are stateless, keyed by ``seed`` ([2] ints: the run's seed and
+    the batch's index), so the pipeline's position can be checkpointed and a resumed
+    run masks its batches as an uninterrupted one does.
     ``masked_lm_positions``/``masked_lm_ids``/``masked_lm_weights`` are [B, max_predictions],
-    zero-padded (weight 0) where fewer tokens were chosen.
+    ascending, zero-padded (weight 0) where fewer tokens were chosen.
     """
-    lengths = tf.reduce_sum(tf.cast(input_mask, tf.int64), axis=1)
-    ragged = tf.RaggedTensor.from_tensor(tf.cast(input_ids, tf.int64), lengths=lengths)
-    selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=max_predictions,
-        selection_rate=mask_rate,
-        unselectable_ids=list(special_ids),
+    ids = tf.cast(input_ids, tf.int32)
+    length = tf.shape(ids)[1]
+    pick, replace, random_id = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    special = tf.reduce_any(ids[..., tf.newaxis] == tf.constant(list(special_ids), tf.int32), -1)
+    selectable = (tf.cast(input_mask, tf.int32) > 0) & ~special
+    score = tf.where(selectable, tf.random.stateless_uniform(tf.shape(ids), pick), -1.0)
+    slots = tf.minimum(max_predictions, length)
+    _, best = tf.math.top_k(score, slots)  # selectable positions first, in random order
+    available = tf.reduce_sum(tf.cast(selectable, tf.float32), axis=1)
+    count = tf.cast(tf.round(available * mask_rate), tf.int32)
+    count = tf.where(available > 0, tf.clip_by_value(count, 1, slots), 0)
+    chosen = tf.range(slots)[tf.newaxis] < count[:, tf.newaxis]
+    positions = tf.sort(tf.where(chosen, best, length), axis=1)  # chosen ones first, ascending
+    chosen = positions < length
+    positions = tf.where(chosen, positions, 0)
+    originals = tf.gather(ids, positions, batch_dims=1)
+    draw = tf.random.stateless_uniform(tf.shape(positions), replace)
+    randoms = tf.random.stateless_uniform(
+        tf.shape(positions), random_id, maxval=vocab_size, dtype=tf.int32
     )
-    chooser = tf_text.MaskValuesChooser(
-        vocab_size, mask_id, mask_token_rate=0.8, random_token_rate=0.1
-    )
-    masked, positions, originals = tf_text.mask_language_model(ragged, selector, chooser)
-    shape = [None, max_predictions]
-    weights = tf.ones_like(positions, tf.float32).to_tensor(shape=shape)
+    values = tf.where(draw < 0.8, mask_id, tf.where(draw < 0.9, randoms, originals))
+    pad = [[0, 0], [0, max_predictions - slots]]
     return {
-        "input_ids": tf.cast(
-            masked.to_tensor(shape=tf.shape(input_ids, out_type=tf.int64)), tf.int32
-        ),
+        "input_ids": place_at(ids, positions, values, chosen),
         "input_mask": tf.cast(input_mask, tf.int32),
-        "masked_lm_positions": tf.cast(positions.to_tensor(shape=shape), tf.int32),
-        "masked_lm_ids": tf.cast(originals.to_tensor(shape=shape), tf.int32),
-        "masked_lm_weights": weights,
+        "masked_lm_positions": tf.pad(positions, pad),
+        "masked_lm_ids": tf.pad(tf.where(chosen, originals, 0), pad),
+        "masked_lm_weights": tf.pad(tf.cast(chosen, tf.float32), pad),
     }
+
+
+def place_at(ids, positions, values, chosen):
+    """``ids`` [B, S] with ``values`` [B, P] written at ``positions`` [B, P] where ``chosen``.
+
+    Unchosen entries (zero padding of the position lists) write nothing.
+    """
+    onehot = tf.one_hot(positions, tf.shape(ids)[1], dtype=tf.int32)
+    onehot *= tf.cast(chosen, tf.int32)[..., tf.newaxis]  # [B, P, S]
+    hit = tf.reduce_max(onehot, axis=1) > 0
+    placed = tf.reduce_sum(onehot * tf.cast(values, tf.int32)[..., tf.newaxis], axis=1)
+    return tf.where(hit, placed, tf.cast(ids, tf.int32))

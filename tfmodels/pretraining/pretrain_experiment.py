@@ -17,7 +17,14 @@ from tfmodels.convert.packaged import resolve_checkpoint
 from tfmodels.convert.pretrained import read_json
 from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.pretraining import registry
-from tfmodels.pretraining.records import check_manifests, pretraining_dataset, vocabulary_of
+from tfmodels.pretraining.records import (
+    check_features,
+    check_manifests,
+    check_records,
+    pretraining_dataset,
+    vocabulary_of,
+)
+from tfmodels.strict_config import bounded
 from tfmodels.tasks.fine_tuning import check_seq_length
 from tfmodels.training.experiment import TaskConfig
 from tfmodels.training.task import Task
@@ -30,8 +37,8 @@ class PretrainingConfig(TaskConfig):
     objective: Optional[str] = None  # mlm_nsp, mlm, mlm_sop, rtd, ...; default: the family's
     generator: Optional[str] = None  # rtd: the generator: a named model, YAML or HF dir
     init_checkpoint: Optional[str] = None  # initial weights: a tfmodels TF checkpoint (or HF dir)
-    max_predictions_per_seq: int = 20  # masked positions per sequence
-    mask_rate: float = 0.15
+    max_predictions_per_seq: int = bounded(20, "[1, inf)")  # masked positions per sequence
+    mask_rate: float = bounded(0.15, "(0, 1)")
     dynamic_masking: bool = True
 
 
@@ -200,6 +207,7 @@ class PretrainingTask(Task):
         self.family = model_family(cfg)
         self.objective = registry.objective_for(s.objective, self.family)
         registry.check_family(self.objective, self.family)
+        self.files = check_records(s.input_files)  # the data, before a model is built
 
     def build_model(self):
         cfg, objective = self.cfg, self.objective
@@ -209,17 +217,32 @@ class PretrainingTask(Task):
         check_seq_length(config, cfg.model.seq_length)
         self.masked_lm = objective.masking != "none"
         self.dynamic = _masking(cfg, self.source, config) if self.masked_lm else None
-        check_manifests(
-            self.section.input_files, objective.name, self.dynamic is not None, cfg.model.seq_length
+        s = self.section
+        dynamic, seq_length = self.dynamic is not None, cfg.model.seq_length
+        check_manifests(s.input_files, objective.name, dynamic, seq_length)
+        check_features(
+            self.files,
+            seq_length,
+            s.max_predictions_per_seq,
+            not dynamic,
+            objective.sentence_labels,
+            self.extra_features(),
+            self.masked_lm,
+            f"objective {objective.name} at model.seq_length {seq_length}",
         )
         self.architecture = getattr(model, "architecture", None) or type(model).__name__
         return model
 
+    def extra_features(self):
+        """The objective's features beyond BERT's layout (None: none)."""
+        objective = self.objective
+        return objective.extra_features and objective.hook("extra_features")(
+            self.cfg.model.seq_length, self.section.max_predictions_per_seq
+        )
+
     def train_dataset(self):
         cfg, s, objective = self.cfg, self.section, self.objective
-        extra = objective.extra_features and objective.hook("extra_features")(
-            cfg.model.seq_length, s.max_predictions_per_seq
-        )
+        extra = self.extra_features()
         dataset = pretraining_dataset(
             s.input_files,
             cfg.data.train_batch_size,

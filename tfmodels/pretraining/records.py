@@ -17,6 +17,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 from typing import List, Optional
 
 import tensorflow as tf
@@ -285,6 +286,8 @@ def write_manifest(output_dir, **facts):
 def check_manifests(file_pattern, objective, dynamic, seq_length):
     """ConfigError when the records' ``records.json`` says they were written for another
     objective, with other masking, or for another sequence length."""
+    from tfmodels.text_files import read_json
+
     folders = {
         os.path.dirname(f)
         for pattern in file_pattern.split(",")
@@ -294,8 +297,9 @@ def check_manifests(file_pattern, objective, dynamic, seq_length):
         path = os.path.join(folder, MANIFEST)
         if not os.path.isfile(path):
             continue  # records from elsewhere: nothing to check
-        with open(path, encoding="utf-8") as f:
-            facts = json.load(f)
+        facts = read_json(path)
+        if not isinstance(facts, dict):
+            raise DataError(f"{path}: not a {MANIFEST} (a JSON object) of create_pretraining_data")
         if facts.get("objective", objective) != objective:
             raise ConfigError(
                 f"objective {objective!r}: the records in {folder} were written "
@@ -304,7 +308,7 @@ def check_manifests(file_pattern, objective, dynamic, seq_length):
             )
         if facts.get("masking") == "dynamic" and not dynamic:
             raise ConfigError(
-                f"data.dynamic_masking=false: the records in {folder} hold no "
+                f"task.dynamic_masking=false: the records in {folder} hold no "
                 "masks (written with --masking=dynamic)"
             )
         if facts.get("seq_length", seq_length) != seq_length:
@@ -312,6 +316,72 @@ def check_manifests(file_pattern, objective, dynamic, seq_length):
                 f"model.seq_length {seq_length}: the records in {folder} are "
                 f"{facts['seq_length']} long"
             )
+
+
+def record_files(file_pattern):
+    """The files of a comma-separated list of globs (DataError: none)."""
+    files = sorted(
+        f
+        for pattern in (file_pattern or "").split(",")
+        if pattern.strip()
+        for f in glob.glob(pattern.strip())
+    )
+    if not files:
+        raise DataError(f"no TFRecord files match {file_pattern!r}")
+    return files
+
+
+def _tf_message(error):
+    """A TensorFlow error's message on one short line, without the op's internals."""
+    text = str(getattr(error, "message", None) or error)
+    text = re.sub(r"\{\{function_node [^}]*\}\}|\[Op:[^\]]*\].*$", "", text, flags=re.S)
+    return " ".join(text.split())[:200] or type(error).__name__
+
+
+def check_records(file_pattern):
+    """Before a run starts: the files exist, are TFRecord files (each one's first record
+    is read), and at least one holds a record (else the endless training input would
+    wait forever); a DataError names the file."""
+    files = record_files(file_pattern)
+    found = False
+    for path in files:
+        if os.path.isdir(path):
+            raise DataError(f"{path}: a folder, not a TFRecord file (task.input_files)")
+        try:
+            for _ in tf.data.TFRecordDataset(path).take(1):
+                found = True
+        except tf.errors.OpError as e:
+            raise DataError(f"{path}: not a TFRecord file ({_tf_message(e)})") from None
+    if not found:
+        raise DataError(f"the TFRecord files of {file_pattern!r} hold no records")
+    return files
+
+
+def check_features(
+    files,
+    seq_length,
+    max_predictions,
+    static,
+    sentence_labels=True,
+    extra_features=None,
+    masked_lm=True,
+    what="this run",
+):
+    """The first record of ``files`` parses with the features :func:`pretraining_dataset`
+    reads with these arguments: records written for another sequence length or
+    objective are a DataError naming the file, before a run starts."""
+    spec = _feature_spec(seq_length, max_predictions, static, sentence_labels, masked_lm)
+    spec.update(extra_features or {})
+    for path in files:
+        for serialized in tf.data.TFRecordDataset(path).take(1):
+            try:
+                tf.io.parse_single_example(serialized, spec)
+            except (tf.errors.InvalidArgumentError, ValueError) as e:
+                raise DataError(
+                    f"{path}: its records do not hold the features {what} reads "
+                    f"({_tf_message(e)}); write them with create_pretraining_data.py for it"
+                ) from None
+            return
 
 
 def _feature_spec(seq_length, max_predictions, static, sentence_labels=True, masked_lm=True):
@@ -351,9 +421,7 @@ def pretraining_dataset(
     ``sentence_labels``: parse ``next_sentence_labels`` (NSP/SOP objectives);
     ``extra_features``: more ``tf.io`` specs an objective's records carry.
     """
-    files = sorted(f for pattern in file_pattern.split(",") for f in glob.glob(pattern.strip()))
-    if not files:
-        raise DataError(f"no TFRecord files match {file_pattern!r}")
+    files = record_files(file_pattern)
     spec = _feature_spec(seq_length, max_predictions, dynamic is None, sentence_labels, masked_lm)
     spec.update(extra_features or {})
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -367,10 +435,12 @@ def pretraining_dataset(
     )
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    ds = ds.batch(batch_size, drop_remainder=training)
+    # The batch's index keys its dynamic masks: stateless, so the input position is
+    # checkpointed with the run and a resumed run masks as an uninterrupted one.
+    ds = ds.batch(batch_size, drop_remainder=training).enumerate()
 
-    @tf.autograph.experimental.do_not_convert  # plain TF ops: converting tf-text's masking
-    def parse(serialized):  # costs ~10 s of tracing and changes nothing
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
+    def parse(index, serialized):
         parsed = tf.io.parse_example(serialized, spec)
         out = {
             k: tf.cast(v, tf.float32 if v.dtype == tf.float32 else tf.int32)
@@ -379,7 +449,11 @@ def pretraining_dataset(
         if dynamic is not None:
             out.update(
                 dynamic_masking(
-                    out["input_ids"], out["input_mask"], max_predictions=max_predictions, **dynamic
+                    out["input_ids"],
+                    out["input_mask"],
+                    seed=tf.stack([tf.constant(seed, tf.int64), index]),
+                    max_predictions=max_predictions,
+                    **dynamic,
                 )
             )
         return out

@@ -24,7 +24,9 @@ import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.models import electra
+from tfmodels.pretraining.masking import place_at
 from tfmodels.pretraining.objectives import masked_lm_loss
+from tfmodels.training import noise
 
 RTD_WEIGHT = 50.0  # lambda, the discriminator loss weight the paper trains with
 SHARED_FIELDS = ("vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size")
@@ -118,24 +120,14 @@ class ElectraPretrainer(keras.Model):
 def sample_from_softmax(logits):
     """One token id per position drawn from softmax(``logits``) [..., V] (Gumbel-max).
 
-    No gradient flows through the draw (section 2).
+    No gradient flows through the draw (section 2). Inside a Trainer the draw is keyed
+    by the run's seed and the step (:mod:`tfmodels.training.noise`), so a resumed run
+    samples what an uninterrupted one does.
     """
     logits = tf.stop_gradient(tf.cast(logits, tf.float32))
-    uniform = tf.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0)
+    uniform = noise.uniform(tf.shape(logits), salt=1, minval=1e-9, maxval=1.0)
     gumbel = -tf.math.log(-tf.math.log(uniform))
     return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
-
-
-def place_at(ids, positions, values, chosen):
-    """``ids`` [B, S] with ``values`` [B, P] written at ``positions`` [B, P] where ``chosen``.
-
-    Unchosen entries (zero padding of the position lists) write nothing.
-    """
-    onehot = tf.one_hot(positions, tf.shape(ids)[1], dtype=tf.int32)
-    onehot *= tf.cast(chosen, tf.int32)[..., tf.newaxis]  # [B, P, S]
-    hit = tf.reduce_max(onehot, axis=1) > 0
-    placed = tf.reduce_sum(onehot * tf.cast(values, tf.int32)[..., tf.newaxis], axis=1)
-    return tf.where(hit, placed, tf.cast(ids, tf.int32))
 
 
 def replaced_token_labels(corrupted, original):

@@ -96,15 +96,20 @@ def predictions_from_logits(logits):
     return logits[:, 0] if logits.shape[-1] == 1 else np.argmax(logits, -1)
 
 
+def read_dev_files(task, data_dir):
+    """``[(split, Examples)]`` of a task's dev files (each row checked)."""
+    return [(split, task.read(data_dir, file_name)) for split, file_name in task.dev_files]
+
+
 class DevSets:
     """A task's dev splits, read and tokenized once: a run evaluates at every checkpoint,
     and tokenizing again each time cost more than the evaluation itself."""
 
-    def __init__(self, task, preprocessor, data_dir, batch_size):
+    def __init__(self, task, preprocessor, data_dir, batch_size, examples=None):
+        """``examples``: ``[(split, Examples)]`` read already (default: read here)."""
         self.task = task
         self.splits = []
-        for split, file_name in task.dev_files:
-            examples = task.read(data_dir, file_name)
+        for split, examples in examples or read_dev_files(task, data_dir):
             batches = list(make_dataset(examples, preprocessor, batch_size, with_labels=False))
             self.splits.append((split, examples.labels, batches))
 

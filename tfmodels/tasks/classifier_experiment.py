@@ -38,6 +38,18 @@ def read_text_task(section):
     return task
 
 
+def read_splits(task, data_dir, mode):
+    """``(train Examples, [(split, dev Examples)], [(stem, test Examples)])``: the files
+    ``mode`` needs (train and dev to train, dev to evaluate, the test files to predict),
+    read and checked; the others are None or empty."""
+    train = task.read(data_dir, task.train_file) if mode in ("train_and_eval", "train") else None
+    dev = classification.read_dev_files(task, data_dir) if mode != "predict" else []
+    test = []
+    if mode == "predict":
+        test = [(stem, task.read(data_dir, f, labelled=False)) for stem, f in task.test_files]
+    return train, dev, test
+
+
 @dataclasses.dataclass
 class ClassificationConfig(TextTaskConfig):
     type: str = "classification"
@@ -58,6 +70,10 @@ class ClassifierTask(FineTuningTask):
         super().prepare(mode)
         self.glue = read_text_task(self.section)
         self.main_metric = f"{self.glue.dev_files[0][0]}/score"
+        # Every file the mode reads is read and checked now, before a model is built.
+        self.train_examples, self.dev_examples, self.test_examples = read_splits(
+            self.glue, self.section.data_dir, mode
+        )
 
     def head_args(self):
         return {"num_labels": self.glue.num_labels}
@@ -69,7 +85,6 @@ class ClassifierTask(FineTuningTask):
         return model
 
     def train_dataset(self):
-        self.train_examples = self.glue.read(self.section.data_dir, self.glue.train_file)
         d = self.cfg.data
         dataset = classification.make_dataset(
             self.train_examples,
@@ -79,13 +94,16 @@ class ClassifierTask(FineTuningTask):
             seed=self.cfg.trainer.seed,
             shuffle_buffer=d.shuffle_buffer,
         )
-        # Tokenized once, and read before training starts: a bad dev file fails early.
-        self.dev_sets = self.make_dev_sets()
+        self.dev_sets = self.make_dev_sets()  # tokenized once
         return dataset, len(self.train_examples)
 
     def make_dev_sets(self):
         return classification.DevSets(
-            self.glue, self.preprocessor, self.section.data_dir, self.cfg.data.eval_batch_size
+            self.glue,
+            self.preprocessor,
+            self.section.data_dir,
+            self.cfg.data.eval_batch_size,
+            self.dev_examples,
         )
 
     def describe(self, steps):
@@ -112,8 +130,7 @@ class ClassifierTask(FineTuningTask):
         out_dir = os.path.join(model_dir, "predictions")
         os.makedirs(out_dir, exist_ok=True)
         written = []
-        for stem, file_name in self.glue.test_files:
-            examples = self.glue.read(self.section.data_dir, file_name, labelled=False)
+        for stem, examples in self.test_examples:
             dataset = classification.make_dataset(
                 examples, self.preprocessor, self.cfg.data.eval_batch_size, with_labels=False
             )

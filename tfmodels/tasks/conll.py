@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import DataError
+from tfmodels.text_files import read_lines
 
 SCHEMES = ("BIO", "IOBES")
 # File names of the CoNLL-2003 distribution; the dev split also goes by dev.txt.
@@ -58,30 +59,29 @@ def read_conll(path, labelled=True):
             for items in (words, tags, lines):
                 items.clear()
 
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                flush()
-                continue
-            if fields[0] == "-DOCSTART-":
-                flush()
-                continue
-            if columns is None:
-                columns = len(fields)
-                if labelled and columns < 2:
-                    raise DataError(f"{path}:{number}: expected a token and its tag, got 1 column")
-            elif len(fields) != columns:
-                raise DataError(
-                    f"{path}:{number}: expected {columns} columns (as the first "
-                    f"token line), got {len(fields)}"
-                )
-            words.append(fields[0])
-            tags.append(fields[-1])
-            lines.append(number)
+    for number, line in enumerate(read_lines(path), 1):
+        fields = line.split()
+        if not fields:
+            flush()
+            continue
+        if fields[0] == "-DOCSTART-":
+            flush()
+            continue
+        if columns is None:
+            columns = len(fields)
+            if labelled and columns < 2:
+                raise DataError(f"{path}:{number}: expected a token and its tag, got 1 column")
+        elif len(fields) != columns:
+            raise DataError(
+                f"{path}:{number}: expected {columns} columns (as the first "
+                f"token line), got {len(fields)}"
+            )
+        words.append(fields[0])
+        tags.append(fields[-1])
+        lines.append(number)
     flush()
     if not sentences:
-        raise DataError(f"{path}: no sentences")
+        raise DataError(f"{path}: no sentences (the file is empty or holds only -DOCSTART-)")
     return sentences
 
 

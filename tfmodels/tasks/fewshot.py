@@ -9,7 +9,8 @@ one-shot, larger ``k`` few-shot. Section 2.4: candidates are compared by their s
 log-likelihood, or per token (``normalize="token"``) for tasks where answers differ
 in length.
 
-Input TSV (UTF-8, a header row, tab-separated, no quoting):
+Input TSV (UTF-8, a header row, tab-separated, no quoting; read by
+:func:`tfmodels.text_files.read_table`):
 
 - ``context``: the text the completion continues (question, sentence, ...);
 - ``choices``: the candidate completions separated by ``|`` (multiple choice); or
@@ -35,6 +36,7 @@ import tensorflow as tf
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError, DataError
+from tfmodels.text_files import read_table
 
 NORMALIZATIONS = ("none", "token")
 
@@ -44,7 +46,7 @@ class Item:
     context: str
     choices: List[str]
     label: int
-    where: str = ""  # "file line N", for error messages
+    where: str = ""  # "file:N" (its line), for error messages
 
 
 @dataclasses.dataclass
@@ -81,31 +83,20 @@ def read_items(path, choices=None, choice_separator="|"):
     """
     if not os.path.isfile(path):
         raise DataError(f"few-shot TSV not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    if not lines:
-        raise DataError(f"{path} is empty (expected a header row: context, label[, choices])")
-    header = lines[0].split("\t")
+    table = read_table(path, "\t")
+    header = table.header
     missing = [c for c in ("context", "label") if c not in header]
     if missing:
         raise DataError(
-            f"{path} line 1: header lacks column(s) {', '.join(missing)} (got {', '.join(header)})"
+            f"{path}:1: header lacks column(s) {', '.join(missing)} (got {', '.join(header)})"
         )
     if "choices" not in header and not choices:
         raise DataError(f"{path}: no 'choices' column and no label set given (--choices)")
     if "choices" in header and choices:
         raise ConfigError(f"{path} has a 'choices' column; do not also give --choices")
     items = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise DataError(
-                f"{where}: expected {len(header)} tab-separated fields "
-                f"({', '.join(header)}), got {len(fields)}"
-            )
+    for number, fields in zip(table.lines, table.rows):
+        where = f"{path}:{number}"
         row = dict(zip(header, fields))
         options = row["choices"].split(choice_separator) if "choices" in row else list(choices)
         if len(options) < 2 or any(not o.strip() for o in options):
@@ -115,8 +106,6 @@ def read_items(path, choices=None, choice_separator="|"):
         items.append(
             Item(row["context"], options, _parse_label(row["label"], options, where), where)
         )
-    if not items:
-        raise DataError(f"{path} has a header but no items")
     return items
 
 

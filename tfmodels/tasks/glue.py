@@ -5,7 +5,6 @@ distribution (``download_glue_data.py`` layout). Every row is checked: a wrong
 column count or a label outside the task's set is an error naming file and line.
 """
 
-import csv
 import dataclasses
 import os
 from typing import Optional, Tuple
@@ -13,8 +12,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from tfmodels.errors import ConfigError, DataError
-
-csv.field_size_limit(2**31 - 1)
+from tfmodels.text_files import read_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +49,8 @@ class Task:
     train_file: str = "train.tsv"
     delimiter: str = "\t"
     test_has_index: bool = True  # GLUE test files start with an index column
+    # A TSV task's (text_a, text_b, label) column names: looked up in each file's header.
+    column_names: Optional[Tuple[Optional[str], ...]] = None
 
     @property
     def num_labels(self):
@@ -69,36 +69,18 @@ class Task:
     def read(self, data_dir, file_name, labelled=True):
         """Reads one split. ``labelled=False`` reads a test file (no label column)."""
         path = self.path(data_dir, file_name)
-        columns = self.columns if labelled else self.test_columns
         header = self.header or not labelled
+        # CoLA's header-less train/dev files have 4 columns.
+        table = read_table(path, self.delimiter, header=header, width=None if header else 4)
+        columns = self._columns(table, labelled)
         ids, text_a, text_b, labels = [], [], [], []
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = csv.reader(
-                f,
-                delimiter=self.delimiter,
-                quoting=csv.QUOTE_NONE if self.delimiter == "\t" else csv.QUOTE_MINIMAL,
-            )
-            width = None
-            for line, row in enumerate(rows, start=1):
-                if header and line == 1:
-                    width = len(row)
-                    continue
-                if not row or row == [""]:
-                    continue
-                width = width or 4  # CoLA's header-less train/dev files have 4 columns
-                if len(row) != width:
-                    raise DataError(
-                        f"{path}:{line}: expected {width} columns "
-                        f"({self.delimiter!r}-separated), found {len(row)}"
-                    )
-                ids.append(row[0] if not labelled and self.test_has_index else str(len(ids)))
-                text_a.append(row[columns.text_a])
-                if columns.text_b is not None:
-                    text_b.append(row[columns.text_b])
-                if labelled:
-                    labels.append(self._label(row[columns.label], path, line))
-        if not text_a:
-            raise DataError(f"{path}: no examples")
+        for line, row in zip(table.lines, table.rows):
+            ids.append(row[0] if not labelled and self.test_has_index else str(len(ids)))
+            text_a.append(row[columns.text_a])
+            if columns.text_b is not None:
+                text_b.append(row[columns.text_b])
+            if labelled:
+                labels.append(self._label(row[columns.label], path, line))
         dtype = np.float32 if self.is_regression else np.int32
         return Examples(
             ids,
@@ -106,6 +88,22 @@ class Task:
             text_b if columns.text_b is not None else None,
             np.asarray(labels, dtype) if labelled else None,
         )
+
+    def _columns(self, table, labelled):
+        """The file's columns: GLUE's fixed positions, or a TSV task's by header name
+        (each file's own header, so dev and test may order their columns otherwise)."""
+        if self.column_names is None:
+            return self.columns if labelled else self.test_columns
+        a, b, y = self.column_names
+        if labelled and y not in table.header:
+            raise DataError(
+                f"{table.path}: no label column {y!r} (columns: {', '.join(table.header)}); "
+                "a dev file needs labels (unlabelled texts go in test"
+                f"{os.path.splitext(table.path)[1]}, for --mode=predict)"
+            )
+        flags = ("--text_a_column", "--text_b_column", "--label_column")
+        a, b = (table.column(n, f, DataError) for n, f in zip((a, b), flags))
+        return Columns(a, b, table.column(y, flags[2], DataError) if labelled else None)
 
     def _label(self, value, path, line):
         if self.is_regression:
@@ -212,18 +210,11 @@ GLUE_TASKS = {
 _ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "mnli-m": "mnli"}
 
 
-def _column_index(header, name, path, flag):
-    if name is None:
-        return None
-    if name in header:
-        return header.index(name)
-    if name.isdigit() and int(name) < len(header):
-        return int(name)
-    raise ConfigError(f"{flag}={name!r}: no such column in {path} (columns: {', '.join(header)})")
-
-
 def tsv_task(data_dir, text_a_column, text_b_column=None, label_column="label", labels=None):
-    """A task over the user's own ``train``/``dev``/``test`` .tsv or .csv files with a header."""
+    """A task over the user's own ``train``/``dev``/``test`` .tsv or .csv files with a
+    header. Columns are looked up by name in each file's header; the label set is
+    ``labels``, else the train file's (read as its rows are, :func:`read_table`). A test
+    file with the label column is scored beside dev; one without it is only predicted."""
     if not data_dir or not os.path.isdir(data_dir):
         raise DataError(f"--data_dir: folder not found: {data_dir}")
     extension = ".csv" if os.path.isfile(os.path.join(data_dir, "train.csv")) else ".tsv"
@@ -231,21 +222,20 @@ def tsv_task(data_dir, text_a_column, text_b_column=None, label_column="label", 
     train = os.path.join(data_dir, "train" + extension)
     if not os.path.isfile(train):
         raise DataError(f"tsv task: {data_dir} has no train.tsv or train.csv")
-    with open(train, encoding="utf-8", newline="") as f:
-        header = next(csv.reader(f, delimiter=delimiter), [])
-    a = _column_index(header, text_a_column or header[0], train, "--text_a_column")
-    b = _column_index(header, text_b_column, train, "--text_b_column")
-    y = _column_index(header, label_column or "label", train, "--label_column")
+    table = read_table(train, delimiter)
+    header = table.header
+    names = (text_a_column or header[0], text_b_column, label_column or "label")
+    flags = ("--text_a_column", "--text_b_column", "--label_column")
+    a, b, y = (table.column(n, f) for n, f in zip(names, flags))
+    # Digits name positions; from here on every file is read by the train file's names.
+    names = tuple(None if i is None else header[i] for i in (a, b, y))
     if labels is None:
-        with open(train, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f, delimiter=delimiter))[1:]
-        labels = sorted({row[y] for row in rows if len(row) > y})
-    # A labelled test split is evaluated beside dev, and predicted in --mode=predict.
-    test = (
-        [("test", "test" + extension)]
-        if os.path.isfile(os.path.join(data_dir, "test" + extension))
-        else []
-    )
+        labels = sorted({row[y] for row in table.rows})
+    dev_files = (("dev", "dev" + extension),)
+    test = os.path.join(data_dir, "test" + extension)
+    test_files = (("test", "test" + extension),) if os.path.isfile(test) else ()
+    if test_files and names[2] in read_table(test, delimiter).header:
+        dev_files += test_files  # a labelled test split is scored beside dev
     return Task(
         "tsv",
         os.path.basename(os.path.normpath(data_dir)),
@@ -253,11 +243,12 @@ def tsv_task(data_dir, text_a_column, text_b_column=None, label_column="label", 
         "accuracy",
         Columns(a, b, y),
         Columns(a, b),
-        dev_files=(("dev", "dev" + extension),) + tuple(test),
-        test_files=tuple(test),
+        dev_files=dev_files,
+        test_files=test_files,
         train_file="train" + extension,
         delimiter=delimiter,
         test_has_index=False,
+        column_names=names,
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.strict_config import check_choice
+from tfmodels.strict_config import bounded, check_choice
 from tfmodels.tasks import classification, multitask
 from tfmodels.tasks.fine_tuning import build_model_and_preprocessor
 from tfmodels.tasks.glue import get_task
@@ -45,10 +45,12 @@ class MultitaskConfig(TaskConfig):
     tasks: List[TaskEntry] = dataclasses.field(default_factory=list)
     glue_dir: Optional[str] = None  # the GLUE root, for tasks without data_dir
     sampling: str = "epochs"  # epochs (Algorithm 1) | temperature (p_t ∝ n_t^(1/T))
-    temperature: float = 1.0  # sampling=temperature: 1 proportional, .inf uniform
-    ranking_gamma: float = 1.0  # γ of the ranking softmax (section 3.1)
-    finetune_steps: Optional[int] = None  # stage 2 steps per task; 0/None: no stage 2
-    finetune_lr: Optional[float] = None  # default: optimizer.lr
+    # sampling=temperature: 1 proportional, .inf uniform.
+    temperature: float = bounded(1.0, "(0, inf]")
+    ranking_gamma: float = bounded(1.0, "(0, inf)")  # γ of the ranking softmax (section 3.1)
+    # Stage 2 steps per task; 0/None: no stage 2.
+    finetune_steps: Optional[int] = bounded(None, "[0, inf)")
+    finetune_lr: Optional[float] = bounded(None, "[0, inf)")  # default: optimizer.lr
 
 
 @dataclasses.dataclass
@@ -58,6 +60,7 @@ class TaskData:
     data_dir: str
     spec: multitask.HeadSpec
     train: object = None  # glue.Examples
+    dev: list = dataclasses.field(default_factory=list)  # [(split, glue.Examples)]
 
 
 def resolve_tasks(section):
@@ -132,9 +135,7 @@ def dev_sets(data, preprocessor, batch_size):
     every evaluation (building a tokenizing dataset costs seconds)."""
     return [
         (split, examples, classification.make_dataset(examples, preprocessor, batch_size))
-        for split, examples in (
-            (s, data.task.read(data.data_dir, f)) for s, f in data.task.dev_files
-        )
+        for split, examples in data.dev or classification.read_dev_files(data.task, data.data_dir)
     ]
 
 
@@ -191,8 +192,9 @@ class MultitaskTask(Task):
     def prepare(self, mode):
         super().prepare(mode)
         self.tasks = resolve_tasks(self.section)
-        for data in self.tasks:
+        for data in self.tasks:  # every file read and checked before a model is built
             data.train = data.task.read(data.data_dir, data.task.train_file)
+            data.dev = classification.read_dev_files(data.task, data.data_dir)
 
     def build_model(self):
         encoder, self.preprocessor = build_model_and_preprocessor(self.cfg, "backbone")

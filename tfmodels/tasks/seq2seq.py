@@ -16,9 +16,7 @@ line ``source<TAB>target``) or ``.jsonl`` (one JSON object a line with the
 DataError naming file and line.
 """
 
-import csv
 import dataclasses
-import json
 import os
 from typing import List
 
@@ -27,6 +25,7 @@ import tensorflow as tf
 
 from tfmodels.errors import DataError
 from tfmodels.pretraining.seq2seq import IGNORE
+from tfmodels.text_files import read_json_lines, read_table
 
 KINDS = ("translation", "summarization", "text2text")
 
@@ -55,47 +54,35 @@ def find_split(data_dir, split):
 
 
 def read_pairs(path, source_key="source", target_key="target"):
-    """The (source, target) pairs of a TSV or JSON Lines file."""
+    """The (source, target) pairs of a TSV or JSON Lines file (read by
+    :mod:`tfmodels.text_files`: UTF-8, a BOM dropped, errors at file:line)."""
     if not os.path.isfile(path):
         raise DataError(f"data file not found: {path}")
     sources, targets, lines = [], [], []
-    with open(path, encoding="utf-8", newline="") as f:
-        if path.endswith(".jsonl"):
-            for line, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{line}: not a JSON object: {e.msg}") from None
-                missing = [
-                    k
-                    for k in (source_key, target_key)
-                    if not isinstance(row, dict) or not isinstance(row.get(k), str)
-                ]
-                if missing:
-                    raise DataError(f"{path}:{line}: no text field {missing[0]!r}")
-                sources.append(row[source_key])
-                targets.append(row[target_key])
-                lines.append(line)
-        else:
-            for line, row in enumerate(
-                csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1
-            ):
-                if not row or row == [""]:
-                    continue
-                if line == 1 and row == [source_key, target_key]:
-                    continue  # the header
-                if len(row) != 2:
-                    raise DataError(
-                        f"{path}:{line}: expected 2 tab-separated columns "
-                        f"(source, target), found {len(row)}"
-                    )
-                sources.append(row[0])
-                targets.append(row[1])
-                lines.append(line)
-    if not sources:
-        raise DataError(f"{path}: no examples")
+    if path.endswith(".jsonl"):
+        for line, row in read_json_lines(path):
+            missing = [
+                k
+                for k in (source_key, target_key)
+                if not isinstance(row, dict) or not isinstance(row.get(k), str)
+            ]
+            if missing:
+                raise DataError(f"{path}:{line}: no text field {missing[0]!r}")
+            sources.append(row[source_key])
+            targets.append(row[target_key])
+            lines.append(line)
+    else:
+        table = read_table(
+            path,
+            "\t",
+            header=lambda row: row == [source_key, target_key],
+            width=2,
+            names=("source", "target"),
+        )
+        for line, row in zip(table.lines, table.rows):
+            sources.append(row[0])
+            targets.append(row[1])
+            lines.append(line)
     return Pairs(path, sources, targets, lines)
 
 

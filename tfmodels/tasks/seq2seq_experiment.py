@@ -22,7 +22,7 @@ from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 from tfmodels.generation import METHODS, generate
 from tfmodels.pretraining.seq2seq import seq2seq_lm_loss
-from tfmodels.strict_config import check_choice
+from tfmodels.strict_config import bounded, check_choice
 from tfmodels.tasks import glue, seq2seq
 from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.tasks.metrics import classification_metrics
@@ -41,13 +41,15 @@ class Seq2SeqConfig(TaskConfig):
     source_key: str = "source"  # JSON Lines field names
     target_key: str = "target"
     glue_task: Optional[str] = None  # text2text on a GLUE folder, with T5's prompts
-    target_length: int = 64  # decoder length, in tokens (also max new tokens)
+    target_length: int = bounded(64, "[1, inf)")  # decoder length (also max new tokens)
     decoding: str = "beam"  # greedy | sample | beam
-    num_beams: int = 4
+    num_beams: int = bounded(4, "[1, inf)")
     length_penalty: float = 1.0
-    label_smoothing: float = 0.0  # the Transformer's 0.1 (Vaswani et al. 2017, 5.4)
+    # The Transformer's 0.1 (Vaswani et al. 2017, 5.4).
+    label_smoothing: float = bounded(0.0, "[0, 1)")
     eval_splits: List[str] = dataclasses.field(default_factory=lambda: ["dev", "test"])
-    max_eval_examples: Optional[int] = None  # generate for the first N of each split
+    # Generate for the first N of each split.
+    max_eval_examples: Optional[int] = bounded(None, "[1, inf)")
 
 
 def read_split(s, split):

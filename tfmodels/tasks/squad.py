@@ -22,7 +22,6 @@ whitespace-separated word: answers there are whole words.
 """
 
 import dataclasses
-import json
 import os
 from typing import List, Tuple
 
@@ -30,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError, DataError
+from tfmodels.text_files import read_json
 
 
 @dataclasses.dataclass
@@ -107,11 +107,7 @@ def read_squad(path):
     """
     if not os.path.isfile(path):
         raise DataError(f"SQuAD file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not valid JSON: {e}") from None
+    data = read_json(path)
     examples, seen = [], set()
     version_2 = str(data.get("version", "")).startswith("v2") if isinstance(data, dict) else False
     for a, article in enumerate(_field(data, "data", list, path)):

@@ -15,6 +15,7 @@ import os
 from typing import Optional
 
 from tfmodels.errors import ConfigError
+from tfmodels.strict_config import bounded
 from tfmodels.tasks import squad
 from tfmodels.tasks.fine_tuning import FineTuningTask
 from tfmodels.tasks.squad_metrics import squad_evaluate
@@ -29,25 +30,30 @@ class SquadConfig(TaskConfig):
     train_file: Optional[str] = None  # train-v1.1.json / train-v2.0.json
     predict_file: Optional[str] = None  # dev-v1.1.json / dev-v2.0.json (or questions to answer)
     version_2_with_negative: Optional[bool] = None  # None: from the files (version, is_impossible)
-    doc_stride: int = 128
-    max_query_length: int = 64
-    n_best_size: int = 20
-    max_answer_length: int = 30
+    doc_stride: int = bounded(128, "[1, inf)")
+    max_query_length: int = bounded(64, "[1, inf)")
+    n_best_size: int = bounded(20, "[1, inf)")
+    max_answer_length: int = bounded(30, "[1, inf)")
     null_score_diff_threshold: Optional[float] = None  # None: best_f1_thresh tuned on dev
 
 
 class SquadData:
-    """One SQuAD file, read, checked and windowed once."""
+    """One SQuAD file, read and checked (before a model is built), then windowed once
+    (:meth:`featurize`, with the model's tokenizer)."""
 
-    def __init__(self, path, preprocessor, cfg):
+    def __init__(self, path):
         self.path = path
         self.examples, self.version_2 = squad.read_squad(path)
+        self.golds = squad.gold_answers(self.examples)
+        self.labelled = any(e.answers or e.is_impossible for e in self.examples)
+        self.features = None
+
+    def featurize(self, preprocessor, cfg):
         s = cfg.task
         self.features = squad.convert_examples(
             self.examples, preprocessor, cfg.model.seq_length, s.doc_stride, s.max_query_length
         )
-        self.golds = squad.gold_answers(self.examples)
-        self.labelled = any(e.answers or e.is_impossible for e in self.examples)
+        return self
 
     def predict(self, model, cfg):
         """``(best span texts, null odds)`` for every question."""
@@ -118,20 +124,21 @@ class SquadTask(FineTuningTask):
             raise ConfigError("task.predict_file (--predict_file) is required")
         if mode == "train_and_eval" and not s.train_file:
             raise ConfigError("task.train_file (--train_file) is required to train")
-
-    def build_model(self):
-        model = super().build_model()
-        s = self.section
-        # Read and checked before any write.
-        self.dev = SquadData(s.predict_file, self.preprocessor, self.cfg)
-        self.train_data = None
-        if self.mode == "train_and_eval":
-            self.train_data = SquadData(s.train_file, self.preprocessor, self.cfg)
+        # Both files read and checked before a model is built.
+        self.dev = SquadData(s.predict_file)
+        self.train_data = SquadData(s.train_file) if mode == "train_and_eval" else None
         self.version_2 = s.version_2_with_negative
         if self.version_2 is None:
             self.version_2 = self.dev.version_2 or bool(
                 self.train_data and self.train_data.version_2
             )
+
+    def build_model(self):
+        model = super().build_model()
+        # Windowed with the model's tokenizer, still before any write.
+        for data in (self.dev, self.train_data):
+            if data is not None:
+                data.featurize(self.preprocessor, self.cfg)
         return model
 
     def train_dataset(self):

@@ -12,12 +12,14 @@ import os
 import time
 
 import tensorflow as tf
+import tf_keras as keras
 
 import tfmodels
 from tfmodels.atomic import atomic_path
 from tfmodels.convert.pretrained import TOKENIZER_FILES
 from tfmodels.errors import ConfigError
 from tfmodels.strict_config import check_choice
+from tfmodels.training import run_dir
 from tfmodels.training.distribution import get_strategy, set_precision
 from tfmodels.training.optimization import create_optimizer
 from tfmodels.training.plots import plot_history
@@ -36,6 +38,11 @@ class Run:
         self.model_dir = model_dir
         self.log = log
         runtime = cfg.runtime
+        # One seed for everything drawn: initializers, dropout, shuffles (and, through
+        # the Trainer, the step-keyed draws of :mod:`noise`): two runs of a config agree.
+        keras.utils.set_random_seed(cfg.trainer.seed)
+        if runtime.deterministic:
+            tf.config.experimental.enable_op_determinism()
         self.precision = runtime.mixed_precision
         self.loss_scale = set_precision(runtime.mixed_precision)
         self.strategy = get_strategy(runtime.distribution_strategy, runtime.tpu)
@@ -82,10 +89,12 @@ class Run:
         return summary
 
 
-def run_experiment(task, model_dir, mode=None, log=None):
+def run_experiment(task, model_dir, mode=None, log=None, overwrite=False):
     """Runs ``task`` (a :class:`Task`, or an experiment config: its ``task.type``'s Task)
     in ``mode`` (default: its first) under ``model_dir``; returns the report (also
-    ``metrics.json``). ``log``: where progress lines go (default: print)."""
+    ``metrics.json``). ``log``: where progress lines go (default: print).
+    ``model_dir`` may hold a run of the same config (it resumes); ``overwrite``
+    replaces a run of another config instead of refusing it (:mod:`run_dir`)."""
     if not isinstance(task, Task):
         task = make_task(task)
     if log:
@@ -94,13 +103,20 @@ def run_experiment(task, model_dir, mode=None, log=None):
     check_choice("--mode", mode, task.modes, "mode")
     if not model_dir:
         raise ConfigError("--model_dir is required")
+    training = mode in TRAINING_MODES
+    if not overwrite:
+        run_dir.check(task.cfg, model_dir, training, task.log)
     task.prepare(mode)
     run = Run(task.cfg, model_dir, task.log)
     with run.strategy.scope():
         model = task.build_model()  # every input is read and checked before anything is written
-    os.makedirs(model_dir, exist_ok=True)
-    if mode not in TRAINING_MODES:
+    if overwrite and training:
+        run_dir.overwrite(model_dir, task.log)
+    tf.io.gfile.makedirs(model_dir)
+    if not training:
         return _evaluate_or_predict(task, model, run, mode)
+    if run.chief:
+        run_dir.write_config(task.cfg, model_dir)
     started = time.time()
     summary = task.train(model, run)
     report = {"task": task.title, **task.report_fields(), **summary}
@@ -170,7 +186,7 @@ def restore_trained(model, model_dir):
     for folder in ("best", "checkpoints"):
         latest = tf.train.latest_checkpoint(os.path.join(model_dir, folder))
         if latest:
-            tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+            run_dir.restore_checkpoint(tf.train.Checkpoint(model=model), latest)
             return latest
     return None
 

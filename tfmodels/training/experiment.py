@@ -16,17 +16,20 @@ import yaml
 
 from tfmodels import strict_config
 from tfmodels.errors import ConfigError
+from tfmodels.strict_config import bounded
+from tfmodels.text_files import read_text
 
 
 @dataclasses.dataclass
 class RuntimeSection:
     """Where and how the steps run (the scripts' --distribution_strategy, --tpu,
-    --mixed_precision and --jit_compile flags set these)."""
+    --mixed_precision, --jit_compile and --deterministic flags set these)."""
 
     distribution_strategy: str = "default"  # default | one_device | mirrored | ... | tpu
     tpu: Optional[str] = None  # the TPU address, for distribution_strategy=tpu
     mixed_precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16
     jit_compile: bool = False  # the training step's math through XLA
+    deterministic: bool = False  # TensorFlow's op determinism: bit-equal reruns, slower
 
 
 @dataclasses.dataclass
@@ -41,53 +44,57 @@ class TaskConfig:
         """The section class of ``values["type"]`` (strict_config asks this)."""
         from tfmodels.training.task import task_class
 
-        return task_class(values.get("type", cls.type), f"{source}: {key}.type").Config
+        name = values.get("type", cls.type)
+        if not isinstance(name, str):
+            raise ConfigError(f"{source}: '{key}.type' must be str, got {name!r}")
+        return task_class(name, f"{source}: {key}.type").Config
 
 
 @dataclasses.dataclass
 class ModelSection:
     name: Optional[str] = None  # a tfmodels/configs/models/ name: random initialization
     init_from: Optional[str] = None  # a HF directory, a Google checkpoint dir, or "minilm"
-    seq_length: int = 128
+    seq_length: int = bounded(128, "[3, inf)")  # [CLS] + a token + [SEP] at least
     vocab_file: Optional[str] = None  # default: the vocab.txt beside init_from
 
 
 @dataclasses.dataclass
 class DataSection:
-    train_batch_size: int = 32
-    eval_batch_size: int = 64
-    shuffle_buffer: int = 10000
+    train_batch_size: int = bounded(32, "[1, inf)")
+    eval_batch_size: int = bounded(64, "[1, inf)")
+    shuffle_buffer: int = bounded(10000, "[1, inf)")
 
 
 @dataclasses.dataclass
 class OptimizerSection:
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-6
-    clipnorm: Optional[float] = 1.0
+    lr: float = bounded(5e-5, "[0, inf)")
+    weight_decay: float = bounded(0.01, "[0, inf)")
+    beta_1: float = bounded(0.9, "[0, 1)")
+    beta_2: float = bounded(0.999, "[0, 1)")
+    epsilon: float = bounded(1e-6, "(0, inf)")
+    clipnorm: Optional[float] = bounded(1.0, "(0, inf)")  # null: no clipping
 
 
 @dataclasses.dataclass
 class ScheduleSection:
     name: str = "linear"  # linear (BERT) or inverse_sqrt (Transformer, 5.3)
-    warmup_fraction: float = 0.1  # of train steps, unless warmup_steps is set
-    warmup_steps: Optional[int] = None
-    end_lr_fraction: float = 0.0  # linear decay to lr * end_lr_fraction
+    warmup_fraction: float = bounded(0.1, "[0, 1]")  # of train steps, unless warmup_steps is set
+    warmup_steps: Optional[int] = bounded(None, "[0, inf)")
+    end_lr_fraction: float = bounded(0.0, "[0, 1]")  # linear decay to lr * end_lr_fraction
 
 
 @dataclasses.dataclass
 class TrainerSection:
-    train_steps: Optional[int] = None  # default: epochs over the training set
-    epochs: float = 3.0
-    accumulation_steps: int = 1
-    checkpoint_every: int = 500
-    eval_every: Optional[int] = None  # default: at checkpoints
-    log_every: int = 10
-    max_checkpoints: int = 3
-    seed: int = 42
-    max_nonfinite_steps: int = 10  # non-finite losses in a row (each skipped) that stop a run
+    train_steps: Optional[int] = bounded(None, "[1, inf)")  # default: epochs over the data
+    epochs: float = bounded(3.0, "(0, inf)")
+    accumulation_steps: int = bounded(1, "[1, inf)")
+    checkpoint_every: int = bounded(500, "[1, inf)")
+    eval_every: Optional[int] = bounded(None, "[1, inf)")  # default: at checkpoints
+    log_every: int = bounded(10, "[1, inf)")
+    max_checkpoints: int = bounded(3, "[1, inf)")
+    seed: int = bounded(42, "[0, 4294967295]")
+    # Non-finite losses in a row (each skipped) that stop a run.
+    max_nonfinite_steps: int = bounded(10, "[1, inf)")
 
 
 @dataclasses.dataclass
@@ -95,9 +102,10 @@ class AdversarialSection:
     """Fine-tuning only: DeBERTa's scale-invariant adversarial training (training/sift.py)."""
 
     method: Optional[str] = None  # null or sift
-    weight: float = 1.0  # of the symmetric-KL loss added to the task loss
-    init_perturbation: float = 1e-2  # sigma of the initial noise on normalized embeddings
-    step_size: float = 1e-4  # of the one gradient-ascent step on the noise
+    weight: float = bounded(1.0, "[0, inf)")  # of the symmetric-KL loss added to the task loss
+    # Sigma of the initial noise on normalized embeddings.
+    init_perturbation: float = bounded(1e-2, "[0, inf)")
+    step_size: float = bounded(1e-4, "[0, inf)")  # of the one gradient-ascent step on the noise
 
 
 @dataclasses.dataclass
@@ -126,17 +134,23 @@ def load_experiment(path=None, overrides=(), task_type=None):
     if path:
         if not os.path.isfile(path):
             raise ConfigError(f"--config: file not found: {path}")
-        with open(path, encoding="utf-8") as f:
-            try:
-                values = yaml.safe_load(f) or {}
-            except yaml.YAMLError as e:
-                raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        try:
+            values = yaml.safe_load(read_text(path, ConfigError)) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(strict_config.yaml_error(path, e)) from None
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{path}: an experiment config is a mapping of sections (task, model, "
+                f"data, ...), got {type(values).__name__} {values!r:.60}"
+            )
         source = path
     values = strict_config.apply_overrides(values, overrides)
     section = values.get("task")
     if section is None or isinstance(section, dict):  # else strict_config names the error
         section = values["task"] = dict(section or {})
         section.setdefault("type", task_type or TaskConfig.type)
+        if not isinstance(section["type"], str):
+            raise ConfigError(f"{source}: 'task.type' must be str, got {section['type']!r}")
         if task_type:
             _check_kind(section["type"], task_type, source)
     return strict_config.from_dict(ExperimentConfig, values, source)

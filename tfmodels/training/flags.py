@@ -9,7 +9,7 @@ import sys
 import tensorflow as tf
 from absl import flags, logging
 
-from tfmodels.errors import TfmodelsError
+from tfmodels.errors import Preempted, TfmodelsError
 from tfmodels.training.distribution import PRECISIONS, STRATEGIES
 
 FLAGS = flags.FLAGS
@@ -26,6 +26,14 @@ def define_common_flags():
     flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
     flags.DEFINE_enum("mixed_precision", "float32", PRECISIONS, "Keras precision policy.")
     flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
+    flags.DEFINE_bool(
+        "deterministic", False, "TensorFlow's op determinism (bit-equal reruns; slower)."
+    )
+    flags.DEFINE_bool(
+        "overwrite",
+        False,
+        "Replace the run in --model_dir (default: resume it, if it has the same config).",
+    )
 
 
 def define_fine_tuning_flags(modes=("train_and_eval", "eval", "predict")):
@@ -63,6 +71,7 @@ RUNTIME_KEYS = {
     "tpu": "runtime.tpu",
     "mixed_precision": "runtime.mixed_precision",
     "jit_compile": "runtime.jit_compile",
+    "deterministic": "runtime.deterministic",
 }
 
 
@@ -80,7 +89,7 @@ def run_task(task_type, flag_keys, default_model_dir=None, mode=None):
     model_dir = FLAGS.model_dir
     if not model_dir and FLAGS.config and default_model_dir:
         model_dir = default_model_dir(cfg)
-    return run_experiment(make_task(cfg), model_dir, mode)
+    return run_experiment(make_task(cfg), model_dir, mode, overwrite=FLAGS.overwrite)
 
 
 def flag_overrides(mapping):
@@ -100,10 +109,15 @@ def run_main(fn):
     try:
         fn()
     except TfmodelsError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print("error: " + " ".join(str(e).split("\n")), file=sys.stderr)  # one line
         sys.exit(2)
+    except Preempted as e:  # SIGTERM or Ctrl-C during training: saved, resumable
+        print(e, file=sys.stderr)
+        sys.exit(0)
     except KeyboardInterrupt:
         print(
-            "interrupted; the last checkpoint is kept and the run resumes from it", file=sys.stderr
+            "interrupted; the checkpoints written so far are kept and a new start resumes "
+            "from the last one",
+            file=sys.stderr,
         )
         sys.exit(130)

@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tfmodels.atomic import atomic_path
+from tfmodels.atomic import atomic_write
 
 
 def plot_history(history, path, title=""):
@@ -39,7 +39,7 @@ def plot_history(history, path, title=""):
         axes[1].legend()
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=90)
+    with atomic_write(path, "wb") as f:  # a file object: gs:// paths too
+        fig.savefig(f, dpi=90, format="png")
     plt.close(fig)
     return path

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.embeddings import TransformerEmbeddings
+from tfmodels.training import noise
 
 
 def embedding_layer_of(model):
@@ -77,7 +78,7 @@ def sift_loss(
     ids = features["input_ids"]
     shape = tf.concat([tf.shape(ids), [layer.embedding_size]], 0)
     delta = init_perturbation * (
-        tf.random.normal(shape)
+        noise.normal(shape, salt=2)  # keyed by the run's seed and step inside a Trainer
         if seed is None
         else tf.random.stateless_normal(shape, seed=[seed, 0])
     )

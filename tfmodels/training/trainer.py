@@ -11,19 +11,28 @@ A step whose loss or gradients are not finite changes nothing (the update is
 skipped on every replica, as float16 loss scaling does); ``max_nonfinite_steps`` such
 steps in a row stop the run with one line, and a checkpoint is never written from
 non-finite weights.
+
+SIGTERM and Ctrl-C save a checkpoint at the current step and stop (:class:`Preempted`).
+Each step's random draws (dropout, sampling, SiFT noise) are keyed by ``seed`` and the
+step (:mod:`tfmodels.training.noise`) and the input position is checkpointed, so a
+resumed run repeats exactly what an uninterrupted run would have done.
 """
 
 import functools
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.atomic import atomic_write
-from tfmodels.errors import TrainingError
+from tfmodels.errors import Preempted, TrainingError
+from tfmodels.training import noise
+from tfmodels.training.run_dir import restore_checkpoint
 
 
 def write_json(path, value):
@@ -52,6 +61,34 @@ def _format_seconds(seconds):
     )
 
 
+class StopRequests:
+    """While active (in the main thread), SIGTERM and Ctrl-C do not kill training: they
+    set :attr:`signal`, and the loop saves a checkpoint at the step it is on and stops
+    (as preemptible VMs and TPUs send SIGTERM before taking the machine). A second
+    Ctrl-C interrupts at once."""
+
+    _NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C"}
+
+    def __init__(self):
+        self.signal = None
+        self._previous = {}
+
+    def _request(self, signum, frame):
+        self.signal = self._NAMES[signum]
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._NAMES:
+                self._previous[signum] = signal.signal(signum, self._request)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
 class Trainer:
     """Runs ``loss_fn`` steps on ``model`` with ``optimizer``.
 
@@ -75,6 +112,7 @@ class Trainer:
             eval_every=t.eval_every,
             global_batch_size=cfg.data.train_batch_size,
             max_nonfinite_steps=t.max_nonfinite_steps,
+            seed=t.seed,
         )
         args.update(settings)
         return cls(strategy, model_dir, model, optimizer, loss_fn, steps, **args)
@@ -99,6 +137,7 @@ class Trainer:
         global_batch_size=None,
         log=None,
         max_nonfinite_steps=10,
+        seed=0,
     ):
         self.strategy = strategy
         self.model_dir = model_dir
@@ -116,10 +155,11 @@ class Trainer:
         self.main_metric = main_metric
         self.global_batch_size = global_batch_size
         self.max_nonfinite_steps = max_nonfinite_steps
+        self.seed = seed  # of the step-keyed draws (:mod:`noise`)
         self.log = log or functools.partial(print, flush=True)
         self.chief = is_chief(strategy)
         self.history = []
-        os.makedirs(model_dir, exist_ok=True)
+        tf.io.gfile.makedirs(model_dir)
         with strategy.scope():
             # A dynamic loss scale skips an update whose gradients are not finite, on every
             # replica alike (a fixed one applies it). Without float16 the scale starts at 1
@@ -154,8 +194,10 @@ class Trainer:
         if self.jit_compile:  # XLA compiles the model's math; input and update stay outside
             gradients = self._jit_gradients
         grads_sum, losses, metrics = None, [], []
-        for batch in batches:
-            grads, loss, step_metrics = gradients(batch)
+        for micro, batch in enumerate(batches):
+            key = self.optimizer.iterations * len(batches) + micro
+            with noise.keyed_by(self.seed, key):
+                grads, loss, step_metrics = gradients(batch)
             if len(batches) > 1:  # sparse embedding gradients become dense to be summed
                 grads = [
                     tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads
@@ -197,8 +239,18 @@ class Trainer:
             checkpoint, self._ckpt_dir, self.max_checkpoints, step_counter=self.optimizer.iterations
         )
         if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).expect_partial()
-            self.log(f"resumed from {manager.latest_checkpoint} at step {self.step}")
+            latest = manager.latest_checkpoint
+            # The model must fit the checkpoint exactly (a run of another model is refused,
+            # not restored in part); the optimizer and input position follow it.
+            restore_checkpoint(tf.train.Checkpoint(model=self.model), latest)
+            checkpoint.restore(latest).expect_partial()
+            self.log(f"resumed from {latest} at step {self.step}")
+            if self.step >= self.total_steps:
+                self.log(
+                    f"the run in {self.model_dir} already reached step {self.step} of "
+                    f"{self.total_steps}: nothing to train (raise trainer.train_steps to "
+                    "train on, or --overwrite to start afresh)"
+                )
         self._load_history()
         writer = tf.summary.create_noop_writer()
         if self.chief:
@@ -206,41 +258,31 @@ class Trainer:
         step_fn = self._make_step(iterator)
         start_step, started = self.step, time.time()
         window_start, window_step, running = time.time(), self.step, {}
-        bad_steps = 0
-        while self.step < self.total_steps:
-            out = step_fn()
-            step = self.step
-            for k, v in out.items():
-                running.setdefault(k, []).append(float(v))
-            bad_steps = 0 if math.isfinite(running["loss"][-1]) else bad_steps + 1
-            if bad_steps:
-                self._skipped(step, running["loss"][-1], bad_steps)
-            if step % self.log_every == 0 or step == self.total_steps:
-                elapsed = time.time() - window_start
-                rate = (step - window_step) / max(elapsed, 1e-9)
-                means = {k: sum(v) / len(v) for k, v in running.items()}
-                lr = self.optimizer.learning_rate
-                lr = float(tf.convert_to_tensor(lr(step) if callable(lr) else lr))
-                examples = rate * (self.global_batch_size or 0) * self.accumulation_steps
-                with writer.as_default(step=step):
-                    for k, v in means.items():
-                        tf.summary.scalar(k, v)
-                    tf.summary.scalar("learning_rate", lr)
-                    tf.summary.scalar("examples_per_second", examples)
-                eta = (self.total_steps - step) / max(rate, 1e-9)
-                shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
-                self.log(
-                    f"step {step}/{self.total_steps} {shown} lr {lr:.2e} "
-                    f"{rate:.2f} steps/s ETA {_format_seconds(eta)}"
-                )
-                self.history.append({"step": step, "lr": lr, **means})
-                window_start, window_step, running = time.time(), step, {}
-            if step % self.checkpoint_every == 0 or step == self.total_steps:
-                manager = self._save(manager, checkpoint, step)
-                if self.chief:
-                    self._save_history()
-            if self.evaluate and (step % self.eval_every == 0 or step == self.total_steps):
-                self._evaluate(step, writer)
+        bad_steps = saved = 0
+        with StopRequests() as stop:
+            while self.step < self.total_steps:
+                out = step_fn()
+                step = self.step
+                for k, v in out.items():
+                    running.setdefault(k, []).append(float(v))
+                bad_steps = 0 if math.isfinite(running["loss"][-1]) else bad_steps + 1
+                if bad_steps:
+                    self._skipped(step, running["loss"][-1], bad_steps)
+                if step % self.log_every == 0 or step == self.total_steps:
+                    self._log_window(writer, step, running, time.time() - window_start, window_step)
+                    window_start, window_step, running = time.time(), step, {}
+                if step % self.checkpoint_every == 0 or step == self.total_steps or stop.signal:
+                    manager, saved = self._save(manager, checkpoint, step), step
+                    if self.chief:
+                        self._save_history()
+                if self.evaluate and (step % self.eval_every == 0 or step == self.total_steps):
+                    self._evaluate(step, writer)
+                if stop.signal and step < self.total_steps:
+                    raise Preempted(
+                        f"stopped by {stop.signal} at step {step} of {self.total_steps}; the "
+                        f"checkpoint of step {saved} is in {self._ckpt_dir} and running the "
+                        "same command again resumes from it"
+                    )
         writer.flush()
         seconds = time.time() - started
         steps_done = self.step - start_step
@@ -254,6 +296,26 @@ class Trainer:
         if self.chief:
             self._save_history()
         return summary
+
+    def _log_window(self, writer, step, running, elapsed, window_step):
+        """The progress line and TensorBoard scalars of the steps since the last one."""
+        rate = (step - window_step) / max(elapsed, 1e-9)
+        means = {k: sum(v) / len(v) for k, v in running.items()}
+        lr = self.optimizer.learning_rate
+        lr = float(tf.convert_to_tensor(lr(step) if callable(lr) else lr))
+        examples = rate * (self.global_batch_size or 0) * self.accumulation_steps
+        with writer.as_default(step=step):
+            for k, v in means.items():
+                tf.summary.scalar(k, v)
+            tf.summary.scalar("learning_rate", lr)
+            tf.summary.scalar("examples_per_second", examples)
+        eta = (self.total_steps - step) / max(rate, 1e-9)
+        shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
+        self.log(
+            f"step {step}/{self.total_steps} {shown} lr {lr:.2e} "
+            f"{rate:.2f} steps/s ETA {_format_seconds(eta)}"
+        )
+        self.history.append({"step": step, "lr": lr, **means})
 
     def _skipped(self, step, loss, in_a_row):
         self.log(f"step {step}: loss {loss}; the update was skipped")
@@ -314,8 +376,8 @@ class Trainer:
         best_dir = os.path.join(self.model_dir, "best")
         best_file = os.path.join(best_dir, "best.json")
         best = None
-        if os.path.isfile(best_file):
-            with open(best_file) as f:
+        if tf.io.gfile.exists(best_file):
+            with tf.io.gfile.GFile(best_file) as f:
                 best = json.load(f)
         value = metrics.get(self.main_metric)
         if value is not None and (best is None or value > best["value"]):
@@ -333,8 +395,8 @@ class Trainer:
         return os.path.join(self.model_dir, "history.json")
 
     def _load_history(self):
-        if os.path.isfile(self._history_path()):
-            with open(self._history_path()) as f:
+        if tf.io.gfile.exists(self._history_path()):
+            with tf.io.gfile.GFile(self._history_path()) as f:
                 self.history = [h for h in json.load(f) if h["step"] <= self.step]
 
     def _save_history(self):
