@@ -442,7 +442,7 @@ class DistillationTask(Task):
             self.train_examples = augmented_training_set(
                 self.cfg, self.train_examples, run.model_dir, run.strategy, self.log
             )
-        dataset, examples = self.train_dataset()
+        _, examples = self.train_dataset()
         steps = self.train_steps(examples)
         report = {
             "method": d.method,
@@ -467,10 +467,12 @@ class DistillationTask(Task):
             if phase.evaluate:
                 evaluate = lambda: self.evaluate(student)  # noqa: E731
             with distill.frozen(phase.frozen):
+                # A fresh stream per phase: one an earlier phase read (read-ahead
+                # included) would reshuffle differently from run to run.
                 report["phases"][phase.name] = run.fit(
                     phase.distiller,
                     phase.loss_fn,
-                    dataset,
+                    self.train_dataset()[0],
                     phase.steps,
                     model_dir=os.path.join(run.model_dir, phase.name),
                     evaluate=evaluate,

@@ -206,9 +206,12 @@ class MultitaskTask(Task):
         }
         return model
 
-    def train_dataset(self):
-        mt, batch, seed = self.section, self.cfg.data.train_batch_size, self.cfg.trainer.seed
-        self.datasets = [
+    def task_datasets(self):
+        """Each task's training stream, built afresh: a stream's reshuffles draw from its
+        own seed generator, so one that an earlier run read (read-ahead included) would
+        shuffle differently from run to run."""
+        batch, seed = self.cfg.data.train_batch_size, self.cfg.trainer.seed
+        return [
             task_dataset(
                 d,
                 i,
@@ -219,9 +222,12 @@ class MultitaskTask(Task):
             )
             for i, d in enumerate(self.tasks)
         ]
+
+    def train_dataset(self):
+        mt, batch = self.section, self.cfg.data.train_batch_size
         sizes = [len(d.train) for d in self.tasks]
         mixed = mix_tasks(
-            self.datasets, sizes, batch, mt.sampling, mt.temperature, self.cfg.trainer.seed
+            self.task_datasets(), sizes, batch, mt.sampling, mt.temperature, self.cfg.trainer.seed
         )
         return mixed, sum(sizes)
 
@@ -282,7 +288,7 @@ class MultitaskTask(Task):
             self.cfg.optimizer, lr=mt.finetune_lr or self.cfg.optimizer.lr
         )
         out = {}
-        for data, dataset in zip(self.tasks, self.datasets):
+        for data, dataset in zip(self.tasks, self.task_datasets()):
             model.set_weights(stage1)
             task_dir = os.path.join(run.model_dir, "finetune", data.name)
             view = self.views[data.name]

@@ -38,11 +38,6 @@ class Run:
         self.model_dir = model_dir
         self.log = log
         runtime = cfg.runtime
-        # One seed for everything drawn: initializers, dropout, shuffles (and, through
-        # the Trainer, the step-keyed draws of :mod:`noise`): two runs of a config agree.
-        keras.utils.set_random_seed(cfg.trainer.seed)
-        if runtime.deterministic:
-            tf.config.experimental.enable_op_determinism()
         self.precision = runtime.mixed_precision
         self.loss_scale = set_precision(runtime.mixed_precision)
         self.strategy = get_strategy(runtime.distribution_strategy, runtime.tpu)
@@ -106,6 +101,7 @@ def run_experiment(task, model_dir, mode=None, log=None, overwrite=False):
     training = mode in TRAINING_MODES
     if not overwrite:
         run_dir.check(task.cfg, model_dir, training, task.log)
+    seed_everything(task.cfg)
     task.prepare(mode)
     run = Run(task.cfg, model_dir, task.log)
     with run.strategy.scope():
@@ -145,6 +141,16 @@ def run_experiment(task, model_dir, mode=None, log=None, overwrite=False):
         write_json(os.path.join(model_dir, "metrics.json"), report)
         _print_results(task, report, run.log)
     return report
+
+
+def seed_everything(cfg):
+    """One seed for everything drawn (initializers, dropout, the datasets' shuffles and,
+    through the Trainer, the step-keyed draws of :mod:`noise`), set before the Task
+    reads its data, so two runs of a config agree whatever ran before in the process;
+    ``runtime.deterministic`` adds TensorFlow's op determinism."""
+    keras.utils.set_random_seed(cfg.trainer.seed)
+    if cfg.runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def _evaluate_or_predict(task, model, run, mode):
