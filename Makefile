@@ -33,7 +33,7 @@ test: $(STAMP) lint
 
 demo: $(STAMP) fortunes
 	$(PY) run_classifier.py --config=configs/experiments/demo_minilm_fortunes.yaml \
-		--model_dir=runs/demo
+		--model_dir=runs/demo --overwrite
 
 # Debian's fortunes package: the real text the demo's topic dataset is built from.
 fortunes:
