@@ -1,0 +1,50 @@
+"""Step-keyed dropout: the same key drops the same units, another step others, and
+every layer of the package uses it (so a resumed run repeats an uninterrupted one)."""
+
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+import tfmodels
+from tfmodels.layers.dropout import Dropout
+from tfmodels.training import noise
+
+
+def _masks(step, seed=3):
+    first, second = Dropout(0.5), Dropout(0.5)
+    x = tf.ones([4, 64])
+    with noise.keyed_by(seed, tf.constant(step, tf.int64)):
+        return first(x, training=True).numpy(), second(x, training=True).numpy()
+
+
+def test_a_key_fixes_the_masks_and_each_draw_and_step_differ():
+    a, b = _masks(0)
+    again_a, again_b = _masks(0)
+    np.testing.assert_array_equal(a, again_a)  # a resumed step draws the same
+    np.testing.assert_array_equal(b, again_b)
+    assert not np.array_equal(a, b)  # the second layer of a step draws anew
+    assert not np.array_equal(a, _masks(1)[0])  # so does the next step
+    assert not np.array_equal(a, _masks(0, seed=4)[0])  # and another seed
+    assert set(np.unique(a)) == {0.0, 2.0} and abs((a == 0).mean() - 0.5) < 0.1
+
+
+def test_outside_a_training_step_it_is_keras_dropout():
+    x = tf.ones([2, 8])
+    np.testing.assert_array_equal(Dropout(0.5)(x, training=False).numpy(), x.numpy())
+    dropped = Dropout(0.5)(x, training=True).numpy()  # no key: Keras' own draw
+    assert set(np.unique(dropped)) <= {0.0, 2.0}
+
+
+def test_no_layer_of_the_package_uses_keras_dropout_directly():
+    root = os.path.dirname(tfmodels.__file__)
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if name.endswith(".py") and name != "dropout.py":
+                with open(path, encoding="utf-8") as f:
+                    if re.search(r"keras\.layers\.Dropout\(", f.read()):
+                        offenders.append(os.path.relpath(path, root))
+    assert offenders == []
