@@ -442,7 +442,7 @@ class DistillationTask(Task):
             self.train_examples = augmented_training_set(
                 self.cfg, self.train_examples, run.model_dir, run.strategy, self.log
             )
-        _, examples = self.train_dataset()
+        dataset, examples = self.train_dataset()
         steps = self.train_steps(examples)
         report = {
             "method": d.method,
@@ -457,7 +457,11 @@ class DistillationTask(Task):
         }
         with run.strategy.scope():  # TinyBERT's projections are variables too
             self.phases = _phases(self.cfg, teacher, student, self.layer_map, steps)
-        for phase in self.phases:
+        for index, phase in enumerate(self.phases):
+            # A fresh stream per phase: one an earlier phase read (read-ahead included)
+            # would reshuffle differently from run to run.
+            if index:
+                dataset = self.train_dataset()[0]
             run.announce(
                 f"distilling {d.method} ({d.stage}, phase {phase.name}) for "
                 f"{phase.steps} steps, batch {self.cfg.data.train_batch_size}, "
@@ -467,12 +471,10 @@ class DistillationTask(Task):
             if phase.evaluate:
                 evaluate = lambda: self.evaluate(student)  # noqa: E731
             with distill.frozen(phase.frozen):
-                # A fresh stream per phase: one an earlier phase read (read-ahead
-                # included) would reshuffle differently from run to run.
                 report["phases"][phase.name] = run.fit(
                     phase.distiller,
                     phase.loss_fn,
-                    self.train_dataset()[0],
+                    dataset,
                     phase.steps,
                     model_dir=os.path.join(run.model_dir, phase.name),
                     evaluate=evaluate,
