@@ -1,7 +1,9 @@
 """Sentence(-pair) classification and regression: input pipeline, loss, evaluation.
 
 Examples go through the in-graph preprocessor inside ``tf.data`` (batched, so the
-tokenizer runs vectorized); logits come from any model whose outputs have
+tokenizer runs vectorized); each batch is padded to its own length and training
+batches are length-bucketed (:mod:`batching`); evaluation sorts the examples by length
+and puts the results back in order. Logits come from any model whose outputs have
 ``logits`` [B, C]. ``C = 1`` is regression (mean squared error), else softmax
 cross-entropy.
 """
@@ -11,6 +13,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.tasks import batching
 from tfmodels.tasks.metrics import classification_metrics
 
 
@@ -23,15 +26,29 @@ def make_dataset(
     shuffle_buffer=10000,
     with_labels=True,
 ):
-    """``(features, labels)`` batches; training data is shuffled and repeated."""
+    """``(features, labels)`` batches (``features`` alone without labels), each padded
+    to its own length. Training data is shuffled, repeated and length-bucketed;
+    otherwise the examples keep their order."""
     texts = (examples.text_a,) if examples.text_b is None else (examples.text_a, examples.text_b)
     items = (texts, examples.labels) if with_labels else (texts,)
     ds = tf.data.Dataset.from_tensor_slices(items)
-    if training:
-        ds = ds.shuffle(
-            min(shuffle_buffer, len(examples)), seed=seed, reshuffle_each_iteration=True
-        ).repeat()
-    return tokenize_batches(ds.batch(batch_size, drop_remainder=training), preprocessor)
+    if not training:
+        return tokenize_batches(ds.batch(batch_size), preprocessor).map(cut_features)
+    ds = ds.shuffle(min(shuffle_buffer, len(examples)), seed=seed, reshuffle_each_iteration=True)
+    windows = tokenize_batches(ds.repeat().batch(batch_size * batching.WINDOW_BATCHES), preprocessor)
+    return batching.bucketed_batches(
+        windows,
+        batch_size,
+        lambda features, *rest: batching.mask_lengths(features["input_mask"]),
+        cut_features,
+        seed=seed,
+    )
+
+
+def cut_features(features, *rest):
+    """A ``(features, *rest)`` batch with ``features`` cut to the batch's longest text."""
+    cut = batching.cut_to_longest(features, batching.mask_lengths(features["input_mask"]))
+    return (cut, *rest) if rest else cut
 
 
 def tokenize_batches(ds, preprocessor):
@@ -101,6 +118,30 @@ def read_dev_files(task, data_dir):
     return [(split, task.read(data_dir, file_name)) for split, file_name in task.dev_files]
 
 
+def predict_examples(model, examples, preprocessor, batch_size):
+    """Logits [N, C] of ``examples`` in their order (computed in batches of similar length)."""
+    return OrderedBatches(examples, preprocessor, batch_size).logits(model)
+
+
+class OrderedBatches:
+    """Examples tokenized once into batches of similar length (sorted by text length),
+    with the order to put their results back in."""
+
+    def __init__(self, examples, preprocessor, batch_size):
+        self.order = batching.length_order(examples.text_a, examples.text_b)
+        sorted_examples = examples.take(self.order)
+        self.batches = list(
+            make_dataset(sorted_examples, preprocessor, batch_size, with_labels=False)
+        )
+
+    def logits(self, model):
+        """The model's logits [N, C], in the examples' order."""
+        logits = predict_logits(model, self.batches)
+        restored = np.empty_like(logits)
+        restored[self.order] = logits
+        return restored
+
+
 class DevSets:
     """A task's dev splits, read and tokenized once: a run evaluates at every checkpoint,
     and tokenizing again each time cost more than the evaluation itself."""
@@ -108,16 +149,16 @@ class DevSets:
     def __init__(self, task, preprocessor, data_dir, batch_size, examples=None):
         """``examples``: ``[(split, Examples)]`` read already (default: read here)."""
         self.task = task
-        self.splits = []
-        for split, examples in examples or read_dev_files(task, data_dir):
-            batches = list(make_dataset(examples, preprocessor, batch_size, with_labels=False))
-            self.splits.append((split, examples.labels, batches))
+        self.splits = [
+            (split, examples.labels, OrderedBatches(examples, preprocessor, batch_size))
+            for split, examples in examples or read_dev_files(task, data_dir)
+        ]
 
     def evaluate(self, model):
         """Metrics on each dev split (``{split}/{metric}``)."""
         results = {}
         for split, labels, batches in self.splits:
-            logits = predict_logits(model, batches)
+            logits = batches.logits(model)
             metrics = classification_metrics(
                 labels, predictions_from_logits(logits), self.task.metric
             )

@@ -131,11 +131,10 @@ class ClassifierTask(FineTuningTask):
         os.makedirs(out_dir, exist_ok=True)
         written = []
         for stem, examples in self.test_examples:
-            dataset = classification.make_dataset(
-                examples, self.preprocessor, self.cfg.data.eval_batch_size, with_labels=False
-            )
             predictions = classification.predictions_from_logits(
-                classification.predict_logits(model, dataset)
+                classification.predict_examples(
+                    model, examples, self.preprocessor, self.cfg.data.eval_batch_size
+                )
             )
             path = os.path.join(out_dir, f"{stem}.tsv")
             with atomic_write(path) as f:

@@ -34,6 +34,12 @@ class Examples:
     def __len__(self):
         return len(self.text_a)
 
+    def take(self, indexes):
+        """The examples at ``indexes``, in that order."""
+        pick = lambda values: None if values is None else [values[i] for i in indexes]  # noqa: E731
+        labels = None if self.labels is None else self.labels[np.asarray(indexes, np.int64)]
+        return Examples(pick(self.ids), pick(self.text_a), pick(self.text_b), labels)
+
 
 @dataclasses.dataclass(frozen=True)
 class Task:

@@ -1,0 +1,81 @@
+"""Batches padded to their own length, and length-bucketed training batches.
+
+Fine-tuning texts are mostly far shorter than ``seq_length``: padding every batch to it
+spends most of the model's time on padding. Inputs are still tokenized to ``seq_length``
+(the truncation limit), then each batch is cut to its longest row rounded up to a
+multiple of :data:`PAD_MULTIPLE`. So at most ``ceil(seq_length / PAD_MULTIPLE)`` shapes
+ever reach the model: without XLA the step is one graph with a dynamic length, with
+XLA each shape is compiled once.
+
+Training batches are bucketed by sorting inside a window: the example stream, shuffled
+as before (a shuffle buffer over examples, reshuffled every epoch), is cut into windows
+of :data:`WINDOW_BATCHES` batches; each window is sorted by length and split into
+batches of similar length, and the batches are shuffled again (a buffer of one window),
+so the stream does not rise in length window by window. Which examples share a batch
+changes every epoch with the example shuffle; every example is still seen once per
+epoch. Everything is stateless or seeded, so the input position stays checkpointable.
+
+Evaluation keeps the examples' order (the callers sort by text length on the host and
+put the results back in order, :func:`length_order`).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+PAD_MULTIPLE = 16  # batch lengths are multiples of this: few shapes, aligned math
+WINDOW_BATCHES = 16  # batches sorted together; more: less padding, less mixing
+
+
+def padded_length(longest, width, multiple=PAD_MULTIPLE):
+    """``longest`` rounded up to a multiple of ``multiple``, at most ``width``."""
+    rounded = (longest + multiple - 1) // multiple * multiple
+    return tf.minimum(rounded, width)
+
+
+def shape_count(seq_length, multiple=PAD_MULTIPLE):
+    """How many batch lengths :func:`cut_to_longest` can produce (a bound on traces)."""
+    return -(-seq_length // multiple)
+
+
+def cut_to_longest(tensors, lengths, multiple=PAD_MULTIPLE):
+    """Cuts each [B, W, ...] tensor of the nest ``tensors`` to the batch's longest row
+    (``lengths`` [B]) rounded up to a multiple of ``multiple``."""
+    width = tf.shape(tf.nest.flatten(tensors)[0])[1]
+    length = padded_length(tf.cast(tf.reduce_max(lengths), tf.int32), width, multiple)
+    return tf.nest.map_structure(lambda t: t[:, :length], tensors)
+
+
+def mask_lengths(mask):
+    """Row lengths [B] of a 0/1 mask [B, W] (padding at the end)."""
+    return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+
+
+def sort_window(window, lengths):
+    """The examples of ``window`` (a nest of [N, ...] tensors) ordered by ``lengths``."""
+    order = tf.argsort(lengths, stable=True)
+    return tf.nest.map_structure(lambda t: tf.gather(t, order), window)
+
+
+def bucketed_batches(
+    windows, batch_size, length_fn, cut_fn, seed=0, window_batches=WINDOW_BATCHES
+):
+    """Training batches from ``windows``, a dataset of batched examples holding
+    ``window_batches * batch_size`` examples each (the shuffled, repeated stream batched
+    by that many). ``length_fn(*window)`` gives the examples' lengths [N] and
+    ``cut_fn(*batch)`` cuts one batch to its own length (:func:`cut_to_longest`)."""
+    sorted_windows = windows.map(
+        lambda *window: sort_window(window, length_fn(*window)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    batches = sorted_windows.unbatch().batch(batch_size, drop_remainder=True)
+    batches = batches.map(lambda *b: cut_fn(*b), num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.shuffle(window_batches, seed=seed).prefetch(tf.data.AUTOTUNE)
+
+
+def length_order(texts_a, texts_b=None):
+    """Example indexes ordered by text length (characters, a proxy for tokens): batches
+    of neighbours in this order are padded little. Stable, so equal lengths keep order."""
+    lengths = [len(a) for a in texts_a]
+    if texts_b is not None:
+        lengths = [n + len(b) for n, b in zip(lengths, texts_b)]
+    return np.argsort(np.asarray(lengths, np.int64), kind="stable")
