@@ -44,6 +44,18 @@ def _seeded():
     np.random.seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _float32_by_default():
+    """``--mixed_precision=auto`` (the default) sees a CPU without bfloat16 in tests, so
+    runs compute in float32 on every machine and compare with references and with each
+    other at float32 tolerances; tests/training/test_distribution.py tests ``auto``."""
+    from tfmodels.training import distribution
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(distribution, "CPUINFO", os.devnull)
+        yield
+
+
 @pytest.fixture(scope="session")
 def minilm_path():
     return minilm_dir()

@@ -8,9 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+import tf_keras as keras
 
 from tfmodels.errors import ConfigError
-from tfmodels.training.distribution import get_strategy, set_precision
+from tfmodels.training import distribution
+from tfmodels.training.distribution import auto_precision, get_strategy, set_precision
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -111,3 +113,38 @@ def test_unknown_strategy_and_precision():
         get_strategy("horovod")
     with pytest.raises(ConfigError, match="unknown policy 'int4'"):
         set_precision("int4")
+
+
+@pytest.mark.parametrize(
+    "flags, gpus, strategy, expected",
+    [
+        ({"avx512f", "avx512_vnni"}, [], "default", "float32"),  # AVX-512 without bf16
+        ({"avx2", "fma"}, [], "default", "float32"),
+        ({"avx512f", "avx512_bf16"}, [], "default", "mixed_bfloat16"),
+        ({"amx_tile", "amx_bf16"}, [], "mirrored", "mixed_bfloat16"),
+        ({"avx2"}, [(8, 0)], "default", "mixed_bfloat16"),  # an A100
+        ({"avx2"}, [(7, 5)], "default", "mixed_float16"),  # a T4: float16, loss scaling
+        ({"avx2"}, [], "tpu", "mixed_bfloat16"),
+    ],
+)
+def test_auto_precision_reads_the_hardware(flags, gpus, strategy, expected):
+    policy, why = auto_precision(strategy, flags=flags, gpus=gpus)
+    assert policy == expected, why
+    assert why  # the log says why
+
+
+def test_auto_precision_is_set_and_said(monkeypatch):
+    monkeypatch.setattr(distribution, "cpu_flags", lambda path=None: {"avx512_bf16"})
+    try:
+        assert set_precision("auto") == ("mixed_bfloat16", "auto: the CPU has avx512_bf16", False)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert set_precision("float32") == ("float32", "as configured", False)
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16\nbugs\t: x\n")
+    assert distribution.cpu_flags(str(cpuinfo)) == {"fpu", "avx512f", "amx_bf16"}
+    assert distribution.cpu_flags(str(tmp_path / "absent")) == set()

@@ -1,5 +1,6 @@
 """The training loop: gradient accumulation, mixed precision, XLA, best-checkpoint keeping."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 from tfmodels.training.experiment import load_experiment
 from tfmodels.training.optimization import create_optimizer
-from tfmodels.training.trainer import Trainer
+from tfmodels.training.trainer import Trainer, add_gradients
 
 CONFIG = bert.Config(
     vocab_size=50,
@@ -36,9 +37,9 @@ def data(n=8):
     return features, (ids[:, 0] % 2).astype(np.int32)
 
 
-def train(tmp_path, batch, accumulation, steps=1, seed=3, poisoned=None, **kwargs):
+def train(tmp_path, batch, accumulation, steps=1, seed=3, poisoned=None, config=CONFIG, **kwargs):
     tf.keras.utils.set_random_seed(seed)
-    model = bert.BertForSequenceClassification(CONFIG)
+    model = bert.BertForSequenceClassification(config)
     cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
     optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100)
     features, labels = data()
@@ -51,10 +52,7 @@ def train(tmp_path, batch, accumulation, steps=1, seed=3, poisoned=None, **kwarg
         poisoned or loss_fn,
         total_steps=steps,
         accumulation_steps=accumulation,
-        checkpoint_every=1,
-        log_every=1,
-        log=lambda *_: None,
-        **kwargs,
+        **{"checkpoint_every": 1, "log_every": 1, "log": lambda *_: None, **kwargs},
     )
     trainer.train(dataset)
     return model, trainer
@@ -71,6 +69,62 @@ def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
         not np.allclose(a.numpy(), b.numpy(), atol=1e-6)
         for a, b in zip(full.weights, other.weights)
     )
+
+
+def test_sparse_gradients_are_accumulated_sparse():
+    model = bert.BertForSequenceClassification(CONFIG)
+    features, labels = data()
+    with tf.GradientTape() as tape:
+        loss, _ = loss_fn(model, (features, labels), training=False)
+    grads = tape.gradient(loss, model.trainable_variables)
+    sparse = [g for g in grads if isinstance(g, tf.IndexedSlices)]
+    assert sparse  # the word embeddings' gradient: accumulating it must not densify it
+    summed = add_gradients(sparse[0], sparse[0])
+    assert isinstance(summed, tf.IndexedSlices)
+    np.testing.assert_allclose(
+        tf.convert_to_tensor(summed).numpy(),
+        2 * tf.convert_to_tensor(sparse[0]).numpy(),
+        rtol=1e-5,
+        atol=1e-9,
+    )
+
+
+def test_steps_per_loop_reaches_the_weights_of_one_step_per_call(tmp_path, monkeypatch):
+    calls = []
+    make_loop = Trainer._make_loop
+
+    def counted(self, iterator):
+        loop = make_loop(self, iterator)
+        return lambda n: calls.append(int(n)) or loop(n)
+
+    monkeypatch.setattr(Trainer, "_make_loop", counted)
+    dropout = dataclasses.replace(CONFIG, hidden_dropout=0.1)  # step-keyed draws too
+    runs = {}
+    for per_loop in (1, 4):
+        calls.clear()
+        runs[per_loop], trainer = train(
+            tmp_path / str(per_loop),
+            batch=4,
+            accumulation=1,
+            steps=7,
+            config=dropout,
+            checkpoint_every=5,
+            log_every=100,
+            steps_per_loop=per_loop,
+        )
+        assert trainer.step == 7
+        # Loops end at the checkpoint (step 5) and at the end (step 7).
+        assert calls == ([1] * 7 if per_loop == 1 else [4, 1, 2]), calls
+        assert trainer.history[-1]["step"] == 7 and np.isfinite(trainer.history[-1]["loss"])
+    for a, b in zip(runs[1].weights, runs[4].weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_tokens_are_counted_per_second(tmp_path):
+    lines = []
+    _, trainer = train(tmp_path, batch=4, accumulation=2, steps=2, log=lines.append)
+    assert any(" tokens/s " in line for line in lines), lines
+    assert "tokens" not in trainer.history[-1]  # a rate, not a mean
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])

@@ -35,7 +35,9 @@ def make_dataset(
     if not training:
         return tokenize_batches(ds.batch(batch_size), preprocessor).map(cut_features)
     ds = ds.shuffle(min(shuffle_buffer, len(examples)), seed=seed, reshuffle_each_iteration=True)
-    windows = tokenize_batches(ds.repeat().batch(batch_size * batching.WINDOW_BATCHES), preprocessor)
+    windows = tokenize_batches(
+        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES), preprocessor
+    )
     return batching.bucketed_batches(
         windows,
         batch_size,
@@ -68,8 +70,16 @@ def loss_fn(model, batch, training):
 
 
 def outputs_loss(outputs, batch):
-    """:func:`loss_fn` from the model's outputs on ``batch = (features, labels)``."""
-    return logits_loss(outputs["logits"], batch[1])
+    """:func:`loss_fn` from the model's outputs on ``batch = (features, labels)``, with
+    the batch's real tokens counted (the Trainer shows tokens/s)."""
+    loss, metrics = logits_loss(outputs["logits"], batch[1])
+    return loss, {**metrics, **token_count(batch[0])}
+
+
+def token_count(features):
+    """``{"tokens": real (unpadded) input tokens}`` of a feature batch, where it has a mask."""
+    mask = features.get("input_mask") if isinstance(features, dict) else None
+    return {} if mask is None else {"tokens": tf.reduce_sum(tf.cast(mask, tf.float32))}
 
 
 def logits_loss(logits, labels):

@@ -1,4 +1,10 @@
-"""``--distribution_strategy`` and ``--mixed_precision`` -> a tf.distribute strategy and policy."""
+"""``--distribution_strategy`` and ``--mixed_precision`` -> a tf.distribute strategy and policy.
+
+``--mixed_precision=auto`` (the default) reads the hardware: bfloat16 compute where it
+has bfloat16 arithmetic (a CPU with AVX512-BF16 or AMX, a TPU, a GPU of compute
+capability 8.0 or later), float16 with loss scaling on older GPUs, float32 otherwise.
+Variables stay float32 under either mixed policy.
+"""
 
 import glob
 import os
@@ -10,7 +16,9 @@ import tf_keras as keras
 from tfmodels.errors import ConfigError
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of bf16 arithmetic
+CPUINFO = "/proc/cpuinfo"
 
 
 def get_strategy(name="default", tpu=None):
@@ -64,11 +72,55 @@ def _tpu_strategy(address):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def set_precision(name):
-    """Sets the global Keras policy; returns True when float16 loss scaling is needed."""
+def cpu_flags(path=None):
+    """The CPU's feature flags (empty where the file is absent, e.g. not on Linux)."""
+    try:
+        with open(path or CPUINFO) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def auto_precision(strategy_name="default", flags=None, gpus=None):
+    """``(policy, why)``: the fastest precision this hardware computes natively.
+    ``flags`` (CPU flags) and ``gpus`` (their compute capabilities) default to this
+    machine's."""
+    if strategy_name == "tpu":
+        return "mixed_bfloat16", "TPUs compute in bfloat16"
+    if gpus is None:
+        gpus = [
+            tf.config.experimental.get_device_details(g).get("compute_capability")
+            for g in tf.config.list_physical_devices("GPU")
+        ]
+    if gpus:
+        if all(c and tuple(c) >= (8, 0) for c in gpus):
+            return "mixed_bfloat16", "the GPU computes in bfloat16 (compute capability 8.0+)"
+        return "mixed_float16", "the GPU has no bfloat16: float16 with loss scaling"
+    flags = cpu_flags() if flags is None else set(flags)
+    found = [f for f in BF16_CPU_FLAGS if f in flags]
+    if found:
+        return "mixed_bfloat16", f"the CPU has {' and '.join(found)}"
+    return "float32", f"the CPU has no bfloat16 instructions ({', '.join(BF16_CPU_FLAGS)})"
+
+
+def resolve_precision(name, strategy_name="default"):
+    """``(policy, why)`` for ``--mixed_precision=name`` (``auto`` reads the hardware)."""
     if name not in PRECISIONS:
         raise ConfigError(
             f"--mixed_precision: unknown policy {name!r}; known: {', '.join(PRECISIONS)}"
         )
-    keras.mixed_precision.set_global_policy(name)
-    return name == "mixed_float16"
+    if name == "auto":
+        policy, why = auto_precision(strategy_name)
+        return policy, f"auto: {why}"
+    return name, "as configured"
+
+
+def set_precision(name, strategy_name="default"):
+    """Sets the global Keras policy for ``name`` (``auto`` resolved); returns
+    ``(policy, why, loss_scale)``, ``loss_scale`` True where float16 needs it."""
+    policy, why = resolve_precision(name, strategy_name)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy, why, policy == "mixed_float16"

@@ -38,8 +38,10 @@ class Run:
         self.model_dir = model_dir
         self.log = log
         runtime = cfg.runtime
-        self.precision = runtime.mixed_precision
-        self.loss_scale = set_precision(runtime.mixed_precision)
+        self.precision, why, self.loss_scale = set_precision(
+            runtime.mixed_precision, runtime.distribution_strategy
+        )
+        log(f"precision {self.precision} ({why})")
         self.strategy = get_strategy(runtime.distribution_strategy, runtime.tpu)
         self.chief = is_chief(self.strategy)
         self.history = []  # of the last fit, for the training curves

@@ -27,7 +27,8 @@ class RuntimeSection:
 
     distribution_strategy: str = "default"  # default | one_device | mirrored | ... | tpu
     tpu: Optional[str] = None  # the TPU address, for distribution_strategy=tpu
-    mixed_precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16
+    # auto (bfloat16 where the hardware computes in it) | float32 | mixed_bfloat16 | mixed_float16
+    mixed_precision: str = "auto"
     jit_compile: bool = False  # the training step's math through XLA
     deterministic: bool = False  # TensorFlow's op determinism: bit-equal reruns, slower
 
@@ -91,6 +92,9 @@ class TrainerSection:
     checkpoint_every: int = bounded(500, "[1, inf)")
     eval_every: Optional[int] = bounded(None, "[1, inf)")  # default: at checkpoints
     log_every: int = bounded(10, "[1, inf)")
+    # Steps per call of the training loop (one host sync per loop); loops also end at
+    # every logging, checkpoint and evaluation step. Results do not depend on it.
+    steps_per_loop: int = bounded(50, "[1, inf)")
     max_checkpoints: int = bounded(3, "[1, inf)")
     seed: int = bounded(42, "[0, 4294967295]")
     # Non-finite losses in a row (each skipped) that stop a run.

@@ -24,7 +24,12 @@ def define_common_flags():
     flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries and results go.")
     flags.DEFINE_enum("distribution_strategy", "default", STRATEGIES, "tf.distribute strategy.")
     flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
-    flags.DEFINE_enum("mixed_precision", "float32", PRECISIONS, "Keras precision policy.")
+    flags.DEFINE_enum(
+        "mixed_precision",
+        "auto",
+        PRECISIONS,
+        "Keras precision policy; auto: bfloat16 where the CPU/GPU/TPU computes in it.",
+    )
     flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
     flags.DEFINE_bool(
         "deterministic", False, "TensorFlow's op determinism (bit-equal reruns; slower)."

@@ -27,6 +27,7 @@ RESUMABLE = (
     "trainer.checkpoint_every",
     "trainer.eval_every",
     "trainer.log_every",
+    "trainer.steps_per_loop",
     "trainer.max_checkpoints",
     "trainer.max_nonfinite_steps",
     "data.eval_batch_size",

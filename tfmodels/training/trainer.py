@@ -1,11 +1,13 @@
 """The training loop shared by every run_* script.
 
-Distributed steps under any tf.distribute strategy, optional gradient
-accumulation, float16 loss scaling, XLA, checkpoints through
+Distributed steps under any tf.distribute strategy, several steps per call
+(``steps_per_loop``, as Orbit does: one host sync per loop, not per step), optional
+gradient accumulation (sparse embedding gradients stay sparse), float16 loss scaling,
+XLA, checkpoints through
 ``tf.train.CheckpointManager`` (model, optimizer and, where tf.data allows, the
 input iterator's position), resumption from the last checkpoint, TensorBoard
-scalars, a progress line, periodic evaluation keeping the best checkpoint, and
-``metrics.json`` at the end. Files are written under temporary names and renamed.
+scalars, a progress line (with tokens/s where the loss counts ``tokens``), periodic
+evaluation keeping the best checkpoint, and ``metrics.json`` at the end. Files are written under temporary names and renamed.
 
 A step whose loss or gradients are not finite changes nothing (the update is
 skipped on every replica, as float16 loss scaling does); ``max_nonfinite_steps`` such
@@ -52,6 +54,18 @@ def is_chief(strategy):
     )
 
 
+def add_gradients(a, b):
+    """``a + b``; two sparse (embedding) gradients are concatenated, not densified: the
+    optimizer sums their duplicate rows when it applies them."""
+    if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices):
+        return tf.IndexedSlices(
+            tf.concat([a.values, b.values], 0),
+            tf.concat([a.indices, b.indices], 0),
+            a.dense_shape,
+        )
+    return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
+
+
 def _format_seconds(seconds):
     seconds = int(seconds)
     return (
@@ -93,8 +107,11 @@ class Trainer:
     """Runs ``loss_fn`` steps on ``model`` with ``optimizer``.
 
     ``loss_fn(model, batch, training)`` returns ``(loss, {name: scalar})`` for one
-    replica's batch. ``evaluate()`` (optional) returns a metrics dict whose
-    ``main_metric`` decides which checkpoint is kept as the best one.
+    replica's batch; a metric named ``tokens`` (the batch's real tokens) is summed, not
+    averaged, and shown as tokens/s. ``evaluate()`` (optional) returns a metrics dict
+    whose ``main_metric`` decides which checkpoint is kept as the best one.
+    ``steps_per_loop`` steps run in one call; loops end at every logging, checkpoint
+    and evaluation step, so those happen where they would one step at a time.
     """
 
     @classmethod
@@ -109,6 +126,7 @@ class Trainer:
             checkpoint_every=t.checkpoint_every,
             max_checkpoints=t.max_checkpoints,
             log_every=t.log_every,
+            steps_per_loop=t.steps_per_loop,
             eval_every=t.eval_every,
             global_batch_size=cfg.data.train_batch_size,
             max_nonfinite_steps=t.max_nonfinite_steps,
@@ -129,6 +147,7 @@ class Trainer:
         checkpoint_every=500,
         max_checkpoints=3,
         log_every=10,
+        steps_per_loop=1,
         jit_compile=False,
         loss_scale=False,
         evaluate=None,
@@ -148,6 +167,7 @@ class Trainer:
         self.accumulation_steps = accumulation_steps
         self.checkpoint_every = checkpoint_every
         self.log_every = log_every
+        self.steps_per_loop = steps_per_loop
         self.jit_compile = jit_compile
         self.loss_scale = loss_scale
         self.evaluate = evaluate
@@ -198,18 +218,19 @@ class Trainer:
             key = self.optimizer.iterations * len(batches) + micro
             with noise.keyed_by(self.seed, key):
                 grads, loss, step_metrics = gradients(batch)
-            if len(batches) > 1:  # sparse embedding gradients become dense to be summed
-                grads = [
-                    tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads
-                ]
-            grads_sum = grads if grads_sum is None else [a + b for a, b in zip(grads_sum, grads)]
+            grads_sum = grads if grads_sum is None else list(map(add_gradients, grads_sum, grads))
             losses.append(loss)
             metrics.append(step_metrics)
         self.optimizer.apply_gradients(zip(grads_sum, self.model.trainable_variables))
-        mean = {k: tf.add_n([m[k] for m in metrics]) / len(metrics) for k in metrics[0]}
-        return {"loss": tf.add_n(losses) / len(losses), **mean}
+        combined = {"loss": tf.add_n(losses) / len(losses)}
+        for k in metrics[0]:
+            total = tf.add_n([tf.cast(m[k], tf.float32) for m in metrics])
+            combined[k] = total if k == "tokens" else total / len(metrics)
+        return combined
 
-    def _make_step(self, iterator):
+    def _make_loop(self, iterator):
+        """``loop(n)``: ``n`` training steps in one call (a ``tf.while_loop`` around the
+        step); returns each step's metrics, stacked [n], read by the host once."""
         # autograph=False: the step has no tensor-dependent Python control flow, and
         # converting the whole model's code was ~40% of a short fine-tune's wall time.
         if self.jit_compile:
@@ -219,11 +240,35 @@ class Trainer:
             batches = [next(iterator) for _ in range(self.accumulation_steps)]
             out = self.strategy.run(self._replica_step, args=(batches,))
             return {
-                k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                k: self.strategy.reduce(
+                    tf.distribute.ReduceOp.SUM if k == "tokens" else tf.distribute.ReduceOp.MEAN,
+                    v,
+                    axis=None,
+                )
                 for k, v in out.items()
             }
 
-        return tf.function(step, autograph=False)
+        step = tf.function(step, autograph=False)
+        keys = list(step.get_concrete_function().structured_outputs)  # traced once, here
+
+        def loop(n):
+            def body(i, arrays):
+                out = step()
+                return i + 1, [a.write(i, out[k]) for a, k in zip(arrays, keys)]
+
+            arrays = [tf.TensorArray(tf.float32, size=n) for _ in keys]
+            _, arrays = tf.while_loop(lambda i, _: i < n, body, (tf.constant(0), arrays))
+            return {k: a.stack() for k, a in zip(keys, arrays)}
+
+        return tf.function(loop, autograph=False)
+
+    def _loop_length(self):
+        """Steps until the next logging, checkpoint, evaluation or the end, at most
+        ``steps_per_loop``."""
+        step = self.step
+        every = [self.log_every, self.checkpoint_every] + ([self.eval_every] * bool(self.evaluate))
+        ends = [step + e - step % e for e in every] + [self.total_steps]
+        return max(1, min(min(ends) - step, self.steps_per_loop))
 
     def train(self, dataset):
         """Trains until ``total_steps``, resuming from the last checkpoint in ``model_dir``."""
@@ -255,19 +300,23 @@ class Trainer:
         writer = tf.summary.create_noop_writer()
         if self.chief:
             writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
-        step_fn = self._make_step(iterator)
+        loop = self._make_loop(iterator)
         start_step, started = self.step, time.time()
         window_start, window_step, running = time.time(), self.step, {}
         bad_steps = saved = 0
+        tokens = 0.0
         with StopRequests() as stop:
             while self.step < self.total_steps:
-                out = step_fn()
+                first = self.step + 1
+                out = {k: v.numpy() for k, v in loop(tf.constant(self._loop_length())).items()}
                 step = self.step
-                for k, v in out.items():
-                    running.setdefault(k, []).append(float(v))
-                bad_steps = 0 if math.isfinite(running["loss"][-1]) else bad_steps + 1
-                if bad_steps:
-                    self._skipped(step, running["loss"][-1], bad_steps)
+                for k, values in out.items():
+                    running.setdefault(k, []).extend(float(v) for v in values)
+                tokens += float(out["tokens"].sum()) if "tokens" in out else 0.0
+                for offset, loss in enumerate(out["loss"]):
+                    bad_steps = 0 if math.isfinite(loss) else bad_steps + 1
+                    if bad_steps:
+                        self._skipped(first + offset, float(loss), bad_steps)
                 if step % self.log_every == 0 or step == self.total_steps:
                     self._log_window(writer, step, running, time.time() - window_start, window_step)
                     window_start, window_step, running = time.time(), step, {}
@@ -291,6 +340,7 @@ class Trainer:
             "steps_this_run": steps_done,
             "seconds": seconds,
             "steps_per_second": steps_done / max(seconds, 1e-9),
+            **({"tokens_per_second": tokens / max(seconds, 1e-9)} if tokens else {}),
             "train": self.history[-1] if self.history else {},
         }
         if self.chief:
@@ -300,6 +350,7 @@ class Trainer:
     def _log_window(self, writer, step, running, elapsed, window_step):
         """The progress line and TensorBoard scalars of the steps since the last one."""
         rate = (step - window_step) / max(elapsed, 1e-9)
+        tokens = running.pop("tokens", None)
         means = {k: sum(v) / len(v) for k, v in running.items()}
         lr = self.optimizer.learning_rate
         lr = float(tf.convert_to_tensor(lr(step) if callable(lr) else lr))
@@ -309,11 +360,15 @@ class Trainer:
                 tf.summary.scalar(k, v)
             tf.summary.scalar("learning_rate", lr)
             tf.summary.scalar("examples_per_second", examples)
+            if tokens:
+                tf.summary.scalar("tokens_per_second", sum(tokens) / max(elapsed, 1e-9))
         eta = (self.total_steps - step) / max(rate, 1e-9)
         shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
+        speed = f"{rate:.2f} steps/s"
+        if tokens:
+            speed += f" {sum(tokens) / max(elapsed, 1e-9):,.0f} tokens/s"
         self.log(
-            f"step {step}/{self.total_steps} {shown} lr {lr:.2e} "
-            f"{rate:.2f} steps/s ETA {_format_seconds(eta)}"
+            f"step {step}/{self.total_steps} {shown} lr {lr:.2e} {speed} ETA {_format_seconds(eta)}"
         )
         self.history.append({"step": step, "lr": lr, **means})
 
