@@ -56,9 +56,7 @@ def sort_window(window, lengths):
     return tf.nest.map_structure(lambda t: tf.gather(t, order), window)
 
 
-def bucketed_batches(
-    windows, batch_size, length_fn, cut_fn, seed=0, window_batches=WINDOW_BATCHES
-):
+def bucketed_batches(windows, batch_size, length_fn, cut_fn, seed=0, window_batches=WINDOW_BATCHES):
     """Training batches from ``windows``, a dataset of batched examples holding
     ``window_batches * batch_size`` examples each (the shuffled, repeated stream batched
     by that many). ``length_fn(*window)`` gives the examples' lengths [N] and
