@@ -29,7 +29,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 
 from tfmodels.models import bert  # noqa: E402
-from tfmodels.tasks.classification import loss_fn  # noqa: E402
+from tfmodels.tasks.classification import loss_fn, predict_logits  # noqa: E402
 from tfmodels.training.distribution import get_strategy  # noqa: E402
 from tfmodels.training.trainer import Trainer  # noqa: E402
 
@@ -56,6 +56,12 @@ ids = rng.integers(1, 50, size=(64, 8)).astype(np.int32)
 features = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
 labels = (ids[:, 0] % 2).astype(np.int32)
 dataset = tf.data.Dataset.from_tensor_slices((features, labels)).repeat().batch(8)
+# Evaluation batches of 5 and 2 rows: shared out unevenly over the replicas (one empty).
+eval_batches = [
+    {k: v[:5] for k, v in features.items()},
+    {k: v[5:7, :5] for k, v in features.items()},
+]
+evaluated = []
 trainer = Trainer(
     strategy,
     model_dir,
@@ -65,12 +71,16 @@ trainer = Trainer(
     total_steps=4,
     checkpoint_every=2,
     log_every=2,
+    steps_per_loop=2,  # both steps between checkpoints in one call, under the strategy
     global_batch_size=8,
+    evaluate=lambda: evaluated.append(predict_logits(model, eval_batches)) or {},
+    eval_every=4,
 )
 trainer.train(dataset)
 np.savez(
     out_path,
     replicas=strategy.num_replicas_in_sync,
+    logits=evaluated[-1],
     changed=any(not np.allclose(a, w.numpy()) for a, w in zip(initial, model.weights)),
     **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)},
 )

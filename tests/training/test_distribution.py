@@ -58,6 +58,9 @@ def assert_same_weights(result, single_device):
     assert keys and set(keys) <= set(result.files)
     worst = max(float(np.max(np.abs(result[k] - single_device[k]))) for k in keys)
     assert worst <= 1e-5, worst
+    # Evaluation under the strategy: every row's logits, in order.
+    assert result["logits"].shape == single_device["logits"].shape == (7, 2)
+    np.testing.assert_allclose(result["logits"], single_device["logits"], atol=1e-5)
 
 
 def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(tmp_path, single_device):

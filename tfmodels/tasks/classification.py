@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfmodels.tasks import batching
 from tfmodels.tasks.metrics import classification_metrics
+from tfmodels.training.distribution import on_replicas
 
 
 def make_dataset(
@@ -99,14 +100,20 @@ _PREDICT_STEPS = weakref.WeakKeyDictionary()
 
 
 def _predict_step(model):
-    """One traced inference function per model, reused across evaluations."""
-    if model not in _PREDICT_STEPS:
-        _PREDICT_STEPS[model] = tf.function(
-            lambda features: tf.cast(model(features, training=False)["logits"], tf.float32),
-            reduce_retracing=True,
-            autograph=False,
+    """One traced inference function per model and strategy, reused across evaluations;
+    each batch is shared out over the strategy's replicas."""
+    strategy = tf.distribute.get_strategy()
+    cached = _PREDICT_STEPS.get(model)
+    if cached is None or cached[0] is not strategy:
+
+        def logits(features):
+            return tf.cast(model(features, training=False)["logits"], tf.float32)
+
+        step = tf.function(
+            lambda features: on_replicas(logits, features), reduce_retracing=True, autograph=False
         )
-    return _PREDICT_STEPS[model]
+        _PREDICT_STEPS[model] = cached = (strategy, step)
+    return cached[1]
 
 
 def predict_logits(model, dataset):

@@ -124,3 +124,22 @@ def set_precision(name, strategy_name="default"):
     policy, why = resolve_precision(name, strategy_name)
     keras.mixed_precision.set_global_policy(policy)
     return policy, why, policy == "mixed_float16"
+
+
+def on_replicas(fn, batch):
+    """``fn(batch)`` under the current strategy: the batch's rows are shared out over its
+    replicas in order (the last shares may be short or empty) and the outputs joined
+    back in that order. With one replica it is ``fn(batch)``."""
+    strategy = tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return fn(batch)
+    rows = tf.shape(tf.nest.flatten(batch)[0])[0]
+    share = (rows + replicas - 1) // replicas
+
+    def rows_of(context):
+        start = tf.minimum(context.replica_id_in_sync_group * share, rows)
+        return tf.nest.map_structure(lambda t: t[start : start + share], batch)
+
+    values = strategy.experimental_distribute_values_from_function(rows_of)
+    return strategy.gather(strategy.run(fn, args=(values,)), axis=0)

@@ -121,7 +121,8 @@ def run_experiment(task, model_dir, mode=None, log=None, overwrite=False):
     results = restored = None
     if mode == "train_and_eval":
         restored = task.restore(model, model_dir)
-        results = task.final_results(model)
+        with run.strategy.scope():
+            results = task.final_results(model)
     if results is not None:
         results["checkpoint"] = restored
         report["eval"] = results
@@ -166,10 +167,13 @@ def _evaluate_or_predict(task, model, run, mode):
             f"first (--mode=train_and_eval) or point --model_dir at a trained run"
         )
     if mode == "predict":
-        for path in task.predict(model, run.model_dir):
+        with run.strategy.scope():
+            written = task.predict(model, run.model_dir)
+        for path in written:
             run.log(f"wrote {path}")
         return {}
-    results = task.final_results(model)
+    with run.strategy.scope():
+        results = task.final_results(model)
     results["checkpoint"] = restored or task.cfg.model.init_from
     write_json(os.path.join(run.model_dir, "eval_results.json"), results)
     for path in task.write_predictions(run.model_dir):

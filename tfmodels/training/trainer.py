@@ -414,7 +414,8 @@ class Trainer:
             return manager
 
     def _evaluate(self, step, writer):
-        metrics = self.evaluate()
+        with self.strategy.scope():  # evaluation shares its batches out over the replicas
+            metrics = self.evaluate()
         self.log(
             f"eval at step {step}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
