@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.models import bert
+from tfmodels.tasks import batching
 from tfmodels.tasks.classification import loss_fn
 from tfmodels.training.experiment import load_experiment
 from tfmodels.training.optimization import create_optimizer
@@ -93,9 +94,19 @@ def test_steps_per_loop_reaches_the_weights_of_one_step_per_call(tmp_path, monke
     calls = []
     make_loop = Trainer._make_loop
 
+    class Counted:
+        def __init__(self, loop):
+            self.loop = loop
+
+        def __call__(self, n):
+            calls.append(int(n))
+            return self.loop(n)
+
+        def __getattr__(self, name):
+            return getattr(self.loop, name)
+
     def counted(self, iterator):
-        loop = make_loop(self, iterator)
-        return lambda n: calls.append(int(n)) or loop(n)
+        return Counted(make_loop(self, iterator))
 
     monkeypatch.setattr(Trainer, "_make_loop", counted)
     dropout = dataclasses.replace(CONFIG, hidden_dropout=0.1)  # step-keyed draws too
@@ -118,6 +129,36 @@ def test_steps_per_loop_reaches_the_weights_of_one_step_per_call(tmp_path, monke
         assert trainer.history[-1]["step"] == 7 and np.isfinite(trainer.history[-1]["loss"])
     for a, b in zip(runs[1].weights, runs[4].weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_batches_of_varying_length_trace_the_loop_once(tmp_path):
+    features, labels = data()
+    lengths = np.array([1, 2, 2, 3, 5, 6, 1, 4])  # batches of 2 cut to 2, 4 or 6 positions
+    features["input_mask"] = (np.arange(6) < lengths[:, None]).astype(np.int32)
+    widths = []
+
+    def cut(f, y):
+        f = batching.cut_to_longest(f, batching.mask_lengths(f["input_mask"]), multiple=2)
+        return f, y
+
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(2).map(cut).repeat()
+    widths = {int(f["input_ids"].shape[1]) for f, _ in dataset.take(4)}
+    assert widths == {2, 4, 6}
+    lines = []
+    trainer = Trainer(
+        tf.distribute.get_strategy(),
+        str(tmp_path),
+        bert.BertForSequenceClassification(CONFIG),
+        keras.optimizers.SGD(0.1),
+        loss_fn,
+        total_steps=8,
+        checkpoint_every=8,
+        log_every=4,
+        steps_per_loop=4,
+        log=lines.append,
+    )
+    trainer.train(dataset)
+    assert "training loop traced 1 time(s)" in lines
 
 
 def test_tokens_are_counted_per_second(tmp_path):

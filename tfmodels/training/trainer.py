@@ -262,6 +262,14 @@ class Trainer:
 
         return tf.function(loop, autograph=False)
 
+    def _traces(self, loop):
+        """How often the loop was traced: once, whatever the batch lengths (a dynamic
+        length in one graph); XLA compiles each batch length it meets once more."""
+        line = f"training loop traced {loop.experimental_get_tracing_count()} time(s)"
+        if self.jit_compile:
+            line += "; XLA compiles its step once per batch shape"
+        return line
+
     def _loop_length(self):
         """Steps until the next logging, checkpoint, evaluation or the end, at most
         ``steps_per_loop``."""
@@ -334,6 +342,7 @@ class Trainer:
                     )
         writer.flush()
         seconds = time.time() - started
+        self.log(self._traces(loop))
         steps_done = self.step - start_step
         summary = {
             "steps": self.step,
