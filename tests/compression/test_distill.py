@@ -155,6 +155,18 @@ def test_losses_are_positive_and_finite_for_a_different_student(teacher, half):
         assert np.isfinite(float(value)) and float(value) > 1e-6, name
 
 
+def test_tinybert_intermediate_loss_does_not_depend_on_the_padding(teacher, half):
+    loss_fn = distill.tinybert_intermediate_loss(teacher, distill.uniform_layer_map(4, 2))
+    distiller = distill.Distiller(half)
+    labels = tf.constant([0, 1, 2])
+    cut = features(length=10)  # the longest row has 10 tokens
+    padded = {k: tf.pad(v, [[0, 0], [0, 6]]) for k, v in cut.items()}  # 6 more [PAD]s
+    _, long = loss_fn(distiller, (padded, labels), training=False)
+    _, short = loss_fn(distiller, (cut, labels), training=False)
+    for name in ("emb_loss", "att_loss", "hidden_loss"):
+        np.testing.assert_allclose(float(short[name]), float(long[name]), rtol=1e-5)
+
+
 def test_narrow_student_learns_through_projections(teacher, narrow):
     student = narrow
     distiller = distill.Distiller(student, teacher_hidden_size=16)

@@ -345,13 +345,17 @@ def tinybert_intermediate_loss(teacher, layer_map):
         s = forward(
             distiller.student, features, training=training, score_layers=range(len(teacher_blocks))
         )
+        real = features["input_mask"]  # means over real tokens, whatever the padding
         emb = losses.mse(
             distiller.project(distiller.embedding_projection, s["embedding_output"]),
             t["embedding_output"],
+            real,
         )
         att = tf.add_n(
             [
-                losses.attention_score_loss(s["attention_scores"][m], t["attention_scores"][n])
+                losses.attention_score_loss(
+                    s["attention_scores"][m], t["attention_scores"][n], real
+                )
                 for m, n in enumerate(teacher_blocks)
             ]
         )
@@ -360,6 +364,7 @@ def tinybert_intermediate_loss(teacher, layer_map):
                 losses.mse(
                     distiller.project(distiller.hidden_projection, s["hidden_states"][m]),
                     t["hidden_states"][n],
+                    real,
                 )
                 for m, n in enumerate(teacher_blocks)
             ]

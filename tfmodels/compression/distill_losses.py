@@ -59,18 +59,29 @@ def cosine_embedding_loss(student_hidden, teacher_hidden, weights=None):
     return _weighted_mean(1.0 - cosine, weights)
 
 
-def mse(student, teacher):
-    """Mean squared error over every element (TinyBERT's ``MSE``, eqs. 8-10)."""
+def mse(student, teacher, weights=None):
+    """Mean squared error (TinyBERT's ``MSE``, eqs. 9-10) of [B, S, H] states: over every
+    element, or with ``weights`` [B, S] (the real tokens) over the real positions only.
+    The authors average over every position of batches padded to 128; batches padded
+    to their own length (:mod:`tfmodels.tasks.batching`) would change that mean batch by
+    batch, the mean over real tokens does not depend on the padding."""
     student, teacher = _pair(student, teacher)
-    return tf.reduce_mean(tf.square(student - teacher))
+    return _weighted_mean(tf.reduce_mean(tf.square(student - teacher), axis=-1), weights)
 
 
-def attention_score_loss(student_scores, teacher_scores):
+def attention_score_loss(student_scores, teacher_scores, weights=None):
     """TinyBERT's attention loss (eq. 8): MSE between *unnormalised* attention scores
     [B, heads, Q, K], averaged over heads. The scores are expected with the masked
     key positions already set to 0, as the authors' code does (their -10000 mask
-    values become 0 before the MSE), so padding contributes nothing."""
-    return mse(student_scores, teacher_scores)
+    values become 0 before the MSE), so padded keys add nothing. With ``weights``
+    [B, S] (the real tokens) the mean is over real queries and keys only."""
+    if weights is None:
+        return mse(student_scores, teacher_scores)
+    student, teacher = _pair(student_scores, teacher_scores)
+    weights = tf.cast(weights, tf.float32)
+    keys = tf.maximum(tf.reduce_sum(weights, axis=-1), 1.0)[:, None, None]  # [B, 1, 1]
+    per_query = tf.reduce_sum(tf.square(student - teacher), axis=-1) / keys  # [B, h, Q]
+    return _weighted_mean(per_query, tf.broadcast_to(weights[:, None, :], tf.shape(per_query)))
 
 
 def hard_label_loss(logits, labels):

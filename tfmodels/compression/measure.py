@@ -12,7 +12,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfmodels.tasks.classification import predict_logits
+from tfmodels.tasks.classification import cut_features, predict_logits
 
 
 def count_nonzero_params(model):
@@ -82,5 +82,7 @@ def tflite_logits(path, features, num_threads=2):
 
 
 def keras_logits(model, features, batch_size=32):
+    """Logits of a Keras classifier for every row of ``features`` ([N, S] arrays), each
+    batch cut to its longest row (the same logits as at full length)."""
     dataset = tf.data.Dataset.from_tensor_slices(features).batch(batch_size)
-    return predict_logits(model, dataset)
+    return predict_logits(model, dataset.map(cut_features))

@@ -2,21 +2,24 @@
 
 Fine-tuning texts are mostly far shorter than ``seq_length``: padding every batch to it
 spends most of the model's time on padding. Inputs are still tokenized to ``seq_length``
-(the truncation limit), then each batch is cut to its longest row rounded up to a
-multiple of :data:`PAD_MULTIPLE`. So at most ``ceil(seq_length / PAD_MULTIPLE)`` shapes
-ever reach the model: without XLA the step is one graph with a dynamic length, with
-XLA each shape is compiled once.
+(the truncation limit), then each batch is cut to its longest row plus one padding
+position, rounded up to a multiple of :data:`PAD_MULTIPLE`. So at most
+``ceil(seq_length / PAD_MULTIPLE)`` shapes ever reach the model: without XLA the step
+is one graph with a dynamic length, with XLA each shape is compiled once.
 
 Training batches are bucketed by sorting inside a window: the example stream, shuffled
 as before (a shuffle buffer over examples, reshuffled every epoch), is cut into windows
-of :data:`WINDOW_BATCHES` batches; each window is sorted by length and split into
-batches of similar length, and the batches are shuffled again (a buffer of one window),
-so the stream does not rise in length window by window. Which examples share a batch
-changes every epoch with the example shuffle; every example is still seen once per
-epoch. Everything is stateless or seeded, so the input position stays checkpointable.
+of :data:`WINDOW_BATCHES` batches; each window is grouped by the length its batches
+will be cut to and split into batches, and the batches are shuffled again (a buffer of
+one window), so the stream does not rise in length window by window. Inside a group
+the examples keep their shuffled order (sorted by exact length, a toy task of 3-6
+letters got batches of one length each and learned far slower). Which examples share
+a batch changes every epoch with the example shuffle; every example is still seen once
+per epoch. Everything is stateless or seeded, so the input position stays
+checkpointable.
 
 Evaluation keeps the examples' order (the callers sort by text length on the host and
-put the results back in order, :func:`length_order`).
+put the results back in order, :func:`length_order`, :func:`in_order`).
 """
 
 import numpy as np
@@ -27,8 +30,11 @@ WINDOW_BATCHES = 16  # batches sorted together; more: less padding, less mixing
 
 
 def padded_length(longest, width, multiple=PAD_MULTIPLE):
-    """``longest`` rounded up to a multiple of ``multiple``, at most ``width``."""
-    rounded = (longest + multiple - 1) // multiple * multiple
+    """The length a batch whose longest row is ``longest`` is cut to: one position more
+    (a padding position), rounded up to a multiple of ``multiple``, at most ``width``.
+    The padding position keeps a row's end as it is in a batch padded to ``width``:
+    MobileBERT's trigram embedding reads each token's right neighbour, [PAD] there."""
+    rounded = (longest + multiple) // multiple * multiple
     return tf.minimum(rounded, width)
 
 
@@ -38,8 +44,8 @@ def shape_count(seq_length, multiple=PAD_MULTIPLE):
 
 
 def cut_to_longest(tensors, lengths, multiple=PAD_MULTIPLE):
-    """Cuts each [B, W, ...] tensor of the nest ``tensors`` to the batch's longest row
-    (``lengths`` [B]) rounded up to a multiple of ``multiple``."""
+    """Cuts each [B, W, ...] tensor of the nest ``tensors`` to :func:`padded_length` of
+    the batch's longest row (``lengths`` [B])."""
     width = tf.shape(tf.nest.flatten(tensors)[0])[1]
     length = padded_length(tf.cast(tf.reduce_max(lengths), tf.int32), width, multiple)
     return tf.nest.map_structure(lambda t: t[:, :length], tensors)
@@ -51,8 +57,11 @@ def mask_lengths(mask):
 
 
 def sort_window(window, lengths):
-    """The examples of ``window`` (a nest of [N, ...] tensors) ordered by ``lengths``."""
-    order = tf.argsort(lengths, stable=True)
+    """The examples of ``window`` (a nest of [N, ...] tensors) grouped by the length
+    their batch would be cut to; within a group they keep their (shuffled) order, so
+    bucketing does not also sort short texts from long ones inside a group."""
+    groups = padded_length(tf.cast(lengths, tf.int32), tf.int32.max)
+    order = tf.argsort(groups, stable=True)
     return tf.nest.map_structure(lambda t: tf.gather(t, order), window)
 
 
@@ -68,6 +77,13 @@ def bucketed_batches(windows, batch_size, length_fn, cut_fn, seed=0, window_batc
     batches = sorted_windows.unbatch().batch(batch_size, drop_remainder=True)
     batches = batches.map(lambda *b: cut_fn(*b), num_parallel_calls=tf.data.AUTOTUNE)
     return batches.shuffle(window_batches, seed=seed).prefetch(tf.data.AUTOTUNE)
+
+
+def in_order(rows, order):
+    """``rows`` computed for the examples at ``order``, put back in the examples' order."""
+    restored = np.empty_like(rows)
+    restored[order] = rows
+    return restored
 
 
 def length_order(texts_a, texts_b=None):

@@ -153,10 +153,7 @@ class OrderedBatches:
 
     def logits(self, model):
         """The model's logits [N, C], in the examples' order."""
-        logits = predict_logits(model, self.batches)
-        restored = np.empty_like(logits)
-        restored[self.order] = logits
-        return restored
+        return batching.in_order(predict_logits(model, self.batches), self.order)
 
 
 class DevSets:

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import DataError
+from tfmodels.tasks import batching
 from tfmodels.text_files import read_lines
 
 SCHEMES = ("BIO", "IOBES")
@@ -298,24 +299,42 @@ def make_features(sentences, preprocessor, word_labels=None, split_long=True, pa
 
 
 def words_from_rows(values, features):
-    """Per sentence, the row values (e.g. argmax label ids [N, S]) at each word's first
-    sub-token, the windows put back together."""
+    """Per sentence, the row values at each word's first sub-token, the windows put back
+    together. ``values[r]``: row r's values by position (e.g. argmax label ids), as long
+    as the row's batch was cut (:func:`make_dataset`) or longer."""
     out = [[None] * n for n in features.num_words]
     for r, (n, first, positions) in enumerate(features.windows):
-        out[n][first : first + len(positions)] = values[r, positions].tolist()
+        out[n][first : first + len(positions)] = np.asarray(values[r])[positions].tolist()
     return out
 
 
 def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10000):
-    """``(features, labels, weights)`` batches; training data is shuffled and repeated."""
+    """``(features, labels, weights)`` batches, each cut to its longest window; training
+    data is shuffled, repeated and bucketed (:func:`batching.bucketed_batches`), otherwise
+    it keeps its order."""
     ds = tf.data.Dataset.from_tensor_slices(
         (features.model_inputs(), features.labels, features.weights)
     )
-    if training:
-        ds = ds.shuffle(
-            min(shuffle_buffer, len(features.labels)), seed=seed, reshuffle_each_iteration=True
-        ).repeat()
-    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    if not training:
+        return ds.batch(batch_size).map(cut_batch).prefetch(tf.data.AUTOTUNE)
+    ds = ds.shuffle(
+        min(shuffle_buffer, len(features.labels)), seed=seed, reshuffle_each_iteration=True
+    )
+    return batching.bucketed_batches(
+        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES),
+        batch_size,
+        lambda inputs, labels, weights: batching.mask_lengths(inputs["input_mask"]),
+        cut_batch,
+        seed=seed,
+    )
+
+
+def cut_batch(inputs, labels, weights):
+    """A batch with its per-token labels and weights cut with the features, to the
+    longest window (labels sit on real tokens, so none is lost)."""
+    return batching.cut_to_longest(
+        (inputs, labels, weights), batching.mask_lengths(inputs["input_mask"])
+    )
 
 
 def loss_fn(model, batch, training):

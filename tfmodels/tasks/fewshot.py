@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError, DataError
+from tfmodels.tasks import batching
 from tfmodels.text_files import read_table
 
 NORMALIZATIONS = ("none", "token")
@@ -140,7 +141,8 @@ class Scorer:
     ``model`` maps ``{input_ids, input_mask}`` to ``{"logits": [B, S, V]}`` where the logits
     at position t predict token t + 1; ``tokenizer`` maps strings [B] to ragged ids
     (no special tokens). Sequences are sorted by length and scored ``batch_size`` at a
-    time, right-padded to the longest of their batch.
+    time, right-padded to the longest of their batch rounded up to a multiple of
+    :data:`batching.PAD_MULTIPLE` (:func:`batching.padded_length`): few distinct shapes.
     """
 
     def __init__(self, model, tokenizer, seq_length, batch_size=16):
@@ -189,7 +191,7 @@ class Scorer:
         scores = np.zeros(len(prompts), np.float64)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            width = max(lengths[i] for i in batch)
+            width = int(batching.padded_length(max(lengths[i] for i in batch), self.seq_length))
             ids = np.zeros([len(batch), width], np.int32)
             mask = np.zeros_like(ids)
             scored = np.zeros([len(batch), width - 1], bool)

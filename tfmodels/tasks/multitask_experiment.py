@@ -95,9 +95,11 @@ def _targets(task_id, labels, group):
 
 
 def task_dataset(data, task_id, preprocessor, batch_size, seed=0, shuffle_buffer=10000):
-    """Endless ``(features, {task, labels, group})`` training batches of one task.
+    """Endless ``(features, {task, labels, group})`` training batches of one task, each
+    cut to its longest text.
 
-    A ranking task is shuffled by question, so a question's candidates stay together.
+    A ranking task is shuffled by question, so a question's candidates stay together
+    (its batches are cut, not length-bucketed: sorting would split the questions).
     """
     examples = data.train
     if data.spec.kind != "ranking":
@@ -127,14 +129,15 @@ def task_dataset(data, task_id, preprocessor, batch_size, seed=0, shuffle_buffer
     )
     ds = ds.map(lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), table))
     ds = classification.tokenize_batches(ds.batch(batch_size, drop_remainder=True), preprocessor)
-    return ds.map(lambda f, y, g: (f, _targets(task_id, y, g)))
+    return ds.map(lambda f, y, g: (classification.cut_features(f), _targets(task_id, y, g)))
 
 
 def dev_sets(data, preprocessor, batch_size):
-    """``[(split, examples, dataset)]`` of a task's dev files, built once and reused by
-    every evaluation (building a tokenizing dataset costs seconds)."""
+    """``[(split, examples, batches)]`` of a task's dev files, tokenized once into batches
+    of similar length (:class:`classification.OrderedBatches`) and reused by every
+    evaluation."""
     return [
-        (split, examples, classification.make_dataset(examples, preprocessor, batch_size))
+        (split, examples, classification.OrderedBatches(examples, preprocessor, batch_size))
         for split, examples in data.dev or classification.read_dev_files(data.task, data.data_dir)
     ]
 
@@ -143,8 +146,8 @@ def evaluate_task(data, model, sets):
     """``{split/metric}`` of one task with its GLUE metric (``model``: a task model with
     ``logits``); a ranking head is judged per question (:func:`ranking_predictions`)."""
     results = {}
-    for split, examples, dataset in sets:
-        logits = classification.predict_logits(model, dataset)
+    for split, examples, batches in sets:
+        logits = batches.logits(model)
         if data.spec.kind == "ranking":
             predictions = multitask.ranking_predictions(
                 logits, multitask.question_groups(examples.text_a), data.spec.positive

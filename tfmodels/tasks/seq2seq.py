@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfmodels.errors import DataError
 from tfmodels.pretraining.seq2seq import IGNORE
+from tfmodels.tasks import batching
 from tfmodels.text_files import read_json_lines, read_table
 
 KINDS = ("translation", "summarization", "text2text")
@@ -192,15 +193,41 @@ class Encoding:
         return texts
 
 
+TARGET_KEYS = ("decoder_input_ids", "decoder_input_mask", "labels")
+
+
 def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10000):
+    """Teacher-forcing batches (:meth:`Encoding.features`), source and target each cut to
+    their own longest row; training data is shuffled, repeated and bucketed by source
+    length (the encoder's cost; targets mostly follow their sources), otherwise it keeps
+    its order."""
     ds = tf.data.Dataset.from_tensor_slices(features)
-    if training:
-        ds = ds.shuffle(
-            min(shuffle_buffer, len(features["input_ids"])),
-            seed=seed,
-            reshuffle_each_iteration=True,
-        ).repeat()
-    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    if not training:
+        return ds.batch(batch_size).map(cut_sides).prefetch(tf.data.AUTOTUNE)
+    ds = ds.shuffle(
+        min(shuffle_buffer, len(features["input_ids"])), seed=seed, reshuffle_each_iteration=True
+    )
+    return batching.bucketed_batches(
+        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES),
+        batch_size,
+        lambda batch: batching.mask_lengths(batch["input_mask"]),
+        cut_sides,
+        seed=seed,
+    )
+
+
+def cut_sides(batch):
+    """A batch with the source cut to its longest source and the target (decoder inputs,
+    labels) to its longest target; labels past a target's end are ignored anyway."""
+    target = {k: batch[k] for k in TARGET_KEYS}
+    source = {k: v for k, v in batch.items() if k not in TARGET_KEYS}
+    lengths = batching.mask_lengths(target["decoder_input_mask"])
+    return {**cut_source(source), **batching.cut_to_longest(target, lengths)}
+
+
+def cut_source(source):
+    """Source features (``input_ids``, ``input_mask``) cut to the longest source."""
+    return batching.cut_to_longest(source, batching.mask_lengths(source["input_mask"]))
 
 
 def text_metrics(kind, predictions, references):

@@ -23,7 +23,7 @@ from tfmodels.errors import ConfigError
 from tfmodels.generation import METHODS, generate
 from tfmodels.pretraining.seq2seq import seq2seq_lm_loss
 from tfmodels.strict_config import bounded, check_choice
-from tfmodels.tasks import glue, seq2seq
+from tfmodels.tasks import batching, glue, seq2seq
 from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.tasks.metrics import classification_metrics
 from tfmodels.training.experiment import TaskConfig
@@ -86,8 +86,10 @@ def build_encoding(cfg, model, preprocessor):
 
 
 class Predictor:
-    """Generates texts for sources with the section's decoding, one traced function
-    (batches are padded to ``batch_size`` so it is traced once)."""
+    """Generates texts for sources with the section's decoding: sources sorted by length,
+    in batches cut to their longest source (texts returned in the sources' order). The
+    batches are padded to ``batch_size`` rows and the traced function relaxes to any
+    source length, so it is traced at most twice."""
 
     def __init__(self, model, encoding, section, batch_size):
         self.encoding, self.batch_size = encoding, batch_size
@@ -101,11 +103,13 @@ class Predictor:
                 length_penalty=section.length_penalty,
                 eos_id=encoding.eos_id,
                 pad_id=encoding.pad_id,
-            )
+            ),
+            reduce_retracing=True,
         )
 
     def __call__(self, sources):
-        features = self.encoding.source_features(sources)
+        order = batching.length_order(sources)
+        features = self.encoding.source_features([sources[i] for i in order])
         outputs = []
         for start in range(0, len(sources), self.batch_size):
             batch = {k: v[start : start + self.batch_size] for k, v in features.items()}
@@ -115,8 +119,9 @@ class Predictor:
                     k: np.concatenate([v, np.repeat(v[:1], self.batch_size - rows, 0)])
                     for k, v in batch.items()
                 }
-            outputs.append(self.search({k: tf.constant(v) for k, v in batch.items()})[:rows])
-        return self.encoding.decode(np.concatenate(outputs))
+            batch = seq2seq.cut_source({k: tf.constant(v) for k, v in batch.items()})
+            outputs.append(self.search(batch)[:rows])
+        return self.encoding.decode(batching.in_order(np.concatenate(outputs), order))
 
 
 def evaluate(s, predictor, splits):

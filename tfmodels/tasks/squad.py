@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError, DataError
+from tfmodels.tasks import batching, classification
 from tfmodels.text_files import read_json
 
 
@@ -370,16 +371,30 @@ def convert_examples(examples, preprocessor, max_seq_length, doc_stride=128, max
 
 
 def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10000):
-    """``(inputs, (start, end))`` batches for training (shuffled, repeated), else inputs."""
-    if training:
-        ds = tf.data.Dataset.from_tensor_slices(
-            (features.inputs(), (features.start_positions, features.end_positions))
-        )
-        ds = ds.shuffle(
-            min(shuffle_buffer, len(features)), seed=seed, reshuffle_each_iteration=True
-        ).repeat()
-        return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    return tf.data.Dataset.from_tensor_slices(features.inputs()).batch(batch_size)
+    """``(inputs, (start, end))`` batches for training (shuffled, repeated and bucketed,
+    :func:`batching.bucketed_batches`), else inputs in order;
+    each batch is cut to its longest window. The targets index real tokens of their
+    window ([CLS] for no answer), so they stay inside the cut."""
+    if not training:
+        return input_batches(features.inputs(), batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (features.inputs(), (features.start_positions, features.end_positions))
+    )
+    ds = ds.shuffle(min(shuffle_buffer, len(features)), seed=seed, reshuffle_each_iteration=True)
+    return batching.bucketed_batches(
+        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES),
+        batch_size,
+        lambda inputs, targets: batching.mask_lengths(inputs["input_mask"]),
+        classification.cut_features,
+        seed=seed,
+    )
+
+
+def input_batches(inputs, batch_size):
+    """Batches of ``inputs`` (a dict of [N, S] arrays) in order, each cut to its longest
+    window."""
+    ds = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
+    return ds.map(classification.cut_features)
 
 
 def loss_fn(model, batch, training):
@@ -402,7 +417,9 @@ def outputs_loss(out, batch):
 
 
 def predict_logits(model, features, batch_size):
-    """``(start_logits, end_logits)`` [N, S] numpy for every window."""
+    """``(start_logits, end_logits)`` [N, S] numpy for every window, computed on windows
+    sorted by length in batches cut to their longest; positions past a batch's cut
+    get :data:`PAD_LOGIT`, so they never rank among the n best."""
     step = tf.function(
         lambda x: {
             k: tf.cast(v, tf.float32)
@@ -412,12 +429,25 @@ def predict_logits(model, features, batch_size):
         reduce_retracing=True,
         autograph=False,
     )
+    order = np.argsort(features.input_mask.sum(1), kind="stable")
+    inputs = {k: v[order] for k, v in features.inputs().items()}
     starts, ends = [], []
-    for batch in make_dataset(features, batch_size):
+    for batch in input_batches(inputs, batch_size):
         out = step(batch)
         starts.append(out["start_logits"].numpy())
         ends.append(out["end_logits"].numpy())
-    return np.concatenate(starts), np.concatenate(ends)
+    width = features.input_ids.shape[1]
+    return tuple(batching.in_order(_padded(rows, width), order) for rows in (starts, ends))
+
+
+PAD_LOGIT = -1e9  # the logit of a position past a batch's cut
+
+
+def _padded(batches, width):
+    """Batches of logits [B, W_b] as one [N, width] array, padded with PAD_LOGIT."""
+    return np.concatenate(
+        [np.pad(b, [(0, 0), (0, width - b.shape[1])], constant_values=PAD_LOGIT) for b in batches]
+    )
 
 
 NO_SPAN_ODDS = 1e9  # null odds of a question with no valid span at all

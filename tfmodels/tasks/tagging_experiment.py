@@ -75,10 +75,12 @@ def _labels(section, sentences):
 
 
 def predict_tags(model, split, labels, batch_size):
-    """Per sentence, the predicted tag of every word (in the model's scheme)."""
-    dataset = conll.make_dataset(split.features, batch_size)
-    predicted = np.argmax(predict_logits(model, dataset), -1)
-    return [[labels[i] for i in row] for row in conll.words_from_rows(predicted, split.features)]
+    """Per sentence, the predicted tag of every word (in the model's scheme); each batch
+    is cut to its own width, so the label ids are kept row by row."""
+    rows = []
+    for batch in conll.make_dataset(split.features, batch_size):
+        rows.extend(np.argmax(predict_logits(model, [batch]), -1))
+    return [[labels[i] for i in row] for row in conll.words_from_rows(rows, split.features)]
 
 
 def predict_splits(model, splits, labels, batch_size):
