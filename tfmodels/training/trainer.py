@@ -7,7 +7,8 @@ XLA, checkpoints through
 ``tf.train.CheckpointManager`` (model, optimizer and, where tf.data allows, the
 input iterator's position), resumption from the last checkpoint, TensorBoard
 scalars, a progress line (with tokens/s where the loss counts ``tokens``), periodic
-evaluation keeping the best checkpoint, and ``metrics.json`` at the end. Files are written under temporary names and renamed.
+evaluation keeping the best checkpoint, and ``metrics.json`` at the end. Files are
+written under temporary names and renamed.
 
 A step whose loss or gradients are not finite changes nothing (the update is
 skipped on every replica, as float16 loss scaling does); ``max_nonfinite_steps`` such
