@@ -43,6 +43,14 @@ def shape_count(seq_length, multiple=PAD_MULTIPLE):
     return -(-seq_length // multiple)
 
 
+def describe(seq_length):
+    """The run's opening line on lengths: the limit and how many shapes batches take."""
+    return (
+        f"seq_length {seq_length} (batches padded to their own length, multiples of "
+        f"{PAD_MULTIPLE}: at most {shape_count(seq_length)} shapes)"
+    )
+
+
 def cut_to_longest(tensors, lengths, multiple=PAD_MULTIPLE):
     """Cuts each [B, W, ...] tensor of the nest ``tensors`` to :func:`padded_length` of
     the batch's longest row (``lengths`` [B])."""

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 from tfmodels.atomic import atomic_write
 from tfmodels.export import saved_model
-from tfmodels.tasks import classification
+from tfmodels.tasks import batching, classification
 from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.tasks.glue import get_task
 from tfmodels.training.experiment import TaskConfig
@@ -110,7 +110,7 @@ class ClassifierTask(FineTuningTask):
         return (
             f"fine-tuning on {len(self.train_examples)} {self.glue.name} examples "
             f"({self.glue.folder}) for {steps} steps, batch {self.cfg.data.train_batch_size}, "
-            f"seq_length {self.cfg.model.seq_length}"
+            f"{batching.describe(self.cfg.model.seq_length)}"
         )
 
     def loss(self):

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.strict_config import bounded, check_choice
-from tfmodels.tasks import classification, multitask
+from tfmodels.tasks import batching, classification, multitask
 from tfmodels.tasks.fine_tuning import build_model_and_preprocessor
 from tfmodels.tasks.glue import get_task
 from tfmodels.tasks.metrics import classification_metrics, glue_average
@@ -253,7 +253,7 @@ class MultitaskTask(Task):
         return (
             f"multi-task training on {tasks} for {steps} steps, batch "
             f"{self.cfg.data.train_batch_size}, sampling {mt.sampling}{temperature}, "
-            f"seq_length {self.cfg.model.seq_length}"
+            f"{batching.describe(self.cfg.model.seq_length)}"
         )
 
     def loss(self):

@@ -16,7 +16,7 @@ from typing import Optional
 
 from tfmodels.errors import ConfigError
 from tfmodels.strict_config import bounded
-from tfmodels.tasks import squad
+from tfmodels.tasks import batching, squad
 from tfmodels.tasks.fine_tuning import FineTuningTask
 from tfmodels.tasks.squad_metrics import squad_evaluate
 from tfmodels.training.experiment import TaskConfig
@@ -156,8 +156,9 @@ class SquadTask(FineTuningTask):
         return (
             f"fine-tuning on {len(self.train_data.examples)} questions "
             f"({len(self.train_data.features)} windows) of {self.section.train_file} for "
-            f"{steps} steps, batch {self.cfg.data.train_batch_size}, seq_length "
-            f"{self.cfg.model.seq_length}, SQuAD {'2.0' if self.version_2 else '1.1'}"
+            f"{steps} steps, batch {self.cfg.data.train_batch_size}, "
+            f"{batching.describe(self.cfg.model.seq_length)}, "
+            f"SQuAD {'2.0' if self.version_2 else '1.1'}"
         )
 
     def loss(self):

@@ -18,7 +18,7 @@ import numpy as np
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 from tfmodels.strict_config import check_choice
-from tfmodels.tasks import conll
+from tfmodels.tasks import batching, conll
 from tfmodels.tasks.classification import predict_logits
 from tfmodels.tasks.fine_tuning import FineTuningTask, check_data
 from tfmodels.training.experiment import TaskConfig
@@ -177,7 +177,7 @@ class TaggingTask(FineTuningTask):
             f"({len(self.features.windows)} windows, {self.features.truncated_words} words "
             f"cut) from {self.train_split.path} for {steps} steps, {len(self.labels)} "
             f"{self.section.scheme} labels, batch {self.cfg.data.train_batch_size}, "
-            f"seq_length {self.cfg.model.seq_length}"
+            f"{batching.describe(self.cfg.model.seq_length)}"
         )
 
     def loss(self):
