@@ -29,7 +29,8 @@ def test_a_new_task_gets_training_resume_best_checkpoint_and_reports(doubling, t
     with open(os.path.join(model_dir, "best", "best.json")) as f:
         assert json.load(f)["metric"] == "dev/neg_mse"
     assert os.path.isfile(os.path.join(model_dir, "training_curves.png"))
-    assert lines[0].startswith("training doubling for 40 steps, 1 replica(s), float32")
+    assert lines[0].startswith("precision float32 (auto: the CPU has no bfloat16")
+    assert lines[1].startswith("training doubling for 40 steps, 1 replica(s), float32")
     assert any(line.startswith("main metric dev/neg_mse; wall time") for line in lines)
 
     # More steps on the same folder: resumed, not restarted.
