@@ -68,6 +68,20 @@ def max_abs_diff(a, b):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tiny_bert_config(max_position_embeddings=64):
+    """A 1-layer, 16-wide BERT configuration over the real uncased WordPiece vocabulary."""
+    from tfmodels.models import bert
+
+    return bert.Config(
+        vocab_size=30522,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=max_position_embeddings,
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, minilm_path):
     """A tiny random BERT in the HF layout with the real uncased WordPiece vocabulary."""
@@ -76,14 +90,7 @@ def tiny_checkpoint(tmp_path_factory, minilm_path):
     from tfmodels.models import bert
 
     path = tmp_path_factory.mktemp("tiny_bert")
-    config = bert.Config(
-        vocab_size=30522,
-        hidden_size=16,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    config = tiny_bert_config()
     model = bert.BertModel(config)
     rng = np.random.default_rng(0)  # the same weights in every worker, whatever ran before
     for weight in model.weights:

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-from tests.conftest import minilm_dir
+from tests.conftest import minilm_dir, tiny_bert_config
 from tests.models import (
     test_albert,
     test_bert,
@@ -55,15 +55,7 @@ def seeded(model, seed=0):
 
 def tiny_bert(model_class, **kwargs):
     """A tiny random BERT task model over the real uncased vocabulary."""
-    config = bert.Config(
-        vocab_size=30522,
-        hidden_size=16,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=SEQ,
-    )
-    return seeded(model_class(config, **kwargs))
+    return seeded(model_class(tiny_bert_config(SEQ), **kwargs))
 
 
 def words(count, word="the"):
