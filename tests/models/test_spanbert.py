@@ -108,7 +108,7 @@ def test_loss_is_finite_and_decreases(model):
         assert all(g is not None for g in grads)  # every weight, SBO head included, learns
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         history.append((float(loss), float(metrics["mlm_loss"]), float(metrics["sbo_loss"])))
-    assert set(metrics) == {"mlm_loss", "mlm_accuracy", "sbo_loss", "sbo_accuracy"}
+    assert set(metrics) == {"mlm_loss", "mlm_accuracy", "sbo_loss", "sbo_accuracy", "tokens"}
     history = np.array(history)
     assert np.all(np.isfinite(history))
     np.testing.assert_allclose(history[:, 0], history[:, 1] + history[:, 2], rtol=1e-5)

@@ -90,6 +90,7 @@ def test_loss_is_shifted_and_ignores_padding():
     loss, metrics = causal_lm.causal_lm_loss(FakeModel(perfect), batch, training=False)
     assert float(loss) < 1e-6 and float(metrics["lm_accuracy"]) > 0.99
     assert float(metrics["lm_tokens"]) == 4 + 2  # no prediction from the last real token
+    assert float(metrics["tokens"]) == 5 + 3  # the real input tokens
     # unshifted logits (t predicts t) are badly wrong
     same = np.full((2, 5, vocab), -30.0)
     same[np.arange(2)[:, None], np.arange(5), ids] = 30.0

@@ -81,6 +81,7 @@ def test_loss_goes_down_in_ten_steps():
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         losses.append(float(loss))
-    assert set(metrics) == {"plm_loss", "plm_accuracy"}
+    assert set(metrics) == {"plm_loss", "plm_accuracy", "tokens"}
+    assert float(metrics["tokens"]) == mask.sum()
     assert np.isfinite(losses).all()
     assert losses[-1] < 0.8 * losses[0] and losses[-1] == min(losses), losses

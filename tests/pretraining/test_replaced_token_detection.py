@@ -151,6 +151,7 @@ def test_loss_is_mlm_plus_50_rtd_and_sampling_passes_no_gradient(model):
     assert rtd.RTD_WEIGHT == 50.0
     np.testing.assert_allclose(loss, metrics["mlm_loss"] + 50.0 * metrics["rtd_loss"], rtol=1e-6)
     np.testing.assert_allclose(metrics["rtd_loss"], rtd_loss, rtol=1e-6)
+    assert float(metrics["tokens"]) == float(tf.reduce_sum(batch["input_mask"]))
 
 
 def test_joint_training_lowers_the_loss(model):

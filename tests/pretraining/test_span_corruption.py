@@ -205,6 +205,7 @@ def test_seq2seq_loss_scores_labels_and_skips_padding():
     loss, metrics = seq2seq.seq2seq_lm_loss(model, batch, training=False)
     assert float(loss) < 1e-6 and float(metrics["lm_accuracy"]) > 0.99
     assert float(metrics["lm_tokens"]) == 5
+    assert float(metrics["tokens"]) == 12  # the encoder's real input tokens
     assert set(model.features) == set(seq2seq.FEATURES)
     # garbage at the padded positions changes nothing; a wrong real token does
     noisy = perfect.copy()

@@ -11,6 +11,7 @@ model's ``logits`` at position t are scored against token t + 1: the shift is in
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
+from tfmodels.pretraining.objectives import input_tokens
 from tfmodels.pretraining.records import _int_feature, _pad
 from tfmodels.pretraining.seq2seq import IGNORE, token_loss
 
@@ -64,7 +65,8 @@ def causal_lm_features(seq_length, max_predictions=20):
 def causal_lm_loss(model, batch, training):
     """Next-token cross-entropy: ``model(features)["logits"]`` [B, S, V] at t against
     token t + 1; padding (label -100, or ``input_mask`` 0 without labels) not scored.
-    Metrics: ``lm_loss``, ``lm_accuracy``, ``lm_tokens`` (tokens scored)."""
+    Metrics: ``lm_loss``, ``lm_accuracy``, ``lm_tokens`` (tokens scored) and ``tokens``
+    (the real input tokens: ``input_mask``, 0 only on the last block's padding)."""
     out = model(
         {"input_ids": batch["input_ids"], "input_mask": batch["input_mask"]}, training=training
     )
@@ -75,4 +77,5 @@ def causal_lm_loss(model, batch, training):
             tf.not_equal(batch["input_mask"], 0), tf.cast(batch["input_ids"], tf.int32), IGNORE
         )
     labels = labels[:, 1:]
-    return token_loss(out["logits"][:, :-1], labels, tf.not_equal(labels, IGNORE))
+    loss, metrics = token_loss(out["logits"][:, :-1], labels, tf.not_equal(labels, IGNORE))
+    return loss, {**metrics, **input_tokens(batch)}

@@ -6,12 +6,22 @@ the real (weight 1) predictions (Devlin et al. 2019, 3.1). The sentence task is 
 is random (NSP, BERT 3.1) or whether the two segments are swapped (SOP, Lan et
 al. 2020, 3.1; the head is the same, only the data differ). RoBERTa drops it
 (Liu et al. 2019, 4.2). Each ``*_loss`` is a Trainer ``loss_fn`` named in
-:mod:`tfmodels.pretraining.registry`.
+:mod:`tfmodels.pretraining.registry`; every objective's metrics include ``tokens``
+(:func:`input_tokens`), which the Trainer sums and shows as tokens/s.
 """
 
 import tensorflow as tf
 
+from tfmodels.training.trainer import token_count
+
 FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def input_tokens(batch):
+    """``{"tokens": the batch's real input tokens}``: the sum of its ``input_mask`` (padding
+    is 0) as a float32 scalar. Every pre-training objective adds it to its metrics; the
+    Trainer sums it over replicas and micro-batches and shows tokens/s."""
+    return token_count(batch["input_mask"])
 
 
 def masked_lm_loss(logits, labels, weights):
@@ -32,7 +42,8 @@ def _masked_lm(model, batch, training):
     mlm_loss, mlm_accuracy = masked_lm_loss(
         model.mlm_head(hidden), batch["masked_lm_ids"], batch["masked_lm_weights"]
     )
-    return out, mlm_loss, {"mlm_loss": mlm_loss, "mlm_accuracy": mlm_accuracy}
+    metrics = {"mlm_loss": mlm_loss, "mlm_accuracy": mlm_accuracy, **input_tokens(batch)}
+    return out, mlm_loss, metrics
 
 
 def sentence_loss(logits, labels, prefix):

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.pretraining.causal_lm import blocks, token_stream
-from tfmodels.pretraining.objectives import masked_lm_loss
+from tfmodels.pretraining.objectives import input_tokens, masked_lm_loss
 from tfmodels.pretraining.records import _float_feature, _int_feature, _pad
 
 PARTIAL_PREDICTION = 6  # K of section 2.3
@@ -96,10 +96,10 @@ def permutation_batch(features, rng, partial_prediction=PARTIAL_PREDICTION):
 
 def permutation_lm_loss(model, batch, training):
     """Mean cross-entropy of the query stream's logits [B, P, V] at the real targets
-    (eq. 5), and the accuracy there: ``(loss, {"plm_loss", "plm_accuracy"})``."""
+    (eq. 5), and the accuracy there: ``(loss, {"plm_loss", "plm_accuracy", "tokens"})``."""
     out = model({k: batch[k] for k in FEATURES}, training=training)
     loss, accuracy = masked_lm_loss(out["logits"], batch["target_ids"], batch["target_weights"])
-    return loss, {"plm_loss": loss, "plm_accuracy": accuracy}
+    return loss, {"plm_loss": loss, "plm_accuracy": accuracy, **input_tokens(batch)}
 
 
 def permutation_examples(documents, vocab, options, rng):

@@ -25,7 +25,7 @@ import tf_keras as keras
 from tfmodels.errors import ConfigError
 from tfmodels.models import electra
 from tfmodels.pretraining.masking import place_at
-from tfmodels.pretraining.objectives import masked_lm_loss
+from tfmodels.pretraining.objectives import input_tokens, masked_lm_loss
 from tfmodels.training import noise
 
 RTD_WEIGHT = 50.0  # lambda, the discriminator loss weight the paper trains with
@@ -165,5 +165,6 @@ def electra_pretraining_loss(model, batch, training, rtd_weight=RTD_WEIGHT):
         "rtd_loss": rtd_loss,
         "rtd_accuracy": rtd_accuracy,
         "replaced_fraction": replaced,
+        **input_tokens(batch),
     }
     return mlm_loss + rtd_weight * rtd_loss, metrics

@@ -12,7 +12,7 @@ the token cross-entropy of the model's ``logits`` [B, T, V] against ``labels``.
 import tensorflow as tf
 
 from tfmodels.errors import DataError
-from tfmodels.pretraining.objectives import masked_lm_loss
+from tfmodels.pretraining.objectives import input_tokens, masked_lm_loss
 from tfmodels.pretraining.records import _int_feature, _pad
 
 IGNORE = -100  # the label of positions the loss skips (HF's convention)
@@ -73,10 +73,12 @@ def token_loss(logits, labels, weights, label_smoothing=0.0):
 
 def seq2seq_lm_loss(model, batch, training, label_smoothing=0.0):
     """Cross-entropy of ``model(features)["logits"]`` [B, T, V] against ``labels`` [B, T],
-    skipping labels of -100 and positions where ``decoder_input_mask`` is 0."""
+    skipping labels of -100 and positions where ``decoder_input_mask`` is 0. Metrics:
+    :func:`token_loss`'s and ``tokens``, the real (encoder) input tokens."""
     out = model({k: batch[k] for k in FEATURES if k in batch}, training=training)
     labels = tf.cast(batch["labels"], tf.int32)
     weights = tf.not_equal(labels, IGNORE)
     if "decoder_input_mask" in batch:
         weights = tf.logical_and(weights, tf.not_equal(batch["decoder_input_mask"], 0))
-    return token_loss(out["logits"], labels, weights, label_smoothing)
+    loss, metrics = token_loss(out["logits"], labels, weights, label_smoothing)
+    return loss, {**metrics, **input_tokens(batch)}

@@ -11,11 +11,12 @@ features (``span_left``/``span_right`` next to BERT's masked-LM ones).
 import tensorflow as tf
 
 from tfmodels.layers.span_boundary_head import span_relative_positions
-from tfmodels.pretraining.objectives import FEATURES, masked_lm_loss
+from tfmodels.pretraining.objectives import FEATURES, input_tokens, masked_lm_loss
 
 
 def span_pretraining_loss(model, batch, training):
-    """Loss and metrics (mlm_loss/accuracy, sbo_loss/accuracy) of a SpanBertForPreTraining."""
+    """Loss and metrics (mlm_loss/accuracy, sbo_loss/accuracy, tokens) of a
+    SpanBertForPreTraining."""
     out = model({k: batch[k] for k in FEATURES}, training=training)
     sequence = out["sequence_output"]
     positions, labels = batch["masked_lm_positions"], batch["masked_lm_ids"]
@@ -35,5 +36,6 @@ def span_pretraining_loss(model, batch, training):
         "mlm_accuracy": mlm_accuracy,
         "sbo_loss": sbo_loss,
         "sbo_accuracy": sbo_accuracy,
+        **input_tokens(batch),
     }
     return mlm_loss + sbo_loss, metrics

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfmodels.tasks import batching
 from tfmodels.tasks.metrics import classification_metrics
+from tfmodels.training import trainer
 from tfmodels.training.distribution import on_replicas
 
 
@@ -80,7 +81,7 @@ def outputs_loss(outputs, batch):
 def token_count(features):
     """``{"tokens": real (unpadded) input tokens}`` of a feature batch, where it has a mask."""
     mask = features.get("input_mask") if isinstance(features, dict) else None
-    return {} if mask is None else {"tokens": tf.reduce_sum(tf.cast(mask, tf.float32))}
+    return {} if mask is None else trainer.token_count(mask)
 
 
 def logits_loss(logits, labels):

@@ -55,6 +55,12 @@ def is_chief(strategy):
     )
 
 
+def token_count(mask):
+    """``{"tokens": the real tokens of a batch's 0/1 input mask}``: the metric a loss
+    returns for the Trainer to sum (not average) and show as tokens/s."""
+    return {"tokens": tf.reduce_sum(tf.cast(mask, tf.float32))}
+
+
 def add_gradients(a, b):
     """``a + b``; two sparse (embedding) gradients are concatenated, not densified: the
     optimizer sums their duplicate rows when it applies them."""
@@ -335,6 +341,8 @@ class Trainer:
                         self._save_history()
                 if self.evaluate and (step % self.eval_every == 0 or step == self.total_steps):
                     self._evaluate(step, writer)
+                if window_step == step:  # the next window's rate leaves out saving, evaluating
+                    window_start = time.time()
                 if stop.signal and step < self.total_steps:
                     raise Preempted(
                         f"stopped by {stop.signal} at step {step} of {self.total_steps}; the "
