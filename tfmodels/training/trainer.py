@@ -63,7 +63,10 @@ def token_count(mask):
 
 def add_gradients(a, b):
     """``a + b``; two sparse (embedding) gradients are concatenated, not densified: the
-    optimizer sums their duplicate rows when it applies them."""
+    optimizer sums their duplicate rows when it applies them. A variable without a
+    gradient (None) keeps the other micro-batch's."""
+    if a is None or b is None:
+        return b if a is None else a
     if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices):
         return tf.IndexedSlices(
             tf.concat([a.values, b.values], 0),
