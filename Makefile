@@ -41,8 +41,9 @@ fortunes:
 		{ $(SUDO) apt-get install -y -q fortunes || \
 		  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q fortunes; }; }
 
-# Trainer throughput against TF Model Garden (fine-tuning and pre-training); tf-models-official is installed --no-deps
-# (its pins ask for TF 2.20) with the one extra module it imports.
+# Trainer throughput against TF Model Garden (fine-tuning and pre-training);
+# tf-models-official is installed --no-deps (its pins ask for TF 2.20) with the one
+# extra module it imports.
 benchmark: $(STAMP)
 	$(PY) -m pip install -q --no-deps tf-models-official==2.20.0 gin-config==0.5.0
 	$(PY) benchmarks/train_throughput.py
