@@ -94,6 +94,20 @@ def in_order(rows, order):
     return restored
 
 
+def training_batches(
+    ds, examples, batch_size, length_fn, cut_fn, seed=0, shuffle_buffer=10000, prepare=None
+):
+    """The training stream of every fine-tuning task: ``ds`` (one element per example,
+    ``examples`` of them) shuffled every epoch, repeated, cut into windows and bucketed
+    (:func:`bucketed_batches`). ``prepare`` maps the batched windows first (the
+    classifier tokenizes there, a window at a time)."""
+    ds = ds.shuffle(min(shuffle_buffer, examples), seed=seed, reshuffle_each_iteration=True)
+    windows = ds.repeat().batch(batch_size * WINDOW_BATCHES)
+    if prepare is not None:
+        windows = prepare(windows)
+    return bucketed_batches(windows, batch_size, length_fn, cut_fn, seed=seed)
+
+
 def length_order(texts_a, texts_b=None):
     """Example indexes ordered by text length (characters, a proxy for tokens): batches
     of neighbours in this order are padded little. Stable, so equal lengths keep order."""

@@ -36,16 +36,15 @@ def make_dataset(
     ds = tf.data.Dataset.from_tensor_slices(items)
     if not training:
         return tokenize_batches(ds.batch(batch_size), preprocessor).map(cut_features)
-    ds = ds.shuffle(min(shuffle_buffer, len(examples)), seed=seed, reshuffle_each_iteration=True)
-    windows = tokenize_batches(
-        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES), preprocessor
-    )
-    return batching.bucketed_batches(
-        windows,
+    return batching.training_batches(
+        ds,
+        len(examples),
         batch_size,
         lambda features, *rest: batching.mask_lengths(features["input_mask"]),
         cut_features,
         seed=seed,
+        shuffle_buffer=shuffle_buffer,
+        prepare=lambda windows: tokenize_batches(windows, preprocessor),
     )
 
 

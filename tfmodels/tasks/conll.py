@@ -317,15 +317,14 @@ def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10
     )
     if not training:
         return ds.batch(batch_size).map(cut_batch).prefetch(tf.data.AUTOTUNE)
-    ds = ds.shuffle(
-        min(shuffle_buffer, len(features.labels)), seed=seed, reshuffle_each_iteration=True
-    )
-    return batching.bucketed_batches(
-        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES),
+    return batching.training_batches(
+        ds,
+        len(features.labels),
         batch_size,
         lambda inputs, labels, weights: batching.mask_lengths(inputs["input_mask"]),
         cut_batch,
         seed=seed,
+        shuffle_buffer=shuffle_buffer,
     )
 
 

@@ -204,15 +204,14 @@ def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10
     ds = tf.data.Dataset.from_tensor_slices(features)
     if not training:
         return ds.batch(batch_size).map(cut_sides).prefetch(tf.data.AUTOTUNE)
-    ds = ds.shuffle(
-        min(shuffle_buffer, len(features["input_ids"])), seed=seed, reshuffle_each_iteration=True
-    )
-    return batching.bucketed_batches(
-        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES),
+    return batching.training_batches(
+        ds,
+        len(features["input_ids"]),
         batch_size,
         lambda batch: batching.mask_lengths(batch["input_mask"]),
         cut_sides,
         seed=seed,
+        shuffle_buffer=shuffle_buffer,
     )
 
 

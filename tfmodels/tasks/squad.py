@@ -380,13 +380,14 @@ def make_dataset(features, batch_size, training=False, seed=0, shuffle_buffer=10
     ds = tf.data.Dataset.from_tensor_slices(
         (features.inputs(), (features.start_positions, features.end_positions))
     )
-    ds = ds.shuffle(min(shuffle_buffer, len(features)), seed=seed, reshuffle_each_iteration=True)
-    return batching.bucketed_batches(
-        ds.repeat().batch(batch_size * batching.WINDOW_BATCHES),
+    return batching.training_batches(
+        ds,
+        len(features),
         batch_size,
         lambda inputs, targets: batching.mask_lengths(inputs["input_mask"]),
         classification.cut_features,
         seed=seed,
+        shuffle_buffer=shuffle_buffer,
     )
 
 
