@@ -372,6 +372,7 @@ class Trainer:
         """The progress line and TensorBoard scalars of the steps since the last one."""
         rate = (step - window_step) / max(elapsed, 1e-9)
         tokens = running.pop("tokens", None)
+        tokens_rate = sum(tokens or ()) / max(elapsed, 1e-9)
         means = {k: sum(v) / len(v) for k, v in running.items()}
         lr = self.optimizer.learning_rate
         lr = float(tf.convert_to_tensor(lr(step) if callable(lr) else lr))
@@ -382,12 +383,12 @@ class Trainer:
             tf.summary.scalar("learning_rate", lr)
             tf.summary.scalar("examples_per_second", examples)
             if tokens:
-                tf.summary.scalar("tokens_per_second", sum(tokens) / max(elapsed, 1e-9))
+                tf.summary.scalar("tokens_per_second", tokens_rate)
         eta = (self.total_steps - step) / max(rate, 1e-9)
         shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
         speed = f"{rate:.2f} steps/s"
         if tokens:
-            speed += f" {sum(tokens) / max(elapsed, 1e-9):,.0f} tokens/s"
+            speed += f" {tokens_rate:,.0f} tokens/s"
         self.log(
             f"step {step}/{self.total_steps} {shown} lr {lr:.2e} {speed} ETA {_format_seconds(eta)}"
         )
