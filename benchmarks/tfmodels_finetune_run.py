@@ -57,6 +57,7 @@ def main():
     p.add_argument("--data_dir", required=True)
     p.add_argument("--precision", default=None, help="runtime.mixed_precision; default: config's")
     p.add_argument("--epochs", type=float, default=None, help="default: the config's")
+    p.add_argument("--seed", type=int, default=None, help="trainer.seed; default: the config's")
     args = p.parse_args()
 
     overrides = ["task.saved_model=false", "task.baselines=false", f"task.data_dir={args.data_dir}"]
@@ -64,6 +65,8 @@ def main():
         overrides.append(f"runtime.mixed_precision={args.precision}")
     if args.epochs:
         overrides.append(f"trainer.epochs={args.epochs}")
+    if args.seed is not None:
+        overrides.append(f"trainer.seed={args.seed}")
     cfg = load_experiment(args.config, overrides, task_type="classification")
     log = TimedLog()
     with tempfile.TemporaryDirectory(prefix="finetune_speed_") as model_dir:

@@ -174,8 +174,9 @@ def test_layers_serialize_inside_a_functional_model():
     assert clone.count_params() == model.count_params()
 
 
-def test_masked_softmax_equals_additive_mask_and_has_no_large_constants():
+def test_masked_softmax_equals_additive_mask_and_its_int8_form_is_bounded():
     from tfmodels.layers import masked_softmax
+    from tfmodels.layers.attention import INT8_MASK_PENALTY, mask_penalty
 
     scores = tf.constant([[[[1.0, 50.0, -3.0, 2.0]]]])  # a padded key scoring highest
     allowed = tf.constant([[[[True, False, True, True]]]])
@@ -183,3 +184,19 @@ def test_masked_softmax_equals_additive_mask_and_has_no_large_constants():
     got = masked_softmax(scores, allowed)
     np.testing.assert_allclose(got, expected, atol=1e-7)
     assert float(got[0, 0, 0, 1]) == 0.0
+    # The int8 form: the padded key's score is replaced by -16, whatever it was, so its
+    # weight is below the 1/256 step of an int8 softmax output and the softmax input
+    # keeps the range of the real scores.
+    with mask_penalty(INT8_MASK_PENALTY):
+        graph = tf.function(masked_softmax).get_concrete_function(
+            tf.TensorSpec([None, None, None, None]), tf.TensorSpec([None, 1, 1, None], tf.bool)
+        )
+        bounded = masked_softmax(scores, allowed)
+    assert float(bounded[0, 0, 0, 1]) < 1 / 256
+    np.testing.assert_allclose(bounded, expected, atol=1 / 256)
+    constants = [
+        float(op.get_attr("value").float_val[0])
+        for op in graph.graph.get_operations()
+        if op.type == "Const" and op.get_attr("dtype") == tf.float32
+    ]
+    assert constants and max(abs(c) for c in constants) <= INT8_MASK_PENALTY

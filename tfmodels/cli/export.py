@@ -32,6 +32,13 @@ def define_flags():
     flags.DEFINE_integer("seq_length", 128, "Fixed sequence length of the exported model.")
     flags.DEFINE_string("calibration_file", None, "TSV/CSV of texts for --quantize=int8.")
     flags.DEFINE_string("calibration_column", "text", "Column of --calibration_file to read.")
+    flags.DEFINE_enum(
+        "tokenizer_ops",
+        "auto",
+        ["auto", "core", "tf_text"],
+        "Tokenizer ops in the SavedModel: core TF ops (which a stock TF Serving binary "
+        "runs; WordPiece and byte-level BPE), tf_text, or auto (core where possible).",
+    )
 
 
 def _calibration_features(preprocessor):
@@ -60,7 +67,10 @@ def run():
         raise ConfigError(f"--formats: unknown {', '.join(sorted(unknown))}")
     if "saved_model" in FLAGS.formats:
         out = tfmodels.export.saved_model(
-            model, os.path.join(FLAGS.export_dir, "saved_model"), preprocessor=preprocessor
+            model,
+            os.path.join(FLAGS.export_dir, "saved_model"),
+            preprocessor=preprocessor,
+            tokenizer_ops=FLAGS.tokenizer_ops,
         )
         print(f"wrote {out}")
     if "tflite" in FLAGS.formats:

@@ -9,6 +9,13 @@ Besides the signatures, the loaded object's ``serve_input_ids(input_ids)`` answe
 ``serve_ids`` with the mask all ones and the segments 0, as HF models called with
 ``input_ids`` alone (a function for ``tf.saved_model.load`` users, not a signature:
 signatures have no optional inputs, and TF Serving's clients see the two above).
+
+``tokenizer_ops`` picks the ops that tokenize inside ``serving_default``. A stock TF
+Serving model server has no tensorflow-text kernels; WordPiece and byte-level BPE
+have twins built from core TensorFlow ops only (``tfmodels/tokenizers/core_*.py``,
+same ids), which ``"auto"`` and ``"core"`` use. SentencePiece has none: ``"auto"``
+keeps tf-text for it (such a SavedModel needs a server with tf-text's ops),
+``"core"`` refuses it.
 """
 
 import os
@@ -21,6 +28,52 @@ from tfmodels.errors import ConfigError
 from tfmodels.models.base import FEATURE_DEFAULTS, complete_features
 
 _IDS = ("input_ids", "input_mask", "segment_ids")
+TOKENIZER_OPS = ("auto", "core", "tf_text")
+
+
+def core_ops_preprocessor(preprocessor):
+    """The twin of ``preprocessor`` built from core TF ops only, or None where there is
+    none (SentencePiece, or a preprocessor class with its own ``call``)."""
+    from tfmodels.tokenizers import (
+        ByteBPEPreprocessor,
+        ByteBPETokenizer,
+        Preprocessor,
+        SegmentPacker,
+        WordPieceTokenizer,
+    )
+    from tfmodels.tokenizers.core_byte_bpe import CoreByteBPETokenizer
+    from tfmodels.tokenizers.core_packer import CoreSegmentPacker
+    from tfmodels.tokenizers.core_wordpiece import CoreWordPieceTokenizer
+
+    twins = {WordPieceTokenizer: CoreWordPieceTokenizer, ByteBPETokenizer: CoreByteBPETokenizer}
+    if (  # exact types: a subclass may tokenize or pack in its own way
+        type(preprocessor) not in (Preprocessor, ByteBPEPreprocessor)
+        or type(preprocessor.packer) is not SegmentPacker
+        or type(preprocessor.tokenizer) not in twins
+    ):
+        return None
+    tokenizer = twins[type(preprocessor.tokenizer)].from_tokenizer(preprocessor.tokenizer)
+    config = preprocessor.get_config()
+    del config["tokenizer"]
+    core = type(preprocessor)(tokenizer, **config)
+    core.packer = CoreSegmentPacker.from_packer(preprocessor.packer)
+    return core
+
+
+def _serving_preprocessor(preprocessor, tokenizer_ops):
+    if tokenizer_ops not in TOKENIZER_OPS:
+        raise ConfigError(f"tokenizer_ops {tokenizer_ops!r}; known: {', '.join(TOKENIZER_OPS)}")
+    if preprocessor is None or tokenizer_ops == "tf_text":
+        return preprocessor
+    core = core_ops_preprocessor(preprocessor)
+    if core is None and tokenizer_ops == "core":
+        tokenizer = type(getattr(preprocessor, "tokenizer", None)).__name__
+        raise ConfigError(
+            f"tokenizer_ops='core': {type(preprocessor).__name__} with a {tokenizer} has "
+            "no core-TF-ops version (WordPiece and byte-level BPE preprocessors have one; "
+            "SentencePiece needs tensorflow-text ops); use tokenizer_ops='auto' or 'tf_text'"
+        )
+    return preprocessor if core is None else core
 
 
 class _ServingModule(tf.Module):
@@ -52,10 +105,17 @@ class _ServingModule(tf.Module):
         }
 
 
-def saved_model(model, export_dir, preprocessor=None, label_names=None, pair=False):
-    """Writes the SavedModel to ``export_dir`` (a temporary folder first, then renamed)."""
+def saved_model(
+    model, export_dir, preprocessor=None, label_names=None, pair=False, tokenizer_ops="auto"
+):
+    """Writes the SavedModel to ``export_dir`` (a temporary folder first, then renamed).
+
+    ``tokenizer_ops``: ``"auto"`` (core TF ops where the tokenizer has them, else
+    tensorflow-text), ``"core"`` (core ops or a ConfigError) or ``"tf_text"``.
+    """
     if not hasattr(model, "inputs") or not isinstance(model.inputs, (list, dict)):
         raise ConfigError("export.saved_model takes a tfmodels model")
+    preprocessor = _serving_preprocessor(preprocessor, tokenizer_ops)
     label_names = label_names or getattr(model, "label_names", None)
     module = _ServingModule(model, preprocessor, list(label_names) if label_names else None)
     id_spec = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _IDS}

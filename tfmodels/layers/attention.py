@@ -5,6 +5,7 @@ The number of heads and the head width are independent of the model width, so a
 layer can keep fewer heads after head pruning (Michel et al. 2019).
 """
 
+import contextlib
 import math
 
 import tensorflow as tf
@@ -53,23 +54,42 @@ def cached_allowed(attention_mask, cache_index, query_length, key_length, causal
     return allowed
 
 
-def masked_softmax(scores, allowed):
-    """Softmax over the allowed keys; disallowed keys get exactly 0.
+# The score a disallowed key gets before the softmax. Float models take one whose
+# exponential is exactly 0 (the -1e9 of additive masks). Full-integer exports trace
+# the model under ``mask_penalty(INT8_MASK_PENALTY)``: an int8 tensor has one range,
+# and a -1e9 in the softmax input would leave one step of it for all the real scores;
+# -16 lies inside the usual range of attention scores, and ``exp(-16 - top)`` is far
+# below the 1/256 step of TFLite's int8 softmax output.
+FLOAT_MASK_PENALTY = 1e9
+INT8_MASK_PENALTY = 16.0
+_penalty = [FLOAT_MASK_PENALTY]
 
-    The mask multiplies the exponentials instead of adding a large negative number
-    to the scores, so no tensor carries a -1e9 value: int8 quantization then keeps
-    a useful range for the scores (with the additive mask, full-int8 TFLite models
-    lost all accuracy). A row with no allowed key gives zeros.
+
+@contextlib.contextmanager
+def mask_penalty(penalty):
+    """Within this block, :func:`masked_softmax` gives disallowed keys the score
+    ``-penalty`` (when its ``penalty`` argument is None)."""
+    _penalty.append(float(penalty))
+    try:
+        yield
+    finally:
+        _penalty.pop()
+
+
+def masked_softmax(scores, allowed, penalty=None):
+    """Softmax over the allowed keys: disallowed keys score ``-penalty``.
+
+    The score is replaced, not lowered, so a padded key that scores high gets no
+    weight whatever the penalty. One SELECT in front of the builtin softmax, which
+    every runtime has a fast kernel for (TFLite's int8 SOFTMAX, XNNPACK, oneDNN).
+    ``penalty`` None takes the current :func:`mask_penalty` (1e9 outside one:
+    disallowed keys get exactly 0). A row with no allowed key attends to all keys
+    alike, as with HuggingFace's additive masks.
     """
     if allowed is None:
         return tf.nn.softmax(scores, axis=-1)
-    # Shift by the largest *allowed* score, so the allowed exponentials sum to >= 1.
-    floor = tf.reduce_min(scores, axis=-1, keepdims=True)
-    top = tf.reduce_max(tf.where(allowed, scores, floor), axis=-1, keepdims=True)
-    # Disallowed keys may score higher: clamp so every exponential stays in [0, 1].
-    shifted = tf.minimum(scores - tf.stop_gradient(top), 0.0)
-    weights = tf.exp(shifted) * tf.cast(allowed, scores.dtype)
-    return weights / (tf.reduce_sum(weights, axis=-1, keepdims=True) + 1e-20)
+    penalty = _penalty[-1] if penalty is None else penalty
+    return tf.nn.softmax(tf.where(allowed, scores, -penalty), axis=-1)
 
 
 class MultiHeadAttention(keras.layers.Layer):

@@ -17,8 +17,8 @@ The position term is computed for every distance once and shifted into place
 (``rel_shift``). The layout of the weights is HuggingFace's ``XLNetRelativeAttention``
 (no projection biases, post-LN residual); the FFN is the shared :class:`FeedForward`
 (no dropout between its two Dense layers, where HF has one: training only). Masks go
-through the shared :func:`masked_softmax`: a query with no visible key gets a zero
-context where HF's -1e30 gives it the mean of all values (no factorization order of
+through the shared :func:`masked_softmax`, which, as HF's -1e30, gives a query with
+no visible key the mean of all values (no factorization order of
 :mod:`tfmodels.pretraining.permutation` produces such a target).
 """
 
