@@ -113,8 +113,11 @@ def test_conversion_uses_builtin_ops_and_agrees_with_keras(quantize, model_and_f
 
 def test_quantized_files_are_smaller(converted):
     float_size = os.path.getsize(converted(None))
-    assert os.path.getsize(converted("dynamic")) < 0.5 * float_size  # measured 0.48
-    assert os.path.getsize(converted("int8")) < 0.6 * float_size  # measured 0.50
+    # Measured with the default dynamic batch, whose shape ops (SHAPE, PACK, ...) add
+    # unquantized graph bytes to this tiny file: dynamic 0.56, int8 0.58 (with a fixed
+    # batch 0.48 and 0.50).
+    assert os.path.getsize(converted("dynamic")) < 0.6 * float_size
+    assert os.path.getsize(converted("int8")) < 0.65 * float_size
 
 
 def test_signature_of_input_ids_alone(model_and_features, tmp_path):
@@ -174,3 +177,24 @@ def test_run_export_script(tmp_path, tiny_checkpoint):
         "--seq_length=16",
     )
     assert "--calibration_file: file not found" in one_line_error(bad)
+
+
+def test_int8_attention_runs_in_the_shape_fast_kernels_take(converted):
+    """The full-integer file: every attention BATCH_MATMUL has a right operand of zero
+    point 0 (XNNPACK's condition for running it, ``export.calibration``) and the mask
+    reaches the builtin SOFTMAX through a bounded constant, not -1e9."""
+    path = converted("int8")
+    interpreter = Interpreter(model_path=path)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    matmuls = [op for op in ops if op["op_name"] == "BATCH_MATMUL"]
+    assert len(matmuls) == 2 * CONFIG.num_layers
+    for op in matmuls:
+        right = tensors[op["inputs"][1]]
+        assert right["dtype"] == np.int8
+        assert right["quantization_parameters"]["zero_points"].tolist() == [0]
+    assert sum(op["op_name"] == "SOFTMAX" for op in ops) == CONFIG.num_layers
+    assert not {"EXP", "DIV"} & {op["op_name"] for op in ops}
+    softmax_input = tensors[next(op for op in ops if op["op_name"] == "SOFTMAX")["inputs"][0]]
+    scale = softmax_input["quantization_parameters"]["scales"][0]
+    assert softmax_input["dtype"] == np.int8 and 255 * scale < 100  # -1e9 would need 4e6

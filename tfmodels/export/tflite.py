@@ -1,15 +1,30 @@
-"""TFLite export with fixed-length signatures and builtin ops only (no Flex delegate).
+"""TFLite export: builtin ops only (no Flex delegate), one signature per sequence length.
 
 ``quantize``: None (float32), ``"dynamic"`` (int8 weights, float activations),
 ``"float16"`` (float16 weights), ``"int8"`` (int8 weights and activations calibrated
 on ``representative_data``; ops without an int8 kernel stay float) and ``"qat"``
 (a model from ``tfmodels.compression.qat.quantize_model``: int8 with the ranges of
-its fake-quant nodes, no calibration data). The signature's inputs are the int32
+its fake-quant nodes, no calibration data). A signature's inputs are the int32
 feature names, its outputs the model's output names. ``inputs`` may name fewer
 features (``("input_ids",)``, as HF models are called): the others are then constants
-of the graph (mask all ones, segments 0), so every row must fill the ``seq_length``.
+of the graph (mask all ones, segments 0), so every row must fill the sequence length.
+
+Shapes: each input is ``[batch_size, length]``. ``batch_size=None`` (the default)
+leaves the batch dimension dynamic: one file runs batches of any size, through
+``Interpreter.get_signature_runner()`` (it resizes the inputs itself) or after
+``resize_tensor_input`` and ``allocate_tensors``. An integer fixes it.
+
+Signatures: ``seq_length=128`` writes one signature, ``serving_default``.
+``seq_length=(32, 64, 128)`` writes one signature per length, named
+``serving_32``, ``serving_64`` and ``serving_128`` (:func:`signature_name`), all
+in one file that stores the weights once: a short text then runs at a short length.
+``tfmodels.export.tflite_runner`` picks the shortest signature that fits a text.
+MiniLM, measured: float 90.4 MB for one length, 90.9 MB for (32, 64, 128); int8
+23.0 and 23.8 MB (int8 needs
+:func:`tfmodels.export.calibration.union_lookup_ranges`, else 47.3 MB).
 """
 
+import contextlib
 import os
 
 import numpy as np
@@ -17,14 +32,22 @@ import tensorflow as tf
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
+from tfmodels.export import calibration
+from tfmodels.layers.attention import FLOAT_MASK_PENALTY, INT8_MASK_PENALTY, mask_penalty
 from tfmodels.models.base import FEATURE_DEFAULTS, complete_features
 
 QUANTIZE = (None, "dynamic", "float16", "int8", "qat")
 _FEATURES = ("input_ids", "input_mask", "segment_ids")
 _SKIPPED_OUTPUTS = ("encoder_outputs", "attention_scores")
+DEFAULT_SIGNATURE = "serving_default"
 
 
-def _signature(model, names, seq_length, batch_size):
+def signature_name(length):
+    """The signature of sequence length ``length`` in a file of several lengths."""
+    return f"serving_{length}"
+
+
+def _signature(model, names, seq_length, batch_size, name):
     specs = [tf.TensorSpec([batch_size, seq_length], tf.int32, name=n) for n in names]
     # The model's own defaults fill the features left out; a QAT clone (a plain
     # keras.Model) has none and gets BERT's.
@@ -35,6 +58,9 @@ def _signature(model, names, seq_length, batch_size):
         out = model(features, training=False)
         return {k: tf.cast(v, tf.float32) for k, v in out.items() if k not in _SKIPPED_OUTPUTS}
 
+    # The converter names each signature of a multi-function file after its graph,
+    # which takes the Python function's name.
+    serve.__name__ = name
     return tf.function(serve, input_signature=specs).get_concrete_function()
 
 
@@ -49,21 +75,106 @@ def representative_dataset(features, limit=100):
     return generate
 
 
+def _chunks(features, length):
+    """Each row of ``features`` ([N, S] arrays) cut into ``length``-wide pieces, the last
+    one zero-padded (id 0, mask 0, segment 0); pieces with no real token (mask all 0)
+    are dropped."""
+    columns = -(-len(features["input_ids"][0]) // length) * length
+    pieces = {}
+    for k, v in features.items():
+        v = np.asarray(v, np.int32)
+        v = np.pad(v, [(0, 0), (0, columns - v.shape[1])])
+        pieces[k] = v.reshape(-1, length)
+    if "input_mask" in pieces:
+        real = pieces["input_mask"].any(axis=1)
+        pieces = {k: v[real] for k, v in pieces.items()}
+    return pieces
+
+
+def _signature_dataset(features, signatures, limit=100):
+    """Calibration samples for the signatures ``{length: key}``: ``(key, example)``
+    pairs, the first ``limit`` rows cut into pieces of each signature's length (a row
+    that fits is one piece, zero-padded).
+
+    Every signature sees the same token ids: the int8 word-embedding table takes its
+    scale from the ids its lookup met in calibration, so other ids would give each
+    signature its own copy of the table. Pieces keep every real token; ids that one
+    length still lacks (the padding id, when its rows happen to need none) are added
+    to one more sample as padding positions (mask 0), or as tokens without a mask.
+    """
+    rows = {k: np.asarray(v[:limit], np.int32) for k, v in features.items()}
+    pieces = {length: _chunks(rows, length) for length in signatures}
+    seen = {length: set(np.unique(p["input_ids"]).tolist()) for length, p in pieces.items()}
+    every = set().union(*seen.values())
+    for length, p in pieces.items():
+        missing = sorted(every - seen[length])
+        width = max(1, length - 1)  # keep one real token in the sample
+        for start in range(0, len(missing), width):
+            group = missing[start : start + width]
+            sample = {k: v[:1].copy() for k, v in p.items()}
+            sample["input_ids"][0, -len(group) :] = group
+            for k in ("input_mask", "segment_ids"):
+                if k in sample:
+                    sample[k][0, -len(group) :] = 0
+            p = {k: np.concatenate([v, sample[k]]) for k, v in p.items()}
+        pieces[length] = p
+
+    def generate():
+        for length, key in signatures.items():
+            p = pieces[length]
+            for i in range(len(p["input_ids"])):
+                yield key, {k: v[i : i + 1] for k, v in p.items()}
+
+    return generate
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _signatures(seq_length):
+    """``{length: signature key}`` for ``seq_length`` (an int or a sequence of them),
+    shortest first."""
+    if _is_int(seq_length):
+        lengths = [seq_length]
+    elif isinstance(seq_length, (tuple, list)):
+        lengths = list(seq_length)
+    else:
+        lengths = []
+    if not lengths or not all(_is_int(n) and n >= 1 for n in lengths):
+        raise ConfigError(f"seq_length={seq_length!r}: give a positive int or a tuple of them")
+    if len(set(lengths)) != len(lengths):
+        raise ConfigError(f"seq_length={seq_length!r}: a length is given twice")
+    if _is_int(seq_length):
+        return {int(seq_length): DEFAULT_SIGNATURE}
+    return {int(n): signature_name(int(n)) for n in sorted(lengths)}
+
+
 def tflite(
     model,
     path,
     seq_length=128,
     quantize=None,
     representative_data=None,
-    batch_size=1,
+    batch_size=None,
     inputs=None,
 ):
     """Converts ``model`` and writes the flatbuffer to ``path`` (temporary name, then rename).
 
+    ``seq_length``: an int (one signature, ``serving_default``) or a tuple of ints
+    (one signature ``serving_<length>`` per length, sharing the weights).
+    ``batch_size``: None for a dynamic batch dimension, or a fixed int.
     ``inputs``: the signature's feature names (None: every feature the model takes).
+    ``representative_data`` (for ``"int8"``): a dict of [N, S] arrays (its first 100
+    rows, each cut into pieces of each signature's length or zero-padded to it, see
+    :func:`_signature_dataset`), or a generator function yielding examples (with
+    several lengths, ``(signature key, example)`` pairs).
     """
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
+    signatures = _signatures(seq_length)
+    if batch_size is not None and not (_is_int(batch_size) and batch_size >= 1):
+        raise ConfigError(f"batch_size={batch_size!r}: give None (dynamic) or a positive int")
     features = [n for n in _FEATURES if n in model.input]
     names = features if inputs is None else list(inputs)
     if "input_ids" not in names or not set(names) <= set(features):
@@ -83,12 +194,17 @@ def tflite(
     if quantize == "int8" and representative_data is None:
         raise ConfigError("quantize='int8' needs representative_data (calibration features)")
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if max_positions and seq_length > max_positions:
-        raise ConfigError(
-            f"seq_length {seq_length} exceeds max_position_embeddings {max_positions}"
-        )
-    function = _signature(model, names, seq_length, batch_size)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    longest = max(signatures)
+    if max_positions and longest > max_positions:
+        raise ConfigError(f"seq_length {longest} exceeds max_position_embeddings {max_positions}")
+    # One function per length; the converter names the signatures of several after
+    # their functions (with one, serving_default).
+    # Integer files get the mask form whose softmax input keeps an int8 range
+    # (:func:`tfmodels.layers.attention.masked_softmax`).
+    penalty = INT8_MASK_PENALTY if quantize in ("int8", "qat") else FLOAT_MASK_PENALTY
+    with mask_penalty(penalty):
+        functions = [_signature(model, names, n, batch_size, key) for n, key in signatures.items()]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -96,12 +212,12 @@ def tflite(
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
         if isinstance(representative_data, dict):
-            representative_data = representative_dataset(
-                {k: v for k, v in representative_data.items() if k in names}
-            )
+            data = {k: v for k, v in representative_data.items() if k in names}
+            representative_data = _signature_dataset(data, signatures, limit=len(data["input_ids"]))
         converter.representative_dataset = representative_data
     try:
-        flatbuffer = converter.convert()
+        with calibration.adjusted_ranges() if quantize == "int8" else contextlib.nullcontext():
+            flatbuffer = converter.convert()
     except Exception as e:  # the converter raises ConverterError and plain Exceptions
         raise ConfigError(f"TFLite conversion failed: {str(e).splitlines()[0]}") from None
     directory = os.path.dirname(os.path.abspath(path))

@@ -172,9 +172,13 @@ class MultiHeadAttention(keras.layers.Layer):
         return context * tf.cast(self.head_gate, self.compute_dtype)[:, :, tf.newaxis, tf.newaxis]
 
     def _split_heads(self, x):
-        batch, length = tf.shape(x)[0], tf.shape(x)[1]
-        x = tf.reshape(x, [batch, length, self.num_heads, self.head_size])
+        x = tf.reshape(x, [-1, _length(x), self.num_heads, self.head_size])
         return tf.transpose(x, [0, 2, 1, 3])
+
+    def _merge_heads(self, context):
+        """[B, heads, Q, d] -> [B, Q, heads * d], the output projection's input."""
+        context = tf.transpose(context, [0, 2, 1, 3])
+        return tf.reshape(context, [-1, _length(context), self.num_heads * self.head_size])
 
     @property
     def query_scale(self):
@@ -223,10 +227,7 @@ class MultiHeadAttention(keras.layers.Layer):
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = tf.cast(probs, self.compute_dtype)
         context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
-        context = tf.transpose(context, [0, 2, 1, 3])
-        batch, length = tf.shape(context)[0], tf.shape(context)[1]
-        context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])
-        output = self.output_dense(context)
+        output = self.output_dense(self._merge_heads(context))
         if cache is not None:
             return output, cache
         if return_attention_scores:
@@ -247,6 +248,13 @@ class MultiHeadAttention(keras.layers.Layer):
         if self.scale is not None:  # only when set: older saved configs stay as they were
             config["scale"] = self.scale
         return config
+
+
+def _length(x):
+    """Axis 1 of ``x``: the static length where the graph has one (an exported file's
+    fixed length), so that a reshape with a dynamic batch (-1) needs no SHAPE op at run
+    time, which would split TFLite's XNNPACK partitions."""
+    return x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
 
 
 def _write(cache, update, index):

@@ -62,10 +62,7 @@ class SplitValueAttention(MultiHeadAttention):
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = tf.cast(masked_softmax(tf.cast(scores, tf.float32), allowed), self.compute_dtype)
         context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
-        context = tf.transpose(context, [0, 2, 1, 3])
-        batch, length = tf.shape(context)[0], tf.shape(context)[1]
-        context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])
-        output = self.output_dense(context)
+        output = self.output_dense(self._merge_heads(context))
         if return_attention_scores:
             return output, probs
         return output

@@ -132,11 +132,7 @@ class DisentangledAttention(MultiHeadAttention):
         probs = masked_softmax(tf.cast(scores, tf.float32) * scale, allowed)
         probs = tf.cast(probs, self.compute_dtype)
         context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
-        context = tf.transpose(context, [0, 2, 1, 3])
-        batch, length = tf.shape(context)[0], tf.shape(context)[1]
-        output = self.output_dense(
-            tf.reshape(context, [batch, length, self.num_heads * self.head_size])
-        )
+        output = self.output_dense(self._merge_heads(context))
         if return_attention_scores:
             return output, probs
         return output
