@@ -140,6 +140,9 @@ def test_tflite_uses_builtin_ops_and_int8_matmuls(qat):
     for op in heavy:
         types = {tensors[i]["dtype"] for i in (*op["inputs"][:2], *op["outputs"])}
         assert types == {np.int8}, (op["op_name"], types)
+        if op["op_name"] == "BATCH_MATMUL":  # keys and values: XNNPACK's zero point 0
+            right = tensors[op["inputs"][1]]["quantization_parameters"]
+            assert right["zero_points"].tolist() == [0]
 
 
 def test_tflite_predictions_agree_with_the_qat_keras_model(qat):

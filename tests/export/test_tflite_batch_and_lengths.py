@@ -113,7 +113,9 @@ def test_dynamic_batch_of_a_qat_model(tmp_path):
     features, _ = features_and_labels(rows=8)
     qat = quantize_model(bert.BertForSequenceClassification(QAT_CONFIG, num_labels=3))
     qat(features, training=True)  # the first training batch sets the ranges
-    path = tfmodels.export.tflite(qat, str(tmp_path / "qat.tflite"), seq_length=SEQ, quantize="qat")
+    path = tfmodels.export.tflite(
+        qat, str(tmp_path / "qat.tflite"), seq_length=SEQ, quantize="qat", batch_size=None
+    )
     runner = Interpreter(model_path=path).get_signature_runner()
     expected = qat(features)["logits"].numpy()
     for batch in BATCHES:

@@ -10,8 +10,9 @@ Steps: the task model (which nests the encoder model) becomes one flat
 functional graph (``functional.flat_model``); the scheme's layout transform
 replaces each layer by its quantized subclass (same weights, fake-quant points
 inside); TF-MOT's ``QuantizeWrapperV2`` wraps each of them with a QuantizeConfig
-that fake-quantizes its weights, nested sublayers' weights included. The input
-model is not changed and shares no weights with the result.
+that fake-quantizes its weights, nested sublayers' weights included. TF op layers
+that only slice or reshape (``sequence_output[:, 0]``) are kept as they are. The
+input model is not changed and shares no weights with the result.
 """
 
 import tf_keras as keras
@@ -42,6 +43,8 @@ def quantize_model(model, scheme=None):
     transformed, _ = scheme.get_layout_transformer().apply(flat, {})
 
     def wrap(layer):
+        if registry.passes_through(layer):  # a slice or reshape: no weights, no new range
+            return type(layer).from_config(layer.get_config())
         return quantize_wrapper.QuantizeWrapperV2(layer, registry.get_quantize_config(layer))
 
     wrapped = keras.models.clone_model(transformed, clone_function=wrap)

@@ -56,10 +56,18 @@ class ActivationQuantizer(quantizers.Quantizer):
     fine-tune (a few hundred steps) would keep clipping attention scores and
     LayerNorm outliers at +-6. Until a training step has run, the range is the
     initial [-6, 6].
+
+    ``fixed_range`` (min, max) is a range that training does not change: the output
+    of an op whose int8 TFLite kernel has a fixed output scale (TANH: [-1, 127/128],
+    scale 1/128; LOGISTIC: [0, 255/256]). A learned range there would not be the
+    file's: TFLite rounds to its own grid first, which for small outputs (a tanh of
+    values near 0) can be all zeros where the learned grid is fine.
     """
 
-    def __init__(self, ema_decay=0.99):
+    def __init__(self, ema_decay=0.99, fixed_range=None, symmetric=False):
         self.ema_decay = ema_decay
+        self.fixed_range = None if fixed_range is None else tuple(fixed_range)
+        self.symmetric = symmetric
 
     def build(self, tensor_shape, name, layer):
         def weight(suffix, value):
@@ -74,9 +82,10 @@ class ActivationQuantizer(quantizers.Quantizer):
                 aggregation=tf.VariableAggregation.MEAN,
             )
 
+        low, high = self.fixed_range or (-6.0, 6.0)
         return {
-            "min_var": weight("min", -6.0),
-            "max_var": weight("max", 6.0),
+            "min_var": weight("min", low),
+            "max_var": weight("max", high),
             "seen_var": weight("seen", 0.0),
         }
 
@@ -84,7 +93,11 @@ class ActivationQuantizer(quantizers.Quantizer):
         x = tf.cast(inputs, tf.float32)
         low, high = weights["min_var"], weights["max_var"]
         updates = []
-        if training:
+        if self.fixed_range is not None:  # the variables hold it too, for checkpoints
+            low, high = self.fixed_range
+            if training:
+                updates = [weights["seen_var"].assign(1.0)]
+        elif training:
             batch_low = tf.minimum(tf.reduce_min(x), 0.0)  # 0 must be representable
             batch_high = tf.maximum(tf.reduce_max(x), 0.0)
             decay = self.ema_decay * weights["seen_var"]  # 0 on the first batch
@@ -95,15 +108,32 @@ class ActivationQuantizer(quantizers.Quantizer):
                 weights["max_var"].assign(high),
                 weights["seen_var"].assign(1.0),
             ]
+        if self.symmetric:
+            # [-m, m * 127/128]: scale m/128 and int8 zero point 0.
+            m = tf.maximum(-low, high)
+            low, high = -m, m * (127.0 / 128.0)
         with tf.control_dependencies(updates):
             x = tf.quantization.fake_quant_with_min_max_vars(x, low, high, num_bits=NUM_BITS)
         return tf.cast(x, inputs.dtype)
 
     def get_config(self):
-        return {"ema_decay": self.ema_decay}
+        config = {"ema_decay": self.ema_decay}
+        if self.fixed_range is not None:
+            config["fixed_range"] = list(self.fixed_range)
+        if self.symmetric:
+            config["symmetric"] = True
+        return config
 
 
 _MISSING = object()
+
+
+def _child(owner, name, default=_MISSING):
+    """``owner.name``, or item ``int(name)`` of a list of sublayers (``ffns.0``)."""
+    if name.isdigit() and isinstance(owner, (list, tuple)):
+        index = int(name)
+        return owner[index] if index < len(owner) else default
+    return getattr(owner, name, default)
 
 
 def _resolve(layer, path):
@@ -111,7 +141,7 @@ def _resolve(layer, path):
     owner = layer
     *parents, attribute = path.split(".")
     for name in parents:
-        owner = getattr(owner, name)
+        owner = _child(owner, name)
     return owner, attribute
 
 
@@ -132,7 +162,7 @@ class WeightsQuantizeConfig(quantize_config.QuantizeConfig):
         for path in self.paths:
             owner = layer
             for name in path.split("."):
-                owner = getattr(owner, name, _MISSING)
+                owner = _child(owner, name)
                 if owner is None:  # an optional sublayer or weight this layer has not
                     break
                 if owner is _MISSING:

@@ -11,6 +11,12 @@ embeddings. Ours has the two parts TF-MOT's schemes have:
 
 Classes match exactly: a subclass of a supported layer (e.g. a MobileBERT head
 derived from MaskedLMHead) may compute differently and must be registered itself.
+
+Raw TF ops written on Keras tensors in a model become ``TFOpLambda`` layers. Those
+that only move values (slicing such as ``sequence_output[:, 0]``, reshapes,
+transposes) *pass through*: they are kept, unwrapped and unquantized, since their
+output holds the input's values (already on the input's int8 grid) and TFLite runs
+them in int8 with the input's scale. Any other op layer is refused.
 """
 
 import re
@@ -21,33 +27,81 @@ from tensorflow_model_optimization.python.core.quantization.keras import (
     quantize_registry,
     quantize_scheme,
 )
+from tf_keras.src.layers.core.tf_op_layer import SlicingOpLambda, TFOpLambda
 
 from tfmodels.compression import quantized_layers as ql
 from tfmodels.compression.quantize_configs import WeightsQuantizeConfig
 from tfmodels.errors import ConfigError
 from tfmodels.layers import (
+    BottleneckEncoderBlock,
     ClassificationHead,
+    DisentangledEncoderBlock,
     MaskedLMHead,
     Pooler,
+    RelativeEmbeddings,
     TransformerEmbeddings,
     TransformerEncoderBlock,
+    TrigramEmbeddings,
 )
+from tfmodels.layers.padding import ZeroPaddingPositions
 
 _ATTENTION = ("query", "key", "value", "output_dense")
+_ENCODER_BLOCK = tuple(f"attention.{d}.kernel" for d in _ATTENTION) + (
+    "intermediate.kernel",
+    "output_dense.kernel",
+)
+_EMBEDDING_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+# TF ops that only move values (``TFOpLambda.symbol``); slicing is a SlicingOpLambda.
+LAYOUT_OPS = (
+    "__operators__.getitem",
+    "compat.v1.squeeze",
+    "compat.v1.transpose",
+    "expand_dims",
+    "identity",
+    "reshape",
+    "squeeze",
+    "strided_slice",
+    "transpose",
+)
+
+
+def _bottleneck_block_weights(block):
+    """The weights of a MobileBERT block: its number of stacked FFNs varies."""
+    bottlenecks = ("input_bottleneck", "attention_bottleneck", "output_bottleneck")
+    return (
+        tuple(f"{name}.kernel" for name in bottlenecks)
+        + tuple(f"attention.{d}.kernel" for d in _ATTENTION)
+        + tuple(
+            f"ffns.{i}.{dense}.kernel"
+            for i in range(block.num_ffn)
+            for dense in ("intermediate", "output_dense")
+        )
+    )
+
 
 # layer class -> (quantized subclass, weight paths, quantize the layer output?)
 _DEFAULT_LAYERS = {
     TransformerEmbeddings: (
         ql.QuantizedTransformerEmbeddings,
-        ("word_embeddings", "position_embeddings", "token_type_embeddings", "projection.kernel"),
+        _EMBEDDING_TABLES + ("projection.kernel",),
         False,
     ),
-    TransformerEncoderBlock: (
-        ql.QuantizedTransformerEncoderBlock,
-        tuple(f"attention.{d}.kernel" for d in _ATTENTION)
-        + ("intermediate.kernel", "output_dense.kernel"),
+    TransformerEncoderBlock: (ql.QuantizedTransformerEncoderBlock, _ENCODER_BLOCK, False),
+    # MobileBERT
+    TrigramEmbeddings: (
+        ql.QuantizedTrigramEmbeddings,
+        _EMBEDDING_TABLES + ("projection.kernel",),
         False,
     ),
+    BottleneckEncoderBlock: (ql.QuantizedBottleneckEncoderBlock, _bottleneck_block_weights, False),
+    # DeBERTa
+    DisentangledEncoderBlock: (
+        ql.QuantizedDisentangledEncoderBlock,
+        _ENCODER_BLOCK + ("attention.position_key.kernel", "attention.position_query.kernel"),
+        False,
+    ),
+    RelativeEmbeddings: (ql.QuantizedRelativeEmbeddings, ("embeddings",), False),
+    ZeroPaddingPositions: (ql.QuantizedZeroPaddingPositions, (), False),
     Pooler: (ql.QuantizedPooler, ("dense.kernel",), False),
     ClassificationHead: (ql.QuantizedClassificationHead, ("inner.kernel", "out.kernel"), False),
     MaskedLMHead: (ql.QuantizedMaskedLMHead, ("transform.kernel", "word_table"), True),
@@ -66,29 +120,44 @@ class TransformerQuantizeRegistry(quantize_registry.QuantizeRegistry):
     def register(self, layer_class, quantized_class, weight_paths, quantize_output=False):
         """Adds a layer class: ``quantized_class`` (a subclass with the same
         ``get_config`` and weights, fake-quant points inside; may be
-        ``layer_class`` itself) and the dotted paths of the weights to quantize."""
-        entry = (quantized_class, tuple(weight_paths), quantize_output)
+        ``layer_class`` itself) and the dotted paths of the weights to quantize
+        (``ffns.0.intermediate.kernel`` indexes a list of sublayers), or a function
+        of the layer that returns them."""
+        paths = weight_paths if callable(weight_paths) else tuple(weight_paths)
+        entry = (quantized_class, paths, quantize_output)
         self._layers[layer_class] = entry
         self._layers[quantized_class] = entry
 
     def supports(self, layer):
-        return type(layer) in self._layers
+        return type(layer) in self._layers or self.passes_through(layer)
+
+    def passes_through(self, layer):
+        """Whether ``layer`` is a TF op layer that only moves values (kept unquantized)."""
+        return isinstance(layer, SlicingOpLambda) or (
+            type(layer) is TFOpLambda and layer.symbol in LAYOUT_OPS
+        )
 
     def quantized_class(self, layer):
+        if self.passes_through(layer):
+            return type(layer)
         return self._entry(layer)[0]
 
     def get_quantize_config(self, layer):
         _, paths, output = self._entry(layer)
+        if callable(paths):
+            paths = paths(layer)
         return WeightsQuantizeConfig(paths, output=output)
 
     def supported_names(self):
         return sorted({cls.__name__ for cls in self._layers})
 
     def _entry(self, layer):
-        if not self.supports(layer):
+        if type(layer) not in self._layers:
+            op = f" (op {layer.symbol})" if isinstance(layer, TFOpLambda) else ""
             raise ConfigError(
-                f"layer {layer.name!r} ({type(layer).__name__}) is not supported by QAT; "
-                f"supported: {', '.join(self.supported_names())}. Register a quantized "
+                f"layer {layer.name!r} ({type(layer).__name__}) is not supported by QAT{op}; "
+                f"supported: {', '.join(self.supported_names())}, and TF op layers that "
+                f"only move values ({', '.join(LAYOUT_OPS)}). Register a quantized "
                 "version with TransformerQuantizeRegistry.register(...) and pass the "
                 "scheme to quantize_model, or remove the layer before quantizing"
             )

@@ -10,6 +10,11 @@ class here is a subclass with the same weights (same variable names) and the
 same math; :class:`FakeQuant` marks the points. Weights are quantized from the
 outside by TF-MOT's wrapper (see ``quantize_configs``).
 
+The other families' layers follow the same rules: MobileBERT's bottleneck Dense
+layers, NoNorms (their output, as a LayerNorm's) and trigram projection; DeBERTa's
+content->position and position->content matmuls and the projections of its relative
+table (its embeddings' padding rows are zeroed by an int8 selection, no new point).
+
 Converted (measured on MiniLM-L6): FULLY_CONNECTED, BATCH_MATMUL, GELU, TANH,
 the embedding GATHERs (int8 tables), the query scaling MUL and the layout ops run
 in int8; the sum of the three embeddings, the residual additions, the LayerNorm
@@ -26,24 +31,37 @@ from tensorflow_model_optimization.python.core.keras import utils as tfmot_utils
 
 from tfmodels.compression.quantize_configs import ActivationQuantizer
 from tfmodels.layers import (
+    BottleneckEncoderBlock,
     ClassificationHead,
+    DisentangledAttention,
+    DisentangledEncoderBlock,
+    FeedForward,
     MaskedLMHead,
     MultiHeadAttention,
+    NoNorm,
     Pooler,
+    RelativeEmbeddings,
+    SplitValueAttention,
     TransformerEmbeddings,
     TransformerEncoderBlock,
+    TrigramEmbeddings,
 )
 from tfmodels.layers.attention import attention_allowed, masked_softmax
+from tfmodels.layers.disentangled_attention import _take_per_row
+from tfmodels.layers.padding import ZeroPaddingPositions
+from tfmodels.layers.relative_positions import relative_positions
 
 
 class FakeQuant(keras.layers.Layer):
     """One activation quantization point (an :class:`ActivationQuantizer` with its
     own min/max variables). Identity shape; ``training`` comes from the caller."""
 
-    def __init__(self, ema_decay=0.99, **kwargs):
+    def __init__(self, ema_decay=0.99, fixed_range=None, symmetric=False, **kwargs):
         super().__init__(**kwargs)
         self.ema_decay = ema_decay
-        self.quantizer = ActivationQuantizer(ema_decay)
+        self.fixed_range = None if fixed_range is None else tuple(fixed_range)
+        self.symmetric = symmetric
+        self.quantizer = ActivationQuantizer(ema_decay, self.fixed_range, symmetric)
 
     def build(self, input_shape):
         self.range = self.quantizer.build(input_shape, "range", self)
@@ -61,10 +79,23 @@ class FakeQuant(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(ema_decay=self.ema_decay)
+        if self.fixed_range is not None:
+            config["fixed_range"] = list(self.fixed_range)
+        if self.symmetric:
+            config["symmetric"] = True
         return config
 
 
+# TFLite's int8 SOFTMAX has a fixed output scale (1/256) and zero point (-128).
+SOFTMAX_OUTPUT_RANGE = (0.0, 255 / 256)
 _FUSED = {keras.activations.linear, keras.activations.relu, tf.identity, tf.nn.relu}
+# TFLite's int8 TANH and LOGISTIC kernels have a fixed output scale and zero point.
+_FIXED_OUTPUT_RANGE = {
+    keras.activations.tanh: (-1.0, 127 / 128),
+    tf.math.tanh: (-1.0, 127 / 128),
+    keras.activations.sigmoid: (0.0, 255 / 256),
+    tf.math.sigmoid: (0.0, 255 / 256),
+}
 
 
 class QuantizedActivation(keras.layers.Layer):
@@ -73,14 +104,17 @@ class QuantizedActivation(keras.layers.Layer):
 
     TFLite fuses only ReLU-type activations into FULLY_CONNECTED; before any other
     (GELU, tanh) the FC output is an int8 tensor of its own and needs a range, as
-    TF-MOT's ``QuantizeAwareActivation`` does for gelu/softmax.
+    TF-MOT's ``QuantizeAwareActivation`` does for gelu/softmax. After tanh and
+    sigmoid the range is TFLite's fixed one (``ActivationQuantizer.fixed_range``).
     """
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation, symmetric=False, **kwargs):
         super().__init__(**kwargs)
         self.activation = activation
         self.fc_output = None if activation in _FUSED else FakeQuant(name="fc_output")
-        self.output_quantize = FakeQuant(name="output")
+        self.output_quantize = FakeQuant(
+            name="output", fixed_range=_FIXED_OUTPUT_RANGE.get(activation), symmetric=symmetric
+        )
 
     def call(self, x):
         if self.fc_output is not None:
@@ -88,9 +122,12 @@ class QuantizedActivation(keras.layers.Layer):
         return self.output_quantize(self.activation(x))
 
 
-def quantize_dense(dense):
-    """Puts a :class:`QuantizedActivation` in ``dense``'s activation slot."""
-    dense.activation = QuantizedActivation(dense.activation, name="quantized_activation")
+def quantize_dense(dense, symmetric=False):
+    """Puts a :class:`QuantizedActivation` in ``dense``'s activation slot; ``symmetric``:
+    an output range of int8 zero point 0 (see :class:`QuantizedMultiHeadAttention`)."""
+    dense.activation = QuantizedActivation(
+        dense.activation, symmetric=symmetric, name="quantized_activation"
+    )
     return dense
 
 
@@ -123,22 +160,51 @@ class QuantizedLayerNormalization(keras.layers.LayerNormalization):
         return self.output_quantize(super().call(inputs))
 
 
+class QuantizedNoNorm(NoNorm):
+    """MobileBERT's NoNorm (``x * gamma + beta``) with its output quantized, for the
+    same reason as :class:`QuantizedLayerNormalization`; the affine map stays float."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.output_quantize = FakeQuant(name="output")
+
+    def call(self, x):
+        return self.output_quantize(super().call(x))
+
+
 def _quantized_layer_norm(layer_norm):
-    return QuantizedLayerNormalization.from_config(layer_norm.get_config())
+    """The quantized version of a LayerNorm or NoNorm (same config, same weights).
+
+    A norm the float layer has already built (one its ``build`` builds although its
+    ``call`` never runs it) is built here too, so that its weights have a place."""
+    if isinstance(layer_norm, NoNorm):  # no get_config (its dtype argument is a DType)
+        quantized = QuantizedNoNorm(name=layer_norm.name, dtype=layer_norm.dtype_policy)
+    else:
+        quantized = QuantizedLayerNormalization.from_config(layer_norm.get_config())
+    if layer_norm.built:
+        quantized.build(tf.TensorShape([None, layer_norm.gamma.shape[-1]]))
+    return quantized
 
 
 class QuantizedMultiHeadAttention(MultiHeadAttention):
     """Points on both operands and the result of each attention matmul
     (Q K^T and probs V become int8 BATCH_MATMULs) and on every projection output.
-    The masked softmax between them stays float."""
+
+    The keys and values, the right operands of the two matmuls, get symmetric ranges
+    (zero point 0): XNNPACK runs an int8 BATCH_MATMUL only then, else LiteRT's far
+    slower builtin kernel does (as :mod:`tfmodels.export.calibration` does for
+    calibrated files). The probabilities take the fixed output range of TFLite's int8
+    SOFTMAX, [0, 255/256], so training rounds them as the file does."""
 
     def build(self, input_shape):
         super().build(input_shape)
-        for dense in (self.query, self.key, self.value, self.output_dense):
+        for dense in (self.query, self.output_dense):
             quantize_dense(dense)
+        for dense in (self.key, self.value):
+            quantize_dense(dense, symmetric=True)
         self.scaled_query = FakeQuant(name="scaled_query")
         self.scores = FakeQuant(name="scores")
-        self.probs = FakeQuant(name="probs")
+        self.probs = FakeQuant(name="probs", fixed_range=SOFTMAX_OUTPUT_RANGE)
         self.context = FakeQuant(name="context")
 
     # Same computation as MultiHeadAttention.call, with the four points (the base
@@ -152,20 +218,127 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
         return_attention_scores=False,
     ):
         key_value = query if key_value is None else key_value
+        return self._attend(
+            query, key_value, key_value, attention_mask, training, return_attention_scores
+        )
+
+    def _attend(self, query, key, value, attention_mask, training, return_attention_scores):
         q = self.scaled_query(
             self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
         )
-        k = self._split_heads(self.key(key_value))
-        v = self._split_heads(self.value(key_value))
+        k = self._split_heads(self.key(key))
+        v = self._split_heads(self.value(value))
         scores = self.scores(tf.einsum("bhqd,bhkd->bhqk", q, k))
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
         probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
         probs = self.probs(tf.cast(probs, self.compute_dtype))
+        output = self._output(probs, v, training)
+        if return_attention_scores:
+            return output, probs
+        return output
+
+    def _output(self, probs, v, training):
+        """The projected context of quantized ``probs`` [B, h, Q, K] over ``v``."""
         context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
-        context = tf.transpose(self.context(context), [0, 2, 1, 3])
-        batch, length = tf.shape(context)[0], tf.shape(context)[1]
-        context = tf.reshape(context, [batch, length, self.num_heads * self.head_size])
-        output = self.output_dense(context)
+        return self.output_dense(self._merge_heads(self.context(context)))
+
+
+class QuantizedSplitValueAttention(QuantizedMultiHeadAttention, SplitValueAttention):
+    """MobileBERT's attention (values from another tensor than keys) with the points
+    of :class:`QuantizedMultiHeadAttention`."""
+
+    def call(
+        self,
+        query,
+        key_value=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        value=None,
+    ):
+        key = query if key_value is None else key_value
+        value = key if value is None else value
+        return self._attend(query, key, value, attention_mask, training, return_attention_scores)
+
+
+class QuantizedDisentangledAttention(QuantizedMultiHeadAttention, DisentangledAttention):
+    """DeBERTa's attention with points on the operands and results of its matmuls.
+
+    Content->content, content->position and position->content scores are three int8
+    BATCH_MATMULs (each result quantized); their sum, the scaling and the masked
+    softmax stay float, as in :class:`QuantizedMultiHeadAttention`. Where the
+    position projections are the content key/query Dense layers
+    (``share_att_key``), their output on the relative table gets a point of its own
+    (``position_key_output``, ``position_query_output``): its range is not the
+    content keys'.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)  # DisentangledAttention's, then the points above
+        # The queries are not scaled before the matmul here: the query Dense's output
+        # point covers them.
+        del self.scaled_query
+        for dense in (self.position_key, self.position_query):
+            if dense is not None:
+                quantize_dense(dense)
+        self.c2p = FakeQuant(name="c2p") if "c2p" in self.pos_att_type else None
+        self.p2c = FakeQuant(name="p2c") if "p2c" in self.pos_att_type else None
+        shared = self.share_att_key
+        self.position_key_output = FakeQuant(name="position_key_output") if shared else None
+        self.position_query_output = FakeQuant(name="position_query_output") if shared else None
+
+    def _project(self, table, shared, own, point):
+        """[h, 2s, d] projections of the relative ``table`` [2s, H]."""
+        if not self.share_att_key:
+            return self._split_heads(own(table[tf.newaxis]))[0]
+        # The shared Dense computed by hand (its quantized kernel, not its content
+        # output point): x W + b.
+        projected = tf.matmul(table, tf.cast(shared.kernel, self.compute_dtype))
+        if shared.use_bias:
+            projected = tf.nn.bias_add(projected, tf.cast(shared.bias, self.compute_dtype))
+        return self._split_heads(point(projected[tf.newaxis]))[0]
+
+    def _position_scores(self, q, k, relative_embeddings, training):
+        table = self.position_dropout(relative_embeddings, training=training)
+        relative = relative_positions(
+            tf.shape(q)[2], tf.shape(k)[2], self.position_buckets, self.max_relative_positions
+        )
+        index = tf.clip_by_value(relative + self.span, 0, 2 * self.span - 1)
+        score = 0.0
+        if "c2p" in self.pos_att_type:
+            keys = self._project(table, self.key, self.position_key, self.position_key_output)
+            c2p = self.c2p(tf.einsum("bhqd,hrd->bhqr", q, keys))
+            score += _take_per_row(c2p, index)
+        if "p2c" in self.pos_att_type:
+            queries = self._project(
+                table, self.query, self.position_query, self.position_query_output
+            )
+            p2c = self.p2c(tf.einsum("bhkd,hrd->bhkr", k, queries))
+            score += tf.transpose(_take_per_row(p2c, tf.transpose(index)), [0, 1, 3, 2])
+        return score
+
+    # DisentangledAttention.call with the points (its scale applies to the float sum).
+    def call(
+        self,
+        query,
+        key_value=None,
+        attention_mask=None,
+        relative_embeddings=None,
+        training=None,
+        return_attention_scores=False,
+    ):
+        key_value = query if key_value is None else key_value
+        q = self._split_heads(self.query(query))
+        k = self._split_heads(self.key(key_value))
+        v = self._split_heads(self.value(key_value))
+        scale = 1.0 / math.sqrt(self.head_size * (1 + len(self.pos_att_type)))
+        scores = self.scores(tf.einsum("bhqd,bhkd->bhqk", q, k))
+        if relative_embeddings is not None and self.span > 0 and self.pos_att_type:
+            scores += self._position_scores(q, k, relative_embeddings, training)
+        allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
+        probs = masked_softmax(tf.cast(scores, tf.float32) * scale, allowed)
+        probs = self.probs(tf.cast(probs, self.compute_dtype))
+        output = self._output(probs, v, training)
         if return_attention_scores:
             return output, probs
         return output
@@ -178,18 +351,100 @@ class QuantizedTransformerEncoderBlock(TransformerEncoderBlock):
     variables keep the names of :class:`TransformerEncoderBlock`'s.
     """
 
+    attention_class = QuantizedMultiHeadAttention
+
     def build(self, input_shape):
         super().build(input_shape)
-        self.attention = QuantizedMultiHeadAttention.from_config(self.attention.get_config())
+        self.attention = self.attention_class.from_config(self.attention.get_config())
         self.attention_layer_norm = _quantized_layer_norm(self.attention_layer_norm)
         self.output_layer_norm = _quantized_layer_norm(self.output_layer_norm)
         quantize_dense(self.intermediate)
         quantize_dense(self.output_dense)
 
 
+class QuantizedDisentangledEncoderBlock(QuantizedTransformerEncoderBlock, DisentangledEncoderBlock):
+    """DeBERTa's block: :class:`QuantizedTransformerEncoderBlock` with
+    :class:`QuantizedDisentangledAttention`."""
+
+    attention_class = QuantizedDisentangledAttention
+
+
+class QuantizedRelativeEmbeddings(RelativeEmbeddings):
+    """DeBERTa's relative table (an int8 weight) with its output -- after the
+    LayerNorm, if any -- quantized: it feeds the position projections."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.output_quantize = FakeQuant(name="output")
+
+    def call(self, x):
+        return self.output_quantize(super().call(x))
+
+
+class QuantizedZeroPaddingPositions(ZeroPaddingPositions):
+    """DeBERTa's zeroing of the padding rows as a selection instead of a product by
+    the mask (the same values): an int8 SELECT_V2 that keeps its input's range (already
+    quantized, with 0 on its grid), where a float product would need a range of its
+    own and requantize."""
+
+    def call(self, x, input_mask):
+        keep = tf.cast(input_mask, tf.bool)[:, :, tf.newaxis]
+        return tf.where(keep, x, tf.zeros_like(x))
+
+
+class QuantizedFeedForward(FeedForward):
+    """One of MobileBERT's stacked FFNs: both Dense outputs and the norm output quantized."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        quantize_dense(self.intermediate)
+        quantize_dense(self.output_dense)
+        self.layer_norm = _quantized_layer_norm(self.layer_norm)
+
+
+class QuantizedBottleneckEncoderBlock(BottleneckEncoderBlock):
+    """MobileBERT's block: every Dense output and every norm output quantized (the
+    bottleneck norms feed the attention, the attention norm the FFNs, the output norm
+    the next block); :class:`QuantizedSplitValueAttention`; the residual sums and the
+    norms' arithmetic stay float."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        for dense in (
+            self.input_bottleneck,
+            self.attention_bottleneck,
+            self.output_bottleneck,
+        ):
+            if dense is not None:
+                quantize_dense(dense)
+        for name in (
+            "input_bottleneck_norm",
+            "attention_bottleneck_norm",
+            "attention_norm",
+            "output_norm",
+        ):
+            norm = getattr(self, name)
+            if norm is not None:
+                setattr(self, name, _quantized_layer_norm(norm))
+        self.attention = QuantizedSplitValueAttention.from_config(self.attention.get_config())
+        self.ffns = [QuantizedFeedForward.from_config(ffn.get_config()) for ffn in self.ffns]
+
+
 class QuantizedTransformerEmbeddings(TransformerEmbeddings):
     """Embeddings whose LayerNorm output (and projection output, if factorized) is
     quantized. The gathers and their sum stay float; the tables are int8 weights."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.layer_norm = _quantized_layer_norm(self.layer_norm)
+        if self.projection is not None:
+            quantize_dense(self.projection)
+
+
+class QuantizedTrigramEmbeddings(TrigramEmbeddings):
+    """MobileBERT's embeddings: the trigram projection's output and the norm output
+    quantized. The gathers (int8 table), their shifted copies and their concatenation
+    are int8 layout ops; the sum with the position and token-type rows stays float."""
 
     def build(self, input_shape):
         super().build(input_shape)

@@ -9,10 +9,13 @@ feature names, its outputs the model's output names. ``inputs`` may name fewer
 features (``("input_ids",)``, as HF models are called): the others are then constants
 of the graph (mask all ones, segments 0), so every row must fill the sequence length.
 
-Shapes: each input is ``[batch_size, length]``. ``batch_size=None`` (the default)
-leaves the batch dimension dynamic: one file runs batches of any size, through
+Shapes: each input is ``[batch_size, length]``. ``batch_size=None`` leaves the batch
+dimension dynamic: one file runs batches of any size, through
 ``Interpreter.get_signature_runner()`` (it resizes the inputs itself) or after
-``resize_tensor_input`` and ``allocate_tensors``. An integer fixes it.
+``resize_tensor_input`` and ``allocate_tensors``. An integer fixes it. The default,
+``"auto"``, is None except for ``"qat"``, which gets 1: with a dynamic batch the
+converter leaves the encoder's FULLY_CONNECTED ops of a trained QAT model in float
+(measured on BERT), so a QAT file is resizable only when asked for (``None``).
 
 Signatures: ``seq_length=128`` writes one signature, ``serving_default``.
 ``seq_length=(32, 64, 128)`` writes one signature per length, named
@@ -156,23 +159,26 @@ def tflite(
     seq_length=128,
     quantize=None,
     representative_data=None,
-    batch_size=None,
+    batch_size="auto",
     inputs=None,
 ):
     """Converts ``model`` and writes the flatbuffer to ``path`` (temporary name, then rename).
 
     ``seq_length``: an int (one signature, ``serving_default``) or a tuple of ints
     (one signature ``serving_<length>`` per length, sharing the weights).
-    ``batch_size``: None for a dynamic batch dimension, or a fixed int.
+    ``batch_size``: None for a dynamic batch dimension, a fixed int, or ``"auto"``
+    (None, or 1 for ``"qat"``: see the module doc).
     ``inputs``: the signature's feature names (None: every feature the model takes).
-    ``representative_data`` (for ``"int8"``): a dict of [N, S] arrays (its first 100
-    rows, each cut into pieces of each signature's length or zero-padded to it, see
+    ``representative_data`` (for ``"int8"``): a dict of [N, S] arrays (every row,
+    each cut into pieces of each signature's length or zero-padded to it, see
     :func:`_signature_dataset`), or a generator function yielding examples (with
     several lengths, ``(signature key, example)`` pairs).
     """
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
     signatures = _signatures(seq_length)
+    if batch_size == "auto":
+        batch_size = 1 if quantize == "qat" else None
     if batch_size is not None and not (_is_int(batch_size) and batch_size >= 1):
         raise ConfigError(f"batch_size={batch_size!r}: give None (dynamic) or a positive int")
     features = [n for n in _FEATURES if n in model.input]

@@ -16,13 +16,13 @@ sharing (:mod:`tfmodels.pretraining.gdes`). Family name ``deberta-v2`` is HF's
 import dataclasses
 from typing import List, Optional
 
-import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead, TransformerEmbeddings
 from tfmodels.layers.disentangled_attention import POSITION_TERMS, DisentangledEncoderBlock
 from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder
+from tfmodels.layers.padding import ZeroPaddingPositions
 from tfmodels.layers.relative_positions import RelativeEmbeddings
 from tfmodels.models import bert
 from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
@@ -184,7 +184,7 @@ class DebertaV2Model(OptionalFeatures, keras.Model):
 
         mask = inputs["input_mask"]
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
-        x = x * tf.cast(mask, x.dtype)[:, :, tf.newaxis]  # padding rows are zero, as in HF
+        x = ZeroPaddingPositions(name="zero_padding")(x, mask)  # padding rows are zero, as in HF
         table = relative(x) if relative is not None else None
         layer_inputs, encoder_outputs, attention_scores = [], [], []
         for block in blocks:
