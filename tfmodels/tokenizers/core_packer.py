@@ -9,7 +9,7 @@ as ``pad_model_inputs`` does, cuts what is longer than ``seq_length``).
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmodels.tokenizers.packer import SegmentPacker, _truncate, longest_first_lengths
+from tfmodels.tokenizers.packer import SegmentPacker
 
 
 @keras.utils.register_keras_serializable("tfmodels")
@@ -21,20 +21,7 @@ class CoreSegmentPacker(SegmentPacker):
         return cls.from_config(packer.get_config())
 
     def call(self, segments):
-        segments = list(segments) if isinstance(segments, (list, tuple)) else [segments]
-        segments = [tf.cast(s, tf.int64) for s in segments]
-        extra_ends = len(segments) - 1 if self.style == "roberta" else 0  # the </s></s> pair
-        specials = 0 if self.style == "gpt2" else 1 + len(segments) + extra_ends
-        budget = tf.constant(self.seq_length - specials, tf.int64)
-        if len(segments) == 1:
-            segments = [_truncate(segments[0], tf.minimum(segments[0].row_lengths(), budget))]
-        elif len(segments) == 2:
-            len_a, len_b = longest_first_lengths(
-                segments[0].row_lengths(), segments[1].row_lengths(), budget
-            )
-            segments = [_truncate(segments[0], len_a), _truncate(segments[1], len_b)]
-        else:
-            raise ValueError(f"SegmentPacker takes one or two segments, got {len(segments)}")
+        segments, extra_ends = self.truncated(segments)
         rows = segments[0].nrows()
 
         def column(value):

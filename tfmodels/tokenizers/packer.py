@@ -49,7 +49,10 @@ class SegmentPacker(keras.layers.Layer):
         self.pad_id = pad_id
         self.style = style
 
-    def call(self, segments):
+    def truncated(self, segments):
+        """``(segments, extra_ends)``: one or two ragged int64 segments cut (longest
+        first) so that they and the special tokens fit ``seq_length``; ``extra_ends``
+        is 1 where RoBERTa's second segment starts with one more end token."""
         segments = list(segments) if isinstance(segments, (list, tuple)) else [segments]
         segments = [tf.cast(s, tf.int64) for s in segments]
         extra_ends = len(segments) - 1 if self.style == "roberta" else 0  # the </s></s> pair
@@ -64,6 +67,10 @@ class SegmentPacker(keras.layers.Layer):
             segments = [_truncate(segments[0], len_a), _truncate(segments[1], len_b)]
         else:
             raise ValueError(f"SegmentPacker takes one or two segments, got {len(segments)}")
+        return segments, extra_ends
+
+    def call(self, segments):
+        segments, extra_ends = self.truncated(segments)
         if extra_ends:
             ends = tf.fill([segments[1].nrows(), 1], tf.constant(self.end_id, tf.int64))
             segments[1] = tf.concat([tf.RaggedTensor.from_tensor(ends), segments[1]], axis=1)
