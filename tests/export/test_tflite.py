@@ -198,3 +198,30 @@ def test_int8_attention_runs_in_the_shape_fast_kernels_take(converted):
     softmax_input = tensors[next(op for op in ops if op["op_name"] == "SOFTMAX")["inputs"][0]]
     scale = softmax_input["quantization_parameters"]["scales"][0]
     assert softmax_input["dtype"] == np.int8 and 255 * scale < 100  # -1e9 would need 4e6
+
+
+def test_int8_keeps_layer_norm_statistics_float_unless_told(
+    converted, model_and_features, tmp_path
+):
+    """By default LayerNorm's statistics stay float (XNNPACK runs them; see
+    ``LAYER_NORM_STATISTICS``); ``float_ops=()`` makes every op integer, as NPUs need."""
+
+    def statistics_dtypes(path):
+        interpreter = Interpreter(model_path=path)
+        tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+        ops = [o for o in interpreter._get_ops_details() if o["op_name"] == "SQUARED_DIFFERENCE"]
+        assert ops
+        return {tensors[o["outputs"][0]]["dtype"] for o in ops}
+
+    assert statistics_dtypes(converted("int8")) == {np.float32}
+    model, features = model_and_features
+    path = tfmodels.export.tflite(
+        model,
+        str(tmp_path / "full.tflite"),
+        seq_length=SEQ_LENGTH,
+        quantize="int8",
+        representative_data=features,
+        float_ops=(),
+    )
+    assert statistics_dtypes(path) == {np.int8}
+    assert_close_to_keras(run(path, features), model(features)["logits"].numpy(), BOUNDS["int8"])
