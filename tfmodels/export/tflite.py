@@ -2,7 +2,8 @@
 
 ``quantize``: None (float32), ``"dynamic"`` (int8 weights, float activations),
 ``"float16"`` (float16 weights), ``"int8"`` (int8 weights and activations calibrated
-on ``representative_data``; ops without an int8 kernel stay float) and ``"qat"``
+on ``representative_data``; LayerNorm's statistics stay float unless ``float_ops=()``,
+see :data:`LAYER_NORM_STATISTICS`) and ``"qat"``
 (a model from ``tfmodels.compression.qat.quantize_model``: int8 with the ranges of
 its fake-quant nodes, no calibration data). A signature's inputs are the int32
 feature names, its outputs the model's output names. ``inputs`` may name fewer
