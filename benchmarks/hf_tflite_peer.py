@@ -47,7 +47,10 @@ def as_kwargs(features, torch):
 
 
 def interleaved(calls, runs, rounds):
-    """{name: [seconds]}: ``runs`` timed calls of each of ``calls``, in ``rounds`` turns."""
+    """{name: [seconds]}: ``runs`` timed calls of each of ``calls`` ({name: function}),
+    taken in ``rounds`` rounds that visit every variant in turn, so a change in the
+    machine's load (other processes) falls on all variants alike. tflite_speed.py
+    times our files with it too."""
     times = {name: [] for name in calls}
     per_round = [runs // rounds + (i < runs % rounds) for i in range(rounds)]
     for count in per_round:

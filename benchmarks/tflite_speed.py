@@ -53,12 +53,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from importlib.metadata import version
 
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
+
+# The peer's timing loop, so both sides are timed alike (no heavy imports there).
+from hf_tflite_peer import interleaved  # noqa: E402
 
 # isort: off  (tfmodels selects Keras 2 before TensorFlow loads)
 import tfmodels
@@ -111,21 +113,6 @@ def random_rows(rng, rows, seq_length, vocab_size, min_length=8):
     ids[:, 0] = CLS
     ids[np.arange(rows), lengths - 1] = SEP
     return {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}
-
-
-def interleaved(calls, runs, rounds):
-    """{name: [seconds]}: ``runs`` timed calls of each of ``calls`` ({name: function}),
-    taken in ``rounds`` rounds that visit every variant in turn, so a change in the
-    machine's load (other processes) falls on all variants alike."""
-    times = {name: [] for name in calls}
-    per_round = [runs // rounds + (i < runs % rounds) for i in range(rounds)]
-    for count in per_round:
-        for name, call in calls.items():
-            for _ in range(count):
-                started = time.perf_counter()
-                call()
-                times[name].append(time.perf_counter() - started)
-    return times
 
 
 def load_teacher(path):
