@@ -95,9 +95,9 @@ def _chunks(features, length):
     return pieces
 
 
-def _signature_dataset(features, signatures, limit=100):
+def _signature_dataset(features, signatures, limit=None):
     """Calibration samples for the signatures ``{length: key}``: ``(key, example)``
-    pairs, the first ``limit`` rows cut into pieces of each signature's length (a row
+    pairs, the first ``limit`` rows (None: all) cut into pieces of each signature's length (a row
     that fits is one piece, zero-padded).
 
     Every signature sees the same token ids: the int8 word-embedding table takes its
@@ -246,7 +246,7 @@ def tflite(
     if quantize == "int8":
         if isinstance(representative_data, dict):
             data = {k: v for k, v in representative_data.items() if k in names}
-            representative_data = _signature_dataset(data, signatures, limit=len(data["input_ids"]))
+            representative_data = _signature_dataset(data, signatures)
         converter.representative_dataset = representative_data
     try:
         with calibration.adjusted_ranges() if quantize == "int8" else contextlib.nullcontext():
