@@ -76,6 +76,13 @@ def test_study_writes_table_and_reuses_rows(study):
     with open(paths[1], encoding="utf-8") as f:
         assert [r["method"] for r in csv.DictReader(f)] == ["teacher", "ptq_dynamic"]
     assert open(paths[2], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(paths[3], encoding="utf-8") as f:
+        profiles = f.read()
+    # LiteRT's per-operator table of each profiled file, the dynamic file's int8 weights
+    # running through XNNPACK's fully connected operator.
+    for section in ("teacher (teacher.tflite)", "ptq_dynamic (ptq_dynamic.tflite)"):
+        assert section in profiles
+    assert "XNNPACK/Fully Connected" in profiles.split("ptq_dynamic (")[1]
     # A second run reuses the saved rows instead of measuring again.
     saved = study.path(os.path.join("rows", "ptq_dynamic.json"))
     with open(saved, encoding="utf-8") as f:

@@ -28,6 +28,7 @@ def define_flags():
     flags.DEFINE_integer("seq_length", 128, "Sequence length for scoring and latency.")
     flags.DEFINE_integer("steps", 150, "Recovery fine-tune steps for methods that train.")
     flags.DEFINE_integer("latency_repeats", 20, "Timed calls per latency figure (median).")
+    flags.DEFINE_integer("calibration", 400, "Training texts that calibrate int8 PTQ.")
 
 
 def run():
@@ -40,6 +41,7 @@ def run():
         seq_length=FLAGS.seq_length,
         steps=FLAGS.steps,
         latency_repeats=FLAGS.latency_repeats,
+        calibration_rows=FLAGS.calibration,
     )
     _, paths = benchmark.run_study(study, FLAGS.rows)
     with open(paths[0], encoding="utf-8") as f:

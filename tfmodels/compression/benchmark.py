@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmodels
+from tfmodels.atomic import atomic_write
 from tfmodels.compression import measure
 from tfmodels.compression.clustering import cluster_model, strip_clustering
 from tfmodels.compression.fine_tune import classification_dataset, fine_tune
@@ -31,6 +32,7 @@ from tfmodels.compression.pruning import prune_model, strip_pruning, weight_spar
 from tfmodels.compression.qat import quantize_model
 from tfmodels.compression.sizes import sizes
 from tfmodels.errors import ConfigError
+from tfmodels.export import tflite_profile
 from tfmodels.tasks import classification
 from tfmodels.tasks.glue import get_task
 from tfmodels.training.driver import run_experiment
@@ -57,6 +59,7 @@ class Study:
     batch_size: int = 32
     learning_rate: float = 2e-5
     latency_repeats: int = 20
+    calibration_rows: int = 400  # int8 PTQ: the first train.tsv texts
 
     def __post_init__(self):
         self.teacher = tfmodels.from_pretrained(self.teacher_path)
@@ -76,7 +79,7 @@ class Study:
             self.teacher_path, self.train_seq_length
         )
         self.test_features = self.features(self.test.text_a)
-        self.calibration = self.features(self.train.text_a[:100])
+        self.calibration = self.features(self.train.text_a[: self.calibration_rows])
         self.latency_features = {k: v[:1] for k, v in self.test_features.items()}
         os.makedirs(os.path.join(self.output_dir, "rows"), exist_ok=True)
 
@@ -122,13 +125,14 @@ class Study:
             model, dataset, self.steps, self.learning_rate, callbacks=callbacks, verbose=0
         )
 
-    def tflite(self, model, name, quantize=None):
+    def tflite(self, model, name, quantize=None, **options):
         return tfmodels.export.tflite(
             model,
             self.path(f"{name}.tflite"),
             seq_length=self.seq_length,
             quantize=quantize,
             representative_data=self.calibration,
+            **options,
         )
 
 
@@ -139,10 +143,11 @@ def teacher(study):
     )
 
 
-def _ptq(quantize, note):
+def _ptq(name, quantize, note, **options):
     def row(study):
-        path = study.tflite(study.teacher, f"ptq_{quantize}", quantize)
-        return study.measure(f"ptq_{quantize}", path, note=note)
+        path = study.tflite(study.teacher, name, quantize, **options)
+        calibrated = f", calibrated on {study.calibration_rows} training texts"
+        return study.measure(name, path, note=note + (calibrated if quantize == "int8" else ""))
 
     row.__doc__ = note
     return row
@@ -266,9 +271,19 @@ def _student(method, note):
 
 ROWS = {
     "teacher": teacher,
-    "ptq_dynamic": _ptq("dynamic", "dynamic-range PTQ: int8 weights, float activations"),
-    "ptq_float16": _ptq("float16", "float16 weights"),
-    "ptq_int8": _ptq("int8", "full-integer PTQ, calibrated on 100 training texts"),
+    "ptq_dynamic": _ptq(
+        "ptq_dynamic", "dynamic", "dynamic-range PTQ: int8 weights, float activations"
+    ),
+    "ptq_float16": _ptq("ptq_float16", "float16", "float16 weights"),
+    "ptq_int8": _ptq(
+        "ptq_int8", "int8", "int8 PTQ, LayerNorm mean/variance/rsqrt float (the default)"
+    ),
+    "ptq_int8_all_integer": _ptq(
+        "ptq_int8_all_integer",
+        "int8",
+        "int8 PTQ with every op integer (float_ops=(), for NPUs)",
+        float_ops=(),
+    ),
     "qat_int8": qat_int8,
     "pruned_50": _pruned(0.5),
     "pruned_80": _pruned(0.8),
@@ -315,7 +330,27 @@ def run_study(study, rows, log=print):
         study.output_dir,
         title=f"Compression of {study.teacher_path} (seq {study.seq_length})",
     )
-    return results, paths
+    return results, (*paths, write_profiles(study, results, log))
+
+
+PROFILED = ("teacher", "ptq_dynamic", "ptq_int8", "ptq_int8_all_integer", "qat_int8")
+
+
+def write_profiles(study, rows, log=print):
+    """profiles.md: LiteRT's per-operator profile of the teacher's and the quantized
+    rows' TFLite files on the latency input, the table's "why" beside its "how fast"."""
+    sections = [f"## Operator profiles, {study.teacher_path} (seq {study.seq_length}, batch 1)"]
+    for row in rows:
+        path = study.path(row["file"])
+        if row["method"] not in PROFILED or not os.path.isfile(path):
+            continue
+        log(f"profiling {row['file']}")
+        table = tflite_profile.profile(path, study.latency_features, runs=study.latency_repeats)
+        sections.append(tflite_profile.format_table(table, f"{row['method']} ({row['file']})"))
+    out = study.path("profiles.md")
+    with atomic_write(out) as f:
+        f.write("\n\n".join(sections) + "\n")
+    return out
 
 
 def retime(study, rows, log=print):
