@@ -2,7 +2,8 @@
 
 One BERT configuration (L4 / H256 / A4 / I1024, vocabulary 30522, seq 128, batch 32),
 one fixed batch of random ids repeated by tf.data (the same arrays on every side), AdamW
-(lr 1e-4, weight decay 0.01, gradient clipping at global norm 1.0) everywhere:
+(lr 1e-4, weight decay 0.01, gradient clipping at global norm 1.0) everywhere (ours the
+project's fused AdamW, the TF peer Keras's):
 
 - ``tfmodels``: :class:`tfmodels.models.bert.BertForSequenceClassification` trained by
   :class:`tfmodels.training.trainer.Trainer` -- the loop every run_* script uses (loss
@@ -214,13 +215,13 @@ import tf_keras as keras  # noqa: E402
 
 from tfmodels.models import bert  # noqa: E402
 from tfmodels.tasks import classification  # noqa: E402
+from tfmodels.training.fused_adamw import FusedAdamW  # noqa: E402
 from tfmodels.training.trainer import Trainer  # noqa: E402
 
 
-def optimizer():
-    return keras.optimizers.AdamW(
-        learning_rate=LR, weight_decay=WEIGHT_DECAY, global_clipnorm=CLIPNORM
-    )
+def optimizer(cls=keras.optimizers.AdamW):
+    """Keras AdamW for the peers; ours gets the project's fused one (what its scripts use)."""
+    return cls(learning_rate=LR, weight_decay=WEIGHT_DECAY, global_clipnorm=CLIPNORM)
 
 
 def trainer_options(steps_per_loop):
@@ -292,7 +293,7 @@ def ours(arrays, options):
         tf.distribute.get_strategy(),
         temp_dir("train_throughput_"),
         model,
-        optimizer(),
+        optimizer(FusedAdamW),
         classification.loss_fn,
         1,
         global_batch_size=BATCH,

@@ -8,6 +8,7 @@ optimizer is the project's AdamW with warm-up and linear decay.
 import tf_keras as keras
 
 from tfmodels.tasks.classification import make_dataset
+from tfmodels.training.fused_adamw import FusedAdamW
 from tfmodels.training.optimization import NO_DECAY, WarmupLinearDecay
 
 
@@ -22,9 +23,7 @@ def fine_tune(
 ):
     """Trains ``model`` (outputs include ``logits``) for ``steps`` batches of ``dataset``."""
     schedule = WarmupLinearDecay(learning_rate, steps, int(warmup_fraction * steps))
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=0.01, global_clipnorm=1.0
-    )
+    optimizer = FusedAdamW(learning_rate=schedule, weight_decay=0.01, global_clipnorm=1.0)
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     model.compile(
         optimizer=optimizer,

@@ -2,13 +2,15 @@
 or the Transformer's inverse-square-root decay (Vaswani et al. 2017, section 5.3).
 
 Weight decay is decoupled (Loshchilov & Hutter 2019) and not applied to
-LayerNorm parameters and biases, as in BERT's original optimizer.
+LayerNorm parameters and biases, as in BERT's original optimizer. The update runs
+as fused kernels (:class:`~tfmodels.training.fused_adamw.FusedAdamW`).
 """
 
 import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
+from tfmodels.training.fused_adamw import FusedAdamW
 
 
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -59,7 +61,7 @@ NO_DECAY = ["layer_norm", "LayerNorm", "bias"]
 
 
 def create_optimizer(opt, schedule, total_steps):
-    """Keras AdamW from the ``optimizer`` and ``schedule`` config sections."""
+    """AdamW from the ``optimizer`` and ``schedule`` config sections."""
     warmup = schedule.warmup_steps
     if warmup is None:
         warmup = int(schedule.warmup_fraction * total_steps)
@@ -71,7 +73,7 @@ def create_optimizer(opt, schedule, total_steps):
         lr = WarmupInverseSqrt(opt.lr, warmup)
     else:
         lr = WarmupLinearDecay(opt.lr, total_steps, warmup, opt.lr * schedule.end_lr_fraction)
-    optimizer = keras.optimizers.AdamW(
+    optimizer = FusedAdamW(
         learning_rate=lr,
         weight_decay=opt.weight_decay,
         beta_1=opt.beta_1,
