@@ -140,6 +140,22 @@ def test_signature_of_input_ids_alone(model_and_features, tmp_path):
         tfmodels.export.tflite(model, str(tmp_path / "m.tflite"), inputs=("input_mask",))
 
 
+def test_model_built_under_mixed_precision_exports_float32(model_and_features, tmp_path):
+    """A model built under mixed_bfloat16 (as after a bf16 training run) computes in
+    bfloat16, which TFLite's kernels do not take: the file is its float32 copy."""
+    model, features = model_and_features
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        bf16 = bert.BertForSequenceClassification(CONFIG, num_labels=3)
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    bf16.set_weights(model.get_weights())
+    assert bf16.compute_dtype == "bfloat16"
+    path = tfmodels.export.tflite(bf16, str(tmp_path / "bf16.tflite"), seq_length=SEQ_LENGTH)
+    assert_close_to_keras(run(path, features), model(features)["logits"].numpy(), BOUNDS[None])
+    assert tf.keras.mixed_precision.global_policy().name == "float32"
+
+
 def test_bad_requests(model_and_features, tmp_path):
     model, _ = model_and_features
     with pytest.raises(ConfigError, match="needs representative_data"):

@@ -48,14 +48,16 @@ class DoublingTask(Task):
     def loss(self):
         def loss_fn(model, batch, training):
             x, y = batch
-            loss = tf.reduce_mean(tf.square(model(x, training=training) - y))
+            prediction = tf.cast(model(x, training=training), tf.float32)  # as under bf16
+            loss = tf.reduce_mean(tf.square(prediction - y))
             return loss, {}
 
         return loss_fn
 
     def evaluate(self, model):
         x, y = self._data(1)
-        return {"dev/neg_mse": -float(np.mean((model(x).numpy() - y) ** 2))}
+        prediction = tf.cast(model(x), tf.float32).numpy()
+        return {"dev/neg_mse": -float(np.mean((prediction - y) ** 2))}
 
     def save(self, model, model_dir):
         self.saved = model.get_weights()

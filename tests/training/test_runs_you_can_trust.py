@@ -159,3 +159,16 @@ def test_deterministic_turns_on_tensorflows_op_determinism(doubling, tmp_path, m
     sets = ("trainer.train_steps=2", "runtime.deterministic=true")
     run_experiment(doubling(*sets), str(tmp_path / "b"), log=lambda x: None)
     assert calls == ["on"]
+
+
+def test_a_run_puts_the_callers_precision_policy_back(doubling, tmp_path):
+    """A bfloat16 run sets the global policy while it trains; a model built after it in
+    the same process (a compression study, a notebook) is float32 again."""
+    lines = []
+    run_experiment(
+        doubling("trainer.train_steps=2", *NET, "runtime.mixed_precision=mixed_bfloat16"),
+        str(tmp_path / "run"),
+        log=lines.append,
+    )
+    assert any("precision mixed_bfloat16" in line for line in lines)
+    assert tf.keras.mixed_precision.global_policy().name == "float32"

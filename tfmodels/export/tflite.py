@@ -33,6 +33,7 @@ import os
 
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
@@ -49,6 +50,28 @@ DEFAULT_SIGNATURE = "serving_default"
 def signature_name(length):
     """The signature of sequence length ``length`` in a file of several lengths."""
     return f"serving_{length}"
+
+
+def _float32(model):
+    """``model``, or where it computes in bfloat16/float16 (built under a mixed
+    precision policy, as after training) a float32 copy with its weights: TFLite's
+    builtin kernels take float32 and integers only."""
+    if getattr(model, "compute_dtype", "float32") == "float32":
+        return model
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = type(model).from_config(model.get_config())
+    except Exception as e:  # a model without a config round trip (e.g. a QAT clone)
+        raise ConfigError(
+            f"the model computes in {model.compute_dtype}; TFLite needs float32: build or "
+            "load it under keras.mixed_precision.set_global_policy('float32') "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _signature(model, names, seq_length, batch_size, name):
@@ -226,6 +249,7 @@ def tflite(
             )
     if quantize == "int8" and representative_data is None:
         raise ConfigError("quantize='int8' needs representative_data (calibration features)")
+    model = _float32(model)
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     longest = max(signatures)
     if max_positions and longest > max_positions:

@@ -91,7 +91,18 @@ def run_experiment(task, model_dir, mode=None, log=None, overwrite=False):
     in ``mode`` (default: its first) under ``model_dir``; returns the report (also
     ``metrics.json``). ``log``: where progress lines go (default: print).
     ``model_dir`` may hold a run of the same config (it resumes); ``overwrite``
-    replaces a run of another config instead of refusing it (:mod:`run_dir`)."""
+    replaces a run of another config instead of refusing it (:mod:`run_dir`).
+    The run sets the global Keras precision policy (``runtime.mixed_precision``) and
+    puts the caller's back when it returns, so that models built afterwards in the
+    same process (a compression study, a notebook) are float32 again."""
+    policy = keras.mixed_precision.global_policy()
+    try:
+        return _run_experiment(task, model_dir, mode, log, overwrite)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _run_experiment(task, model_dir, mode, log, overwrite):
     if not isinstance(task, Task):
         task = make_task(task)
     if log:
