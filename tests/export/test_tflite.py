@@ -211,23 +211,31 @@ def test_int8_attention_runs_in_the_shape_fast_kernels_take(converted):
         assert right["quantization_parameters"]["zero_points"].tolist() == [0]
     assert sum(op["op_name"] == "SOFTMAX" for op in ops) == CONFIG.num_layers
     assert not {"EXP", "DIV"} & {op["op_name"] for op in ops}
-    softmax_input = tensors[next(op for op in ops if op["op_name"] == "SOFTMAX")["inputs"][0]]
-    scale = softmax_input["quantization_parameters"]["scales"][0]
-    assert softmax_input["dtype"] == np.int8 and 255 * scale < 100  # -1e9 would need 4e6
+    # The masked scores (SELECT's output) are int8 with a usable scale; the softmax
+    # itself takes them dequantized (float by default, see FLOAT_OPS).
+    for op in ops:
+        if op["op_name"] == "SELECT_V2":
+            scores = tensors[op["outputs"][0]]
+            scale = scores["quantization_parameters"]["scales"][0]
+            assert scores["dtype"] == np.int8 and 255 * scale < 100  # -1e9 would need 4e6
+    assert sum(op["op_name"] == "SELECT_V2" for op in ops) == CONFIG.num_layers
 
 
-def test_int8_keeps_layer_norm_statistics_float_unless_told(
+def test_int8_keeps_layer_norm_statistics_and_softmax_float_unless_told(
     converted, model_and_features, tmp_path
 ):
-    """By default LayerNorm's statistics stay float (XNNPACK runs them; see
-    ``LAYER_NORM_STATISTICS``); ``float_ops=()`` makes every op integer, as NPUs need."""
+    """By default LayerNorm's statistics and the softmax stay float (XNNPACK runs them;
+    see ``FLOAT_OPS``); ``float_ops=()`` makes every op integer, as NPUs need."""
 
     def statistics_dtypes(path):
         interpreter = Interpreter(model_path=path)
         tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-        ops = [o for o in interpreter._get_ops_details() if o["op_name"] == "SQUARED_DIFFERENCE"]
-        assert ops
-        return {tensors[o["outputs"][0]]["dtype"] for o in ops}
+        dtypes = set()
+        for name in ("SQUARED_DIFFERENCE", "SOFTMAX"):
+            ops = [o for o in interpreter._get_ops_details() if o["op_name"] == name]
+            assert ops
+            dtypes |= {tensors[o["outputs"][0]]["dtype"] for o in ops}
+        return dtypes
 
     assert statistics_dtypes(converted("int8")) == {np.float32}
     model, features = model_and_features
