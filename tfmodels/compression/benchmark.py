@@ -276,7 +276,7 @@ ROWS = {
     ),
     "ptq_float16": _ptq("ptq_float16", "float16", "float16 weights"),
     "ptq_int8": _ptq(
-        "ptq_int8", "int8", "int8 PTQ, LayerNorm mean/variance/rsqrt float (the default)"
+        "ptq_int8", "int8", "int8 PTQ, LayerNorm statistics and softmax float (the default)"
     ),
     "ptq_int8_all_integer": _ptq(
         "ptq_int8_all_integer",
