@@ -71,10 +71,8 @@ def main():
     log = TimedLog()
     with tempfile.TemporaryDirectory(prefix="finetune_speed_") as model_dir:
         report = run_experiment(cfg, model_dir, mode="train_and_eval", log=log, overwrite=True)
-    import tf_keras as keras  # loaded by now, after tfmodels chose Keras 2
-
     result = {
-        "precision": keras.mixed_precision.global_policy().name,  # what ran (auto resolved)
+        "precision": report["precision"],  # what ran (auto resolved)
         "seconds": report["seconds"],
         "steps": report["steps_this_run"],
         "eval_seconds": log.eval_seconds(),

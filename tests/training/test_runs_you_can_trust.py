@@ -165,10 +165,11 @@ def test_a_run_puts_the_callers_precision_policy_back(doubling, tmp_path):
     """A bfloat16 run sets the global policy while it trains; a model built after it in
     the same process (a compression study, a notebook) is float32 again."""
     lines = []
-    run_experiment(
+    report = run_experiment(
         doubling("trainer.train_steps=2", *NET, "runtime.mixed_precision=mixed_bfloat16"),
         str(tmp_path / "run"),
         log=lines.append,
     )
+    assert report["precision"] == "mixed_bfloat16"  # what ran, in the report
     assert any("precision mixed_bfloat16" in line for line in lines)
     assert tf.keras.mixed_precision.global_policy().name == "float32"

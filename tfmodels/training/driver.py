@@ -128,7 +128,7 @@ def _run_experiment(task, model_dir, mode, log, overwrite):
         run_dir.write_config(task.cfg, model_dir)
     started = time.time()
     summary = task.train(model, run)
-    report = {"task": task.title, **task.report_fields(), **summary}
+    report = {"task": task.title, "precision": run.precision, **task.report_fields(), **summary}
     results = restored = None
     if mode == "train_and_eval":
         restored = task.restore(model, model_dir)
