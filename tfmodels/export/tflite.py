@@ -5,7 +5,8 @@
 on ``representative_data``; LayerNorm's statistics and the softmax stay float, where
 XNNPACK runs them, unless ``float_ops=()``, see :data:`FLOAT_OPS`) and ``"qat"``
 (a model from ``tfmodels.compression.qat.quantize_model``: int8 with the ranges of
-its fake-quant nodes, no calibration data). A signature's inputs are the int32
+its fake-quant nodes, no calibration data; its softmax too runs float between int8
+tensors, :mod:`tfmodels.export.float_islands`). A signature's inputs are the int32
 feature names, its outputs the model's output names. ``inputs`` may name fewer
 features (``("input_ids",)``, as HF models are called): the others are then constants
 of the graph (mask all ones, segments 0), so every row must fill the sequence length.
@@ -13,10 +14,9 @@ of the graph (mask all ones, segments 0), so every row must fill the sequence le
 Shapes: each input is ``[batch_size, length]``. ``batch_size=None`` leaves the batch
 dimension dynamic: one file runs batches of any size, through
 ``Interpreter.get_signature_runner()`` (it resizes the inputs itself) or after
-``resize_tensor_input`` and ``allocate_tensors``. An integer fixes it. The default,
-``"auto"``, is None except for ``"qat"``, which gets 1: with a dynamic batch the
-converter leaves the encoder's FULLY_CONNECTED ops of a trained QAT model in float
-(measured on BERT), so a QAT file is resizable only when asked for (``None``).
+``resize_tensor_input`` and ``allocate_tensors``. An integer fixes it. The
+projections are traced as 2-D matmuls (:func:`static_reshapes.dense_as_matmul`), so a
+dynamic batch keeps them int8 FULLY_CONNECTED ops in XNNPACK, QAT files included.
 
 Signatures: ``seq_length=128`` writes one signature, ``serving_default``.
 ``seq_length=(32, 64, 128)`` writes one signature per length, named
@@ -38,6 +38,7 @@ import tf_keras as keras
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import ConfigError
 from tfmodels.export import calibration
+from tfmodels.export.float_islands import run_in_float
 from tfmodels.export.static_reshapes import dense_as_matmul
 from tfmodels.layers.attention import FLOAT_MASK_PENALTY, INT8_MASK_PENALTY, mask_penalty
 from tfmodels.models.base import FEATURE_DEFAULTS, complete_features
@@ -211,7 +212,7 @@ def tflite(
     seq_length=128,
     quantize=None,
     representative_data=None,
-    batch_size="auto",
+    batch_size=None,
     inputs=None,
     float_ops=FLOAT_OPS,
 ):
@@ -219,23 +220,21 @@ def tflite(
 
     ``seq_length``: an int (one signature, ``serving_default``) or a tuple of ints
     (one signature ``serving_<length>`` per length, sharing the weights).
-    ``batch_size``: None for a dynamic batch dimension, a fixed int, or ``"auto"``
-    (None, or 1 for ``"qat"``: see the module doc).
+    ``batch_size``: None for a dynamic batch dimension, or a fixed int.
     ``inputs``: the signature's feature names (None: every feature the model takes).
     ``representative_data`` (for ``"int8"``): a dict of [N, S] arrays (every row,
     each cut into pieces of each signature's length or zero-padded to it, see
     :func:`_signature_dataset`), or a generator function yielding examples (with
     several lengths, ``(signature key, example)`` pairs).
-    ``float_ops`` (for ``"int8"``): op types that stay float (TFLite's selective
-    quantization), by default LayerNorm's statistics and the softmax, see
-    :data:`LAYER_NORM_STATISTICS` and :data:`FLOAT_OPS`;
-    ``()`` gives a file whose every op is integer (for NPUs and Edge TPUs).
+    ``float_ops`` (for ``"int8"`` and ``"qat"``): op types that stay float (for int8,
+    TFLite's selective quantization; for QAT, a rewrite of the converted file), by
+    default LayerNorm's statistics and the softmax, see :data:`LAYER_NORM_STATISTICS`
+    and :data:`FLOAT_OPS`; ``()`` gives a file whose every op is integer (for NPUs and
+    Edge TPUs).
     """
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize={quantize!r}: choose one of {QUANTIZE}")
     signatures = _signatures(seq_length)
-    if batch_size == "auto":
-        batch_size = 1 if quantize == "qat" else None
     if batch_size is not None and not (_is_int(batch_size) and batch_size >= 1):
         raise ConfigError(f"batch_size={batch_size!r}: give None (dynamic) or a positive int")
     features = [n for n in _FEATURES if n in model.input]
@@ -287,6 +286,9 @@ def tflite(
                 flatbuffer = converter.convert()
     except Exception as e:  # the converter raises ConverterError and plain Exceptions
         raise ConfigError(f"TFLite conversion failed: {str(e).splitlines()[0]}") from None
+    if quantize == "qat" and float_ops:
+        # The converter's QAT path has no selective quantization: rewrite the file.
+        flatbuffer, _ = run_in_float(flatbuffer, float_ops)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with atomic_write(path, "wb") as f:
