@@ -161,6 +161,13 @@ def test_activations_by_name():
     exact, tanh = get_activation("gelu")(x), get_activation("gelu_new")(x)
     assert 1e-6 < float(tf.reduce_max(tf.abs(exact - tanh))) < 1e-2
     np.testing.assert_allclose(get_activation("relu")(x), [0.0, 0.5, 2.0])
+    # Under mixed precision the GELUs compute in float32 (fast on CPU), then round once.
+    wide = tf.random.stateless_normal([4096], seed=[0, 1]) * 3
+    for name in ("gelu", "gelu_new"):
+        got = get_activation(name)(tf.cast(wide, tf.bfloat16))
+        expected = get_activation(name)(tf.cast(tf.cast(wide, tf.bfloat16), tf.float32))
+        assert got.dtype == tf.bfloat16
+        np.testing.assert_array_equal(got.numpy(), tf.cast(expected, tf.bfloat16).numpy())
     with pytest.raises(ConfigError, match="unknown activation 'gelu_fast'"):
         get_activation("gelu_fast")
 

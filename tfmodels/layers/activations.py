@@ -3,6 +3,12 @@
 BERT's original code and HF ``"gelu"`` use the exact erf GELU; GPT-2 and HF
 ``"gelu_new"`` use the tanh approximation (Hendrycks & Gimpel 2016, eq. 2).
 Both convert to the TFLite builtin GELU op.
+
+Under a mixed precision policy the GELUs compute in float32 between two casts: TF's
+CPU kernels for element-wise bfloat16 math convert each element on its own, and the
+GELU (erfc or tanh, and their gradients) was the largest non-matmul cost of a bf16
+fine-tuning step. MiniLM's [32 x 48, 1536] feed-forward activation, forward and
+backward, 2-core Xeon: 18.9 ms in bfloat16, 10.9 ms in float32 with the casts.
 """
 
 import tensorflow as tf
@@ -10,12 +16,18 @@ import tensorflow as tf
 from tfmodels.errors import ConfigError
 
 
+def _in_float32(x, fn):
+    if x.dtype in (tf.bfloat16, tf.float16):
+        return tf.cast(fn(tf.cast(x, tf.float32)), x.dtype)
+    return fn(x)
+
+
 def _gelu_exact(x):
-    return tf.nn.gelu(x, approximate=False)
+    return _in_float32(x, lambda v: tf.nn.gelu(v, approximate=False))
 
 
 def _gelu_tanh(x):
-    return tf.nn.gelu(x, approximate=True)
+    return _in_float32(x, lambda v: tf.nn.gelu(v, approximate=True))
 
 
 _ACTIVATIONS = {

@@ -168,10 +168,13 @@ class DevSets:
             for split, examples in examples or read_dev_files(task, data_dir)
         ]
 
-    def evaluate(self, model):
-        """Metrics on each dev split (``{split}/{metric}``)."""
+    def evaluate(self, model, only=None):
+        """Metrics on each dev split (``{split}/{metric}``), or on the split named
+        ``only``."""
         results = {}
         for split, labels, batches in self.splits:
+            if only is not None and split != only:
+                continue
             logits = batches.logits(model)
             metrics = classification_metrics(
                 labels, predictions_from_logits(logits), self.task.metric

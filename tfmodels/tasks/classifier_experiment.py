@@ -118,9 +118,19 @@ class ClassifierTask(FineTuningTask):
         return with_sift(classification.outputs_loss, self.cfg.adversarial)
 
     def evaluate(self, model):
+        """The periodic evaluation: the main metric's split only. A labelled test split
+        (or MNLI's mismatched dev) is scored once, by :meth:`final_results`, on the
+        checkpoint the main metric picked: scoring it at every evaluation cost as much
+        again and showed a test score while choosing."""
+        return self._dev_sets().evaluate(model, only=self.main_metric.split("/")[0])
+
+    def final_results(self, model):
+        return self._dev_sets().evaluate(model)
+
+    def _dev_sets(self):
         if getattr(self, "dev_sets", None) is None:  # --mode=eval
             self.dev_sets = self.make_dev_sets()
-        return self.dev_sets.evaluate(model)
+        return self.dev_sets
 
     def report_fields(self):
         return {"train_examples": len(self.train_examples)}
