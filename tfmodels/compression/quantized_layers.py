@@ -23,8 +23,6 @@ get no range: they feed LayerNorm or softmax, which have no int8 path here),
 behind QUANTIZE/DEQUANTIZE ops.
 """
 
-import math
-
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.keras import utils as tfmot_utils
@@ -46,10 +44,7 @@ from tfmodels.layers import (
     TransformerEncoderBlock,
     TrigramEmbeddings,
 )
-from tfmodels.layers.attention import attention_allowed, masked_softmax
-from tfmodels.layers.disentangled_attention import _take_per_row
 from tfmodels.layers.padding import ZeroPaddingPositions
-from tfmodels.layers.relative_positions import relative_positions
 
 
 class FakeQuant(keras.layers.Layer):
@@ -207,58 +202,16 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
         self.probs = FakeQuant(name="probs", fixed_range=SOFTMAX_OUTPUT_RANGE)
         self.context = FakeQuant(name="context")
 
-    # Same computation as MultiHeadAttention.call, with the four points (the base
-    # class has no hook for a point between its ops).
-    def call(
-        self,
-        query,
-        key_value=None,
-        attention_mask=None,
-        training=None,
-        return_attention_scores=False,
-    ):
-        key_value = query if key_value is None else key_value
-        return self._attend(
-            query, key_value, key_value, attention_mask, training, return_attention_scores
-        )
-
-    def _attend(self, query, key, value, attention_mask, training, return_attention_scores):
-        q = self.scaled_query(
-            self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
-        )
-        k = self._split_heads(self.key(key))
-        v = self._split_heads(self.value(value))
-        scores = self.scores(tf.einsum("bhqd,bhkd->bhqk", q, k))
-        allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
-        probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
-        probs = self.probs(tf.cast(probs, self.compute_dtype))
-        output = self._output(probs, v, training)
-        if return_attention_scores:
-            return output, probs
-        return output
-
-    def _output(self, probs, v, training):
-        """The projected context of quantized ``probs`` [B, h, Q, K] over ``v``."""
-        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
-        return self.output_dense(self._merge_heads(self.context(context)))
+    def _point(self, name, x):
+        """The fake-quant point called ``name`` on ``x``, where this layer has one (the
+        float layer's computation calls this between its ops)."""
+        point = getattr(self, name, None)
+        return x if point is None else point(x)
 
 
 class QuantizedSplitValueAttention(QuantizedMultiHeadAttention, SplitValueAttention):
     """MobileBERT's attention (values from another tensor than keys) with the points
     of :class:`QuantizedMultiHeadAttention`."""
-
-    def call(
-        self,
-        query,
-        key_value=None,
-        attention_mask=None,
-        training=None,
-        return_attention_scores=False,
-        value=None,
-    ):
-        key = query if key_value is None else key_value
-        value = key if value is None else value
-        return self._attend(query, key, value, attention_mask, training, return_attention_scores)
 
 
 class QuantizedDisentangledAttention(QuantizedMultiHeadAttention, DisentangledAttention):
@@ -287,61 +240,15 @@ class QuantizedDisentangledAttention(QuantizedMultiHeadAttention, DisentangledAt
         self.position_key_output = FakeQuant(name="position_key_output") if shared else None
         self.position_query_output = FakeQuant(name="position_query_output") if shared else None
 
-    def _project(self, table, shared, own, point):
-        """[h, 2s, d] projections of the relative ``table`` [2s, H]."""
+    def _project(self, table, shared, own, name):
         if not self.share_att_key:
-            return self._split_heads(own(table[tf.newaxis]))[0]
+            return super()._project(table, shared, own, name)
         # The shared Dense computed by hand (its quantized kernel, not its content
-        # output point): x W + b.
+        # output point): x W + b, then the point of its own.
         projected = tf.matmul(table, tf.cast(shared.kernel, self.compute_dtype))
         if shared.use_bias:
             projected = tf.nn.bias_add(projected, tf.cast(shared.bias, self.compute_dtype))
-        return self._split_heads(point(projected[tf.newaxis]))[0]
-
-    def _position_scores(self, q, k, relative_embeddings, training):
-        table = self.position_dropout(relative_embeddings, training=training)
-        relative = relative_positions(
-            tf.shape(q)[2], tf.shape(k)[2], self.position_buckets, self.max_relative_positions
-        )
-        index = tf.clip_by_value(relative + self.span, 0, 2 * self.span - 1)
-        score = 0.0
-        if "c2p" in self.pos_att_type:
-            keys = self._project(table, self.key, self.position_key, self.position_key_output)
-            c2p = self.c2p(tf.einsum("bhqd,hrd->bhqr", q, keys))
-            score += _take_per_row(c2p, index)
-        if "p2c" in self.pos_att_type:
-            queries = self._project(
-                table, self.query, self.position_query, self.position_query_output
-            )
-            p2c = self.p2c(tf.einsum("bhkd,hrd->bhkr", k, queries))
-            score += tf.transpose(_take_per_row(p2c, tf.transpose(index)), [0, 1, 3, 2])
-        return score
-
-    # DisentangledAttention.call with the points (its scale applies to the float sum).
-    def call(
-        self,
-        query,
-        key_value=None,
-        attention_mask=None,
-        relative_embeddings=None,
-        training=None,
-        return_attention_scores=False,
-    ):
-        key_value = query if key_value is None else key_value
-        q = self._split_heads(self.query(query))
-        k = self._split_heads(self.key(key_value))
-        v = self._split_heads(self.value(key_value))
-        scale = 1.0 / math.sqrt(self.head_size * (1 + len(self.pos_att_type)))
-        scores = self.scores(tf.einsum("bhqd,bhkd->bhqk", q, k))
-        if relative_embeddings is not None and self.span > 0 and self.pos_att_type:
-            scores += self._position_scores(q, k, relative_embeddings, training)
-        allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
-        probs = masked_softmax(tf.cast(scores, tf.float32) * scale, allowed)
-        probs = self.probs(tf.cast(probs, self.compute_dtype))
-        output = self._output(probs, v, training)
-        if return_attention_scores:
-            return output, probs
-        return output
+        return self._split_heads(self._point(name, projected[tf.newaxis]))[0]
 
 
 class QuantizedTransformerEncoderBlock(TransformerEncoderBlock):

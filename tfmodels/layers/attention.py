@@ -192,6 +192,33 @@ class MultiHeadAttention(keras.layers.Layer):
             "value": self._split_heads(self.value(key_value)),
         }
 
+    def _point(self, name, x):
+        """``x``, the tensor called ``name`` (``scaled_query``, ``scores``, ``probs``,
+        ``context``, ...), as the rest of the layer sees it: unchanged here; QAT's
+        subclasses (``compression.quantized_layers``) put a fake-quant point there, so
+        that the float and the quantized layers share one computation."""
+        return x
+
+    def _scaled_query(self, query):
+        """The queries of ``query`` [B, Q, H], split into heads and scaled."""
+        return self._point("scaled_query", self._split_heads(self.query(query)) * self.query_scale)
+
+    def _attend(self, q, k, v, allowed, training, added_scores=None, softmax_scale=None):
+        """Attention of heads ``q`` over ``k``/``v`` where ``allowed``: ``(output, probs)``.
+
+        ``added_scores`` join the scores before the softmax (an attention bias, DeBERTa's
+        position terms); ``softmax_scale`` multiplies the sum (DeBERTa scales after the
+        sum). The softmax runs in float32 under mixed precision."""
+        scores = self._point("scores", tf.einsum("bhqd,bhkd->bhqk", q, k))
+        if added_scores is not None:
+            scores += tf.cast(added_scores, scores.dtype)
+        logits = tf.cast(scores, tf.float32)
+        if softmax_scale is not None:
+            logits *= softmax_scale
+        probs = self._point("probs", tf.cast(masked_softmax(logits, allowed), self.compute_dtype))
+        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
+        return self.output_dense(self._merge_heads(self._point("context", context))), probs
+
     def call(
         self,
         query,
@@ -204,7 +231,7 @@ class MultiHeadAttention(keras.layers.Layer):
         cache_index=None,
     ):
         key_value = query if key_value is None else key_value
-        q = self._split_heads(self.query(query)) * self.query_scale
+        q = self._scaled_query(query)
         if cache is not None and cache_index is None:
             k, v = cache["key"], cache["value"]
         else:
@@ -214,20 +241,13 @@ class MultiHeadAttention(keras.layers.Layer):
             k = tf.cast(_write(cache["key"], k, cache_index), self.compute_dtype)
             v = tf.cast(_write(cache["value"], v, cache_index), self.compute_dtype)
             cache = {"key": k, "value": v}
-        scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
-        if attention_bias is not None:
-            scores += tf.cast(attention_bias, scores.dtype)
-        # Softmax in float32 under mixed precision.
         if cache_index is not None:
             allowed = cached_allowed(
                 attention_mask, cache_index, tf.shape(query)[1], tf.shape(k)[2], self.causal
             )
         else:
             allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
-        probs = masked_softmax(tf.cast(scores, tf.float32), allowed)
-        probs = tf.cast(probs, self.compute_dtype)
-        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
-        output = self.output_dense(self._merge_heads(context))
+        output, probs = self._attend(q, k, v, allowed, training, attention_bias)
         if cache is not None:
             return output, cache
         if return_attention_scores:

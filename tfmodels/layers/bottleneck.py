@@ -13,14 +13,12 @@ after the attention to keep the attention/FFN parameter ratio of BERT
 ("Operational Optimizations").
 """
 
-import math
-
 import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.activations import get_activation
-from tfmodels.layers.attention import MultiHeadAttention, attention_allowed, masked_softmax
+from tfmodels.layers.attention import MultiHeadAttention, attention_allowed
 from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.no_norm import normalization
@@ -46,23 +44,13 @@ class SplitValueAttention(MultiHeadAttention):
         return_attention_scores=False,
         value=None,
     ):
-        if value is None:
-            return super().call(
-                query,
-                key_value=key_value,
-                attention_mask=attention_mask,
-                training=training,
-                return_attention_scores=return_attention_scores,
-            )
         key = query if key_value is None else key_value
-        q = self._split_heads(self.query(query)) * (1.0 / math.sqrt(self.head_size))
+        value = key if value is None else value
+        q = self._scaled_query(query)
         k = self._split_heads(self.key(key))
         v = self._split_heads(self.value(value))
-        scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
-        probs = tf.cast(masked_softmax(tf.cast(scores, tf.float32), allowed), self.compute_dtype)
-        context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
-        output = self.output_dense(self._merge_heads(context))
+        output, probs = self._attend(q, k, v, allowed, training)
         if return_attention_scores:
             return output, probs
         return output

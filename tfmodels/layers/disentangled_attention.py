@@ -21,7 +21,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.attention import MultiHeadAttention, attention_allowed, masked_softmax
+from tfmodels.layers.attention import MultiHeadAttention, attention_allowed
 from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.relative_positions import relative_positions
@@ -90,23 +90,28 @@ class DisentangledAttention(MultiHeadAttention):
                 self.position_query = dense("position_query")
         self.position_dropout = Dropout(self.position_dropout_rate)
 
+    def _project(self, table, shared, own, name):
+        """[h, 2s, d] projections of the relative ``table`` [2s, H]: by the content
+        projection ``shared`` where ``share_att_key``, else by ``own``. ``name``: the
+        result's point in QAT (``compression.quantized_layers``)."""
+        projection = shared if self.share_att_key else own
+        return self._split_heads(projection(table[tf.newaxis]))[0]
+
     def _position_scores(self, q, k, relative_embeddings, training):
         """c2p + p2c scores [B, h, Q, K], unscaled."""
-        table = self.position_dropout(relative_embeddings, training=training)[tf.newaxis]
+        table = self.position_dropout(relative_embeddings, training=training)
         relative = relative_positions(
             tf.shape(q)[2], tf.shape(k)[2], self.position_buckets, self.max_relative_positions
         )
         index = tf.clip_by_value(relative + self.span, 0, 2 * self.span - 1)  # [Q, K]
         score = 0.0
         if "c2p" in self.pos_att_type:
-            projection = self.key if self.share_att_key else self.position_key
-            position_keys = self._split_heads(projection(table))[0]  # [h, 2s, d]
-            c2p = tf.einsum("bhqd,hrd->bhqr", q, position_keys)
+            keys = self._project(table, self.key, self.position_key, "position_key_output")
+            c2p = self._point("c2p", tf.einsum("bhqd,hrd->bhqr", q, keys))
             score += _take_per_row(c2p, index)
         if "p2c" in self.pos_att_type:
-            projection = self.query if self.share_att_key else self.position_query
-            position_queries = self._split_heads(projection(table))[0]
-            p2c = tf.einsum("bhkd,hrd->bhkr", k, position_queries)
+            queries = self._project(table, self.query, self.position_query, "position_query_output")
+            p2c = self._point("p2c", tf.einsum("bhkd,hrd->bhkr", k, queries))
             # delta(j, i) = -delta(i, j): key j reads row index[i, j] of its own scores.
             score += tf.transpose(_take_per_row(p2c, tf.transpose(index)), [0, 1, 3, 2])
         return score
@@ -121,18 +126,15 @@ class DisentangledAttention(MultiHeadAttention):
         return_attention_scores=False,
     ):
         key_value = query if key_value is None else key_value
-        q = self._split_heads(self.query(query))
+        q = self._split_heads(self.query(query))  # scaled with the sum, below
         k = self._split_heads(self.key(key_value))
         v = self._split_heads(self.value(key_value))
-        scale = 1.0 / math.sqrt(self.head_size * (1 + len(self.pos_att_type)))
-        scores = tf.einsum("bhqd,bhkd->bhqk", q, k)
+        position_scores = None
         if relative_embeddings is not None and self.span > 0 and self.pos_att_type:
-            scores += self._position_scores(q, k, relative_embeddings, training)
+            position_scores = self._position_scores(q, k, relative_embeddings, training)
         allowed = attention_allowed(attention_mask, tf.shape(query)[1], self.causal)
-        probs = masked_softmax(tf.cast(scores, tf.float32) * scale, allowed)
-        probs = tf.cast(probs, self.compute_dtype)
-        context = tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v)
-        output = self.output_dense(self._merge_heads(context))
+        scale = 1.0 / math.sqrt(self.head_size * (1 + len(self.pos_att_type)))
+        output, probs = self._attend(q, k, v, allowed, training, position_scores, scale)
         if return_attention_scores:
             return output, probs
         return output
