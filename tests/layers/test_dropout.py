@@ -30,6 +30,19 @@ def test_a_key_fixes_the_masks_and_each_draw_and_step_differ():
     assert set(np.unique(a)) == {0.0, 2.0} and abs((a == 0).mean() - 0.5) < 0.1
 
 
+def test_the_keyed_mask_keeps_the_rate_and_the_expectation():
+    x = tf.ones([1000, 1000], tf.bfloat16)
+    for rate in (0.1, 0.5):
+        with noise.keyed_by(0, tf.constant(0, tf.int64)):
+            y = Dropout(rate)(x, training=True).numpy().astype(np.float32)
+        assert abs((y == 0).mean() - rate) < 0.002
+        assert abs(y.mean() - 1.0) < 0.005  # kept units scaled by the exact keep rate
+    # A noise shape broadcasts one mask over the axes it leaves at 1.
+    with noise.keyed_by(0, tf.constant(0, tf.int64)):
+        y = Dropout(0.5, noise_shape=[4, 1])(tf.ones([4, 64]), training=True).numpy()
+    assert all(len(set(row)) == 1 for row in y)
+
+
 def test_outside_a_training_step_it_is_keras_dropout():
     x = tf.ones([2, 8])
     np.testing.assert_array_equal(Dropout(0.5)(x, training=False).numpy(), x.numpy())
