@@ -16,6 +16,7 @@ from tfmodels.compression.quantize_scheme import TransformerQuantizeScheme
 from tfmodels.compression.quantized_layers import FakeQuant, QuantizedActivation
 from tfmodels.errors import ConfigError
 from tfmodels.export.float_islands import run_in_float
+from tfmodels.layers.attention import INT8_MASK_PENALTY
 from tfmodels.models import bert
 from tfmodels.tasks.classification import loss_fn
 
@@ -119,11 +120,15 @@ def test_quantized_layers_compute_the_float_function(qat):
 def test_training_runs_and_learns_activation_ranges(qat):
     assert all(np.isfinite(qat["losses"])), qat["losses"]
     points = [layer for layer in qat["qat"]._flatten_layers() if isinstance(layer, FakeQuant)]
-    assert len(points) == 17
+    assert len(points) == 18
     for point in points:
         low, high = point.range["min_var"].numpy(), point.range["max_var"].numpy()
         assert point.range["seen_var"].numpy() == 1.0 and low <= 0.0 <= high
         assert (low, high) != (-6.0, 6.0), point.name
+    # Padded keys score -INT8_MASK_PENALTY in training as in the file, inside the range
+    # of the masked scores' point (else the file's int8 SELECT clips it).
+    (masked,) = [p for p in points if p.name == "masked_scores"]
+    assert masked.range["min_var"].numpy() <= -INT8_MASK_PENALTY
 
 
 def test_tflite_uses_builtin_ops_and_int8_matmuls(qat):

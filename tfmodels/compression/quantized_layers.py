@@ -44,6 +44,7 @@ from tfmodels.layers import (
     TransformerEncoderBlock,
     TrigramEmbeddings,
 )
+from tfmodels.layers.attention import INT8_MASK_PENALTY
 from tfmodels.layers.padding import ZeroPaddingPositions
 
 
@@ -189,7 +190,14 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
     (zero point 0): XNNPACK runs an int8 BATCH_MATMUL only then, else LiteRT's far
     slower builtin kernel does (as :mod:`tfmodels.export.calibration` does for
     calibrated files). The probabilities take the fixed output range of TFLite's int8
-    SOFTMAX, [0, 255/256], so training rounds them as the file does."""
+    SOFTMAX, [0, 255/256], so training rounds them as the file does.
+
+    The masked scores get a point of their own, and disallowed keys score
+    ``-INT8_MASK_PENALTY`` in training too: that is what the exported file computes
+    (its int8 SELECT clips the penalty to the scores' range otherwise: -8.9 instead of
+    -16 in the demo classifier's last layer, which gave padded keys weight)."""
+
+    mask_penalty = INT8_MASK_PENALTY
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -199,6 +207,7 @@ class QuantizedMultiHeadAttention(MultiHeadAttention):
             quantize_dense(dense, symmetric=True)
         self.scaled_query = FakeQuant(name="scaled_query")
         self.scores = FakeQuant(name="scores")
+        self.masked_scores = FakeQuant(name="masked_scores")
         self.probs = FakeQuant(name="probs", fixed_range=SOFTMAX_OUTPUT_RANGE)
         self.context = FakeQuant(name="context")
 

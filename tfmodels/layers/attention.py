@@ -93,6 +93,9 @@ def masked_softmax(scores, allowed, penalty=None):
 
 
 class MultiHeadAttention(keras.layers.Layer):
+    # The value of disallowed scores (None: the current :func:`mask_penalty`).
+    mask_penalty = None
+
     """Query/key/value projections, per-head softmax attention, output projection.
 
     Call: ``layer(query, key_value=None, attention_mask=None, training=None,
@@ -215,7 +218,10 @@ class MultiHeadAttention(keras.layers.Layer):
         logits = tf.cast(scores, tf.float32)
         if softmax_scale is not None:
             logits *= softmax_scale
-        probs = self._point("probs", tf.cast(masked_softmax(logits, allowed), self.compute_dtype))
+        if allowed is not None:  # masked_softmax's SELECT, with a point on its output
+            penalty = self.mask_penalty if self.mask_penalty is not None else _penalty[-1]
+            logits = self._point("masked_scores", tf.where(allowed, logits, -penalty))
+        probs = self._point("probs", tf.cast(masked_softmax(logits, None), self.compute_dtype))
         context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
         return self.output_dense(self._merge_heads(self._point("context", context))), probs
 
