@@ -76,8 +76,18 @@ def mask_penalty(penalty):
         _penalty.pop()
 
 
+def masked_scores(scores, allowed, penalty=None):
+    """``scores`` with the disallowed keys' replaced by ``-penalty`` (None: the current
+    :func:`mask_penalty`); ``allowed`` None: all of them, unchanged."""
+    if allowed is None:
+        return scores
+    penalty = _penalty[-1] if penalty is None else penalty
+    return tf.where(allowed, scores, -penalty)
+
+
 def masked_softmax(scores, allowed, penalty=None):
-    """Softmax over the allowed keys: disallowed keys score ``-penalty``.
+    """Softmax over the allowed keys: disallowed keys score ``-penalty``
+    (:func:`masked_scores`).
 
     The score is replaced, not lowered, so a padded key that scores high gets no
     weight whatever the penalty. One SELECT in front of the builtin softmax, which
@@ -86,16 +96,10 @@ def masked_softmax(scores, allowed, penalty=None):
     disallowed keys get exactly 0). A row with no allowed key attends to all keys
     alike, as with HuggingFace's additive masks.
     """
-    if allowed is None:
-        return tf.nn.softmax(scores, axis=-1)
-    penalty = _penalty[-1] if penalty is None else penalty
-    return tf.nn.softmax(tf.where(allowed, scores, -penalty), axis=-1)
+    return tf.nn.softmax(masked_scores(scores, allowed, penalty), axis=-1)
 
 
 class MultiHeadAttention(keras.layers.Layer):
-    # The value of disallowed scores (None: the current :func:`mask_penalty`).
-    mask_penalty = None
-
     """Query/key/value projections, per-head softmax attention, output projection.
 
     Call: ``layer(query, key_value=None, attention_mask=None, training=None,
@@ -121,6 +125,9 @@ class MultiHeadAttention(keras.layers.Layer):
     - ``scale`` multiplies the queries; None is ``1/sqrt(head_size)``. T5 folds the
       scale into its initialization and uses 1.
     """
+
+    # The value of disallowed scores (None: the current :func:`mask_penalty`).
+    mask_penalty = None
 
     def __init__(
         self,
@@ -218,10 +225,9 @@ class MultiHeadAttention(keras.layers.Layer):
         logits = tf.cast(scores, tf.float32)
         if softmax_scale is not None:
             logits *= softmax_scale
-        if allowed is not None:  # masked_softmax's SELECT, with a point on its output
-            penalty = self.mask_penalty if self.mask_penalty is not None else _penalty[-1]
-            logits = self._point("masked_scores", tf.where(allowed, logits, -penalty))
-        probs = self._point("probs", tf.cast(masked_softmax(logits, None), self.compute_dtype))
+        # masked_softmax, with a point between its SELECT and the softmax.
+        logits = self._point("masked_scores", masked_scores(logits, allowed, self.mask_penalty))
+        probs = self._point("probs", tf.cast(tf.nn.softmax(logits, axis=-1), self.compute_dtype))
         context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
         return self.output_dense(self._merge_heads(self._point("context", context))), probs
 
