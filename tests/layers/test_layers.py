@@ -172,6 +172,49 @@ def test_activations_by_name():
         get_activation("gelu_fast")
 
 
+@pytest.mark.parametrize("name", ["gelu", "gelu_new"])
+def test_gelu_under_a_tape_is_the_fused_kernel_with_tf_nn_gelus_values_and_gradient(name):
+    x = tf.random.stateless_normal([2048], seed=[0, 2]) * 4
+    upstream = tf.random.stateless_normal([2048], seed=[1, 2])
+
+    def value_and_gradient(fn, dtype):
+        v = tf.cast(x, dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            y = fn(v)
+        return tf.cast(y, tf.float32), tf.cast(
+            tape.gradient(y, v, tf.cast(upstream, dtype)), tf.float32
+        )
+
+    def reference(v):
+        return _cast_like(tf.nn.gelu(tf.cast(v, tf.float32), approximate=name != "gelu"), v)
+
+    fused = get_activation(name)
+    y, g = value_and_gradient(fused, tf.float32)
+    y_ref, g_ref = value_and_gradient(reference, tf.float32)
+    np.testing.assert_allclose(y, y_ref, atol=2e-6)
+    np.testing.assert_allclose(g, g_ref, atol=1e-5)
+    y, g = value_and_gradient(fused, tf.bfloat16)
+    y_ref, g_ref = value_and_gradient(reference, tf.bfloat16)
+    # One rounding to bfloat16 each: at most one unit in the last place apart.
+    np.testing.assert_allclose(y, y_ref, rtol=2**-7, atol=1e-6)
+    np.testing.assert_allclose(g, g_ref, rtol=2**-7, atol=1e-5)
+    # Under a tape the graph has the fused kernels; without one it is tf.nn.gelu's own.
+    with tf.GradientTape():
+        taped = tf.function(fused).get_concrete_function(tf.TensorSpec([None], tf.float32))
+    plain = tf.function(fused).get_concrete_function(tf.TensorSpec([None], tf.float32))
+    assert "Erfc" not in _op_types(taped) and "Tanh" not in _op_types(taped)
+    assert ("Erfc" if name == "gelu" else "Tanh") in _op_types(plain)
+
+
+def _cast_like(value, like):
+    return tf.cast(value, like.dtype)
+
+
+def _op_types(concrete):
+    return {op.type for op in concrete.graph.get_operations()}
+
+
 def test_layers_serialize_inside_a_functional_model():
     inputs = keras.Input([None, H])
     model = keras.Model(inputs, TransformerEncoderBlock(4, 32)(inputs))
