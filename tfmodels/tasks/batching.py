@@ -115,3 +115,22 @@ def length_order(texts_a, texts_b=None):
     if texts_b is not None:
         lengths = [n + len(b) for n, b in zip(lengths, texts_b)]
     return np.argsort(np.asarray(lengths, np.int64), kind="stable")
+
+
+def for_any_batch_shape(fn):
+    """``fn`` (one argument: a nest of tensors) as one graph for every batch shape,
+    traced at its first call with all dimensions unknown. Evaluation batches come in
+    several lengths and a short last batch; ``reduce_retracing`` traced twice before
+    it generalized, the first evaluation of a fine-tune paying seconds for it."""
+    function = tf.function(fn, autograph=False)
+    traced = []
+
+    def call(batch):
+        if not traced:
+            spec = tf.nest.map_structure(
+                lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype), batch
+            )
+            traced.append(function.get_concrete_function(spec))
+        return traced[0](batch)
+
+    return call

@@ -109,9 +109,7 @@ def _predict_step(model):
         def logits(features):
             return tf.cast(model(features, training=False)["logits"], tf.float32)
 
-        step = tf.function(
-            lambda features: on_replicas(logits, features), reduce_retracing=True, autograph=False
-        )
+        step = batching.for_any_batch_shape(lambda features: on_replicas(logits, features))
         _PREDICT_STEPS[model] = cached = (strategy, step)
     return cached[1]
 

@@ -421,14 +421,12 @@ def predict_logits(model, features, batch_size):
     """``(start_logits, end_logits)`` [N, S] numpy for every window, computed on windows
     sorted by length in batches cut to their longest; positions past a batch's cut
     get :data:`PAD_LOGIT`, so they never rank among the n best."""
-    step = tf.function(
+    step = batching.for_any_batch_shape(
         lambda x: {
             k: tf.cast(v, tf.float32)
             for k, v in model(x, training=False).items()
             if k in ("start_logits", "end_logits")
-        },
-        reduce_retracing=True,
-        autograph=False,
+        }
     )
     order = np.argsort(features.input_mask.sum(1), kind="stable")
     inputs = {k: v[order] for k, v in features.inputs().items()}
