@@ -286,3 +286,19 @@ def test_layer_norm_under_a_tape_is_fused_with_keras_values_and_gradients(dtype)
     )
     assert "Rsqrt" not in _op_types(taped) and "Rsqrt" in _op_types(plain)
     np.testing.assert_allclose(ours(x), theirs(x), atol=1e-6)  # without a tape: Keras's graph
+
+
+def test_mixed_precision_lookup_casts_the_rows_not_the_table():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        embeddings = TransformerEmbeddings(100, 16, dropout_rate=0.0)
+        ids = tf.constant([[1, 2, 3, 99]])
+        embeddings(ids)
+        graph = tf.function(embeddings).get_concrete_function(ids).graph
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    cast_shapes = [
+        op.outputs[0].shape.as_list() for op in graph.get_operations() if op.type == "Cast"
+    ]
+    assert [100, 16] not in cast_shapes  # the table is never cast whole
+    assert [1, 4, 16] in cast_shapes or [4, 16] in cast_shapes

@@ -26,7 +26,14 @@ def lookup(table, ids):
     copies the whole table at each call (GPT-2's 154 MB: 170 ms instead of 20 ms per
     decoding step on CPU). Reading the variable as a tensor and gathering from that
     keeps reads free; the gradient is the same.
+
+    Under mixed precision the rows are gathered from the float32 table and then cast:
+    reading the table through its autocast would cast all of it (MiniLM's 11.7M word
+    embeddings: 8 ms of every bf16 step) to use a few hundred rows.
     """
+    variable = getattr(table, "_variable", None)  # an AutoCastVariable's own variable
+    if variable is not None and variable.dtype != table.dtype:
+        return tf.cast(tf.gather(tf.convert_to_tensor(variable), ids), table.dtype)
     return tf.gather(tf.convert_to_tensor(table), ids)
 
 

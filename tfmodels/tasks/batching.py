@@ -118,7 +118,7 @@ def length_order(texts_a, texts_b=None):
 
 
 def for_any_batch_shape(fn):
-    """``fn`` (one argument: a nest of tensors) as one graph for every batch shape,
+    """``fn`` (one argument: a nest of tensors or arrays) as one graph for every batch shape,
     traced at its first call with all dimensions unknown. Evaluation batches come in
     several lengths and a short last batch; ``reduce_retracing`` traced twice before
     it generalized, the first evaluation of a fine-tune paying seconds for it."""
@@ -128,7 +128,7 @@ def for_any_batch_shape(fn):
     def call(batch):
         if not traced:
             spec = tf.nest.map_structure(
-                lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype), batch
+                lambda t: tf.TensorSpec([None] * len(t.shape), tf.as_dtype(t.dtype)), batch
             )
             traced.append(function.get_concrete_function(spec))
         return traced[0](batch)
