@@ -252,42 +252,6 @@ def test_masked_softmax_equals_additive_mask_and_its_int8_form_is_bounded():
     assert constants and max(abs(c) for c in constants) <= INT8_MASK_PENALTY
 
 
-@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
-def test_layer_norm_under_a_tape_is_fused_with_keras_values_and_gradients(dtype):
-    from tfmodels.layers.layer_norm import LayerNormalization
-
-    x = tf.cast(tf.random.stateless_normal([3, 5, 16], seed=[0, 3]) * 2 + 1, dtype)
-    upstream = tf.random.stateless_normal([3, 5, 16], seed=[1, 3])
-    ours = LayerNormalization(epsilon=1e-12, dtype=tf.float32)
-    theirs = keras.layers.LayerNormalization(epsilon=1e-12, dtype=tf.float32)
-    for layer in (ours, theirs):
-        layer.build(x.shape)
-        layer.set_weights([np.linspace(0.5, 2, 16), np.linspace(-1, 1, 16)])
-
-    def value_and_gradients(layer):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-        return [y, *tape.gradient(y, [x, layer.gamma, layer.beta], upstream)]
-
-    got, expected = value_and_gradients(ours), value_and_gradients(theirs)
-    tolerance = 1e-5 if dtype == tf.float32 else 2**-7  # dx is rounded to bfloat16 once
-    for g, e in zip(got, expected):
-        assert g.dtype == e.dtype
-        np.testing.assert_allclose(
-            tf.cast(g, tf.float32), tf.cast(e, tf.float32), rtol=tolerance, atol=tolerance
-        )
-    with tf.GradientTape():
-        taped = tf.function(lambda v: ours(v)).get_concrete_function(
-            tf.TensorSpec([None, 5, 16], dtype)
-        )
-    plain = tf.function(lambda v: ours(v)).get_concrete_function(
-        tf.TensorSpec([None, 5, 16], dtype)
-    )
-    assert "Rsqrt" not in _op_types(taped) and "Rsqrt" in _op_types(plain)
-    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-6)  # without a tape: Keras's graph
-
-
 def test_mixed_precision_lookup_casts_the_rows_not_the_table():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

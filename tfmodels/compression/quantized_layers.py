@@ -45,7 +45,6 @@ from tfmodels.layers import (
     TrigramEmbeddings,
 )
 from tfmodels.layers.attention import INT8_MASK_PENALTY
-from tfmodels.layers.layer_norm import LayerNormalization
 from tfmodels.layers.padding import ZeroPaddingPositions
 
 
@@ -145,7 +144,7 @@ class QuantizedDense(keras.layers.Dense):
             object.__setattr__(self, "activation", quantized)
 
 
-class QuantizedLayerNormalization(LayerNormalization):
+class QuantizedLayerNormalization(keras.layers.LayerNormalization):
     """LayerNorm whose output is quantized: it feeds the next block's Dense layers,
     whose int8 inputs need a range. The normalization itself stays float."""
 

@@ -10,7 +10,6 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.layer_norm import LayerNormalization
 
 NORMALIZATIONS = ("layer_norm", "no_norm")
 
@@ -35,7 +34,7 @@ class NoNorm(keras.layers.Layer):
 def normalization(kind, epsilon=1e-12, name=None):
     """A ``"layer_norm"`` or ``"no_norm"`` layer; both run in float32 under mixed precision."""
     if kind == "layer_norm":
-        return LayerNormalization(epsilon=epsilon, name=name, dtype=tf.float32)
+        return keras.layers.LayerNormalization(epsilon=epsilon, name=name, dtype=tf.float32)
     if kind == "no_norm":
         return NoNorm(name=name, dtype=tf.float32)
     raise ConfigError(f"normalization_type {kind!r} is not one of {', '.join(NORMALIZATIONS)}")
