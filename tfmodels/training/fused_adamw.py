@@ -10,9 +10,11 @@ once and writes the variable and moments once: gradient clipping scale, decouple
 weight decay (Loshchilov & Hutter 2019, Algorithm 2, line 12), the moments and the
 bias-corrected step (Kingma & Ba 2015, Algorithm 1, with epsilon outside the root).
 
-The math, its order (decay, then the Adam step), the slot variables (and so the
-checkpoints) are Keras's own; only the kernels differ. MiniLM's update, 2-core Xeon:
-Keras 101 ms, TF's fused ResourceApplyAdam plus an in-place decay 58 ms, this 49 ms.
+The math, its order (decay, then the Adam step) and the slot variables (and so the
+checkpoints) are Keras's own; only the kernels differ. MiniLM-L6's update (22.7M
+weights, clipped), 2-core Xeon: Keras 104 ms, TF's ``ResourceApplyAdam`` plus an
+in-place decay 58 ms, this 40 ms. XLA compiles the kernel once per variable shape
+(about 0.15 s each, a dozen shapes for a BERT) at the first step.
 """
 
 import tensorflow as tf
