@@ -76,3 +76,29 @@ print(max(float(np.abs(e - g).max()) for e, g in zip(expected, got)))
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout.split()[-1]) <= 1e-5
+
+
+def test_one_kernel_per_variable_shape_under_mixed_precision():
+    # An AutoCastVariable argument is traced per object: passed as is, each of these
+    # four same-shaped kernels (and biases) compiled a kernel of its own.
+    from tfmodels.training.fused_adamw import _adamw_update
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = keras.Sequential([keras.layers.Dense(8) for _ in range(4)])
+        model.build((None, 8))
+        assert all(hasattr(v, "_variable") for v in model.trainable_variables)  # autocast
+        optimizer = FusedAdamW(learning_rate=0.01, weight_decay=0.01, global_clipnorm=1.0)
+        before = _adamw_update.experimental_get_tracing_count()
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.cast(model(tf.ones([2, 8])), tf.float32) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+        step()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert _adamw_update.experimental_get_tracing_count() - before <= 2  # [8, 8] and [8]
