@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from tfmodels.tasks import batching
 from tfmodels.tasks.classification import loss_fn
 from tfmodels.training.experiment import load_experiment
 from tfmodels.training.optimization import create_optimizer
+from tfmodels.training.run_dir import restore_checkpoint
 from tfmodels.training.trainer import Trainer, add_gradients
 
 CONFIG = bert.Config(
@@ -205,6 +207,66 @@ def test_best_checkpoint_follows_the_main_metric(tmp_path):
         best = json.load(f)
     assert best["step"] == 2 and best["value"] == 0.9
     assert tf.train.latest_checkpoint(str(tmp_path / "best")).endswith("-2")
+
+
+def best_of_three(tmp_path, **kwargs):
+    """Trains 3 steps evaluated 0.5, 0.9, 0.7, keeping the weights of each step's
+    checkpoint: (model, the best checkpoint's prefix, {step: the weights then})."""
+    scores, weights = iter([0.5, 0.9, 0.7]), {}
+    model = None
+
+    def evaluate():
+        weights[len(weights) + 1] = [v.numpy() for v in model.weights]
+        return {"dev/score": next(scores)}
+
+    tf.keras.utils.set_random_seed(3)
+    model = bert.BertForSequenceClassification(CONFIG)
+    cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
+    features, labels = data()
+    trainer = Trainer(
+        tf.distribute.get_strategy(),
+        str(tmp_path),
+        model,
+        create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100),
+        loss_fn,
+        total_steps=3,
+        log_every=1,
+        log=lambda *_: None,
+        eval_every=1,
+        main_metric="dev/score",
+        evaluate=evaluate,
+        **kwargs,
+    )
+    trainer.train(tf.data.Dataset.from_tensor_slices((features, labels)).batch(8).repeat())
+    return model, tf.train.latest_checkpoint(str(tmp_path / "best")), weights
+
+
+def assert_restores(model, prefix, expected):
+    restore_checkpoint(tf.train.Checkpoint(model=model), prefix)
+    for v, e in zip(model.weights, expected):
+        np.testing.assert_array_equal(v.numpy(), e)
+
+
+def test_the_best_checkpoint_links_the_training_checkpoint_of_its_step(tmp_path):
+    model, best, weights = best_of_three(tmp_path, checkpoint_every=1)
+    assert best.endswith("ckpt-2")
+    for name in ("ckpt-2.index", "ckpt-2.data-00000-of-00001"):  # no second write
+        assert os.path.samefile(tmp_path / "best" / name, tmp_path / "checkpoints" / name)
+    assert not list((tmp_path / "best").glob("ckpt-1*"))  # the previous best is gone
+    assert_restores(model, best, weights[2])
+
+
+def test_the_best_checkpoint_is_written_where_its_step_has_none(tmp_path, monkeypatch):
+    # Steps 1 and 2 have no training checkpoint (every 3): the model is saved in best/.
+    model, best, weights = best_of_three(tmp_path / "unsaved", checkpoint_every=3)
+    assert best.endswith("ckpt-2")
+    assert_restores(model, best, weights[2])
+    # Nor where the filesystem cannot link.
+    monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError("no links")))
+    model, best, weights = best_of_three(tmp_path / "unlinked", checkpoint_every=1)
+    assert best.endswith("ckpt-2")
+    assert not os.path.samefile(best + ".index", tmp_path / "unlinked/checkpoints/ckpt-2.index")
+    assert_restores(model, best, weights[2])
 
 
 def nan_on(poisoned_steps):

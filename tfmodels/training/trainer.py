@@ -34,7 +34,7 @@ import tf_keras as keras
 
 from tfmodels.atomic import atomic_write
 from tfmodels.errors import Preempted, TrainingError
-from tfmodels.training import noise
+from tfmodels.training import best_checkpoint, noise
 from tfmodels.training.run_dir import restore_checkpoint
 
 
@@ -343,7 +343,9 @@ class Trainer:
                     if self.chief:
                         self._save_history()
                 if self.evaluate and (step % self.eval_every == 0 or step == self.total_steps):
-                    self._evaluate(step, writer)
+                    self._evaluate(
+                        step, writer, manager.latest_checkpoint if saved == step else None
+                    )
                 if window_step == step:  # the next window's rate leaves out saving, evaluating
                     window_start = time.time()
                 if stop.signal and step < self.total_steps:
@@ -435,7 +437,9 @@ class Trainer:
             manager.save(checkpoint_number=step)
             return manager
 
-    def _evaluate(self, step, writer):
+    def _evaluate(self, step, writer, checkpoint=None):
+        """Evaluates; a new best main metric keeps these weights in ``best/``
+        (``checkpoint``: this step's training checkpoint, linked there if given)."""
         with self.strategy.scope():  # evaluation shares its batches out over the replicas
             metrics = self.evaluate()
         self.log(
@@ -459,10 +463,7 @@ class Trainer:
                 best = json.load(f)
         value = metrics.get(self.main_metric)
         if value is not None and (best is None or value > best["value"]):
-            manager = tf.train.CheckpointManager(
-                tf.train.Checkpoint(model=self.model), best_dir, max_to_keep=1
-            )
-            manager.save(checkpoint_number=step)
+            best_checkpoint.keep(self.model, best_dir, step, checkpoint)
             write_json(
                 best_file,
                 {"metric": self.main_metric, "value": value, "step": step, "metrics": metrics},
