@@ -117,7 +117,7 @@ def save(value, path):
     os.replace(path + ".tmp", path)
 
 
-class Schedule:
+class PeriodicWork:
     """Checkpoints, dev evaluations and the dev-best weights, at tfmodels' Trainer's
     steps (every ``checkpoint_every`` / ``eval_every`` steps and the last), timed."""
 
@@ -190,7 +190,7 @@ def main():
     )
     steps = max(1, int(args.epochs * len(texts) / args.batch_size))  # as tfmodels counts
     optimizer, schedule = optimizer_and_schedule(model, args, steps)
-    periodic = Schedule(args, steps, read_split(args.data_dir, "dev", index))
+    periodic = PeriodicWork(args, steps, read_split(args.data_dir, "dev", index))
 
     model.train()
     padded = 0

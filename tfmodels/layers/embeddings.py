@@ -15,6 +15,7 @@ import tf_keras as keras
 
 from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
+from tfmodels.layers.layer_norm import LayerNormalization
 
 
 def lookup(table, ids):
@@ -90,7 +91,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             )
         self.layer_norm = None
         if self.use_layer_norm:
-            self.layer_norm = keras.layers.LayerNormalization(
+            self.layer_norm = LayerNormalization(
                 epsilon=self.layer_norm_eps, name="layer_norm", dtype=tf.float32
             )
         self.dropout = Dropout(self.dropout_rate)

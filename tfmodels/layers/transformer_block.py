@@ -15,6 +15,7 @@ from tfmodels.layers.activations import get_activation
 from tfmodels.layers.attention import MultiHeadAttention
 from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
+from tfmodels.layers.layer_norm import LayerNormalization
 from tfmodels.layers.rms_norm import RMSNormalization
 
 
@@ -22,7 +23,7 @@ def layer_norm(kind, epsilon, name):
     """``"layer"``: LayerNorm (float32 under mixed precision); ``"rms"``: T5's RMS norm."""
     if kind == "rms":
         return RMSNormalization(epsilon=epsilon, name=name)
-    return keras.layers.LayerNormalization(epsilon=epsilon, name=name, dtype=tf.float32)
+    return LayerNormalization(epsilon=epsilon, name=name, dtype=tf.float32)
 
 
 class TransformerEncoderBlock(keras.layers.Layer):
