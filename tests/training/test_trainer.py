@@ -253,6 +253,7 @@ def test_the_best_checkpoint_links_the_training_checkpoint_of_its_step(tmp_path)
     for name in ("ckpt-2.index", "ckpt-2.data-00000-of-00001"):  # no second write
         assert os.path.samefile(tmp_path / "best" / name, tmp_path / "checkpoints" / name)
     assert not list((tmp_path / "best").glob("ckpt-1*"))  # the previous best is gone
+    assert str(tmp_path) not in (tmp_path / "best" / "checkpoint").read_text()  # relative
     assert_restores(model, best, weights[2])
 
 

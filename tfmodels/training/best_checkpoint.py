@@ -29,14 +29,14 @@ def keep(model, best_dir, step, training_checkpoint=None):
 
 def _link(prefix, folder):
     """Hard links of checkpoint ``prefix``'s files in ``folder``, made its latest and
-    only checkpoint; None (and nothing changed) where they cannot be made."""
+    only checkpoint; None where they cannot be made."""
     if "://" in prefix or "://" in folder:
         return None
     files = glob.glob(glob.escape(prefix) + ".*")  # .index and .data-*-of-*
     if not files:
         return None
     os.makedirs(folder, exist_ok=True)
-    target = os.path.join(folder, os.path.basename(prefix))
+    checkpoint = os.path.basename(prefix)
     previous = set(glob.glob(os.path.join(glob.escape(folder), "ckpt-*")))
     made = []
     try:
@@ -50,7 +50,10 @@ def _link(prefix, folder):
         for link in made:
             os.remove(link)
         return None
-    tf.compat.v1.train.update_checkpoint_state(folder, target, all_model_checkpoint_paths=[target])
+    # A relative path, as CheckpointManager writes it: the run folder can move.
+    tf.compat.v1.train.update_checkpoint_state(
+        folder, checkpoint, all_model_checkpoint_paths=[checkpoint]
+    )
     for name in previous - set(made):
         os.remove(name)
-    return target
+    return os.path.join(folder, checkpoint)
