@@ -40,9 +40,21 @@ def data(n=8):
     return features, (ids[:, 0] % 2).astype(np.int32)
 
 
-def train(tmp_path, batch, accumulation, steps=1, seed=3, poisoned=None, config=CONFIG, **kwargs):
+def train(
+    tmp_path,
+    batch,
+    accumulation,
+    steps=1,
+    seed=3,
+    poisoned=None,
+    config=CONFIG,
+    model=None,
+    **kwargs,
+):
+    """Trains ``model`` (default: a new one of ``config``) ``steps`` steps: (model, trainer)."""
     tf.keras.utils.set_random_seed(seed)
-    model = bert.BertForSequenceClassification(config)
+    if model is None:
+        model = bert.BertForSequenceClassification(config)
     cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
     optimizer = create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100)
     features, labels = data()
@@ -213,31 +225,24 @@ def best_of_three(tmp_path, **kwargs):
     """Trains 3 steps evaluated 0.5, 0.9, 0.7, keeping the weights of each step's
     checkpoint: (model, the best checkpoint's prefix, {step: the weights then})."""
     scores, weights = iter([0.5, 0.9, 0.7]), {}
-    model = None
+    tf.keras.utils.set_random_seed(3)
+    model = bert.BertForSequenceClassification(CONFIG)
 
     def evaluate():
         weights[len(weights) + 1] = [v.numpy() for v in model.weights]
         return {"dev/score": next(scores)}
 
-    tf.keras.utils.set_random_seed(3)
-    model = bert.BertForSequenceClassification(CONFIG)
-    cfg = load_experiment(None, ["schedule.warmup_steps=0", "optimizer.lr=1e-2"])
-    features, labels = data()
-    trainer = Trainer(
-        tf.distribute.get_strategy(),
-        str(tmp_path),
-        model,
-        create_optimizer(cfg.optimizer, cfg.schedule, total_steps=100),
-        loss_fn,
-        total_steps=3,
-        log_every=1,
-        log=lambda *_: None,
+    train(
+        tmp_path,
+        batch=8,
+        accumulation=1,
+        steps=3,
+        model=model,
         eval_every=1,
         main_metric="dev/score",
         evaluate=evaluate,
         **kwargs,
     )
-    trainer.train(tf.data.Dataset.from_tensor_slices((features, labels)).batch(8).repeat())
     return model, tf.train.latest_checkpoint(str(tmp_path / "best")), weights
 
 
