@@ -1,5 +1,7 @@
 """Step-keyed dropout: the same key drops the same units, another step others, and
-every layer of the package uses it (so a resumed run repeats an uninterrupted one)."""
+every layer of the package uses it (so a resumed run repeats an uninterrupted one); the
+fused kernel's gradient drops what its forward dropped; the counter-based bits are
+uniform and independent enough for masks."""
 
 import os
 import re
@@ -8,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmodels
-from tfmodels.layers.dropout import Dropout
+from tfmodels.layers.dropout import Dropout, keep_mask, random_bits
 from tfmodels.training import noise
 
 
@@ -41,6 +43,50 @@ def test_the_keyed_mask_keeps_the_rate_and_the_expectation():
     with noise.keyed_by(0, tf.constant(0, tf.int64)):
         y = Dropout(0.5, noise_shape=[4, 1])(tf.ones([4, 64]), training=True).numpy()
     assert all(len(set(row)) == 1 for row in y)
+
+
+def test_the_gradient_drops_the_units_the_forward_dropped():
+    x = tf.random.stateless_normal([64, 96], seed=[0, 1])
+    upstream = tf.random.stateless_normal([64, 96], seed=[1, 1])
+    for dtype in (tf.float32, tf.bfloat16):
+        with noise.keyed_by(5, tf.constant(2, tf.int64)):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = Dropout(0.3)(tf.cast(x, dtype), training=True)
+            grad = tape.gradient(y, x, tf.cast(upstream, dtype))
+        kept = y.numpy() != 0
+        assert 0.6 < kept.mean() < 0.8
+        # The fused kernel (XLA) draws what keep_mask draws as TF ops (noise shapes).
+        with noise.keyed_by(5, tf.constant(2, tf.int64)):
+            np.testing.assert_array_equal(keep_mask([64, 96], 0.3, noise.seed())[0], kept)
+        np.testing.assert_array_equal(grad.numpy() != 0, kept)
+        scale = np.float32(1 / 0.7)
+        tol = 1e-6 if dtype == tf.float32 else 1e-2
+        np.testing.assert_allclose(grad.numpy()[kept], upstream.numpy()[kept] * scale, rtol=tol)
+        np.testing.assert_allclose(
+            y.numpy().astype(np.float32)[kept], x.numpy()[kept] * scale, rtol=tol
+        )
+
+
+def test_random_bits_are_uniform_independent_and_keyed():
+    bits = random_bits([1 << 16], tf.constant([7, 11], tf.int64)).numpy()
+    assert len(np.unique(bits)) == bits.size  # distinct units never share bits
+    per_bit = np.unpackbits(bits.view(np.uint8)).reshape(-1, 32).mean(axis=0)
+    assert np.all(np.abs(per_bit - 0.5) < 0.01)  # every bit position is fair
+    # Neighbouring units (the next index) are uncorrelated, in each bit and in value.
+    high = (bits >> 31).astype(np.float64)
+    assert abs(np.corrcoef(high[:-1], high[1:])[0, 1]) < 0.02
+    assert abs(np.corrcoef(bits[:-1].astype(np.float64), bits[1:])[0, 1]) < 0.02
+    # Keys that differ in one word give unrelated bits; the same key the same bits.
+    other = random_bits([1 << 16], tf.constant([7, 12], tf.int64)).numpy()
+    assert np.mean(bits == other) < 1e-3
+    assert abs(np.corrcoef(bits.astype(np.float64), other)[0, 1]) < 0.02
+    again = random_bits([1 << 16], tf.constant([7, 11], tf.int64)).numpy()
+    np.testing.assert_array_equal(bits, again)
+    # A chi-square over 256 cells of the top byte: uniform at the 0.1% level.
+    counts = np.bincount(bits >> 24, minlength=256)
+    expected = bits.size / 256
+    assert ((counts - expected) ** 2 / expected).sum() < 330  # chi2(255) 99.9%: 330.5
 
 
 def test_outside_a_training_step_it_is_keras_dropout():

@@ -102,7 +102,8 @@ def test_wordpiece_ids_equal_tf_text_on_the_minilm_vocabulary(wordpiece, texts):
     got = core(tf.constant(texts)).to_list()
     expected = tok(tf.constant(texts)).to_list()
     assert mismatches(texts, got, expected) == []
-    assert sum(map(len, expected)) > 5000  # real work: thousands of pieces
+    # Real work: thousands of pieces (3.7k from the shipped fixtures, more with fortunes).
+    assert sum(map(len, expected)) > 3000
     assert core.vocab_size == tok.vocab_size
 
 

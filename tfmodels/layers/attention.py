@@ -10,9 +10,12 @@ import math
 
 import tensorflow as tf
 import tf_keras as keras
+from tensorflow.python.eager import record
 
 from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
+from tfmodels.layers.softmax_dropout import probabilities, softmax_dropout
+from tfmodels.training import noise
 
 
 def attention_allowed(attention_mask, query_length, causal):
@@ -222,14 +225,42 @@ class MultiHeadAttention(keras.layers.Layer):
         scores = self._point("scores", tf.einsum("bhqd,bhkd->bhqk", q, k))
         if added_scores is not None:
             scores += tf.cast(added_scores, scores.dtype)
-        logits = tf.cast(scores, tf.float32)
-        if softmax_scale is not None:
-            logits *= softmax_scale
-        # masked_softmax, with a point between its SELECT and the softmax.
-        logits = self._point("masked_scores", masked_scores(logits, allowed, self.mask_penalty))
-        probs = self._point("probs", tf.cast(tf.nn.softmax(logits, axis=-1), self.compute_dtype))
-        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", self.dropout(probs, training=training), v))
+        if self._fuses_probs(training):
+            penalty = _penalty[-1] if self.mask_penalty is None else self.mask_penalty
+            dropped = softmax_dropout(
+                scores,
+                allowed,
+                penalty,
+                softmax_scale,
+                self.dropout.key(training),
+                self.dropout.rate,
+            )
+            probs = tf.cast(
+                probabilities(scores, allowed, penalty, softmax_scale), self.compute_dtype
+            )
+        else:
+            logits = tf.cast(scores, tf.float32)
+            if softmax_scale is not None:
+                logits *= softmax_scale
+            # masked_softmax, with a point between its SELECT and the softmax.
+            logits = self._point("masked_scores", masked_scores(logits, allowed, self.mask_penalty))
+            probs = self._point(
+                "probs", tf.cast(tf.nn.softmax(logits, axis=-1), self.compute_dtype)
+            )
+            dropped = self.dropout(probs, training=training)
+        context = self.gate(tf.einsum("bhqk,bhkd->bhqd", dropped, v))
         return self.output_dense(self._merge_heads(self._point("context", context))), probs
+
+    def _fuses_probs(self, training):
+        """Whether the probabilities take :func:`softmax_dropout`'s fused dropout and
+        gradient: while a tape records (training steps, gradients of heads' importance),
+        where the layer puts nothing between the softmax's steps (QAT's subclasses put
+        fake-quant points there) and its dropout, if any, is keyed by the step."""
+        return (
+            record.could_possibly_record()
+            and type(self)._point is MultiHeadAttention._point
+            and (training is not True or not self.dropout.rate or noise.seed_available())
+        )
 
     def call(
         self,

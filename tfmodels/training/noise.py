@@ -26,6 +26,11 @@ def keyed_by(seed, step):
         _KEY.pop()
 
 
+def seed_available():
+    """Whether :func:`seed` keys draws here (inside :func:`keyed_by`)."""
+    return bool(_KEY)
+
+
 def seed(salt=None):
     """A stateless-op seed [2] for the current step (None outside :func:`keyed_by`).
     ``salt`` tells apart the draws of one step; without it, each call takes the next

@@ -1,0 +1,81 @@
+"""The fused attention probabilities: the autodiff graph's values and gradients, and the
+builtin softmax wherever no tape records (exports)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmodels.compression.quantized_layers import QuantizedMultiHeadAttention
+from tfmodels.layers.attention import MultiHeadAttention
+from tfmodels.training import noise
+
+
+def attention_layers():
+    """A layer with attention dropout, built, and its twin that never fuses."""
+    x = tf.random.stateless_normal([2, 16, 32], seed=[0, 5])
+    fused, plain = MultiHeadAttention(4, dropout_rate=0.3), MultiHeadAttention(4, dropout_rate=0.3)
+    fused(x)
+    plain(x)
+    # Weights 15x the initializer's, so that the softmax is far from uniform.
+    fused.set_weights([w * 15 for w in fused.get_weights()])
+    plain.set_weights(fused.get_weights())
+    plain._fuses_probs = lambda training: False
+    return x, fused, plain
+
+
+def value_and_gradients(layer, x, mask, training, use_probs, scale=None):
+    with noise.keyed_by(3, tf.constant(7, tf.int64)), tf.GradientTape() as tape:
+        tape.watch(x)
+        q = layer._scaled_query(x)
+        k, v = layer._split_heads(layer.key(x)), layer._split_heads(layer.value(x))
+        allowed = None if mask is None else tf.cast(mask, tf.bool)[:, None, None, :]
+        out, probs = layer._attend(q, k, v, allowed, training, softmax_scale=scale)
+        loss = tf.reduce_sum(out * out)
+        if use_probs:  # the probabilities' own gradient (attention distillation)
+            loss += tf.reduce_sum(probs[..., :3] * 5.0)
+    return [out, probs, *tape.gradient(loss, [x, *layer.trainable_variables])]
+
+
+@pytest.mark.parametrize("masked", [True, False])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("use_probs", [True, False])
+def test_fused_probabilities_equal_the_autodiff_graph(masked, training, use_probs):
+    x, fused, plain = attention_layers()
+    mask = tf.constant([[1] * 16, [1] * 9 + [0] * 7]) if masked else None
+    scale = 0.7 if masked else None  # DeBERTa's scale after the score sum
+    got = value_and_gradients(fused, x, mask, training, use_probs, scale)
+    expected = value_and_gradients(plain, x, mask, training, use_probs, scale)
+    names = ["output", "probs", "dx"] + [w.name for w in fused.trainable_variables]
+    for name, g, e in zip(names, got, expected):
+        # The key's bias shifts every score of a query alike, which the softmax ignores:
+        # its gradient is 0 but for rounding, on both sides.
+        atol = 1e-4 if "key/bias" in name else 1e-6 * max(1.0, float(np.max(np.abs(e))))
+        np.testing.assert_allclose(g, e, atol=atol, rtol=1e-5, err_msg=name)
+    assert float(tf.reduce_max(tf.abs(got[2]))) > 0.1  # the gradient is not trivially 0
+    if training:  # the dropout dropped: the output differs from the undropped one's
+        undropped = value_and_gradients(plain, x, mask, False, use_probs, scale)[0]
+        assert not np.allclose(got[0], undropped, atol=1e-3)
+
+
+def test_the_fused_path_is_taken_only_under_a_tape_and_without_fake_quant_points():
+    _, fused, _ = attention_layers()
+    spec = tf.TensorSpec([None, 16, 32], tf.float32)
+
+    def op_types(tape):
+        def call(x):
+            with noise.keyed_by(1, tf.constant(0, tf.int64)):
+                return fused(x, training=True)
+
+        if tape:
+            with tf.GradientTape():
+                graph = tf.function(call).get_concrete_function(spec).graph
+        else:
+            graph = tf.function(lambda x: fused(x)).get_concrete_function(spec).graph
+        return {op.type for op in graph.get_operations()}
+
+    assert "IdentityN" in op_types(tape=True)  # the custom gradient's marker
+    assert "IdentityN" not in op_types(tape=False) and "Softmax" in op_types(tape=False)
+    assert QuantizedMultiHeadAttention._point is not MultiHeadAttention._point
+    quantized = QuantizedMultiHeadAttention.__new__(QuantizedMultiHeadAttention)
+    with tf.GradientTape():
+        assert not quantized._fuses_probs(False)
