@@ -11,10 +11,11 @@ numbers: as easy as 1, 2, 3"): each unit's 32 random bits are a hash of its inde
 the key (:func:`random_bits`), so a mask needs no generator state and costs a few
 integer operations per unit, which XLA fuses with the multiply and select into one pass
 over the tensor; the gradient recomputes the mask from the key instead of keeping it.
-The draws and the select of TF's stateless Philox op took a tenth of a bf16 BERT
-fine-tuning step; [32, 4, 128, 128] attention probabilities take 1.3 ms fused against
-6.5 ms (2-core EPYC). A unit is dropped where its bits fall below ``rate * 2**32``, and
-the kept units are scaled by the inverse of that exact keep probability.
+TF's stateless Philox op, the select and the multiply took a tenth of a bf16 BERT
+fine-tuning step. Forward and backward on a 2-core EPYC, bf16: [32, 4, 128, 128]
+attention probabilities 6.7 -> 2.4 ms, a [32, 128, 256] hidden state 3.6 -> 1.5 ms. A
+unit is dropped where its bits fall below ``rate * 2**32`` (the rate is exact to
+2**-32), and the kept units are scaled by the inverse of that keep probability.
 """
 
 import tensorflow as tf
