@@ -15,7 +15,6 @@ from tensorflow.python.eager import record
 from tfmodels.layers.dropout import Dropout
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.softmax_dropout import probabilities, softmax_dropout
-from tfmodels.training import noise
 
 
 def attention_allowed(attention_mask, query_length, causal):
@@ -79,13 +78,17 @@ def mask_penalty(penalty):
         _penalty.pop()
 
 
+def current_penalty(penalty=None):
+    """``penalty``, or where it is None the current :func:`mask_penalty`'s."""
+    return _penalty[-1] if penalty is None else penalty
+
+
 def masked_scores(scores, allowed, penalty=None):
     """``scores`` with the disallowed keys' replaced by ``-penalty`` (None: the current
     :func:`mask_penalty`); ``allowed`` None: all of them, unchanged."""
     if allowed is None:
         return scores
-    penalty = _penalty[-1] if penalty is None else penalty
-    return tf.where(allowed, scores, -penalty)
+    return tf.where(allowed, scores, -current_penalty(penalty))
 
 
 def masked_softmax(scores, allowed, penalty=None):
@@ -226,7 +229,7 @@ class MultiHeadAttention(keras.layers.Layer):
         if added_scores is not None:
             scores += tf.cast(added_scores, scores.dtype)
         if self._fuses_probs(training):
-            penalty = _penalty[-1] if self.mask_penalty is None else self.mask_penalty
+            penalty = current_penalty(self.mask_penalty)
             dropped = softmax_dropout(
                 scores,
                 allowed,
@@ -259,7 +262,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return (
             record.could_possibly_record()
             and type(self)._point is MultiHeadAttention._point
-            and (training is not True or not self.dropout.rate or noise.seed_available())
+            and not self.dropout.draws_unkeyed(training)
         )
 
     def call(

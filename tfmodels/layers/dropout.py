@@ -32,8 +32,7 @@ class Dropout(keras.layers.Dropout):
         shape = self._get_noise_shape(inputs)
         if shape is None and inputs.dtype.is_floating:
             return _dropped(inputs, key, self.rate)
-        keep, scale = keep_mask(tf.shape(inputs) if shape is None else shape, self.rate, key)
-        return tf.where(keep, inputs * tf.cast(scale, inputs.dtype), tf.zeros_like(inputs))
+        return apply_mask(inputs, key, self.rate, shape)
 
     def key(self, training):
         """The step's key for this layer's mask, or None where Keras' Dropout applies
@@ -41,6 +40,11 @@ class Dropout(keras.layers.Dropout):
         if training is not True or not self.rate:
             return None
         return noise.seed()
+
+    def draws_unkeyed(self, training):
+        """Whether a call would drop with Keras' own random op: training outside the
+        keyed draws of a Trainer step (:meth:`key` None although units are dropped)."""
+        return training is True and bool(self.rate) and not noise.seed_available()
 
 
 def _mix(x):
@@ -77,11 +81,12 @@ def keep_mask(shape, rate, seed):
     return random_bits(shape, seed) >= tf.constant(dropped, tf.uint32), scale
 
 
-def apply_mask(x, seed, rate):
-    """``x`` (float32) with the units :func:`keep_mask` drops zeroed and the rest scaled;
-    for use inside XLA kernels, which fuse the draw with what surrounds it."""
-    keep, scale = keep_mask(tf.shape(x), rate, seed)
-    return tf.where(keep, x * scale, tf.zeros_like(x))
+def apply_mask(x, seed, rate, mask_shape=None):
+    """``x`` with the units :func:`keep_mask` drops zeroed and the rest scaled. A
+    ``mask_shape`` (default: x's) with axes of size 1 broadcasts one mask over them
+    (Keras's ``noise_shape``). Inside an XLA kernel the draw fuses with what surrounds it."""
+    keep, scale = keep_mask(tf.shape(x) if mask_shape is None else mask_shape, rate, seed)
+    return tf.where(keep, x * tf.cast(scale, x.dtype), tf.zeros_like(x))
 
 
 @tf.function(jit_compile=True, autograph=False)
