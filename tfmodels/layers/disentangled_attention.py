@@ -157,8 +157,8 @@ class DisentangledEncoderBlock(TransformerEncoderBlock):
 
     Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
     relative_embeddings=None, key_value=None)``; with ``key_value`` the block reads
-    its queries (and residual) from ``x`` and keys/values from ``key_value``
-    (the enhanced mask decoder's query stream).
+    its queries (and residual) from ``x`` and keys/values from ``key_value``, as the base
+    block does (the enhanced mask decoder's query stream, the [CLS] row).
     """
 
     def __init__(

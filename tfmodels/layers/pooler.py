@@ -6,7 +6,8 @@ from tfmodels.layers.initializer import weight_initializer
 
 
 class Pooler(keras.layers.Layer):
-    """Call: ``pooler(sequence_output)`` [B, S, H] -> [B, H]."""
+    """Call: ``pooler(sequence_output)`` [B, S, H], or the first token's output [B, H],
+    -> [B, H]."""
 
     def __init__(self, hidden_size, activation="tanh", initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
@@ -21,7 +22,8 @@ class Pooler(keras.layers.Layer):
         )
 
     def call(self, sequence_output):
-        return self.dense(sequence_output[:, 0, :])
+        first = sequence_output[:, 0, :] if sequence_output.shape.rank == 3 else sequence_output
+        return self.dense(first)
 
     def get_config(self):
         config = super().get_config()

@@ -48,9 +48,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
       activation_dropout_rate: dropout between the feed-forward layers (BART, T5).
 
     Call: ``block(x, attention_mask=None, training=None, return_attention_scores=False,
-    cache=None, cache_index=None, **attention_args)``; ``attention_args`` (``attention_bias``,
-    a subclass's relative embeddings) go to the attention. With a
-    ``cache`` the call is one step of incremental decoding (:meth:`decode_step`).
+    cache=None, cache_index=None, key_value=None, **attention_args)``; ``attention_args``
+    (``attention_bias``, a subclass's relative embeddings) go to the attention. With a
+    ``cache`` the call is one step of incremental decoding (:meth:`decode_step`). With
+    ``key_value`` [B, K, H] the rows of ``x`` [B, Q, H] attend over ``key_value``'s
+    (``attention_mask`` is then over those K): given a few rows of a sequence as ``x``
+    and the whole sequence as ``key_value``, the block's output at those rows, for a
+    fraction of the work (:func:`tfmodels.layers.block_stack.first_token_output`).
     """
 
     def __init__(
@@ -136,12 +140,15 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return_attention_scores=False,
         cache=None,
         cache_index=None,
+        key_value=None,
         **attention_args,
     ):
         if cache is not None:
             return self.decode_step(
                 x, cache, cache_index, attention_mask, training, **attention_args
             )
+        if key_value is not None:
+            attention_args["key_value"] = self.pre_norm(key_value, self.attention_layer_norm)
         h, scores = self.attention(
             self.pre_norm(x, self.attention_layer_norm),
             attention_mask=attention_mask,

@@ -21,6 +21,7 @@ from tfmodels.layers import (
     TransformerEmbeddings,
     TransformerEncoderBlock,
 )
+from tfmodels.layers.block_stack import stack_outputs
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.models import bert
 from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
@@ -73,7 +74,8 @@ class Config(ModelConfig):
 
 
 class AlbertModel(OptionalFeatures, keras.Model):
-    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``.
+    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]
+    [, first_token_output]}`` (``first_token_output`` as in BERT's :class:`BertModel`).
 
     ``layer_groups[g]`` holds group g's distinct blocks and ``transformer_layers``
     all distinct blocks (``num_hidden_groups * inner_group_num``, not L);
@@ -83,7 +85,14 @@ class AlbertModel(OptionalFeatures, keras.Model):
     architecture = "AlbertModel"
     config_class = Config
 
-    def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
+    def __init__(
+        self,
+        config,
+        output_attention_scores=False,
+        with_pooler=True,
+        first_token_output=False,
+        **kwargs,
+    ):
         config = as_config(self, config)
         inputs = feature_inputs()
         init = weight_initializer(config.initializer_range)
@@ -129,36 +138,31 @@ class AlbertModel(OptionalFeatures, keras.Model):
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         if projection is not None:
             x = projection(x)
-        encoder_outputs, attention_scores = [], []
-        for layer in range(config.num_layers):
-            for block in groups[config.group_of_layer(layer)]:  # the same weights each time
-                x, scores = block(
-                    x, attention_mask=inputs["input_mask"], return_attention_scores=True
-                )
-                encoder_outputs.append(x)
-                attention_scores.append(scores)
-        outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
-        if pooler is not None:
-            outputs["pooled_output"] = pooler(x)
-        if output_attention_scores:
-            outputs["attention_scores"] = attention_scores
+        applications = [  # the same weights each time a group repeats
+            block
+            for layer in range(config.num_layers)
+            for block in groups[config.group_of_layer(layer)]
+        ]
+        outputs = stack_outputs(
+            applications,
+            x,
+            inputs["input_mask"],
+            first_token_output,
+            pooler,
+            output_attention_scores,
+        )
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
         self.output_attention_scores = output_attention_scores
         self.with_pooler = with_pooler
+        self.first_token_output = first_token_output
         self.embedding_layer = embeddings
         self.embedding_projection = projection
         self.layer_groups = groups
         self.transformer_layers = [block for group in groups for block in group]
         self.pooler_layer = pooler
 
-    def get_config(self):
-        return {
-            "config": self.config.to_dict(),
-            "name": self.name,
-            "output_attention_scores": self.output_attention_scores,
-            "with_pooler": self.with_pooler,
-        }
+    get_config = bert.BertModel.get_config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -194,6 +198,7 @@ class AlbertForSequenceClassification(_AlbertTaskModel):
     """
 
     architecture = "AlbertForSequenceClassification"
+    first_token_output = True
 
     def _heads(self, encoder, backbone, num_labels=2):
         head = ClassificationHead(

@@ -95,21 +95,36 @@ def filled_like(ids, value):
     return ones if value == 1 else ones * value
 
 
+def first_token(backbone):
+    """The last hidden state at the first token ([CLS], <s>) [B, H] of ``backbone``'s
+    outputs: ``first_token_output`` where the encoder computed that row alone (a
+    :class:`TaskModel` with ``first_token_output``), else the sequence output's row."""
+    if "first_token_output" in backbone:
+        return backbone["first_token_output"]
+    return backbone["sequence_output"][:, 0]
+
+
 class TaskModel(OptionalFeatures, keras.Model):
     """A backbone (``encoder_class``, built under the name ``encoder``) with heads.
 
     A subclass sets ``architecture`` (its HF name), ``encoder_class``, ``with_pooler``
     and ``_heads(encoder, backbone_outputs, **head_args)``, which returns ``(outputs,
     {attribute: head layer})``; the heads become attributes of the model (``mlm_head``,
-    ``classifier_head``, ...).
+    ``classifier_head``, ...). ``first_token_output = True`` (a head that reads [CLS]
+    only) builds the encoder with that argument: its last block computes the first
+    token's row alone for the pooler and ``backbone["first_token_output"]``.
     """
 
     architecture = None
     encoder_class = None
     with_pooler = True
+    first_token_output = False
 
     def __init__(self, config, name=None, **head_args):
-        encoder = self.encoder_class(config, with_pooler=self.with_pooler, name="encoder")
+        options = {"first_token_output": True} if self.first_token_output else {}
+        encoder = self.encoder_class(
+            config, with_pooler=self.with_pooler, name="encoder", **options
+        )
         inputs = feature_inputs()
         backbone = encoder(inputs)
         outputs, heads = self._heads(encoder, backbone, **head_args)

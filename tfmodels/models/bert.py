@@ -20,6 +20,7 @@ from tfmodels.layers import (
     TransformerEmbeddings,
     TransformerEncoderBlock,
 )
+from tfmodels.layers.block_stack import stack_outputs
 from tfmodels.layers.initializer import weight_initializer
 from tfmodels.layers.span_head import SpanHead
 from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
@@ -112,12 +113,25 @@ def normalize_pruned_heads(pruned_heads, num_layers, num_heads, source="pruned_h
 
 
 class BertModel(OptionalFeatures, keras.Model):
-    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]}``."""
+    """Features -> ``{sequence_output, pooled_output, encoder_outputs[, attention_scores]
+    [, first_token_output]}``.
+
+    ``first_token_output=True`` (a classifier's backbone) adds the last block's output at
+    the first token [B, H], computed for that row alone
+    (:func:`tfmodels.layers.block_stack.stack_outputs`), and pools from it.
+    """
 
     architecture = "BertModel"
     config_class = Config
 
-    def __init__(self, config, output_attention_scores=False, with_pooler=True, **kwargs):
+    def __init__(
+        self,
+        config,
+        output_attention_scores=False,
+        with_pooler=True,
+        first_token_output=False,
+        **kwargs,
+    ):
         config = as_config(self, config)
         inputs = feature_inputs()
         embeddings = TransformerEmbeddings(
@@ -152,21 +166,19 @@ class BertModel(OptionalFeatures, keras.Model):
             else None
         )
 
-        x = embeddings(inputs["input_ids"], inputs["segment_ids"])
-        encoder_outputs, attention_scores = [], []
-        for block in blocks:
-            x, scores = block(x, attention_mask=inputs["input_mask"], return_attention_scores=True)
-            encoder_outputs.append(x)
-            attention_scores.append(scores)
-        outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
-        if pooler is not None:
-            outputs["pooled_output"] = pooler(x)
-        if output_attention_scores:
-            outputs["attention_scores"] = attention_scores
+        outputs = stack_outputs(
+            blocks,
+            embeddings(inputs["input_ids"], inputs["segment_ids"]),
+            inputs["input_mask"],
+            first_token_output,
+            pooler,
+            output_attention_scores,
+        )
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
         self.output_attention_scores = output_attention_scores
         self.with_pooler = with_pooler
+        self.first_token_output = first_token_output
         self.embedding_layer = embeddings
         self.transformer_layers = blocks
         self.pooler_layer = pooler
@@ -178,6 +190,8 @@ class BertModel(OptionalFeatures, keras.Model):
             "output_attention_scores": self.output_attention_scores,
             "with_pooler": self.with_pooler,
         }
+        if self.first_token_output:  # only when set: older saved configs stay as they were
+            config["first_token_output"] = True
         return config
 
     @classmethod
@@ -247,6 +261,7 @@ class BertForSequenceClassification(TaskModel):
 
     architecture = "BertForSequenceClassification"
     encoder_class = BertModel
+    first_token_output = True
 
     def _heads(self, encoder, backbone, num_labels=2):
         head = ClassificationHead(

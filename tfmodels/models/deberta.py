@@ -20,12 +20,13 @@ import tf_keras as keras
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead, TransformerEmbeddings
+from tfmodels.layers.block_stack import stack_outputs
 from tfmodels.layers.disentangled_attention import POSITION_TERMS, DisentangledEncoderBlock
 from tfmodels.layers.enhanced_mask_decoder import EnhancedMaskDecoder
 from tfmodels.layers.padding import ZeroPaddingPositions
 from tfmodels.layers.relative_positions import RelativeEmbeddings
 from tfmodels.models import bert
-from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
+from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs, first_token
 from tfmodels.models.config import ModelConfig
 from tfmodels.models.family import Family
 
@@ -120,7 +121,9 @@ class Config(ModelConfig):
 
 
 class DebertaV2Model(OptionalFeatures, keras.Model):
-    """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler).
+    """Features -> ``{sequence_output, encoder_outputs[, attention_scores]
+    [, first_token_output]}`` (no pooler; ``first_token_output`` as in BERT's
+    :class:`BertModel`).
 
     ``embedding_layer`` replaces the token embeddings (GDES gives the discriminator
     its gradient-disentangled table). Subclasses with ``with_decoder = True`` also
@@ -137,6 +140,7 @@ class DebertaV2Model(OptionalFeatures, keras.Model):
         output_attention_scores=False,
         with_pooler=False,
         embedding_layer=None,
+        first_token_output=False,
         **kwargs,
     ):
         if with_pooler:
@@ -186,15 +190,14 @@ class DebertaV2Model(OptionalFeatures, keras.Model):
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
         x = ZeroPaddingPositions(name="zero_padding")(x, mask)  # padding rows are zero, as in HF
         table = relative(x) if relative is not None else None
-        layer_inputs, encoder_outputs, attention_scores = [], [], []
-        for block in blocks:
-            layer_inputs.append(x)
-            x, scores = block(
-                x, attention_mask=mask, return_attention_scores=True, relative_embeddings=table
-            )
-            encoder_outputs.append(x)
-            attention_scores.append(scores)
-        outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
+        outputs = stack_outputs(
+            blocks,
+            x,
+            mask,
+            first_token_output,
+            attention_scores=output_attention_scores,
+            relative_embeddings=table,
+        )
         decoder = None
         if self.with_decoder:
             decoder = EnhancedMaskDecoder(
@@ -203,26 +206,22 @@ class DebertaV2Model(OptionalFeatures, keras.Model):
                 initializer_range=config.initializer_range,
                 name="enhanced_mask_decoder",
             )
+            last_input = ([x] + outputs["encoder_outputs"])[-2]
             outputs["decoder_output"] = decoder(
-                layer_inputs[-1], attention_mask=mask, relative_embeddings=table
+                last_input, attention_mask=mask, relative_embeddings=table
             )
-        if output_attention_scores:
-            outputs["attention_scores"] = attention_scores
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
         self.output_attention_scores = output_attention_scores
+        self.with_pooler = False
+        self.first_token_output = first_token_output
         self.embedding_layer = embeddings
         self.relative_embeddings = relative
         self.transformer_layers = blocks
         self.decoder_layer = decoder
         self.pooler_layer = None
 
-    def get_config(self):
-        return {
-            "config": self.config.to_dict(),
-            "name": self.name,
-            "output_attention_scores": self.output_attention_scores,
-        }
+    get_config = bert.BertModel.get_config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -292,6 +291,7 @@ class DebertaV2ForSequenceClassification(_DebertaTaskModel):
     and a Dense, with ``cls_dropout`` (default ``hidden_dropout``) before each."""
 
     architecture = "DebertaV2ForSequenceClassification"
+    first_token_output = True
 
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
@@ -304,7 +304,7 @@ class DebertaV2ForSequenceClassification(_DebertaTaskModel):
             initializer_range=cfg.initializer_range,
             name="classifier",
         )
-        return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
+        return {"logits": head(first_token(backbone))}, {"classifier_head": head}
 
 
 class DebertaV2ForTokenClassification(bert.BertForTokenClassification):

@@ -15,6 +15,7 @@ import dataclasses
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead
 from tfmodels.models import bert
+from tfmodels.models.base import first_token
 from tfmodels.models.family import Family
 
 
@@ -70,7 +71,8 @@ class Config(bert.Config):
 
 
 class DistilBertModel(bert.BertModel):
-    """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler);
+    """Features -> ``{sequence_output, encoder_outputs[, attention_scores]
+    [, first_token_output]}`` (no pooler);
     ``segment_ids`` is accepted and ignored."""
 
     architecture = "DistilBertModel"
@@ -110,7 +112,7 @@ class DistilBertForSequenceClassification(bert.BertForSequenceClassification):
             initializer_range=cfg.initializer_range,
             name="classifier",
         )
-        return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
+        return {"logits": head(first_token(backbone))}, {"classifier_head": head}
 
 
 class DistilBertForTokenClassification(bert.BertForTokenClassification):

@@ -19,7 +19,7 @@ from typing import Optional
 from tfmodels.errors import ConfigError
 from tfmodels.layers import ClassificationHead, MaskedLMHead
 from tfmodels.models import bert
-from tfmodels.models.base import TaskModel
+from tfmodels.models.base import TaskModel, first_token
 from tfmodels.models.family import Family
 
 
@@ -46,7 +46,8 @@ class Config(bert.Config):
 
 
 class ElectraModel(bert.BertModel):
-    """Features -> ``{sequence_output, encoder_outputs[, attention_scores]}`` (no pooler)."""
+    """Features -> ``{sequence_output, encoder_outputs[, attention_scores]
+    [, first_token_output]}`` (no pooler)."""
 
     architecture = "ElectraModel"
     config_class = Config
@@ -109,6 +110,7 @@ class ElectraForSequenceClassification(_ElectraTaskModel):
     """Logits [B, num_labels] from [CLS]: dropout, Dense + GELU, dropout, Dense."""
 
     architecture = "ElectraForSequenceClassification"
+    first_token_output = True
 
     def _heads(self, encoder, backbone, num_labels=2):
         cfg = encoder.config
@@ -121,7 +123,7 @@ class ElectraForSequenceClassification(_ElectraTaskModel):
             initializer_range=cfg.initializer_range,
             name="classifier",
         )
-        return {"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head}
+        return {"logits": head(first_token(backbone))}, {"classifier_head": head}
 
 
 class ElectraForTokenClassification(bert.BertForTokenClassification):

@@ -23,6 +23,7 @@ from tfmodels.layers import (
     Pooler,
     TrigramEmbeddings,
 )
+from tfmodels.layers.block_stack import stack_outputs
 from tfmodels.layers.no_norm import NORMALIZATIONS
 from tfmodels.models import bert
 from tfmodels.models.base import OptionalFeatures, TaskModel, as_config, feature_inputs
@@ -133,16 +134,13 @@ class MobileBertModel(OptionalFeatures, keras.Model):
             )
 
         x = embeddings(inputs["input_ids"], inputs["segment_ids"])
-        encoder_outputs, attention_scores = [], []
-        for block in blocks:
-            x, scores = block(x, attention_mask=inputs["input_mask"], return_attention_scores=True)
-            encoder_outputs.append(x)
-            attention_scores.append(scores)
-        outputs = {"sequence_output": x, "encoder_outputs": encoder_outputs}
+        # The bottleneck blocks take no key_value: no first-token-only last block here.
+        outputs = stack_outputs(
+            blocks, x, inputs["input_mask"], attention_scores=output_attention_scores
+        )
         if with_pooler:
+            x = outputs["sequence_output"]
             outputs["pooled_output"] = pooler(x) if pooler is not None else x[:, 0, :]
-        if output_attention_scores:
-            outputs["attention_scores"] = attention_scores
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
         self.output_attention_scores = output_attention_scores

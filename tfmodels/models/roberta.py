@@ -18,6 +18,7 @@ from typing import Optional
 
 from tfmodels.layers import ClassificationHead, MaskedLMHead
 from tfmodels.models import bert
+from tfmodels.models.base import first_token
 from tfmodels.models.family import Family
 
 
@@ -90,7 +91,7 @@ class RobertaForSequenceClassification(bert.BertForSequenceClassification):
             initializer_range=cfg.initializer_range,
             name="classifier",
         )
-        return ({"logits": head(backbone["sequence_output"][:, 0])}, {"classifier_head": head})
+        return ({"logits": head(first_token(backbone))}, {"classifier_head": head})
 
 
 class RobertaForTokenClassification(bert.BertForTokenClassification):
