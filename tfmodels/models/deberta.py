@@ -206,9 +206,8 @@ class DebertaV2Model(OptionalFeatures, keras.Model):
                 initializer_range=config.initializer_range,
                 name="enhanced_mask_decoder",
             )
-            last_input = ([x] + outputs["encoder_outputs"])[-2]
-            outputs["decoder_output"] = decoder(
-                last_input, attention_mask=mask, relative_embeddings=table
+            outputs["decoder_output"] = decoder(  # on the last block's input (L >= 2)
+                outputs["encoder_outputs"][-2], attention_mask=mask, relative_embeddings=table
             )
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
