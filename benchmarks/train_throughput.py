@@ -11,6 +11,7 @@ project's fused AdamW, the TF peer Keras's):
   :func:`tfmodels.tasks.classification.loss_fn`, under ``tf.distribute.get_strategy()``,
   in a temporary model_dir. Where the Trainer has ``steps_per_loop`` it gets the
   experiment default (``trainer.steps_per_loop``) unless ``--steps_per_loop`` says otherwise.
+  Like every classifier of ours, its last block computes the [CLS] row alone.
 - ``model_garden``: TF Model Garden's own way of training: ``SentencePredictionTask``
   (BertEncoderV2 + BertClassifier on the encoder's pooler, as the task builds it) driven
   by ``official.core.base_trainer.Trainer``, i.e. Orbit's ``StandardTrainer`` with its
@@ -21,6 +22,8 @@ project's fused AdamW, the TF peer Keras's):
   empty modules stand in for the missing ones during that import only. If the import
   still fails, the peer is today's hand-written Keras step (BertEncoderV2 + pooler
   dropout + Dense in a ``tf.function``) and the table says so.
+  Its encoder computes every row of the last block (the task's default);
+  ``--model_garden_output_range 1`` adds a row for its encoder computing [CLS] alone.
 - ``hf_torch``: transformers' ``BertForSequenceClassification`` with the same
   configuration, ``torch.optim.AdamW`` and ``clip_grad_norm_``, in a child process
   (TF and torch never share one) with ``torch.set_num_threads(os.cpu_count())``
@@ -57,6 +60,7 @@ Keras policy; torch runs float32 or bf16 autocast to match.
 
     python benchmarks/train_throughput.py [--steps 8] [--rounds 5] [--precisions auto]
         [--steps_per_loop N] [--skip_torch] [--torch_threads N]   # ~8 min on 2 cores
+        [--model_garden_output_range 1]   # also Model Garden computing [CLS] only at the end
 
 mixed_bfloat16 is emulated on CPUs without bf16 instructions and slow there, so "auto"
 runs it only where the CPU has them.
@@ -316,11 +320,15 @@ def missing_modules_stubbed(names):
 
 
 class ModelGardenOrbit:
-    """SentencePredictionTask + base_trainer.Trainer (Orbit), one ``train(n)`` call timed."""
+    """SentencePredictionTask + base_trainer.Trainer (Orbit), one ``train(n)`` call timed.
 
-    name = "model_garden (Orbit Trainer)"
+    ``output_range`` (None: the task's default, the whole sequence) is the encoder's
+    option to compute the last block at the first positions only."""
 
-    def __init__(self, arrays, warmup):
+    def __init__(self, arrays, warmup, output_range=None):
+        self.name = "model_garden (Orbit Trainer)"
+        if output_range is not None:
+            self.name = f"model_garden (output_range={output_range})"
         # The task's model ignores the batch's label_ids input, and says so at every trace.
         warnings.filterwarnings("ignore", message="Input dict contained keys")
         with missing_modules_stubbed(("tensorflow_datasets", "tensorflow_hub", "sentencepiece")):
@@ -344,6 +352,7 @@ class ModelGardenOrbit:
                         intermediate_size=FFN,
                         max_position_embeddings=512,
                         type_vocab_size=2,
+                        output_range=output_range,
                     ),
                 ),
             ),
@@ -497,6 +506,13 @@ def main():
     parser.add_argument("--steps_per_loop", type=int, default=None)
     parser.add_argument("--skip_torch", action="store_true")
     parser.add_argument(
+        "--model_garden_output_range",
+        type=int,
+        default=None,
+        help="also time Model Garden with this encoder output_range (1: the last block at "
+        "[CLS] only, which ours does for classifiers); its task's default computes all rows",
+    )
+    parser.add_argument(
         "--torch_threads",
         type=int,
         default=os.cpu_count(),
@@ -532,6 +548,9 @@ def main():
             if why:
                 print(f"{policy}: Model Garden's Orbit trainer failed ({why}); Keras step instead")
             peers = {peer.name: lambda: peer.steps_per_second(args.steps)}
+            if args.model_garden_output_range is not None:
+                ranged = ModelGardenOrbit(arrays, args.warmup, args.model_garden_output_range)
+                peers[ranged.name] = lambda: ranged.steps_per_second(args.steps)
             if torch_peer:
                 precision = "bfloat16" if policy == "mixed_bfloat16" else "float32"
                 peers[torch_peer.name] = lambda: torch_peer.steps_per_second(

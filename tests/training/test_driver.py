@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from tfmodels.errors import ConfigError
-from tfmodels.training.driver import run_experiment
+from tfmodels.errors import CheckpointError, ConfigError
+from tfmodels.training.driver import restore_trained, run_experiment
 
 
 def test_a_new_task_gets_training_resume_best_checkpoint_and_reports(doubling, tmp_path):
@@ -60,3 +60,12 @@ def test_modes_and_model_dir_are_checked_before_anything_runs(doubling, tmp_path
         match="unknown key 'task.data_dir'; known keys: task.dropout, task.examples, task.type",
     ):
         doubling("task.data_dir=x")
+
+
+def test_a_best_checkpoint_state_without_its_files_is_an_error_not_other_weights(tmp_path):
+    best = tmp_path / "best"
+    best.mkdir()
+    (best / "checkpoint").write_text('model_checkpoint_path: "../../../ckpt-150"\n')
+    with pytest.raises(CheckpointError, match="best/checkpoint names a checkpoint"):
+        restore_trained(None, str(tmp_path))
+    assert restore_trained(None, str(tmp_path / "empty")) is None  # no run there: nothing

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -259,6 +260,15 @@ def test_the_best_checkpoint_links_the_training_checkpoint_of_its_step(tmp_path)
         assert os.path.samefile(tmp_path / "best" / name, tmp_path / "checkpoints" / name)
     assert not list((tmp_path / "best").glob("ckpt-1*"))  # the previous best is gone
     assert str(tmp_path) not in (tmp_path / "best" / "checkpoint").read_text()  # relative
+    assert_restores(model, best, weights[2])
+
+
+def test_a_relative_model_dir_finds_its_linked_best_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as `make demo` runs: --model_dir=runs/demo
+    model, best, weights = best_of_three(pathlib.Path("runs/demo"), checkpoint_every=1)
+    assert best == os.path.join("runs", "demo", "best", "ckpt-2")
+    state = (tmp_path / "runs/demo/best/checkpoint").read_text()
+    assert 'model_checkpoint_path: "ckpt-2"' in state
     assert_restores(model, best, weights[2])
 
 

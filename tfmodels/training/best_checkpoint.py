@@ -50,9 +50,11 @@ def _link(prefix, folder):
         for link in made:
             os.remove(link)
         return None
-    # A relative path, as CheckpointManager writes it: the run folder can move.
+    # A relative path, as CheckpointManager writes it: the run folder can move. The folder
+    # is made absolute: under a relative one TF rewrites the path relative to the working
+    # directory ("../../../ckpt-150" for runs/demo/best), which nothing can then find.
     tf.compat.v1.train.update_checkpoint_state(
-        folder, checkpoint, all_model_checkpoint_paths=[checkpoint]
+        os.path.abspath(folder), checkpoint, all_model_checkpoint_paths=[checkpoint]
     )
     for name in previous - set(made):
         os.remove(name)

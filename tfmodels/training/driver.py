@@ -17,7 +17,7 @@ import tf_keras as keras
 import tfmodels
 from tfmodels.atomic import atomic_path
 from tfmodels.convert.pretrained import TOKENIZER_FILES
-from tfmodels.errors import ConfigError
+from tfmodels.errors import CheckpointError, ConfigError
 from tfmodels.strict_config import check_choice
 from tfmodels.training import run_dir
 from tfmodels.training.distribution import get_strategy, set_precision
@@ -205,12 +205,19 @@ def _print_results(task, report, log):
 
 
 def restore_trained(model, model_dir):
-    """Loads the best (else the latest) checkpoint of a previous run, if there is one."""
+    """Loads the best (else the latest) checkpoint of a previous run, if there is one.
+    A folder whose ``checkpoint`` state names files that are not there is a
+    CheckpointError, not a quiet fall back to other weights."""
     for folder in ("best", "checkpoints"):
-        latest = tf.train.latest_checkpoint(os.path.join(model_dir, folder))
+        folder = os.path.join(model_dir, folder)
+        latest = tf.train.latest_checkpoint(folder)
         if latest:
             run_dir.restore_checkpoint(tf.train.Checkpoint(model=model), latest)
             return latest
+        if tf.io.gfile.exists(os.path.join(folder, "checkpoint")):
+            raise CheckpointError(
+                f"{folder}/checkpoint names a checkpoint whose files are not there"
+            )
     return None
 
 
