@@ -4,9 +4,9 @@ A classifier reads one row of the last block's output, the first token's ([CLS],
 That row attends over the whole sequence, so the last block still projects every
 row's keys and values; but the other rows' queries, attention outputs, residual sums,
 norms and feed-forward networks are not needed. Computed for the first row alone, the
-last block costs its key and value projections (2 of its 12 H x H matmuls with BERT's
-4H feed-forward width) instead of all of them: about a fifth of one block of the
-L-block stack (Model Garden's encoders do this with ``output_range=1``).
+last block costs little more than its key and value projections, 2 of its 12 H x H
+matmuls with BERT's 4H feed-forward width: an L-block stack saves about 5/(6L) of its
+matmuls (Model Garden's encoders do this with ``output_range=1``).
 """
 
 
