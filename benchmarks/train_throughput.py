@@ -548,7 +548,7 @@ def main():
             if why:
                 print(f"{policy}: Model Garden's Orbit trainer failed ({why}); Keras step instead")
             peers = {peer.name: lambda: peer.steps_per_second(args.steps)}
-            if args.model_garden_output_range is not None:
+            if args.model_garden_output_range is not None and not why:  # Orbit imported
                 ranged = ModelGardenOrbit(arrays, args.warmup, args.model_garden_output_range)
                 peers[ranged.name] = lambda: ranged.steps_per_second(args.steps)
             if torch_peer:
